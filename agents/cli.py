@@ -1,0 +1,130 @@
+"""Entry point: `coding-agents COMMAND ...`, plus argv[0] dispatch for shims like `run-claude`.
+
+`main` is the only function that turns errors into exit codes; nothing else exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from typing import Sequence
+
+from agents import __version__
+from agents.commands import COMMANDS
+from agents.errors import EXIT_BUG, EXIT_INTERRUPTED, AgentsError
+
+PROG = "coding-agents"
+
+# Program names (links, shims, console scripts) that stand for a command prefix.
+SHIM_COMMANDS: dict[str, list[str]] = {
+    "run-copilot": ["run-agent", "copilot"],
+    "run-codex": ["run-agent", "codex"],
+    "run-claude": ["run-agent", "claude"],
+    "run-gemini": ["run-agent", "gemini"],
+    "run-agent": ["run-agent"],
+    "launch-agent": ["launch-agent"],
+    "connect-agent": ["connect-agent"],
+    "list-agents": ["list-agents"],
+    "remove-agent": ["remove-agent"],
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="log every command run; show tracebacks"
+    )
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run AI coding agents (Copilot, Codex, Claude Code, Gemini) in hardened Docker "
+        "containers, each on its own git branch.",
+        epilog="Run `coding-agents COMMAND --help` for a command's options. Docs: docs/ in the source tree.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true", help="log every command run; show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers, common)
+    return parser
+
+
+def program_name(argv0: str | None) -> str:
+    name = os.path.basename(argv0 or PROG)
+    for suffix in (".pyz", ".pex", ".py", ".exe"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def invoked_name() -> str:
+    """The name we were started under, even through the pex zipapp's launcher.
+
+    pex's --sh-boot launcher replaces argv[0] with the zipapp's real path, so a symlink
+    named run-claude would look like coding-agents. Shells that set `_` (bash, zsh)
+    still tell us the link's name; trust it only when it resolves to this very zipapp.
+    """
+    explicit = os.environ.get("CODING_AGENTS_PROG")
+    if explicit:
+        return program_name(explicit)
+    name = program_name(sys.argv[0])
+    pex_path = os.environ.get("PEX")
+    launched_as = os.environ.get("_")
+    if pex_path and launched_as and program_name(launched_as) in SHIM_COMMANDS:
+        if os.path.realpath(launched_as) == os.path.realpath(pex_path):
+            return program_name(launched_as)
+    return name
+
+
+def expand_shim(prog: str, argv: list[str]) -> list[str]:
+    """`run-claude ARGS` means `coding-agents run-agent claude ARGS`."""
+    prefix = SHIM_COMMANDS.get(prog)
+    if prefix is None:
+        return argv
+    return prefix + argv
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if prog is None:
+        prog = invoked_name()
+    args_list = expand_shim(prog, list(argv))
+    debug = "--debug" in args_list
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="debug: %(message)s", stream=sys.stderr
+    )
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+        if not getattr(args, "handler", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.handler(args) or 0)
+    except AgentsError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Output piped into `head` and friends; not worth a traceback.
+        sys.stderr.close()
+        return 1
+    except Exception as error:  # a bug: say so plainly, traceback only on request
+        if debug:
+            traceback.print_exc()
+        print(f"error: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("hint: rerun with --debug for the traceback and report it", file=sys.stderr)
+        return EXIT_BUG
+
+
+def entry() -> None:
+    """Console-script entry (pip/pipx): every script name maps through argv[0]."""
+    raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""One module per command. Each has add_parser(subparsers, common) and run(args) -> int."""
+
+from agents.commands import (
+    connect,
+    doctor,
+    images,
+    launch,
+    list_agents,
+    remove,
+    run_agent,
+    sync,
+)
+
+# Order here is the order in `coding-agents --help`.
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, images, doctor)

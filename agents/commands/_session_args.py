@@ -1,0 +1,35 @@
+"""Options shared by run-agent and launch-agent, and the not-yet-implemented refusal."""
+
+from __future__ import annotations
+
+import argparse
+
+from agents import __version__, catalog
+from agents.errors import AgentsError
+
+NETWORK_MODES = ("restricted", "squid", "allow-all")
+
+
+def add_agent_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("agent", metavar="AGENT", help="which agent: " + ", ".join(catalog.agent_names()))
+
+
+def add_session_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="any folder inside the git repo (default: .)")
+    parser.add_argument("--branch", metavar="B", help="work on <agent>/B (default: a fresh <agent>/session-N)")
+    parser.add_argument("--use-current-branch", action="store_true", help="start from the branch checked out on the host")
+    parser.add_argument("--name", metavar="N", help="container name (default <agent>-<repo>-<branch>)")
+    parser.add_argument("--no-push", action="store_true", help="do not sync the agent's branch back to the host repo")
+    parser.add_argument("--prompt", metavar="TEXT", help="non-interactive: run the agent's print/exec mode with TEXT")
+    parser.add_argument("--cpu", metavar="N", type=float, help="CPU limit (cores)")
+    parser.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 4g")
+    parser.add_argument("--include-uncommitted", action="store_true", help="carry uncommitted host changes into the session")
+    parser.add_argument("--network-proxy", choices=NETWORK_MODES, metavar="MODE", help="restricted, squid (default) or allow-all")
+    parser.add_argument("-y", "--yes", action="store_true", help="answer yes to confirmations")
+
+
+def refuse_not_implemented(command: str) -> int:
+    raise AgentsError(
+        f"`{command}` is not implemented in coding-agents {__version__} yet",
+        hint="this release provides `images` and `doctor`; sessions arrive with the next release",
+    )

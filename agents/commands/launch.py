@@ -1,0 +1,23 @@
+"""`launch-agent`: start an agent in a persistent background container."""
+
+from __future__ import annotations
+
+import argparse
+
+from agents.commands import _session_args
+
+HELP = "start an agent in a persistent background container"
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("launch-agent", parents=[common], help=HELP, description=HELP + ".")
+    _session_args.add_agent_argument(parser)
+    _session_args.add_session_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents import catalog
+
+    catalog.get_agent(args.agent)  # an unknown agent is still a clear error
+    return _session_args.refuse_not_implemented("launch-agent")

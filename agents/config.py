@@ -1,0 +1,89 @@
+"""User configuration: ~/.config/coding-agents/config.toml (trusted, written by the user)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents.errors import AgentsError
+
+# Known keys per section, with their types; anything else is a typo we report.
+_SCHEMA: dict[str, dict[str, type]] = {
+    "images": {
+        "registry": str,  # pull <registry>/coding-agents-<name>:<version> before building
+        "base_image": str,  # FROM for the base and proxy images
+        "ca_cert": str,  # extra CA bundle added to every image
+        "npm_registry": str,
+        "debian_mirror": str,  # for `images bootstrap-base`
+    },
+}
+
+
+@dataclass(frozen=True)
+class ImagesConfig:
+    registry: str | None = None
+    base_image: str | None = None
+    ca_cert: str | None = None
+    npm_registry: str = "https://registry.npmjs.org"
+    debian_mirror: str = "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    images: ImagesConfig = field(default_factory=ImagesConfig)
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "coding-agents"
+
+
+def config_path() -> Path:
+    override = os.environ.get("CODING_AGENTS_CONFIG")
+    return Path(override) if override else config_dir() / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate the config file; a missing file means defaults."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config(path=None)
+    except OSError as error:
+        raise AgentsError(f"cannot read config file {path}: {error.strerror}", hint="check its permissions")
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise AgentsError(
+            f"config file {path} is not valid TOML: {error}",
+            hint="fix the file, or move it aside to use defaults",
+        ) from error
+    for section, values in data.items():
+        if section not in _SCHEMA:
+            raise AgentsError(
+                f"config file {path}: unknown section [{section}]",
+                hint="known sections: " + ", ".join(f"[{s}]" for s in _SCHEMA),
+            )
+        if not isinstance(values, dict):
+            raise AgentsError(f"config file {path}: {section} must be a table ([{section}])")
+        for key, value in values.items():
+            expected = _SCHEMA[section].get(key)
+            if expected is None:
+                raise AgentsError(
+                    f"config file {path}: unknown key {key!r} in [{section}]",
+                    hint="known keys: " + ", ".join(_SCHEMA[section]),
+                )
+            if not isinstance(value, expected):
+                raise AgentsError(
+                    f"config file {path}: [{section}] {key} must be a {expected.__name__}, "
+                    f"not {type(value).__name__}"
+                )
+    return Config(path=path, images=ImagesConfig(**data.get("images", {})))

