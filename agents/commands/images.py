@@ -60,6 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     )
     boot.add_argument("--mirror", metavar="URL", help="Debian mirror (default http://deb.debian.org/debian)")
     boot.add_argument("--force", action="store_true", help="rebuild even if the image is present")
+    boot.add_argument("--tag", metavar="NAME:TAG", default=images.OS_IMAGE, help=f"image to create (default {images.OS_IMAGE})")
     boot.set_defaults(handler=run_bootstrap)
 
     export = verbs.add_parser("export", parents=[common], help="save every present image into one archive")
@@ -117,10 +118,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_bootstrap(args: argparse.Namespace) -> int:
     config = load_config().images
-    if not args.force and docker.image_id(images.OS_IMAGE):
-        print(f"{images.OS_IMAGE} is already present (use --force to rebuild it)")
+    if not args.force and docker.image_id(args.tag):
+        print(f"{args.tag} is already present (use --force to rebuild it)")
         return 0
-    ref = bootstrap.bootstrap_base(args.mirror or config.debian_mirror, images.OS_IMAGE)
+    ref = bootstrap.bootstrap_base(args.mirror or config.debian_mirror, args.tag)
     print(f"created {ref}")
     return 0
 

@@ -1,0 +1,60 @@
+"""`coding-agents doctor` on a healthy setup and on broken ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+
+def test_doctor_healthy_engine_exits_zero(docker_engine, cli):
+    result = cli("doctor")
+    assert result.returncode == 0, result.output
+    assert "ready: agents can be launched" in result.stdout
+    assert f"version {docker_engine}" in result.stdout
+
+
+def test_doctor_alias_verify_prerequisites_json(docker_engine, cli):
+    result = cli("verify-prerequisites", "--json")
+    assert result.returncode == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ready"] is True
+    names = {check["name"] for check in report["checks"]}
+    assert {"docker CLI", "docker engine", "git", "socat", "tmux"} <= names
+
+
+def test_doctor_engine_unreachable_fails_with_fix(docker_engine, cli, tmp_path):
+    result = cli("doctor", env={"DOCKER_HOST": f"unix://{tmp_path}/nowhere.sock"})
+    assert result.returncode == 1, result.output
+    line = next(line for line in result.stdout.splitlines() if "docker engine" in line)
+    assert line.startswith("FAIL")
+    assert "cannot reach the Docker engine" in line
+    assert "DOCKER_HOST" in line  # the fix mentions where to look
+    assert "not ready" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_doctor_without_docker_cli_fails(docker_engine, cli, tmp_path):
+    # A PATH with git and python but no docker binary.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("git", "python3", "sh", "tmux", "socat"):
+        found = shutil.which(program)
+        if found:
+            os.symlink(found, bin_dir / program)
+    result = cli("doctor", "--json", env={"PATH": str(bin_dir)})
+    assert result.returncode == 1, result.output
+    report = json.loads(result.stdout)
+    docker_cli = next(check for check in report["checks"] if check["name"] == "docker CLI")
+    assert docker_cli["status"] == "fail"
+    assert "apt-get install docker.io" in docker_cli["fix"]
+
+
+def test_doctor_missing_git_identity_warns(docker_engine, cli, tmp_path):
+    empty_home = tmp_path / "home"
+    empty_home.mkdir()
+    result = cli("doctor", "--json", env={"HOME": str(empty_home), "GIT_CONFIG_NOSYSTEM": "1"})
+    report = json.loads(result.stdout)
+    identity = next(check for check in report["checks"] if check["name"] == "git user.email")
+    assert identity["status"] == "warn"
+    assert "git config --global user.email" in identity["fix"]

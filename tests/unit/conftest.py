@@ -1,0 +1,32 @@
+"""Unit-test isolation: no test reads or writes the real home, and no ambient docker/pex state leaks in."""
+
+from __future__ import annotations
+
+import pytest
+
+# Variables that change which engine, program name or config a run sees.
+_AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CODING_AGENTS_PROG", "PEX", "_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Point HOME and both config locations into tmp_path; drop ambient docker/pex variables."""
+    home_dir = tmp_path / "home"
+    home_dir.mkdir()
+    config_dir = tmp_path / "xdg-config"
+    monkeypatch.setenv("HOME", str(home_dir))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_dir))
+    monkeypatch.setenv("CODING_AGENTS_CONFIG", str(config_dir / "coding-agents" / "config.toml"))
+    for name in _AMBIENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return home_dir
+
+
+@pytest.fixture
+def fake_which(monkeypatch):
+    """Control which programs agents.runner.which finds: call it with the names that exist."""
+
+    def install(*present: str) -> None:
+        monkeypatch.setattr("agents.runner.which", lambda name: f"/usr/bin/{name}" if name in present else None)
+
+    return install

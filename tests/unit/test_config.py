@@ -1,0 +1,105 @@
+"""agents/config.py: ~/.config/coding-agents/config.toml, validated strictly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents import config
+from agents.errors import AgentsError
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_config_missing_file_gives_defaults():
+    loaded = config.load_config()
+
+    assert loaded.path is None
+    assert loaded.images == config.ImagesConfig()
+    assert loaded.images.npm_registry == "https://registry.npmjs.org"
+    assert loaded.images.registry is None
+
+
+def test_load_config_parses_valid_file(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        '[images]\nregistry = "registry.example.com/team"\nbase_image = "debian:bookworm"\n'
+        'npm_registry = "https://npm.example.com"\n',
+    )
+
+    loaded = config.load_config(path)
+
+    assert loaded.path == path
+    assert loaded.images.registry == "registry.example.com/team"
+    assert loaded.images.base_image == "debian:bookworm"
+    assert loaded.images.npm_registry == "https://npm.example.com"
+    assert loaded.images.debian_mirror == "http://deb.debian.org/debian"
+
+
+def test_load_config_empty_file_gives_defaults(tmp_path):
+    path = write_config(tmp_path / "config.toml", "")
+
+    assert config.load_config(path).images == config.ImagesConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[images\n", "is not valid TOML"),
+        ("[imagez]\nregistry = 'x'\n", "unknown section [imagez]"),
+        ("[images]\nregsitry = 'x'\n", "unknown key 'regsitry' in [images]"),
+        ("[images]\nregistry = 5\n", "[images] registry must be a str, not int"),
+        ("images = 'x'\n", "images must be a table"),
+    ],
+    ids=["invalid-toml", "unknown-section", "unknown-key", "wrong-type", "not-a-table"],
+)
+def test_load_config_rejects_bad_file_naming_it(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message.startswith(f"config file {path}")
+    assert expected in caught.value.message
+
+
+def test_load_config_unknown_key_hint_lists_known_keys(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[images]\nbogus = 'x'\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.hint == "known keys: registry, base_image, ca_cert, npm_registry, debian_mirror"
+
+
+def test_load_config_unreadable_path_is_agents_error(tmp_path):
+    with pytest.raises(AgentsError, match=f"^cannot read config file {tmp_path}"):
+        config.load_config(tmp_path)  # a directory
+
+
+def test_config_path_honours_coding_agents_config(tmp_path, monkeypatch):
+    path = write_config(tmp_path / "elsewhere.toml", "[images]\nregistry = 'from-override'\n")
+    monkeypatch.setenv("CODING_AGENTS_CONFIG", str(path))
+
+    assert config.config_path() == path
+    assert config.load_config().images.registry == "from-override"
+
+
+def test_config_path_honours_xdg_config_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("CODING_AGENTS_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    write_config(tmp_path / "xdg" / "coding-agents" / "config.toml", "[images]\nregistry = 'from-xdg'\n")
+
+    assert config.config_path() == tmp_path / "xdg" / "coding-agents" / "config.toml"
+    assert config.load_config().images.registry == "from-xdg"
+
+
+def test_config_dir_defaults_to_home_dot_config(isolated_home, monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+
+    assert config.config_dir() == isolated_home / ".config" / "coding-agents"

@@ -1,0 +1,218 @@
+"""agents/runner.py: the one subprocess seam (faked with pytest-subprocess; real processes for pipes)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from agents import runner
+from agents.errors import AgentsError
+
+TOKEN = "ghp_not-a-real-token"
+
+
+def test_display_redacts_secret_and_quotes():
+    shown = runner.display(["gh", "auth", "--with-token", runner.Secret(TOKEN), "two words"])
+
+    assert shown == "gh auth --with-token *** 'two words'"
+    assert TOKEN not in shown
+
+
+def test_secret_str_and_repr_hide_value():
+    secret = runner.Secret(TOKEN)
+
+    assert str(secret) == "***"
+    assert TOKEN not in repr(secret)
+    assert TOKEN not in f"{secret}"
+
+
+def test_reveal_returns_real_values():
+    assert runner.reveal(["a", runner.Secret(TOKEN)]) == ["a", TOKEN]
+
+
+def test_run_passes_revealed_secret_to_process(fp):
+    fp.register(["tool", "--token", TOKEN], stdout="fine\n")
+
+    result = runner.run(["tool", "--token", runner.Secret(TOKEN)])
+
+    assert result.stdout == "fine\n"
+    assert list(fp.calls[0]) == ["tool", "--token", TOKEN]
+    assert result.command == "tool --token ***"
+
+
+def test_run_debug_log_redacts_secret(fp, caplog):
+    fp.register(["tool", TOKEN])
+
+    with caplog.at_level(logging.DEBUG, logger="agents.runner"):
+        runner.run(["tool", runner.Secret(TOKEN)])
+
+    assert "run: tool ***" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_run_failure_message_redacts_secret_and_names_last_stderr_line(fp):
+    fp.register(["tool", TOKEN], returncode=2, stderr="warming up\nfatal: bad credentials\n\n")
+
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run(["tool", runner.Secret(TOKEN)], hint="check the token")
+
+    assert caught.value.message == "`tool ***` failed with exit code 2: fatal: bad credentials"
+    assert caught.value.hint == "check the token"
+    assert caught.value.result.returncode == 2
+    assert TOKEN not in str(caught.value)
+
+
+def test_run_failure_falls_back_to_stdout_line(fp):
+    fp.register(["tool"], returncode=1, stdout="only stdout says why\n")
+
+    with pytest.raises(runner.CommandFailed, match="exit code 1: only stdout says why$"):
+        runner.run(["tool"])
+
+
+def test_run_failure_without_output_has_no_detail(fp):
+    fp.register(["tool"], returncode=5)
+
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run(["tool"])
+
+    assert caught.value.message == "`tool` failed with exit code 5"
+
+
+def test_command_failed_is_an_agents_error(fp):
+    fp.register(["tool"], returncode=1)
+
+    with pytest.raises(AgentsError):
+        runner.run(["tool"])
+
+
+def test_run_check_false_returns_result(fp):
+    fp.register(["tool"], returncode=3, stdout="out", stderr="err")
+
+    result = runner.run(["tool"], check=False)
+
+    assert result == runner.Result("tool", 3, "out", "err")
+    assert not result.ok
+
+
+def test_run_sends_text_input(fp):
+    received = []
+    fp.register(["cat"], stdin_callable=received.append)
+
+    runner.run(["cat"], input="hello")
+
+    assert received == ["hello"]
+
+
+def test_run_missing_program_gives_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no docker here
+
+    with pytest.raises(AgentsError) as caught:
+        runner.run(["docker", "version"])
+
+    assert caught.value.message == "`docker` is not installed or not on PATH"
+    assert "apt-get install docker.io" in caught.value.hint
+    assert "coding-agents doctor" in caught.value.hint
+    assert not isinstance(caught.value, runner.CommandFailed)
+
+
+def test_run_missing_unknown_program_gives_generic_hint(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(AgentsError) as caught:
+        runner.run(["/nonexistent/frobnicate"])
+
+    assert caught.value.message == "`frobnicate` is not installed or not on PATH"
+    assert caught.value.hint.startswith("install it;")
+
+
+def test_run_timeout_becomes_agents_error():
+    with pytest.raises(AgentsError) as caught:
+        runner.run(["sleep", "5"], timeout=0.05, hint="is the engine stuck?")
+
+    assert caught.value.message == "`sleep 5` did not finish within 0.05s"
+    assert caught.value.hint == "is the engine stuck?"
+
+
+def test_run_json_parses_stdout(fp):
+    fp.register(["tool"], stdout='{"Server": {"Version": "27.3.1"}}')
+
+    assert runner.run_json(["tool"]) == {"Server": {"Version": "27.3.1"}}
+
+
+def test_run_json_rejects_garbage(fp):
+    fp.register(["tool"], stdout="Error: not json at all")
+
+    with pytest.raises(AgentsError, match="^`tool` printed output that is not JSON"):
+        runner.run_json(["tool"])
+
+
+def test_run_json_lines_parses_each_line_and_skips_blanks(fp):
+    fp.register(["tool"], stdout='{"a": 1}\n\n{"a": 2}\n')
+
+    assert runner.run_json_lines(["tool"]) == [{"a": 1}, {"a": 2}]
+
+
+def test_run_json_lines_rejects_garbage_line(fp):
+    fp.register(["tool"], stdout='{"a": 1}\nWARNING: something\n')
+
+    with pytest.raises(AgentsError, match="^`tool` printed a line that is not JSON"):
+        runner.run_json_lines(["tool"])
+
+
+def test_run_json_lines_empty_output_is_empty_list(fp):
+    fp.register(["tool"], stdout="")
+
+    assert runner.run_json_lines(["tool"]) == []
+
+
+# run_pipeline wires two real processes together, so these use real binaries (no fp).
+
+
+def test_run_pipeline_returns_consumer_result():
+    result = runner.run_pipeline(["printf", "hello world"], ["tr", "a-z", "A-Z"])
+
+    assert result.ok
+    assert result.stdout == "HELLO WORLD"
+    assert result.command == "tr a-z A-Z"
+
+
+def test_run_pipeline_producer_failure_names_producer():
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run_pipeline(["sh", "-c", "echo tar: cannot open >&2; exit 3"], ["cat"], hint="producer hint")
+
+    assert (
+        caught.value.message == "`sh -c 'echo tar: cannot open >&2; exit 3'` failed with exit code 3: tar: cannot open"
+    )
+    assert caught.value.hint == "producer hint"
+
+
+def test_run_pipeline_consumer_failure_names_consumer():
+    # The consumer drains stdin before failing, so the producer never sees SIGPIPE.
+    consumer = ["sh", "-c", "cat >/dev/null; echo import refused >&2; exit 4"]
+
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run_pipeline(["true"], consumer)
+
+    assert caught.value.result.returncode == 4
+    assert caught.value.message.endswith("failed with exit code 4: import refused")
+
+
+def test_run_pipeline_missing_producer_is_agents_error():
+    with pytest.raises(AgentsError, match="^`no-such-producer` is not installed"):
+        runner.run_pipeline(["no-such-producer"], ["cat"])
+
+
+def test_run_pipeline_missing_consumer_is_agents_error():
+    with pytest.raises(AgentsError, match="^`no-such-consumer` is not installed"):
+        runner.run_pipeline(["printf", "x"], ["no-such-consumer"])
+
+
+def test_last_line_skips_blank_lines():
+    assert runner.last_line("first\n  second  \n\n") == "second"
+    assert runner.last_line(None) == ""
+
+
+def test_which_finds_real_program():
+    assert runner.which("sh") is not None
+    assert runner.which("coding-agents-no-such-program") is None
