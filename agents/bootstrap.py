@@ -106,7 +106,10 @@ def bootstrap_base(mirror: str, ref: str, work_dir: str | None = None) -> str:
         )
         slim_rootfs(Path(plan.rootfs_dir))
         print(f"==> importing as {ref}", file=sys.stderr, flush=True)
-        runner.run_pipeline(plan.tar_argv, plan.import_argv)
+        try:
+            runner.run_pipeline(plan.tar_argv, plan.import_argv)
+        except runner.CommandFailed as error:
+            raise docker.explain(error) from error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ref

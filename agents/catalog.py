@@ -14,6 +14,8 @@ NODE_VERSION = "22.23.3"
 NPM_VERSION = "11.21.2"
 DEBIAN_SUITE = "bookworm"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+IMAGE_PREFIX = "coding-agents-"
+OS_IMAGE = f"{IMAGE_PREFIX}os:{DEBIAN_SUITE}"  # made by `images bootstrap-base`
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,8 @@ def get_agent(name: str) -> Agent:
 def packaged_agents() -> list[Agent]:
     """Agents that have their own image (an npm package to install)."""
     return [agent for agent in AGENTS if agent.npm_package]
+
+
+def image_names() -> list[str]:
+    """Every image we build, dependencies first: base, one per packaged agent, all, proxy."""
+    return ["base", *(agent.name for agent in packaged_agents()), "all", "proxy"]

@@ -9,7 +9,6 @@ import argparse
 import logging
 import os
 import sys
-import traceback
 from typing import Sequence
 
 from agents import __version__
@@ -105,7 +104,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return int(args.handler(args) or 0)
     except AgentsError as error:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(f"error: {error.message}", file=sys.stderr)
         if error.hint:
             print(f"hint: {error.hint}", file=sys.stderr)
@@ -119,10 +118,16 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return 1
     except Exception as error:  # a bug: say so plainly, traceback only on request
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(f"error: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         print("hint: rerun with --debug for the traceback and report it", file=sys.stderr)
         return EXIT_BUG
+
+
+def _print_traceback() -> None:
+    import traceback  # only on --debug: keeps start-up fast
+
+    traceback.print_exc()
 
 
 def entry() -> None:

@@ -48,10 +48,13 @@ def config_path() -> Path:
 
 def load_config(path: Path | None = None) -> Config:
     """Read and validate the config file; a missing file means defaults."""
+    explicit = path is not None or bool(os.environ.get("CODING_AGENTS_CONFIG"))
     path = path or config_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if explicit:  # a file the user named must exist; only the default may be absent
+            raise AgentsError(f"config file {path} does not exist", hint="fix CODING_AGENTS_CONFIG or create the file")
         return Config(path=None)
     except OSError as error:
         raise AgentsError(f"cannot read config file {path}: {error.strerror}", hint="check its permissions")

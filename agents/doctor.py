@@ -124,8 +124,12 @@ def run_checks() -> list[Check]:
     checks.append(check_optional_program("trivy", "images are tagged without a secret scan"))
     checks += check_disk(reachable)
     if reachable:
-        present = {image.ref for image in docker.list_managed_images()}
-        checks += check_images(present)
+        try:
+            present = {image.ref for image in docker.list_managed_images()}
+        except AgentsError as error:
+            checks.append(Check("images", FAIL, error.message, error.hint or ""))
+        else:
+            checks += check_images(present)
     return checks
 
 

@@ -23,8 +23,8 @@ from agents.resources import walk_files
 
 log = logging.getLogger(__name__)
 
-IMAGE_PREFIX = "coding-agents-"
-OS_IMAGE = f"{IMAGE_PREFIX}os:{catalog.DEBIAN_SUITE}"
+IMAGE_PREFIX = catalog.IMAGE_PREFIX
+OS_IMAGE = catalog.OS_IMAGE
 CA_FILE_IN_CONTEXT = "extra-ca.crt"
 
 
@@ -56,11 +56,12 @@ def image_specs() -> tuple[ImageSpec, ...]:
         )
     )
     specs.append(ImageSpec("proxy", "images/proxy", "squid egress proxy sidecar"))
+    assert [spec.name for spec in specs] == catalog.image_names()
     return tuple(specs)
 
 
 def image_names() -> list[str]:
-    return [spec.name for spec in image_specs()]
+    return catalog.image_names()
 
 
 def get_spec(name: str) -> ImageSpec:
@@ -116,7 +117,9 @@ def choose_base_image(flag: str | None, config: ImagesConfig, local_refs: set[st
 
 def build_args(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
     base = image_ref(spec.depends_on, options.version) if spec.depends_on else options.base_image
-    args = [("BASE_IMAGE", base), ("NPM_REGISTRY", options.npm_registry)]
+    args = [("BASE_IMAGE", base)]
+    if spec.name == "base" or spec.npm_packages:
+        args.append(("NPM_REGISTRY", options.npm_registry))
     if spec.name == "base":
         args += [("NODE_VERSION", catalog.NODE_VERSION), ("NPM_VERSION", catalog.NPM_VERSION)]
     if spec.npm_packages:

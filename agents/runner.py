@@ -159,29 +159,35 @@ def run_json_lines(argv: Sequence[Arg], **kwargs: Any) -> list[Any]:
 
 def run_pipeline(producer: Sequence[Arg], consumer: Sequence[Arg], *, hint: str | None = None) -> Result:
     """Run `producer | consumer`; fail if either side fails. Returns the consumer's result."""
+    import tempfile
+
     log.debug("pipe: %s | %s", display(producer), display(consumer))
-    try:
-        first = subprocess.Popen(reveal(producer), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError as error:
-        raise _missing_program(producer) from error
-    try:
-        second = subprocess.run(
-            reveal(consumer), stdin=first.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    except FileNotFoundError as error:
-        first.kill()
+    # The producer's stderr goes to a file: a pipe nobody reads would fill up and hang both.
+    with tempfile.TemporaryFile() as producer_stderr:
+        try:
+            first = subprocess.Popen(reveal(producer), stdout=subprocess.PIPE, stderr=producer_stderr)
+        except FileNotFoundError as error:
+            raise _missing_program(producer) from error
+        try:
+            second = subprocess.run(
+                reveal(consumer), stdin=first.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        except FileNotFoundError as error:
+            first.kill()
+            first.wait()
+            raise _missing_program(consumer) from error
+        finally:
+            if first.stdout is not None:
+                first.stdout.close()
         first.wait()
-        raise _missing_program(consumer) from error
-    finally:
-        if first.stdout is not None:
-            first.stdout.close()
-    first_stderr = first.stderr.read().decode("utf-8", "replace") if first.stderr else ""
-    first.wait()
-    if first.returncode != 0:
-        raise CommandFailed(Result(display(producer), first.returncode, "", first_stderr), hint=hint)
+        producer_stderr.seek(0)
+        first_stderr = producer_stderr.read().decode("utf-8", "replace")
+    # The consumer first: when it dies early the producer only reports a broken pipe.
     result = Result(display(consumer), second.returncode, second.stdout, second.stderr)
     if not result.ok:
         raise CommandFailed(result, hint=hint)
+    if first.returncode != 0:
+        raise CommandFailed(Result(display(producer), first.returncode, "", first_stderr), hint=hint)
     return result
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from agents import doctor
-from agents.output import print_json, print_table
 
 HELP = "check docker, git, tools, disk space and images; report what is missing and how to fix it"
 
-_MARKS = {doctor.OK: "ok", doctor.WARN: "WARN", doctor.FAIL: "FAIL"}
+_MARKS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -25,6 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents import doctor
+    from agents.output import print_json, print_table
+
     checks = doctor.run_checks()
     ready = doctor.can_launch(checks)
     if args.json:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from agents import bootstrap, catalog, docker, images, scan
-from agents.config import load_config
-from agents.errors import AgentsError
-from agents.output import print_json, print_table, say
+from agents import catalog
+
+# Implementation modules are imported inside the handlers: building the parser for
+# every invocation must stay cheap (see docs/build.md, start-up time).
 
 HELP = "build, list, export/import and scan the coding-agents images"
 
@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     verbs = parser.add_subparsers(dest="images_command", metavar="SUBCOMMAND")
     parser.set_defaults(handler=lambda args: _missing_verb(parser))
 
-    targets = ", ".join(["all", *images.image_names(), "shell"])
+    targets = ", ".join(["all", *catalog.image_names(), "shell"])
     build = verbs.add_parser(
         "build",
         parents=[common],
@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         "--base-image",
         metavar="IMG",
         help="FROM image for the base and proxy images (default: config, else a bootstrapped "
-        f"{images.OS_IMAGE} if present, else {catalog.DEFAULT_BASE_IMAGE})",
+        f"{catalog.OS_IMAGE} if present, else {catalog.DEFAULT_BASE_IMAGE})",
     )
     build.add_argument(
         "--ca-cert",
@@ -55,12 +55,12 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         "bootstrap-base",
         parents=[common],
         help="make a Debian base image with debootstrap (no registry needed; root only)",
-        description=f"Create {images.OS_IMAGE} with debootstrap and `docker import`, for machines "
+        description=f"Create {catalog.OS_IMAGE} with debootstrap and `docker import`, for machines "
         "that cannot reach a container registry. Later builds use it automatically.",
     )
     boot.add_argument("--mirror", metavar="URL", help="Debian mirror (default http://deb.debian.org/debian)")
     boot.add_argument("--force", action="store_true", help="rebuild even if the image is present")
-    boot.add_argument("--tag", metavar="NAME:TAG", default=images.OS_IMAGE, help=f"image to create (default {images.OS_IMAGE})")
+    boot.add_argument("--tag", metavar="NAME:TAG", default=catalog.OS_IMAGE, help=f"image to create (default {catalog.OS_IMAGE})")
     boot.set_defaults(handler=run_bootstrap)
 
     export = verbs.add_parser("export", parents=[common], help="save every present image into one archive")
@@ -88,6 +88,10 @@ def _missing_verb(parser: argparse.ArgumentParser) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from agents import docker, images
+    from agents.config import load_config
+    from agents.output import say
+
     config = load_config().images
     specs = images.resolve_targets(list(args.targets))
     docker.engine_version()  # refuse early with the engine hint
@@ -108,6 +112,9 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from agents import docker, images
+    from agents.output import print_json, print_table
+
     rows = images.list_rows(docker.list_managed_images())
     if args.json:
         print_json(rows)
@@ -117,6 +124,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
+    from agents import bootstrap, docker
+    from agents.config import load_config
+
     config = load_config().images
     if not args.force and docker.image_id(args.tag):
         print(f"{args.tag} is already present (use --force to rebuild it)")
@@ -127,6 +137,9 @@ def run_bootstrap(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from agents import images
+    from agents.output import say
+
     refs = images.export_images(args.file)
     for ref in refs:
         print(f"exported {ref}")
@@ -135,12 +148,18 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from agents import images
+
     for ref in images.import_images(args.file):
         print(f"imported {ref}")
     return 0
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from agents import docker, images, scan
+    from agents.errors import AgentsError
+    from agents.output import print_json, say
+
     if args.image:
         targets = [args.image]
     else:

@@ -16,7 +16,7 @@ def isolated_home(tmp_path, monkeypatch):
     config_dir = tmp_path / "xdg-config"
     monkeypatch.setenv("HOME", str(home_dir))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_dir))
-    monkeypatch.setenv("CODING_AGENTS_CONFIG", str(config_dir / "coding-agents" / "config.toml"))
+    monkeypatch.delenv("CODING_AGENTS_CONFIG", raising=False)
     for name in _AMBIENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     return home_dir

@@ -91,7 +91,7 @@ def test_config_path_honours_coding_agents_config(tmp_path, monkeypatch):
 
 
 def test_config_path_honours_xdg_config_home(tmp_path, monkeypatch):
-    monkeypatch.delenv("CODING_AGENTS_CONFIG")
+    monkeypatch.delenv("CODING_AGENTS_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     write_config(tmp_path / "xdg" / "coding-agents" / "config.toml", "[images]\nregistry = 'from-xdg'\n")
 
@@ -103,3 +103,10 @@ def test_config_dir_defaults_to_home_dot_config(isolated_home, monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME")
 
     assert config.config_dir() == isolated_home / ".config" / "coding-agents"
+
+
+def test_load_config_explicit_override_must_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODING_AGENTS_CONFIG", str(tmp_path / "absent.toml"))
+
+    with pytest.raises(AgentsError, match="absent.toml does not exist"):
+        config.load_config()

@@ -161,20 +161,12 @@ def test_build_args_all_lists_pinned_specs():
 def test_build_args_proxy_uses_options_base_image_only():
     args = dict(images.build_args(images.get_spec("proxy"), options(base_image="coding-agents-os:bookworm")))
 
-    assert args == {"BASE_IMAGE": "coding-agents-os:bookworm", "NPM_REGISTRY": "https://registry.npmjs.org"}
-
-
-# Known bug, reported: build_args passes NPM_REGISTRY to the proxy, whose Dockerfile never declares it.
-# strict=True: once build_args is fixed this XPASSes and fails, so the marker gets removed.
-PROXY_NPM_REGISTRY_BUG = pytest.mark.xfail(strict=True, reason="build_args passes NPM_REGISTRY to the proxy image")
+    assert args == {"BASE_IMAGE": "coding-agents-os:bookworm"}
 
 
 @pytest.mark.parametrize(
     "spec",
-    [
-        pytest.param(spec, marks=PROXY_NPM_REGISTRY_BUG) if spec.name == "proxy" else spec
-        for spec in images.image_specs()
-    ],
+    images.image_specs(),
     ids=lambda spec: spec.name,
 )
 def test_build_args_are_all_declared_in_the_dockerfile(spec):
