@@ -9,7 +9,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from agents import __version__
 from agents.commands import COMMANDS

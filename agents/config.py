@@ -54,10 +54,14 @@ def load_config(path: Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if explicit:  # a file the user named must exist; only the default may be absent
-            raise AgentsError(f"config file {path} does not exist", hint="fix CODING_AGENTS_CONFIG or create the file")
+            raise AgentsError(
+                f"config file {path} does not exist", hint="fix CODING_AGENTS_CONFIG or create the file"
+            ) from None
         return Config(path=None)
     except OSError as error:
-        raise AgentsError(f"cannot read config file {path}: {error.strerror}", hint="check its permissions")
+        raise AgentsError(
+            f"cannot read config file {path}: {error.strerror}", hint="check its permissions"
+        ) from error
     return parse_config(text, path)
 
 

@@ -175,7 +175,9 @@ def read_ca_cert(path: str | None) -> bytes:
     try:
         data = Path(path).expanduser().read_bytes()
     except OSError as error:
-        raise AgentsError(f"cannot read CA bundle {path}: {error.strerror}", hint="pass a PEM file to --ca-cert")
+        raise AgentsError(
+            f"cannot read CA bundle {path}: {error.strerror}", hint="pass a PEM file to --ca-cert"
+        ) from error
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise AgentsError(f"{path} does not look like a PEM certificate bundle", hint="pass a PEM file to --ca-cert")
     return data

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def print_json(data: Any) -> None:
@@ -15,8 +16,8 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Plain aligned columns with an upper-case header; empty cells become '-'."""
     cells = [[str(row.get(column, "") or "-") for column in columns] for row in rows]
     header = [column.upper() for column in columns]
-    widths = [max(len(text) for text in column) for column in zip(header, *cells)]
-    lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in [header, *cells]]
+    widths = [max(len(text) for text in column) for column in zip(header, *cells, strict=True)]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip() for line in [header, *cells]]
     return "\n".join(lines)
 
 

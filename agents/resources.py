@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib.resources
-from pathlib import Path
-from typing import Iterator
-
+from collections.abc import Iterator
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from agents.errors import AgentsError
 

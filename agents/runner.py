@@ -11,8 +11,9 @@ import logging
 import os
 import shlex
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 from agents.errors import AgentsError
 
@@ -43,7 +44,7 @@ class Secret:
         return "Secret('***')"
 
 
-Arg = Union[str, Secret]
+Arg = str | Secret
 
 
 def reveal(argv: Sequence[Arg]) -> list[str]:
@@ -170,7 +171,7 @@ def run_pipeline(producer: Sequence[Arg], consumer: Sequence[Arg], *, hint: str 
             raise _missing_program(producer) from error
         try:
             second = subprocess.run(
-                reveal(consumer), stdin=first.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                reveal(consumer), stdin=first.stdout, capture_output=True, text=True
             )
         except FileNotFoundError as error:
             first.kill()

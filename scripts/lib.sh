@@ -26,9 +26,10 @@ ensure_venv() {
         python3 -m venv "$venv"
     fi
     # pip's notes about unreachable extra index folders are noise here; real errors still show.
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" 2>&1 \
-        | grep -v "is ignored: it is neither a file nor a directory" >&2 || true
-    "$venv/bin/python" -m pip check >/dev/null 2>&1 || die "pip could not install $requirements"
+    if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }; then
+        die "pip could not install $requirements"
+    fi
 }
 
 # Make sure a Docker engine answers; start dockerd in the background when we may (root, local).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 HELP = "check docker, git, tools, disk space and images; report what is missing and how to fix it"
 
 _MARKS = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
