@@ -18,6 +18,14 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "npm_registry": str,
         "debian_mirror": str,  # for `images bootstrap-base`
     },
+    "sessions": {
+        "network": str,  # default --network-proxy mode
+        "auto_commit": bool,  # commit uncommitted work when an agent stops or is removed
+        "pids_limit": int,
+        "memory": str,
+        "cpus": float,
+        "docker_args": list,  # extra `docker run` arguments; ones that weaken isolation are refused
+    },
 }
 
 
@@ -31,9 +39,20 @@ class ImagesConfig:
 
 
 @dataclass(frozen=True)
+class SessionsConfig:
+    network: str = "restricted"
+    auto_commit: bool = True
+    pids_limit: int = 1024
+    memory: str | None = None
+    cpus: float | None = None
+    docker_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     images: ImagesConfig = field(default_factory=ImagesConfig)
+    sessions: SessionsConfig = field(default_factory=SessionsConfig)
 
 
 def config_dir() -> Path:
@@ -88,9 +107,18 @@ def parse_config(text: str, path: Path) -> Config:
                     f"config file {path}: unknown key {key!r} in [{section}]",
                     hint="known keys: " + ", ".join(_SCHEMA[section]),
                 )
-            if not isinstance(value, expected):
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise AgentsError(
                     f"config file {path}: [{section}] {key} must be a {expected.__name__}, "
                     f"not {type(value).__name__}"
                 )
-    return Config(path=path, images=ImagesConfig(**data.get("images", {})))
+    sessions = dict(data.get("sessions", {}))
+    if "docker_args" in sessions:
+        if not all(isinstance(arg, str) for arg in sessions["docker_args"]):
+            raise AgentsError(f"config file {path}: [sessions] docker_args must be a list of strings")
+        sessions["docker_args"] = tuple(sessions["docker_args"])
+    if "cpus" in sessions:
+        sessions["cpus"] = float(sessions["cpus"])
+    return Config(path=path, images=ImagesConfig(**data.get("images", {})), sessions=SessionsConfig(**sessions))

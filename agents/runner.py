@@ -158,20 +158,34 @@ def run_json_lines(argv: Sequence[Arg], **kwargs: Any) -> list[Any]:
         raise AgentsError(f"`{result.command}` printed a line that is not JSON: {error}") from error
 
 
-def run_pipeline(producer: Sequence[Arg], consumer: Sequence[Arg], *, hint: str | None = None) -> Result:
+def run_pipeline(
+    producer: Sequence[Arg],
+    consumer: Sequence[Arg],
+    *,
+    hint: str | None = None,
+    producer_stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Result:
     """Run `producer | consumer`; fail if either side fails. Returns the consumer's result."""
     import tempfile
 
     log.debug("pipe: %s | %s", display(producer), display(consumer))
     # The producer's stderr goes to a file: a pipe nobody reads would fill up and hang both.
+    child_env = dict(env) if env is not None else None
     with tempfile.TemporaryFile() as producer_stderr:
+        stdin = open(producer_stdin, "rb") if producer_stdin else subprocess.DEVNULL
         try:
-            first = subprocess.Popen(reveal(producer), stdout=subprocess.PIPE, stderr=producer_stderr)
+            first = subprocess.Popen(
+                reveal(producer), stdin=stdin, stdout=subprocess.PIPE, stderr=producer_stderr, env=child_env
+            )
         except FileNotFoundError as error:
             raise _missing_program(producer) from error
+        finally:
+            if producer_stdin:
+                stdin.close()
         try:
             second = subprocess.run(
-                reveal(consumer), stdin=first.stdout, capture_output=True, text=True
+                reveal(consumer), stdin=first.stdout, capture_output=True, text=True, env=child_env
             )
         except FileNotFoundError as error:
             first.kill()

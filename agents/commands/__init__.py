@@ -6,10 +6,11 @@ from agents.commands import (
     images,
     launch,
     list_agents,
+    reap,
     remove,
     run_agent,
     sync,
 )
 
 # Order here is the order in `coding-agents --help`.
-COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, images, doctor)
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, images, doctor, reap)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from agents import __version__, catalog
-from agents.errors import AgentsError
+from agents import catalog
 
 NETWORK_MODES = ("restricted", "squid", "allow-all")
 
@@ -28,8 +27,21 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-y", "--yes", action="store_true", help="answer yes to confirmations")
 
 
-def refuse_not_implemented(command: str) -> int:
-    raise AgentsError(
-        f"`{command}` is not implemented in coding-agents {__version__} yet",
-        hint="this release provides `images` and `doctor`; sessions arrive with the next release",
+def launch_options(args: argparse.Namespace, mode: str):
+    """The Namespace as plain launch options (handlers pass values, not Namespaces, inward)."""
+    from agents.launcher import LaunchOptions
+
+    return LaunchOptions(
+        agent=args.agent,
+        path=args.path,
+        branch=args.branch,
+        use_current_branch=args.use_current_branch,
+        name=args.name,
+        no_push=args.no_push,
+        prompt=args.prompt,
+        cpus=args.cpu,
+        memory=args.memory,
+        include_uncommitted=args.include_uncommitted,
+        network=args.network_proxy,
+        mode=mode,
     )

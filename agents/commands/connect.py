@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import argparse
 
-from agents.commands import _session_args
-
-HELP = "reattach to a running agent's tmux session"
+HELP = "reattach to an agent's tmux session (detach again with Ctrl-b d)"
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("connect-agent", parents=[common], help=HELP, description=HELP + ".")
-    parser.add_argument("name", nargs="?", metavar="NAME", help="container name (default: the only running one)")
+    parser = subparsers.add_parser(
+        "connect-agent",
+        parents=[common],
+        help=HELP,
+        description=HELP + ". Without NAME, picks the only running agent. A stopped agent "
+        "is started again first (its workspace is intact).",
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME", help="session name (see list-agents)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return _session_args.refuse_not_implemented("connect-agent")
+    from agents import launcher, runner
+
+    info = launcher.pick_session(args.name)
+    launcher.ensure_running(info)
+    launcher.wait_ready(info.name)
+    runner.exec_replace(launcher.attach_argv(info.name))
+    return 0

@@ -6,18 +6,35 @@ import argparse
 
 from agents.commands import _session_args
 
-HELP = "start an agent in a persistent background container"
+HELP = "start an agent in a persistent background container on its own branch"
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("launch-agent", parents=[common], help=HELP, description=HELP + ".")
+    parser = subparsers.add_parser(
+        "launch-agent",
+        parents=[common],
+        help=HELP,
+        description=HELP + ". The container is named <agent>-<repo>-<branch> and keeps running "
+        "until remove-agent; connect with connect-agent. With --prompt the agent runs "
+        "non-interactively, its output is streamed, and its branch is synced when it finishes.",
+    )
     _session_args.add_agent_argument(parser)
     _session_args.add_session_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import catalog
+    from agents import launcher
+    from agents.config import load_config
 
-    catalog.get_agent(args.agent)  # an unknown agent is still a clear error
-    return _session_args.refuse_not_implemented("launch-agent")
+    info = launcher.launch(_session_args.launch_options(args, "launch"), load_config())
+    if args.prompt is not None:
+        code = launcher.stream_until_exit(info.name)
+        if not info.no_push:
+            launcher.sync(launcher.get_session(info.name))
+        print(f"{info.name} finished (exit {code}); its workspace is kept until remove-agent {info.name}")
+        return code
+    print(f"launched {info.name} ({info.agent} on {info.branch}, network {info.network})")
+    print(f"connect:  connect-agent {info.name}")
+    print(f"finish:   remove-agent {info.name}   (syncs {info.branch} into {info.repo})")
+    return 0

@@ -1,22 +1,30 @@
-"""`remove-agent`: stop and remove an agent container after syncing its branch home."""
+"""`remove-agent`: sync an agent's branch home, then remove its container and volumes."""
 
 from __future__ import annotations
 
 import argparse
 
-from agents.commands import _session_args
-
-HELP = "stop and remove an agent container after syncing its branch home"
+HELP = "sync an agent's branch into the host repo, then remove its container and volumes"
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("remove-agent", parents=[common], help=HELP, description=HELP + ".")
-    parser.add_argument("name", metavar="NAME", help="container name (see list-agents)")
-    parser.add_argument("--no-push", action="store_true", help="do not sync the branch back first")
-    parser.add_argument("--keep-branch", action="store_true", help="keep the agent branch in the host repo")
-    parser.add_argument("-y", "--yes", action="store_true", help="answer yes to confirmations")
+    parser = subparsers.add_parser(
+        "remove-agent",
+        parents=[common],
+        help=HELP,
+        description=HELP + ". Uncommitted work is auto-committed first. Refuses to lose commits: "
+        "with --no-push it stops unless -y confirms discarding commits the host lacks.",
+    )
+    parser.add_argument("name", metavar="NAME", help="session name (see list-agents --all)")
+    parser.add_argument("--no-push", action="store_true", help="do not sync the branch back (needs -y if commits would be lost)")
+    parser.add_argument("--keep-branch", action="store_true", help="keep the agent branch even if HEAD already contains it")
+    parser.add_argument("-y", "--yes", action="store_true", help="confirm discarding unsynced commits with --no-push")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return _session_args.refuse_not_implemented("remove-agent")
+    from agents import launcher
+
+    info = launcher.get_session(args.name)
+    launcher.remove(info, no_push=args.no_push, yes=args.yes, keep_branch=args.keep_branch)
+    return 0

@@ -1,4 +1,4 @@
-"""`run-agent`: start an agent in a throwaway container and attach to it (removed when the agent exits)."""
+"""`run-agent` (and run-claude, run-codex, ...): an agent in a throwaway container."""
 
 from __future__ import annotations
 
@@ -6,18 +6,37 @@ import argparse
 
 from agents.commands import _session_args
 
-HELP = "start an agent in a throwaway container and attach to it (removed when the agent exits)"
+HELP = "start an agent and attach to it; when it exits, sync its branch and remove the container"
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = subparsers.add_parser("run-agent", parents=[common], help=HELP, description=HELP + ".")
+    parser = subparsers.add_parser(
+        "run-agent",
+        parents=[common],
+        help=HELP,
+        description=HELP + ". Detaching (tmux: Ctrl-b d) leaves it running; it still syncs and "
+        "cleans up after itself when the agent exits. With --prompt the agent runs non-interactively "
+        "and its output is streamed.",
+    )
     _session_args.add_agent_argument(parser)
     _session_args.add_session_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import catalog
+    from agents import launcher, workspace
+    from agents.config import load_config
 
-    catalog.get_agent(args.agent)  # an unknown agent is still a clear error
-    return _session_args.refuse_not_implemented("run-agent")
+    info = launcher.launch(_session_args.launch_options(args, "run"), load_config())
+    if args.prompt is not None:
+        code = launcher.stream_until_exit(info.name)
+    else:
+        launcher.attach(info.name)
+        code = 0
+        if workspace.session_state(info.name) == "running":
+            launcher.spawn_reaper(info.name)
+            print(f"detached: {info.name} keeps running; connect-agent {info.name} to return")
+            print("when the agent exits, its branch is synced and the container removed")
+            return 0
+    launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes)
+    return code

@@ -19,6 +19,8 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("CODING_AGENTS_CONFIG", raising=False)
     for name in _AMBIENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # Unit tests never talk to a real engine: a docker call that escapes the fakes fails fast.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine-in-unit-tests.sock")
     return home_dir
 
 

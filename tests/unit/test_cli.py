@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agents import __version__, cli
-from agents.commands import connect, doctor, launch, list_agents, remove, run_agent, sync
+from agents.commands import connect, doctor, launch, list_agents, reap, remove, run_agent, sync
 from agents.commands import images as images_command
 from agents.errors import AgentsError
 
@@ -25,6 +25,7 @@ COMMAND_HANDLERS = [
     (["list-agents"], list_agents, "run"),
     (["remove-agent", "claude-repo-main"], remove, "run"),
     (["sync", "claude-repo-main"], sync, "run"),
+    (["_reap", "claude-repo-main"], reap, "run"),
     (["doctor"], doctor, "run"),
     (["verify-prerequisites"], doctor, "run"),
     (["images"], images_command, "_missing_verb"),
@@ -378,15 +379,3 @@ def test_main_unknown_agent_through_shim(capsys):
     assert cli.main(["clippy"], prog="run-agent") == 1
     assert "error: unknown agent 'clippy'" in capsys.readouterr().err
 
-
-@pytest.mark.parametrize(
-    "argv",
-    [["launch-agent", "claude"], ["connect-agent"], ["list-agents"], ["remove-agent", "x"], ["sync", "x"]],
-    ids=lambda argv: argv[0],
-)
-def test_main_session_commands_refuse_as_not_implemented(capsys, argv):
-    assert cli.main(argv, prog="coding-agents") == 1
-
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: `{argv[0]}` is not implemented in coding-agents {__version__} yet\n")
-    assert "hint: " in err

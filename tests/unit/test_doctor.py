@@ -177,7 +177,8 @@ def test_doctor_command_engine_down_fails(host, capsys):
     assert host.fp.call_count(INFO_ARGV) == 0
 
 
-def test_doctor_command_healthy_host_is_ready(host, capsys):
+def test_doctor_command_healthy_host_is_ready(host, capsys, monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST")  # a local engine: the docker data-root disk check runs
     host.fp.register(VERSION_ARGV, stdout="20.10.24+dfsg1\n")
     host.fp.register(INFO_ARGV, stdout=f"{host.docker_root}\n")
     host.fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__}) + "\n")

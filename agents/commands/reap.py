@@ -1,0 +1,17 @@
+"""`_reap` (internal): wait for an ephemeral session's agent to exit, then sync and remove it."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("_reap", parents=[common])
+    parser.add_argument("name")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents import launcher
+
+    return launcher.reap(args.name)

@@ -1,0 +1,293 @@
+"""Executing sessions: launch (with rollback), find, connect, sync, finish and remove."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import catalog, docker, git, images, runner, sessions, workspace
+from agents.config import Config
+from agents.errors import AgentsError
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    agent: str
+    path: str = "."
+    branch: str | None = None
+    use_current_branch: bool = False
+    name: str | None = None
+    no_push: bool = False
+    prompt: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    include_uncommitted: bool = False
+    network: str | None = None
+    mode: str = "launch"  # or "run"
+
+
+# --- finding sessions (one engine query for the list, one for the details) ----------------
+
+
+def find_sessions(include_stopped: bool = True) -> list[sessions.SessionInfo]:
+    argv = ["ps", "--quiet", "--no-trunc", "--filter", f"label={sessions.SESSION}"]
+    if include_stopped:
+        argv.insert(1, "--all")
+    ids = docker.run(*argv).stdout.split()
+    if not ids:
+        return []
+    details = runner.run_json(["docker", "inspect", *ids])
+    found = [sessions.session_from_inspect(item) for item in details]
+    return sorted((info for info in found if info), key=lambda info: info.created)
+
+
+def get_session(name: str) -> sessions.SessionInfo:
+    for info in find_sessions():
+        if info.name == name:
+            return info
+    raise AgentsError(f"no agent session named {name!r}", hint="`list-agents --all` shows the sessions there are")
+
+
+def pick_session(name: str | None) -> sessions.SessionInfo:
+    if name:
+        return get_session(name)
+    running = [info for info in find_sessions() if info.running]
+    if len(running) == 1:
+        return running[0]
+    if not running:
+        raise AgentsError("no agent is running", hint="start one with `launch-agent AGENT` (or see `list-agents --all`)")
+    names = ", ".join(info.name for info in running)
+    raise AgentsError(f"{len(running)} agents are running: {names}", hint="name one: connect-agent NAME")
+
+
+# --- launch ------------------------------------------------------------------------------
+
+
+def build_request(options: LaunchOptions, config: Config, existing: list[sessions.SessionInfo]) -> sessions.SessionRequest:
+    """Check everything that can be checked before anything is created."""
+    agent = catalog.get_agent(options.agent)
+    network = options.network or config.sessions.network
+    sessions.network_args(network)  # refuses unknown or unavailable modes
+    repo = git.repo_root(options.path)
+    head = git.head_commit(repo)
+    if options.branch and options.use_current_branch:
+        raise AgentsError("--branch and --use-current-branch cannot be combined", hint="pick one")
+    if options.use_current_branch:
+        current = git.current_branch(repo)
+        if current is None:
+            raise AgentsError("the host repository has a detached HEAD", hint="check out a branch or pass --branch")
+        branch = sessions.agent_branch(agent.name, current)
+    elif options.branch:
+        git.validate_branch_name(options.branch)
+        branch = sessions.agent_branch(agent.name, options.branch)
+    else:
+        taken = git.local_branches(repo, f"{agent.name}/session-*")
+        taken += [info.branch for info in existing if info.repo == repo]
+        branch = f"{agent.name}/session-{git.next_session_number(taken, agent.name)}"
+    git.validate_branch_name(branch)
+    for info in existing:
+        if info.repo == repo and info.branch == branch:
+            raise AgentsError(
+                f"{branch} is already being worked on by {info.name}",
+                hint=f"connect to it (connect-agent {info.name}), or pick another --branch",
+            )
+    # Continue an existing agent branch; otherwise start from the host's HEAD.
+    start = git.branch_sha(repo, branch) or head
+    name = sessions.validate_name(options.name or sessions.default_name(agent.name, repo, branch))
+    if docker.run("inspect", "--type", "container", name, check=False).ok:
+        raise AgentsError(f"a container named {name} already exists", hint="pass --name, or remove-agent it first")
+    uncommitted = git.snapshot_uncommitted(repo, head) if options.include_uncommitted else None
+    if uncommitted and start != head:
+        raise AgentsError(
+            f"--include-uncommitted needs the session to start from HEAD, but {branch} already exists",
+            hint="commit your changes, or use a new --branch",
+        )
+    hardening_extra = tuple(config.sessions.docker_args)
+    return sessions.SessionRequest(
+        agent=agent,
+        repo=repo,
+        branch=branch,
+        start_commit=start,
+        name=name,
+        image=images.image_ref(agent.image_name),
+        mode=options.mode,
+        network=network,
+        prompt=options.prompt,
+        uncommitted_commit=uncommitted,
+        identity=git.identity(repo),
+        cpus=options.cpus if options.cpus is not None else config.sessions.cpus,
+        memory=options.memory or config.sessions.memory,
+        pids_limit=config.sessions.pids_limit,
+        auto_commit=config.sessions.auto_commit,
+        no_push=options.no_push,
+        extra_docker_args=hardening_extra,
+    )
+
+
+def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
+    # Cheap checks of the user's input first, then the engine.
+    catalog.get_agent(options.agent)
+    sessions.network_args(options.network or config.sessions.network)
+    git.repo_root(options.path)
+    docker.engine_version()
+    request = build_request(options, config, find_sessions())
+    plan = sessions.plan_launch(request)
+    images.ensure_image(request.agent.image_name, config.images)
+    created_volumes: list[str] = []
+    container_created = False
+    try:
+        for argv, volume in zip(plan.volume_argvs, (plan.workspace_volume, plan.home_volume), strict=True):
+            runner.run(list(argv))
+            created_volumes.append(volume)
+        say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
+        commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
+        workspace.populate(plan, request.repo, commits)
+        container_created = True
+        runner.run(list(plan.create_argv))
+    except BaseException:
+        # Undo what this launch created; no branch or commit exists yet, so nothing is lost.
+        if container_created:
+            runner.run(["docker", "rm", "--force", plan.name], check=False)
+        if created_volumes:
+            runner.run(["docker", "volume", "rm", "--force", *created_volumes], check=False)
+        raise
+    return get_session(plan.name)
+
+
+# --- attach, sync, finish ----------------------------------------------------------------
+
+
+def attach_argv(name: str) -> list[str]:
+    tty = ["-it"] if sys.stdin.isatty() else ["-i"]
+    return ["docker", "exec", *tty, "--user", "1000", "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}",
+            name, "tmux", "attach-session", "-t", sessions.TMUX_SESSION]
+
+
+def wait_ready(name: str) -> None:
+    result = runner.run(["docker", "exec", "--user", "1000", name, "ca-stub", "wait-ready"], check=False)
+    if not result.ok:
+        logs = runner.run(["docker", "logs", "--tail", "20", name], check=False)
+        raise AgentsError(
+            f"the agent in {name} did not start: {runner.last_line(result.stderr) or runner.last_line(logs.stderr)}",
+            hint=f"see `docker logs {name}`",
+        )
+
+
+def ensure_running(info: sessions.SessionInfo) -> None:
+    if workspace.session_state(info.name) != "running":
+        say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
+        docker.run("start", info.name)
+
+
+def attach(name: str) -> int:
+    """Attach this terminal to the agent's tmux session until detach or exit."""
+    wait_ready(name)
+    done = subprocess.run(attach_argv(name))  # noqa: S603 - argv built above; TTY must be ours
+    return done.returncode
+
+
+def stream_until_exit(name: str) -> int:
+    runner.run(["docker", "logs", "--follow", name], check=False, stream=True)
+    result = docker.run("wait", name, check=False)
+    try:
+        return int(result.stdout.strip())
+    except ValueError:
+        return 1
+
+
+def sync(info: sessions.SessionInfo) -> git.SyncOutcome:
+    outcome = workspace.sync(info)
+    say(f"==> {outcome.message}")
+    return outcome
+
+
+def remove(info: sessions.SessionInfo, no_push: bool = False, yes: bool = False, keep_branch: bool = False) -> None:
+    """Make the work safe (auto-commit, sync), then remove the container and its volumes.
+
+    Refuses, changing nothing, when commits would be lost: a failed sync, or --no-push
+    with commits the host lacks and no -y.
+    """
+    if workspace.autocommit(info):
+        say(f"==> auto-committed uncommitted work in {info.name}")
+    if no_push or info.no_push:
+        report = workspace.health(info)
+        tip, ahead = report.get("tip"), report.get("ahead") or 0
+        host_has_it = bool(tip) and info.repo.is_dir() and git.is_ancestor(info.repo, tip, f"refs/heads/{info.branch}")
+        if ahead and not host_has_it and not yes:
+            raise AgentsError(
+                f"{info.name} has {ahead} commit(s) that are not on the host; removing it without syncing loses them",
+                hint=f"sync first (coding-agents sync {info.name}), or add -y to discard them",
+            )
+    else:
+        sync(info)
+        if not keep_branch:
+            delete_branch_if_merged(info)
+    if info.repo.is_dir():
+        git.git(info.repo, "update-ref", "-d", git.SESSION_REF_PREFIX + info.name, check=False)
+    runner.run(["docker", "rm", "--force", info.name], check=False)
+    runner.run(["docker", "volume", "rm", "--force", info.workspace_volume, info.home_volume], check=False)
+    say(f"==> removed {info.name}")
+
+
+def delete_branch_if_merged(info: sessions.SessionInfo) -> None:
+    """Drop the agent branch only when the host's HEAD already contains all of it."""
+    tip = git.branch_sha(info.repo, info.branch)
+    head = git.ref_sha(info.repo, "HEAD")
+    if not tip or not head or tip == info.base or info.branch in git.checked_out_branches(info.repo):
+        return
+    if git.is_ancestor(info.repo, tip, head) and git.git(
+        info.repo, "update-ref", "-d", f"refs/heads/{info.branch}", tip, check=False
+    ).ok:
+        say(f"==> deleted {info.branch}: it is fully merged into HEAD")
+
+
+def spawn_reaper(name: str) -> None:
+    """A detached host process that syncs and removes an ephemeral session once its agent exits."""
+    argv = [sys.executable, "-m", "agents", "_reap", name]
+    pex = os.environ.get("PEX")
+    if pex:
+        argv = [pex, "_reap", name]
+    log_dir = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "coding-agents"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"reap-{name}.log", "ab") as log:
+        subprocess.Popen(  # noqa: S603
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None,
+        )
+
+
+def reap(name: str) -> int:
+    docker.run("wait", name, check=False)
+    info = get_session(name)
+    remove(info, no_push=info.no_push, yes=False)
+    return 0
+
+
+def session_rows(infos: list[sessions.SessionInfo]) -> list[dict[str, object]]:
+    rows = []
+    for info in infos:
+        rows.append(
+            {
+                "name": info.name,
+                "agent": info.agent,
+                "repo": str(info.repo),
+                "branch": info.branch,
+                "state": info.state + (" (dirty)" if info.dirty else ""),
+                "network": info.network,
+                "created": info.created,
+                "unsynced": workspace.unsynced_commits(info),
+            }
+        )
+    return rows
+
+
+def as_json(rows: list[dict[str, object]]) -> str:
+    return json.dumps(rows, indent=2)

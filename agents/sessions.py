@@ -1,0 +1,295 @@
+"""Agent sessions as data: names, labels, volumes and the argv that create them (no I/O here).
+
+A session is one container plus two named volumes (workspace and home). The volumes outlive
+the container, so a crash, `docker kill` or an engine restart loses no commit.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agents import hardening
+from agents.catalog import Agent
+from agents.errors import AgentsError
+
+LABEL = "coding-agents"
+MANAGED = f"{LABEL}.managed"
+SESSION = f"{LABEL}.session"
+AGENT = f"{LABEL}.agent"
+REPO = f"{LABEL}.repo"
+BRANCH = f"{LABEL}.branch"
+BASE = f"{LABEL}.base"
+NETWORK = f"{LABEL}.network"
+MODE = f"{LABEL}.mode"
+IMAGE = f"{LABEL}.image-ref"
+NO_PUSH = f"{LABEL}.no-push"
+CREATED = f"{LABEL}.created"
+
+WORKSPACE = "/workspace"
+HOME = "/home/agent"
+TMUX_SESSION = "agent"
+NETWORK_MODES = ("restricted", "squid", "allow-all")
+_NAME_OK = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+def sanitize(text: str) -> str:
+    """Docker-safe name part: runs of other characters become '-'."""
+    return _NAME_OK.sub("-", text).strip("-.") or "x"
+
+
+def default_name(agent: str, repo: Path, branch: str) -> str:
+    """<agent>-<repo>-<branch without the agent prefix>, e.g. claude-api-session-1."""
+    short = branch[len(agent) + 1 :] if branch.startswith(agent + "/") else branch
+    return sanitize(f"{agent}-{repo.name}-{short}")[:120]
+
+
+def validate_name(name: str) -> str:
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) or len(name) > 120:
+        raise AgentsError(f"{name!r} is not a valid container name", hint="use letters, digits, '_', '.' and '-'")
+    return name
+
+
+def agent_branch(agent: str, branch: str) -> str:
+    """--branch api -> claude/api (already-prefixed names are kept)."""
+    return branch if branch.startswith(agent + "/") else f"{agent}/{branch}"
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    agent: Agent
+    repo: Path
+    branch: str  # the agent branch, e.g. claude/api
+    start_commit: str
+    name: str
+    image: str
+    mode: str  # "run" (ephemeral) or "launch" (persistent)
+    network: str = "restricted"
+    prompt: str | None = None
+    uncommitted_commit: str | None = None
+    identity: tuple[str, str] = ("coding-agents", "coding-agents@localhost")
+    cpus: float | None = None
+    memory: str | None = None
+    pids_limit: int = 1024
+    auto_commit: bool = True
+    no_push: bool = False
+    extra_docker_args: tuple[str, ...] = ()
+    created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    name: str
+    workspace_volume: str
+    home_volume: str
+    labels: tuple[tuple[str, str], ...]
+    volume_argvs: tuple[tuple[str, ...], ...]
+    populate_argv: tuple[str, ...]  # reads a git pack on stdin
+    create_argv: tuple[str, ...]
+
+
+def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
+    return (
+        (MANAGED, "true"),
+        (SESSION, request.name),
+        (AGENT, request.agent.name),
+        (REPO, str(request.repo)),
+        (BRANCH, request.branch),
+        (BASE, request.start_commit),
+        (NETWORK, request.network),
+        (MODE, request.mode),
+        (IMAGE, request.image),
+        (NO_PUSH, "true" if request.no_push else "false"),
+        (CREATED, request.created),
+    )
+
+
+def label_args(labels: tuple[tuple[str, str], ...]) -> list[str]:
+    args: list[str] = []
+    for key, value in labels:
+        args += ["--label", f"{key}={value}"]
+    return args
+
+
+def network_args(mode: str) -> list[str]:
+    if mode == "restricted":
+        return ["--network", "none"]
+    if mode == "allow-all":
+        return ["--network", "bridge"]
+    if mode == "squid":
+        raise AgentsError(
+            "--network-proxy squid is not available in this release yet",
+            hint="use --network-proxy restricted (no network) or allow-all",
+        )
+    raise AgentsError(f"unknown network mode {mode!r}", hint="choose restricted, squid or allow-all")
+
+
+# Runs inside a throwaway container as the agent user, with the pack on stdin.
+# $1 name, $2 email, $3 start commit, $4 branch, $5 commit with host's uncommitted changes (or "").
+POPULATE_SCRIPT = """\
+set -eu
+cd /workspace
+if [ -e .git ]; then echo "workspace volume is not empty" >&2; exit 1; fi
+git init -q
+git config user.name "$1"
+git config user.email "$2"
+git index-pack --stdin >/dev/null
+if git rev-parse -q --verify "$3^" >/dev/null 2>&1; then :; else printf '%s\\n' "$3" > .git/shallow; fi
+git update-ref "refs/heads/$4" "$3"
+git symbolic-ref HEAD "refs/heads/$4"
+git reset -q --hard
+if [ -n "$5" ]; then git read-tree -m -u HEAD "$5"; git reset -q; fi
+"""
+
+
+def helper_run_args(workspace_volume: str, image: str, pids_limit: int) -> list[str]:
+    """A throwaway, network-less container on the session's workspace volume."""
+    return [
+        "docker", "run", "--rm", "-i", "--network", "none", "--env", "HOME=/tmp",
+        *hardening.hardening_args(pids_limit),
+        "--volume", f"{workspace_volume}:{WORKSPACE}", "--workdir", WORKSPACE,
+        image,
+    ]
+
+
+def agent_command(request: SessionRequest) -> list[str]:
+    if request.prompt is None:
+        return list(request.agent.command)
+    return [part.replace("{prompt}", request.prompt) for part in request.agent.prompt_command]
+
+
+def plan_launch(request: SessionRequest) -> LaunchPlan:
+    """Everything `launch-agent`/`run-agent` will create, as argv lists."""
+    name = validate_name(request.name)
+    workspace_volume = f"{name}-workspace"
+    home_volume = f"{name}-home"
+    labels = labels_for(request)
+    volume_argvs = tuple(
+        ("docker", "volume", "create", *label_args(labels), volume) for volume in (workspace_volume, home_volume)
+    )
+    populate_argv = (
+        *helper_run_args(workspace_volume, request.image, request.pids_limit),
+        "sh", "-c", POPULATE_SCRIPT, "populate",
+        request.identity[0], request.identity[1], request.start_commit, request.branch,
+        request.uncommitted_commit or "",
+    )
+    limits: list[str] = []
+    if request.cpus:
+        limits += ["--cpus", f"{request.cpus:g}"]
+    if request.memory:
+        limits += ["--memory", request.memory]
+    mode = "prompt" if request.prompt is not None else "interactive"
+    create_argv = (
+        "docker", "run", "--detach", "--name", name, "--hostname", name[:63],
+        *label_args(labels),
+        *hardening.hardening_args(request.pids_limit),
+        *network_args(request.network),
+        *limits,
+        "--volume", f"{workspace_volume}:{WORKSPACE}",
+        "--volume", f"{home_volume}:{HOME}",
+        "--workdir", WORKSPACE,
+        "--env", "TERM=xterm-256color",
+        "--env", f"CODING_AGENTS_SESSION={name}",
+        "--env", f"CODING_AGENTS_BRANCH={request.branch}",
+        "--env", f"CODING_AGENTS_BASE={request.start_commit}",
+        "--env", f"CODING_AGENTS_AUTO_COMMIT={'1' if request.auto_commit else '0'}",
+        "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
+        *hardening.check_extra_docker_args(request.extra_docker_args),
+        request.image,
+        "ca-stub", "session", "--mode", mode, "--", *agent_command(request),
+    )
+    return LaunchPlan(name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv)
+
+
+def upload_pack_url(name: str, running: bool, workspace_volume: str, image: str, pids_limit: int = 1024) -> str:
+    """A git `ext::` URL whose transport is a docker stream into the session's workspace.
+
+    Works the same with a remote engine (DOCKER_HOST=ssh://...): no host path is involved.
+    """
+    if running:
+        argv = ["docker", "exec", "-i", "--user", str(hardening.AGENT_UID), name]
+    else:
+        argv = helper_run_args(workspace_volume, image, pids_limit)
+    for part in argv:
+        if " " in part or "%" in part:
+            raise AgentsError(f"cannot use {part!r} in a git transport command")
+    return "ext::" + " ".join(argv + ["%S", WORKSPACE])
+
+
+# --- sessions as found on the engine -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    name: str
+    agent: str
+    repo: Path
+    branch: str
+    base: str
+    network: str
+    mode: str
+    image: str
+    no_push: bool
+    created: str
+    state: str  # running, exited, created, ...
+    container_id: str
+    tip: str | None = None  # from the last health report
+    ahead: int | None = None
+    dirty: bool | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def workspace_volume(self) -> str:
+        return f"{self.name}-workspace"
+
+    @property
+    def home_volume(self) -> str:
+        return f"{self.name}-home"
+
+
+def parse_health(inspect: dict[str, Any]) -> dict[str, Any]:
+    """The newest `ca-stub health` JSON from a container's inspect data, or {}."""
+    import json
+
+    logs = ((inspect.get("State") or {}).get("Health") or {}).get("Log") or []
+    for entry in reversed(logs):
+        try:
+            return json.loads(entry.get("Output") or "")
+        except (ValueError, TypeError):
+            continue
+    return {}
+
+
+def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    if SESSION not in labels:
+        return None
+    health = parse_health(inspect)
+    return SessionInfo(
+        name=labels[SESSION],
+        agent=labels.get(AGENT, "?"),
+        repo=Path(labels.get(REPO, "/")),
+        branch=labels.get(BRANCH, "?"),
+        base=labels.get(BASE, ""),
+        network=labels.get(NETWORK, "?"),
+        mode=labels.get(MODE, "?"),
+        image=labels.get(IMAGE, ""),
+        no_push=labels.get(NO_PUSH) == "true",
+        created=labels.get(CREATED, ""),
+        state=(inspect.get("State") or {}).get("Status", "unknown"),
+        container_id=inspect.get("Id", ""),
+        tip=health.get("tip"),
+        ahead=health.get("ahead"),
+        dirty=health.get("dirty"),
+    )
+
+
+def describe_argv(argv: tuple[str, ...] | list[str]) -> str:
+    return shlex.join(argv)
