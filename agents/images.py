@@ -255,10 +255,12 @@ def _build_one(spec: ImageSpec, options: BuildOptions) -> str:
             explained = docker.explain(error)
             if explained is not error:
                 raise explained from error
+            last = runner.last_line(error.result.stderr) if options.quiet else ""
+            detail = f": {last}" if last else ""
+            where = "run without --quiet to see the build output" if options.quiet else "see the build output above"
             raise AgentsError(
-                f"building {image_ref(spec.name, options.version)} failed",
-                hint="see the build output above; behind a TLS-intercepting proxy pass "
-                "--ca-cert /etc/ssl/certs/ca-certificates.crt",
+                f"building {image_ref(spec.name, options.version)} failed{detail}",
+                hint=f"{where}; behind a TLS-intercepting proxy pass --ca-cert /etc/ssl/certs/ca-certificates.crt",
             ) from error
         return Path(iidfile).read_text().strip()
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from agents import catalog, docker, git, images, runner, sessions, workspace
@@ -283,10 +284,24 @@ def session_rows(infos: list[sessions.SessionInfo]) -> list[dict[str, object]]:
                 "state": info.state + (" (dirty)" if info.dirty else ""),
                 "network": info.network,
                 "created": info.created,
+                "age": age(info.created),
                 "unsynced": workspace.unsynced_commits(info),
             }
         )
     return rows
+
+
+def age(created: str, now: datetime | None = None) -> str:
+    """'2026-11-27T03:12:28Z' -> '5m' (or '' when unknown)."""
+    try:
+        then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return ""
+    seconds = max(int(((now or datetime.now(timezone.utc)) - then).total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def as_json(rows: list[dict[str, object]]) -> str:

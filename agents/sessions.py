@@ -29,6 +29,7 @@ MODE = f"{LABEL}.mode"
 IMAGE = f"{LABEL}.image-ref"
 NO_PUSH = f"{LABEL}.no-push"
 CREATED = f"{LABEL}.created"
+INTERACTIVE = f"{LABEL}.interactive"
 
 WORKSPACE = "/workspace"
 HOME = "/home/agent"
@@ -105,6 +106,7 @@ def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
         (IMAGE, request.image),
         (NO_PUSH, "true" if request.no_push else "false"),
         (CREATED, request.created),
+        (INTERACTIVE, "false" if request.prompt is not None else "true"),
     )
 
 
@@ -237,6 +239,7 @@ class SessionInfo:
     created: str
     state: str  # running, exited, created, ...
     container_id: str
+    interactive: bool = True
     tip: str | None = None  # from the last health report
     ahead: int | None = None
     dirty: bool | None = None
@@ -285,6 +288,7 @@ def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
         created=labels.get(CREATED, ""),
         state=(inspect.get("State") or {}).get("Status", "unknown"),
         container_id=inspect.get("Id", ""),
+        interactive=labels.get(INTERACTIVE, "true") == "true",
         tip=health.get("tip"),
         ahead=health.get("ahead"),
         dirty=health.get("dirty"),

@@ -22,7 +22,14 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     from agents import launcher, runner
 
+    from agents.errors import AgentsError
+
     info = launcher.pick_session(args.name)
+    if not info.interactive:
+        raise AgentsError(
+            f"{info.name} runs a --prompt task, which has no terminal to attach to",
+            hint=f"follow its output with `docker logs -f {info.name}`; collect it with remove-agent {info.name}",
+        )
     launcher.ensure_running(info)
     launcher.wait_ready(info.name)
     runner.exec_replace(launcher.attach_argv(info.name))

@@ -29,7 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
     info = launcher.launch(_session_args.launch_options(args, "run"), load_config())
     if args.prompt is not None:
-        code = launcher.stream_until_exit(info.name)
+        try:
+            code = launcher.stream_until_exit(info.name)
+        except KeyboardInterrupt:
+            launcher.spawn_reaper(info.name)
+            print(f"\nstopped watching; {info.name} keeps running and cleans up after itself when done")
+            return 130
     else:
         launcher.attach(info.name)
         code = 0
