@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import catalog, docker, git, images, runner, sessions, workspace
@@ -294,10 +294,10 @@ def session_rows(infos: list[sessions.SessionInfo]) -> list[dict[str, object]]:
 def age(created: str, now: datetime | None = None) -> str:
     """'2026-11-27T03:12:28Z' -> '5m' (or '' when unknown)."""
     try:
-        then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return ""
-    seconds = max(int(((now or datetime.now(timezone.utc)) - then).total_seconds()), 0)
+    seconds = max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"

@@ -21,7 +21,6 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     from agents import launcher, runner
-
     from agents.errors import AgentsError
 
     info = launcher.pick_session(args.name)
