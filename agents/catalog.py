@@ -29,6 +29,8 @@ class Agent:
     version_command: tuple[str, ...]
     config_paths: tuple[str, ...]  # relative to the agent user's home
     mcp_format: str | None  # which native MCP config this CLI reads
+    # Environment for the CLI: the image is read-only, so self-updaters must stay off.
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def npm_spec(self) -> str | None:
@@ -75,6 +77,7 @@ AGENTS: tuple[Agent, ...] = (
         version_command=("claude", "--version"),
         config_paths=(".claude/.credentials.json", ".claude/settings.json", ".claude.json"),
         mcp_format="claude-json",
+        env=(("DISABLE_AUTOUPDATER", "1"),),
     ),
     Agent(
         name="gemini",

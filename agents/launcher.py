@@ -182,6 +182,23 @@ def wait_ready(name: str) -> None:
         )
 
 
+def report_early_exit(name: str, grace: float = 1.0) -> bool:
+    """After a launch, say so (with the agent's last screen) if it exited within `grace` seconds."""
+    import time
+
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if workspace.session_state(name) != "running":
+            break
+        time.sleep(0.2)
+    else:
+        return False
+    logs = runner.run(["docker", "logs", "--tail", "25", name], check=False)
+    say(f"==> the agent in {name} exited right away; its last screen:")
+    say("\n".join("    " + line for line in logs.stdout.rstrip().splitlines()))
+    return True
+
+
 def ensure_running(info: sessions.SessionInfo) -> None:
     if workspace.session_state(info.name) != "running":
         say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
@@ -193,6 +210,14 @@ def attach(name: str) -> int:
     wait_ready(name)
     done = subprocess.run(attach_argv(name))  # noqa: S603 - argv built above; TTY must be ours
     return done.returncode
+
+
+def exit_status(name: str) -> int:
+    result = docker.run("inspect", "--format", "{{.State.ExitCode}}", name, check=False)
+    try:
+        return int(result.stdout.strip())
+    except ValueError:
+        return 1
 
 
 def stream_until_exit(name: str) -> int:

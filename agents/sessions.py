@@ -199,6 +199,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         "--env", f"CODING_AGENTS_BRANCH={request.branch}",
         "--env", f"CODING_AGENTS_BASE={request.start_commit}",
         "--env", f"CODING_AGENTS_AUTO_COMMIT={'1' if request.auto_commit else '0'}",
+        *[arg for key, value in request.agent.env for arg in ("--env", f"{key}={value}")],
         "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
         *hardening.check_extra_docker_args(request.extra_docker_args),
         request.image,

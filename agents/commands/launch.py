@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
             launcher.sync(launcher.get_session(info.name))
         print(f"{info.name} finished (exit {code}); its workspace is kept until remove-agent {info.name}")
         return code
+    if launcher.report_early_exit(info.name):
+        print(f"{info.name} stopped; collect its branch with: remove-agent {info.name}")
+        return 1
     print(f"launched {info.name} ({info.agent} on {info.branch}, network {info.network})")
     print(f"connect:  connect-agent {info.name}")
     print(f"finish:   remove-agent {info.name}   (syncs {info.branch} into {info.repo})")

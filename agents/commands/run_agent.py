@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         launcher.attach(info.name)
         code = 0
+        if workspace.session_state(info.name) != "running":
+            code = launcher.exit_status(info.name)
         if workspace.session_state(info.name) == "running":
             launcher.spawn_reaper(info.name)
             print(f"detached: {info.name} keeps running; connect-agent {info.name} to return")
