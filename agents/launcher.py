@@ -45,7 +45,12 @@ def find_sessions(include_stopped: bool = True) -> list[sessions.SessionInfo]:
     ids = docker.run(*argv).stdout.split()
     if not ids:
         return []
-    details = runner.run_json(["docker", "inspect", *ids])
+    # A container removed between the two calls makes inspect exit 1 but still print the rest.
+    result = runner.run(["docker", "inspect", *ids], check=False)
+    try:
+        details = json.loads(result.stdout or "[]")
+    except ValueError as error:
+        raise AgentsError(f"`docker inspect` printed something unexpected: {error}") from error
     found = [sessions.session_from_inspect(item) for item in details]
     return sorted((info for info in found if info), key=lambda info: info.created)
 
