@@ -92,7 +92,8 @@ def check_disk(engine_reachable: bool) -> list[Check]:
     checks = []
     home = os.path.expanduser("~")
     checks.append(judge_free_space("disk (home)", home, shutil.disk_usage(home).free))
-    if engine_reachable and not os.environ.get("DOCKER_HOST"):
+    local_engine = not os.environ.get("DOCKER_HOST") and os.environ.get("DOCKER_CONTEXT", "default") == "default"
+    if engine_reachable and local_engine:
         root = docker.run("info", "--format", "{{.DockerRootDir}}", check=False).stdout.strip()
         if root and os.path.isdir(root):
             checks.append(judge_free_space("disk (docker)", root, shutil.disk_usage(root).free))

@@ -6,11 +6,16 @@ from agents.errors import AgentsError
 
 AGENT_UID = 1000
 
-# Ways `docker run` arguments could undo the sandbox. Matched against each argument and,
-# for two-part options, against "option=value".
-_REFUSED_FLAGS = ("--privileged", "--cap-add", "--device", "--security-opt", "--userns", "--cgroupns", "--user", "-u")
-_HOST_NAMESPACE_FLAGS = ("--pid", "--ipc", "--uts", "--network", "--net")
-_MOUNT_FLAGS = ("-v", "--volume", "--mount")
+# Extra `docker run` options a config may add. Anything else is refused: a list of what is
+# safe cannot be bypassed by an option nobody thought of (--read-only=false, --volumes-from ...).
+ALLOWED_EXTRA_OPTIONS = {
+    "-e": "env", "--env": "env", "--env-file": "env",
+    "-l": "label", "--label": "label",
+    "--add-host": "dns", "--dns": "dns", "--dns-search": "dns", "--dns-option": "dns",
+    "--shm-size": "limit", "--stop-timeout": "limit", "--memory-swap": "limit", "--cpu-shares": "limit",
+    "--tmpfs": "tmpfs",
+    "-v": "volume", "--volume": "volume", "--mount": "mount",
+}
 
 
 def hardening_args(pids_limit: int) -> list[str]:
@@ -28,15 +33,17 @@ def hardening_args(pids_limit: int) -> list[str]:
 
 
 def _split(args: list[str]) -> list[tuple[str, str]]:
-    """[('--cap-add', 'SYS_ADMIN'), ...] from either '--opt=value' or '--opt value' forms."""
+    """[('--env', 'A=1'), ...] from either '--opt=value' or '--opt value' forms."""
     pairs = []
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg.startswith("-") and "=" in arg:
+        if not arg.startswith("-"):
+            pairs.append(("", arg))
+        elif "=" in arg and arg.startswith("--"):
             option, value = arg.split("=", 1)
             pairs.append((option, value))
-        elif arg.startswith("-") and i + 1 < len(args) and not args[i + 1].startswith("-"):
+        elif i + 1 < len(args):
             pairs.append((arg, args[i + 1]))
             i += 1
         else:
@@ -45,22 +52,34 @@ def _split(args: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _named_volume_only(value: str) -> bool:
+    """-v SOURCE:TARGET[:MODE] where SOURCE is a named volume, never a host path."""
+    source = value.split(":", 1)[0]
+    return ":" in value and bool(source) and not source.startswith((".", "/", "~")) and "docker.sock" not in value
+
+
+def _mount_is_safe(value: str) -> bool:
+    fields = dict(part.split("=", 1) if "=" in part else (part, "") for part in value.split(","))
+    kind = fields.get("type", "volume")
+    if kind == "tmpfs":
+        return True
+    source = fields.get("source", fields.get("src", ""))
+    return kind == "volume" and not source.startswith((".", "/", "~"))
+
+
 def check_extra_docker_args(args: list[str] | tuple[str, ...]) -> list[str]:
-    """Return args unchanged, or refuse the ones that would weaken isolation."""
+    """Return args unchanged, or refuse any that is not on the allowed list or would weaken isolation."""
     for option, value in _split(list(args)):
+        kind = ALLOWED_EXTRA_OPTIONS.get(option)
         reason = None
-        if option in _REFUSED_FLAGS:
-            reason = "it changes privileges, devices or the security profile"
-        elif option in _HOST_NAMESPACE_FLAGS and value in ("host",) or value.startswith("container:"):
-            reason = "it shares a host or container namespace"
-        elif option in _HOST_NAMESPACE_FLAGS:
-            reason = "the network is set by --network-proxy"
-        elif option in _MOUNT_FLAGS and "docker.sock" in value:
-            reason = "it exposes the Docker socket (root on the host)"
-        elif option in _MOUNT_FLAGS and (value.startswith("/:") or value in ("/", "source=/,target=/host")):
-            reason = "it mounts the host's root file system"
+        if kind is None:
+            reason = "only these may be added: " + ", ".join(sorted(o for o in ALLOWED_EXTRA_OPTIONS if o.startswith("--")))
+        elif kind == "volume" and not _named_volume_only(value):
+            reason = "only named volumes may be mounted (no host paths, no Docker socket)"
+        elif kind == "mount" and not _mount_is_safe(value):
+            reason = "only type=volume (named) or type=tmpfs mounts are allowed"
         if reason:
-            shown = f"{option}={value}" if value else option
+            shown = f"{option}={value}" if option and value else (option or value)
             raise AgentsError(
                 f"refusing extra docker argument {shown}: {reason}",
                 hint="remove it from [sessions] docker_args in your config",

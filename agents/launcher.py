@@ -39,20 +39,37 @@ class LaunchOptions:
 
 
 def find_sessions(include_stopped: bool = True) -> list[sessions.SessionInfo]:
+    """Sessions on the engine: two queries for containers, two for volumes, whatever their number.
+
+    A session whose container was deleted by hand but whose volumes remain is reported as
+    "orphaned", so its commits can still be synced and its volumes removed.
+    """
     argv = ["ps", "--quiet", "--no-trunc", "--filter", f"label={sessions.SESSION}"]
     if include_stopped:
         argv.insert(1, "--all")
-    ids = docker.run(*argv).stdout.split()
+    found = [sessions.session_from_inspect(item) for item in _inspect_all("container", docker.run(*argv).stdout.split())]
+    infos = [info for info in found if info]
+    if include_stopped:
+        names = {info.name for info in infos}
+        volume_names = docker.run("volume", "ls", "--quiet", "--filter", f"label={sessions.SESSION}").stdout.split()
+        for volume in _inspect_all("volume", volume_names):
+            orphan = sessions.session_from_volume(volume)
+            if orphan and orphan.name not in names:
+                names.add(orphan.name)
+                infos.append(orphan)
+    return sorted(infos, key=lambda info: info.created)
+
+
+def _inspect_all(kind: str, ids: list[str]) -> list[dict]:
     if not ids:
         return []
-    # A container removed between the two calls makes inspect exit 1 but still print the rest.
-    result = runner.run(["docker", "inspect", *ids], check=False)
+    # Something removed between the two calls makes inspect exit 1 but still print the rest.
+    argv = ["docker", "inspect", *ids] if kind == "container" else ["docker", "volume", "inspect", *ids]
+    result = runner.run(argv, check=False)
     try:
-        details = json.loads(result.stdout or "[]")
+        return json.loads(result.stdout or "[]")
     except ValueError as error:
-        raise AgentsError(f"`docker inspect` printed something unexpected: {error}") from error
-    found = [sessions.session_from_inspect(item) for item in details]
-    return sorted((info for info in found if info), key=lambda info: info.created)
+        raise AgentsError(f"`docker {kind} inspect` printed something unexpected: {error}") from error
 
 
 def get_session(name: str) -> sessions.SessionInfo:
@@ -217,6 +234,23 @@ def attach(name: str) -> int:
     return done.returncode
 
 
+def agent_ended(name: str, wait: float = 10.0) -> bool:
+    """After an attach returns: True if the agent exited (the container then stops within moments),
+    False if the user only detached."""
+    import time
+
+    if workspace.session_state(name) != "running":
+        return True
+    alive = runner.run(["docker", "exec", "--user", "1000", name, "tmux", "has-session", "-t", sessions.TMUX_SESSION],
+                       check=False)
+    if alive.ok:
+        return False
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and workspace.session_state(name) == "running":
+        time.sleep(0.2)
+    return True
+
+
 def exit_status(name: str) -> int:
     result = docker.run("inspect", "--format", "{{.State.ExitCode}}", name, check=False)
     try:
@@ -240,21 +274,27 @@ def sync(info: sessions.SessionInfo) -> git.SyncOutcome:
     return outcome
 
 
-def remove(info: sessions.SessionInfo, no_push: bool = False, yes: bool = False, keep_branch: bool = False) -> None:
+def remove(
+    info: sessions.SessionInfo,
+    no_push: bool = False,
+    yes: bool = False,
+    keep_branch: bool = False,
+    auto_commit: bool = True,
+) -> None:
     """Make the work safe (auto-commit, sync), then remove the container and its volumes.
 
-    Refuses, changing nothing, when commits would be lost: a failed sync, or --no-push
-    with commits the host lacks and no -y.
+    Refuses, removing nothing, when commits would be lost: a failed sync, or --no-push
+    with commits the host lacks and no -y. (Auto-commit only touches the workspace.)
     """
-    if workspace.autocommit(info):
+    if auto_commit and workspace.autocommit(info):
         say(f"==> auto-committed uncommitted work in {info.name}")
     if no_push or info.no_push:
         report = workspace.health(info)
-        tip, ahead = report.get("tip"), report.get("ahead") or 0
+        tip, unsynced = report.get("tip"), report.get("unsynced") or 0
         host_has_it = bool(tip) and info.repo.is_dir() and git.is_ancestor(info.repo, tip, f"refs/heads/{info.branch}")
-        if ahead and not host_has_it and not yes:
+        if unsynced and not host_has_it and not yes:
             raise AgentsError(
-                f"{info.name} has {ahead} commit(s) that are not on the host; removing it without syncing loses them",
+                f"{info.name} has {unsynced} commit(s) that are not on the host; removing it without syncing loses them",
                 hint=f"sync first (coding-agents sync {info.name}), or add -y to discard them",
             )
     else:
@@ -295,10 +335,10 @@ def spawn_reaper(name: str) -> None:
         )
 
 
-def reap(name: str) -> int:
+def reap(name: str, auto_commit: bool = True) -> int:
     docker.run("wait", name, check=False)
     info = get_session(name)
-    remove(info, no_push=info.no_push, yes=False)
+    remove(info, no_push=info.no_push, yes=False, auto_commit=auto_commit)
     return 0
 
 

@@ -132,6 +132,7 @@ def network_args(mode: str) -> list[str]:
 
 # Runs inside a throwaway container as the agent user, with the pack on stdin.
 # $1 name, $2 email, $3 start commit, $4 branch, $5 commit with host's uncommitted changes (or "").
+# The pack holds no history, so the start commit is always a shallow boundary.
 POPULATE_SCRIPT = """\
 set -eu
 cd /workspace
@@ -140,7 +141,7 @@ git init -q
 git config user.name "$1"
 git config user.email "$2"
 git index-pack --stdin >/dev/null
-if git rev-parse -q --verify "$3^" >/dev/null 2>&1; then :; else printf '%s\\n' "$3" > .git/shallow; fi
+printf '%s\\n' "$3" > .git/shallow
 git update-ref "refs/heads/$4" "$3"
 git symbolic-ref HEAD "refs/heads/$4"
 git reset -q --hard
@@ -294,6 +295,16 @@ def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
         ahead=health.get("ahead"),
         dirty=health.get("dirty"),
     )
+
+
+def session_from_volume(volume: dict[str, Any]) -> SessionInfo | None:
+    """A session known only from its workspace volume (its container is gone)."""
+    labels = volume.get("Labels") or {}
+    name = labels.get(SESSION)
+    if not name or volume.get("Name") != f"{name}-workspace":
+        return None
+    fake = {"Config": {"Labels": labels}, "State": {"Status": "orphaned"}, "Id": ""}
+    return session_from_inspect(fake)
 
 
 def describe_argv(argv: tuple[str, ...] | list[str]) -> str:

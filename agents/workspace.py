@@ -54,8 +54,11 @@ def health(info: sessions.SessionInfo) -> dict:
     """A fresh {"tip", "ahead", "dirty"} report for the session branch."""
     import json
 
-    result = _in_workspace(info, "env", f"CODING_AGENTS_BRANCH={info.branch}", f"CODING_AGENTS_BASE={info.base}",
-                           "ca-stub", "health")
+    synced = git.ref_sha(info.repo, git.SESSION_REF_PREFIX + info.name) if info.repo.is_dir() else None
+    result = _in_workspace(
+        info, "env", f"CODING_AGENTS_BRANCH={info.branch}", f"CODING_AGENTS_BASE={info.base}",
+        f"CODING_AGENTS_SYNCED={synced or ''}", "ca-stub", "health",
+    )
     try:
         return json.loads(result.stdout)
     except ValueError as error:

@@ -23,8 +23,12 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", metavar="N", type=float, help="CPU limit (cores)")
     parser.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 4g")
     parser.add_argument("--include-uncommitted", action="store_true", help="carry uncommitted host changes into the session")
-    parser.add_argument("--network-proxy", choices=NETWORK_MODES, metavar="MODE", help="restricted, squid (default) or allow-all")
-    parser.add_argument("-y", "--yes", action="store_true", help="answer yes to confirmations")
+    parser.add_argument("--network-proxy", choices=NETWORK_MODES, metavar="MODE", help="restricted (no network; the default unless [sessions] network says otherwise), allow-all (plain bridge); squid (allowlist proxy) is not available yet")
+    parser.add_argument(
+        "-y", "--yes", action="store_true",
+        help="run-agent: when the agent exits with --no-push, discard unsynced commits without refusing; "
+        "launch-agent never asks, so it has no effect there",
+    )
 
 
 def launch_options(args: argparse.Namespace, mode: str):

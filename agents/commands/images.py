@@ -22,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     verbs = parser.add_subparsers(dest="images_command", metavar="SUBCOMMAND")
     parser.set_defaults(handler=lambda args: _missing_verb(parser))
 
-    targets = ", ".join(["all", *catalog.image_names(), "shell"])
+    names = [name for name in catalog.image_names() if name != "all"]
+    targets = "all (every image, including the all-agents image), " + ", ".join(names) + ", shell (= base)"
     build = verbs.add_parser(
         "build",
         parents=[common],

@@ -13,5 +13,6 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     from agents import launcher
+    from agents.config import load_config
 
-    return launcher.reap(args.name)
+    return launcher.reap(args.name, auto_commit=load_config().sessions.auto_commit)

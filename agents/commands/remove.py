@@ -24,7 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     from agents import launcher
+    from agents.config import load_config
 
     info = launcher.get_session(args.name)
-    launcher.remove(info, no_push=args.no_push, yes=args.yes, keep_branch=args.keep_branch)
+    auto_commit = load_config().sessions.auto_commit
+    launcher.remove(info, no_push=args.no_push, yes=args.yes, keep_branch=args.keep_branch, auto_commit=auto_commit)
     return 0

@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher, workspace
+    from agents import launcher
     from agents.config import load_config
 
     info = launcher.launch(_session_args.launch_options(args, "run"), load_config())
@@ -38,12 +38,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         launcher.attach(info.name)
         code = 0
-        if workspace.session_state(info.name) != "running":
+        if launcher.agent_ended(info.name):
             code = launcher.exit_status(info.name)
-        if workspace.session_state(info.name) == "running":
+        else:
             launcher.spawn_reaper(info.name)
             print(f"detached: {info.name} keeps running; connect-agent {info.name} to return")
             print("when the agent exits, its branch is synced and the container removed")
             return 0
-    launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes)
+    auto_commit = load_config().sessions.auto_commit
+    launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes, auto_commit=auto_commit)
     return code
