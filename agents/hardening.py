@@ -58,9 +58,26 @@ def _named_volume_only(value: str) -> bool:
     return ":" in value and bool(source) and not source.startswith((".", "/", "~")) and "docker.sock" not in value
 
 
+_MOUNT_KEYS = {"type", "source", "src", "target", "dst", "destination", "readonly", "ro", "volume-nocopy",
+               "tmpfs-size", "tmpfs-mode"}
+
+
 def _mount_is_safe(value: str) -> bool:
-    fields = dict(part.split("=", 1) if "=" in part else (part, "") for part in value.split(","))
-    kind = fields.get("type", "volume")
+    """--mount VALUE: a named volume or a tmpfs, with no driver or driver options (which can bind)."""
+    import csv
+
+    try:
+        parts = next(csv.reader([value]))  # docker reads --mount as CSV, quotes included
+    except (csv.Error, StopIteration):
+        return False
+    fields = {}
+    for part in parts:
+        key, _, field_value = part.partition("=")
+        key = key.strip().lower()
+        if key not in _MOUNT_KEYS:
+            return False
+        fields[key] = field_value.strip()
+    kind = fields.get("type", "volume").lower()
     if kind == "tmpfs":
         return True
     source = fields.get("source", fields.get("src", ""))
@@ -77,7 +94,9 @@ def check_extra_docker_args(args: list[str] | tuple[str, ...]) -> list[str]:
         elif kind == "volume" and not _named_volume_only(value):
             reason = "only named volumes may be mounted (no host paths, no Docker socket)"
         elif kind == "mount" and not _mount_is_safe(value):
-            reason = "only type=volume (named) or type=tmpfs mounts are allowed"
+            reason = "only type=volume (named, no driver options) or type=tmpfs mounts are allowed"
+        elif kind == "label" and value.startswith("coding-agents."):
+            reason = "coding-agents.* labels identify sessions and are set by the tool"
         if reason:
             shown = f"{option}={value}" if option and value else (option or value)
             raise AgentsError(

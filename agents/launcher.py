@@ -125,8 +125,10 @@ def build_request(options: LaunchOptions, config: Config, existing: list[session
     # Continue an existing agent branch; otherwise start from the host's HEAD.
     start = git.branch_sha(repo, branch) or head
     name = sessions.validate_name(options.name or sessions.default_name(agent.name, repo, branch))
+    if any(info.name == name for info in existing):
+        raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
     if docker.run("inspect", "--type", "container", name, check=False).ok:
-        raise AgentsError(f"a container named {name} already exists", hint="pass --name, or remove-agent it first")
+        raise AgentsError(f"a container named {name} already exists", hint="pass --name, or remove it first")
     uncommitted = git.snapshot_uncommitted(repo, head) if options.include_uncommitted else None
     if uncommitted and start != head:
         raise AgentsError(
@@ -166,6 +168,10 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
     images.ensure_image(request.agent.image_name, config.images)
     created_volumes: list[str] = []
     container_created = False
+    for volume in (plan.workspace_volume, plan.home_volume):
+        if docker.run("volume", "inspect", volume, check=False).ok:
+            # Never reuse (or, on rollback, delete) a volume we did not create: it may hold work.
+            raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
     try:
         for argv, volume in zip(plan.volume_argvs, (plan.workspace_volume, plan.home_volume), strict=True):
             runner.run(list(argv))

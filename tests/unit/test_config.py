@@ -110,3 +110,91 @@ def test_load_config_explicit_override_must_exist(tmp_path, monkeypatch):
 
     with pytest.raises(AgentsError, match="absent.toml does not exist"):
         config.load_config()
+
+
+# --- [sessions] -------------------------------------------------------------------------
+
+
+def test_load_config_sessions_defaults():
+    loaded = config.load_config()
+
+    assert loaded.sessions == config.SessionsConfig()
+    assert (loaded.sessions.network, loaded.sessions.auto_commit, loaded.sessions.pids_limit) == ("restricted", True, 1024)
+    assert (loaded.sessions.memory, loaded.sessions.cpus, loaded.sessions.docker_args) == (None, None, ())
+
+
+def test_load_config_parses_sessions_section(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        '[sessions]\nnetwork = "allow-all"\nauto_commit = false\npids_limit = 512\nmemory = "8g"\ncpus = 2.5\n'
+        'docker_args = ["--env", "FOO=1", "--label", "team=x"]\n',
+    )
+
+    sessions = config.load_config(path).sessions
+
+    assert sessions == config.SessionsConfig(
+        network="allow-all", auto_commit=False, pids_limit=512, memory="8g", cpus=2.5,
+        docker_args=("--env", "FOO=1", "--label", "team=x"),
+    )
+
+
+def test_load_config_sessions_integer_cpus_becomes_float(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[sessions]\ncpus = 2\n")
+
+    cpus = config.load_config(path).sessions.cpus
+
+    assert cpus == 2.0 and isinstance(cpus, float)
+
+
+def test_load_config_sessions_and_images_together(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[images]\nregistry = 'r.example'\n\n[sessions]\nmemory = '2g'\n")
+
+    loaded = config.load_config(path)
+
+    assert loaded.images.registry == "r.example"
+    assert loaded.sessions.memory == "2g"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[sessions]\npids_limit = true\n", "[sessions] pids_limit must be a int, not bool"),
+        ("[sessions]\npids_limit = 1.5\n", "[sessions] pids_limit must be a int, not float"),
+        ("[sessions]\nauto_commit = 'yes'\n", "[sessions] auto_commit must be a bool, not str"),
+        ("[sessions]\ncpus = true\n", "[sessions] cpus must be a float, not bool"),
+        ("[sessions]\ncpus = '2'\n", "[sessions] cpus must be a float, not str"),
+        ("[sessions]\nmemory = 512\n", "[sessions] memory must be a str, not int"),
+        ("[sessions]\ndocker_args = '--env A=1'\n", "[sessions] docker_args must be a list, not str"),
+        ("[sessions]\ndocker_args = ['--env', 1]\n", "[sessions] docker_args must be a list of strings"),
+        ("[sessions]\nnetwrok = 'restricted'\n", "unknown key 'netwrok' in [sessions]"),
+        ("sessions = 1\n", "sessions must be a table"),
+    ],
+    ids=["pids-bool", "pids-float", "auto-commit-str", "cpus-bool", "cpus-str", "memory-int", "args-str",
+         "args-not-strings", "unknown-key", "not-a-table"],
+)
+def test_load_config_rejects_bad_sessions_values(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message.startswith(f"config file {path}")
+    assert expected in caught.value.message
+
+
+def test_load_config_sessions_unknown_key_hint_lists_sessions_keys(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[sessions]\nbogus = 1\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args"
+
+
+def test_load_config_unknown_section_hint_names_sessions(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[session]\nnetwork = 'x'\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.hint == "known sections: [images], [sessions]"

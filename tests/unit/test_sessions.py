@@ -1,0 +1,414 @@
+"""agents/sessions.py: session names, labels and the argv that create a session (pure; no fakes needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agents import catalog, hardening, sessions
+from agents.errors import AgentsError
+
+START = "a" * 40
+IMAGE = "coding-agents-claude:1.2.3"
+NAME = "claude-api-session-1"
+
+
+def make_request(**overrides) -> sessions.SessionRequest:
+    values = {
+        "agent": catalog.get_agent("claude"),
+        "repo": Path("/home/me/src/api"),
+        "branch": "claude/session-1",
+        "start_commit": START,
+        "name": NAME,
+        "image": IMAGE,
+        "mode": "launch",
+        "identity": ("Ada Lovelace", "ada@example.com"),
+        "created": "2026-01-02T03:04:05Z",
+        **overrides,
+    }
+    return sessions.SessionRequest(**values)
+
+
+def values_of(argv, flag: str) -> list[str]:
+    """Every value given to flag in argv ('--env A --env B' -> ['A', 'B'])."""
+    return [argv[n + 1] for n, arg in enumerate(argv[:-1]) if arg == flag]
+
+
+def contains_run(argv, run: list[str]) -> bool:
+    return any(list(argv[n : n + len(run)]) == run for n in range(len(argv)))
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("api", "api"),
+        ("my repo (copy)", "my-repo-copy"),
+        ("--lead.and.trail..", "lead.and.trail"),
+        ("ünïcode/ßtuff", "n-code-tuff"),
+        ("///", "x"),
+        ("keep_under.scores-ok", "keep_under.scores-ok"),
+    ],
+)
+def test_sanitize_cases(text, expected):
+    assert sessions.sanitize(text) == expected
+
+
+def test_default_name_strips_agent_prefix():
+    assert sessions.default_name("claude", Path("/home/me/api"), "claude/session-1") == "claude-api-session-1"
+
+
+def test_default_name_odd_characters_become_a_valid_name():
+    name = sessions.default_name("codex", Path("/home/me/My Project!"), "feature/Big Thing#2")
+
+    assert name.startswith("codex-My-Project-") and name.endswith("-feature-Big-Thing-2")
+    assert sessions.validate_name(name) == name
+
+
+def test_default_name_is_capped_at_120_characters():
+    assert len(sessions.default_name("claude", Path("/r") / ("x" * 200), "claude/y")) == 120
+
+
+@pytest.mark.parametrize("name", ["claude-api-session-1", "a", "A.b_c-9"])
+def test_validate_name_accepts(name):
+    assert sessions.validate_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "-lead", ".lead", "_lead", "has space", "a/b", "x" * 121])
+def test_validate_name_rejects(name):
+    with pytest.raises(AgentsError, match="is not a valid container name"):
+        sessions.validate_name(name)
+
+
+@pytest.mark.parametrize(
+    ("branch", "expected"),
+    [("api", "claude/api"), ("claude/api", "claude/api"), ("claudex/api", "claude/claudex/api"), ("claude", "claude/claude")],
+)
+def test_agent_branch_prefixes_once(branch, expected):
+    assert sessions.agent_branch("claude", branch) == expected
+
+
+def test_labels_for_carries_the_session_facts():
+    labels = dict(sessions.labels_for(make_request(no_push=True, network="allow-all", mode="run")))
+
+    assert labels.items() >= {
+        "coding-agents.managed": "true",
+        "coding-agents.session": NAME,
+        "coding-agents.agent": "claude",
+        "coding-agents.repo": "/home/me/src/api",
+        "coding-agents.branch": "claude/session-1",
+        "coding-agents.base": START,
+        "coding-agents.network": "allow-all",
+        "coding-agents.mode": "run",
+        "coding-agents.image-ref": IMAGE,
+        "coding-agents.no-push": "true",
+        "coding-agents.created": "2026-01-02T03:04:05Z",
+    }.items()
+    assert labels["coding-agents.interactive"] == "true"
+    assert dict(sessions.labels_for(make_request(prompt="go")))["coding-agents.interactive"] == "false"
+
+
+# --- network ----------------------------------------------------------------------------
+
+
+def test_network_args_restricted_has_no_network():
+    assert sessions.network_args("restricted") == ["--network", "none"]
+
+
+def test_network_args_allow_all_is_bridge():
+    assert sessions.network_args("allow-all") == ["--network", "bridge"]
+
+
+def test_network_args_squid_not_available_yet():
+    with pytest.raises(AgentsError, match="not available") as caught:
+        sessions.network_args("squid")
+
+    assert "restricted" in caught.value.hint
+
+
+def test_network_args_unknown_mode():
+    with pytest.raises(AgentsError, match="unknown network mode 'host'") as caught:
+        sessions.network_args("host")
+
+    assert "allow-all" in caught.value.hint
+
+
+# --- the launch plan --------------------------------------------------------------------
+
+
+def test_plan_launch_names_two_labelled_volumes():
+    plan = sessions.plan_launch(make_request())
+
+    assert (plan.name, plan.workspace_volume, plan.home_volume) == (NAME, f"{NAME}-workspace", f"{NAME}-home")
+    assert [argv[:3] + argv[-1:] for argv in plan.volume_argvs] == [
+        ("docker", "volume", "create", f"{NAME}-workspace"),
+        ("docker", "volume", "create", f"{NAME}-home"),
+    ]
+    for argv in plan.volume_argvs:
+        assert f"coding-agents.session={NAME}" in values_of(argv, "--label")
+        assert "coding-agents.managed=true" in values_of(argv, "--label")
+
+
+def test_plan_launch_populate_runs_script_in_networkless_hardened_helper():
+    snapshot = "b" * 40
+    argv = sessions.plan_launch(make_request(uncommitted_commit=snapshot)).populate_argv
+
+    assert argv[:7] == ("docker", "run", "--rm", "-i", "--network", "none", "--env")
+    assert contains_run(argv, hardening.hardening_args(1024))
+    assert values_of(argv, "--volume") == [f"{NAME}-workspace:/workspace"]
+    assert argv[argv.index(IMAGE) + 1 :] == (
+        "sh", "-c", sessions.POPULATE_SCRIPT, "populate",
+        "Ada Lovelace", "ada@example.com", START, "claude/session-1", snapshot,
+    )
+
+
+def test_plan_launch_populate_without_snapshot_passes_empty_argument():
+    argv = sessions.plan_launch(make_request()).populate_argv
+
+    assert argv[-1] == ""
+    assert argv[-2] == "claude/session-1"
+
+
+def test_plan_launch_create_argv_is_hardened():
+    argv = sessions.plan_launch(make_request(pids_limit=512)).create_argv
+
+    assert argv[:5] == ("docker", "run", "--detach", "--name", NAME)
+    assert contains_run(argv, ["--cap-drop", "ALL"])
+    assert contains_run(argv, ["--security-opt", "no-new-privileges"])
+    assert contains_run(argv, ["--pids-limit", "512"])
+    assert contains_run(argv, ["--user", "1000:1000"])
+    assert "--read-only" in argv and "--init" in argv
+    assert values_of(argv, "--network") == ["none"]
+    assert values_of(argv, "--volume") == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
+
+
+def test_plan_launch_create_argv_env_and_health_check():
+    request = make_request(auto_commit=False)
+    argv = sessions.plan_launch(request).create_argv
+
+    envs = values_of(argv, "--env")
+    assert envs[:5] == [
+        "TERM=xterm-256color",
+        f"CODING_AGENTS_SESSION={NAME}",
+        "CODING_AGENTS_BRANCH=claude/session-1",
+        f"CODING_AGENTS_BASE={START}",
+        "CODING_AGENTS_AUTO_COMMIT=0",
+    ]
+    assert {f"{key}={value}" for key, value in request.agent.env} <= set(envs)
+    assert "CODING_AGENTS_AUTO_COMMIT=1" in values_of(sessions.plan_launch(make_request()).create_argv, "--env")
+    assert values_of(argv, "--health-cmd") == ["ca-stub health"]
+    assert values_of(argv, "--health-interval") == ["5s"]
+    assert values_of(argv, "--workdir") == ["/workspace"]
+
+
+def test_plan_launch_interactive_command_follows_image():
+    argv = sessions.plan_launch(make_request()).create_argv
+
+    assert argv[argv.index(IMAGE) :] == (IMAGE, "ca-stub", "session", "--mode", "interactive", "--", "claude")
+
+
+def test_plan_launch_prompt_for_shell_agent():
+    request = make_request(agent=catalog.get_agent("shell"), image="coding-agents-base:1.2.3", prompt="make test && echo 'done'")
+
+    argv = sessions.plan_launch(request).create_argv
+
+    assert argv[argv.index("coding-agents-base:1.2.3") :] == (
+        "coding-agents-base:1.2.3", "ca-stub", "session", "--mode", "prompt", "--",
+        "bash", "-lc", "make test && echo 'done'",
+    )
+
+
+def test_plan_launch_prompt_for_claude_substitutes_text():
+    argv = sessions.plan_launch(make_request(prompt="fix the bug")).create_argv
+
+    assert argv[-3:] == ("claude", "-p", "fix the bug")
+
+
+def test_plan_launch_limits_only_when_given():
+    plain = sessions.plan_launch(make_request()).create_argv
+    limited = sessions.plan_launch(make_request(cpus=1.5, memory="4g")).create_argv
+    whole = sessions.plan_launch(make_request(cpus=2.0)).create_argv
+
+    assert "--cpus" not in plain and "--memory" not in plain
+    assert values_of(limited, "--cpus") == ["1.5"] and values_of(limited, "--memory") == ["4g"]
+    assert values_of(whole, "--cpus") == ["2"]
+
+
+def test_plan_launch_allow_all_uses_bridge():
+    assert values_of(sessions.plan_launch(make_request(network="allow-all")).create_argv, "--network") == ["bridge"]
+
+
+@pytest.mark.parametrize("network", ["restricted", "allow-all"])
+@pytest.mark.parametrize("prompt", [None, "go"])
+def test_plan_launch_never_privileged_nor_host_mounts(network, prompt):
+    plan = sessions.plan_launch(make_request(network=network, prompt=prompt))
+
+    for argv in (plan.populate_argv, plan.create_argv, *plan.volume_argvs):
+        assert "--privileged" not in argv
+        assert "--mount" not in argv
+        assert not any("docker.sock" in arg for arg in argv)
+        for volume in values_of(argv, "--volume") + values_of(argv, "-v"):
+            assert not volume.startswith(("/", ".", "~")), volume
+        assert "--cap-add" not in argv
+        assert "host" not in values_of(argv, "--network")
+
+
+def test_plan_launch_extra_docker_args_come_before_image():
+    argv = sessions.plan_launch(make_request(extra_docker_args=("--env", "FOO=1"))).create_argv
+
+    assert argv[argv.index(IMAGE) - 2 : argv.index(IMAGE)] == ("--env", "FOO=1")
+
+
+def test_plan_launch_refuses_weakening_extra_docker_args():
+    with pytest.raises(AgentsError, match="refusing extra docker argument --privileged"):
+        sessions.plan_launch(make_request(extra_docker_args=("--privileged",)))
+
+
+def test_plan_launch_refuses_bad_name():
+    with pytest.raises(AgentsError, match="is not a valid container name"):
+        sessions.plan_launch(make_request(name="bad name"))
+
+
+def test_plan_launch_refuses_squid_network():
+    with pytest.raises(AgentsError, match="not available"):
+        sessions.plan_launch(make_request(network="squid"))
+
+
+# --- the ext:: transport ------------------------------------------------------------------
+
+
+def test_upload_pack_url_running_uses_docker_exec():
+    url = sessions.upload_pack_url(NAME, True, f"{NAME}-workspace", IMAGE)
+
+    assert url == f"ext::docker exec -i --user 1000 {NAME} %S /workspace"
+
+
+def test_upload_pack_url_stopped_uses_networkless_helper():
+    url = sessions.upload_pack_url(NAME, False, f"{NAME}-workspace", IMAGE)
+
+    assert url.startswith("ext::docker run --rm -i --network none ")
+    assert url.endswith(f" {IMAGE} %S /workspace")
+    assert f" --volume {NAME}-workspace:/workspace " in url
+    assert " --cap-drop ALL " in url and " --read-only " in url
+
+
+def test_upload_pack_url_refuses_parts_git_would_split():
+    with pytest.raises(AgentsError, match="cannot use"):
+        sessions.upload_pack_url("has space", True, "v", IMAGE)
+
+
+# --- sessions as found on the engine ------------------------------------------------------
+
+LABELS = dict(sessions.labels_for(make_request()))
+
+
+def inspect_data(health: dict | None = None, labels: dict | None = None, status: str = "running") -> dict:
+    """The parts of `docker inspect` output we read, shaped like the real thing."""
+    state = {"Status": status, "Running": status == "running", "Pid": 4242, "ExitCode": 0}
+    if health is not None:
+        state["Health"] = health
+    return {
+        "Id": "f" * 64,
+        "Name": f"/{NAME}",
+        "State": state,
+        "Config": {"Hostname": NAME, "Image": IMAGE, "Labels": LABELS if labels is None else labels},
+        "Mounts": [{"Type": "volume", "Name": f"{NAME}-workspace", "Destination": "/workspace"}],
+    }
+
+
+def health_entry(output: str, code: int = 0) -> dict:
+    return {"Start": "2026-01-02T03:05:00Z", "End": "2026-01-02T03:05:01Z", "ExitCode": code, "Output": output}
+
+
+def report(tip: str, ahead: int, dirty: bool) -> str:
+    return json.dumps({"tip": tip, "ahead": ahead, "dirty": dirty}) + "\n"
+
+
+def test_parse_health_takes_newest_report():
+    health = {"Status": "healthy", "FailingStreak": 0, "Log": [
+        health_entry(report("1" * 40, 1, False)),
+        health_entry(report("2" * 40, 2, True)),
+    ]}
+
+    assert sessions.parse_health(inspect_data(health)) == {"tip": "2" * 40, "ahead": 2, "dirty": True}
+
+
+def test_parse_health_skips_failed_check_output():
+    exec_failed = "OCI runtime exec failed: exec failed: unable to start container process: exec: \"ca-stub\"\n"
+    health = {"Status": "unhealthy", "FailingStreak": 1, "Log": [
+        health_entry(report("1" * 40, 1, False)),
+        health_entry(exec_failed, code=126),
+    ]}
+
+    assert sessions.parse_health(inspect_data(health))["tip"] == "1" * 40
+
+
+@pytest.mark.parametrize("health", [None, {"Status": "starting", "FailingStreak": 0, "Log": None}, {}])
+def test_parse_health_missing_is_empty(health):
+    assert sessions.parse_health(inspect_data(health)) == {}
+
+
+EXPECTED_INFO = {
+    "name": NAME, "agent": "claude", "repo": Path("/home/me/src/api"), "branch": "claude/session-1", "base": START,
+    "network": "restricted", "mode": "launch", "image": IMAGE, "no_push": False, "created": "2026-01-02T03:04:05Z",
+    "state": "exited", "container_id": "f" * 64, "tip": "2" * 40, "ahead": 3, "dirty": True,
+}
+
+
+def test_session_from_inspect_reads_labels_state_and_health():
+    health = {"Status": "healthy", "Log": [health_entry(report("2" * 40, 3, True))]}
+
+    info = sessions.session_from_inspect(inspect_data(health, status="exited"))
+
+    assert {key: getattr(info, key) for key in EXPECTED_INFO} == EXPECTED_INFO
+    assert info.running is False
+    assert (info.workspace_volume, info.home_volume) == (f"{NAME}-workspace", f"{NAME}-home")
+
+
+def test_session_from_inspect_without_health_has_no_tip():
+    info = sessions.session_from_inspect(inspect_data())
+
+    assert info.running is True
+    assert (info.tip, info.ahead, info.dirty) == (None, None, None)
+
+
+@pytest.mark.parametrize("labels", [{}, {"coding-agents.managed": "true", "coding-agents.image": "base"}])
+def test_session_from_inspect_non_session_container_is_none(labels):
+    assert sessions.session_from_inspect(inspect_data(labels=labels)) is None
+
+
+def test_session_from_inspect_null_labels_is_none():
+    data = inspect_data()
+    data["Config"]["Labels"] = None
+
+    assert sessions.session_from_inspect(data) is None
+
+
+def volume_data(name: str, labels: dict | None) -> dict:
+    """One entry of `docker volume inspect` output."""
+    return {"CreatedAt": "2026-01-02T03:04:06Z", "Driver": "local", "Labels": labels,
+            "Mountpoint": f"/var/lib/docker/volumes/{name}/_data", "Name": name, "Options": None, "Scope": "local"}
+
+
+def test_session_from_volume_is_orphaned_session():
+    info = sessions.session_from_volume(volume_data(f"{NAME}-workspace", LABELS))
+
+    assert (info.name, info.branch, info.repo, info.base) == (NAME, "claude/session-1", Path("/home/me/src/api"), START)
+    assert (info.state, info.running, info.container_id, info.tip) == ("orphaned", False, "", None)
+
+
+@pytest.mark.parametrize(
+    ("volume", "labels"),
+    [(f"{NAME}-home", LABELS), ("npm-cache", None), (f"{NAME}-workspace", {"coding-agents.managed": "true"})],
+    ids=["home-volume", "unlabelled", "no-session-label"],
+)
+def test_session_from_volume_ignores_other_volumes(volume, labels):
+    assert sessions.session_from_volume(volume_data(volume, labels)) is None
+
+
+def test_describe_argv_quotes_for_a_shell():
+    assert sessions.describe_argv(("docker", "run", "it's")) == "docker run 'it'\"'\"'s'"

@@ -1,0 +1,256 @@
+"""stub/ca-stub: the in-container helper, imported as a module and run against real git repos in tmp_path."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from importlib.machinery import SourceFileLoader
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+STUB_PATH = Path(__file__).resolve().parents[2] / "stub" / "ca-stub"
+BRANCH = "claude/session-1"
+
+
+def load_stub():
+    loader = SourceFileLoader("ca_stub", str(STUB_PATH))
+    spec = importlib.util.spec_from_loader("ca_stub", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def run_git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=clean_env(), check=True)
+    return done.stdout.strip()
+
+
+# Identity for commits; no reflogs and no auto-maintenance, so each git call spawns and writes less.
+REPO_CONFIG = (
+    "[user]\n\tname = Agent\n\temail = agent@example.com\n"
+    "[core]\n\tlogAllRefUpdates = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"
+)
+
+
+@pytest.fixture(scope="module")
+def template_workspace(tmp_path_factory) -> Path:
+    """What populate leaves in /workspace: the agent branch checked out, identity configured."""
+    path = tmp_path_factory.mktemp("template") / "workspace"
+    path.mkdir()
+    run_git(path, "init", "-q", "--template=", "-b", BRANCH)
+    with open(path / ".git" / "config", "a") as config_file:
+        config_file.write(REPO_CONFIG)
+    (path / "README.md").write_text("hello\n")
+    run_git(path, "add", "-A")
+    run_git(path, "commit", "-q", "-m", "start")
+    run_git(path, "repack", "-adq")  # a pack instead of loose objects: fewer files per copy
+    run_git(path, "prune-packed")
+    for leftover in ("COMMIT_EDITMSG", "info", "objects/info", "refs/tags"):  # fewer entries to copy per test
+        target = path / ".git" / leftover
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path, template_workspace) -> Path:
+    return Path(shutil.copytree(template_workspace, tmp_path / "workspace", symlinks=True))
+
+
+@pytest.fixture(scope="module")
+def start_commit(template_workspace) -> str:
+    return run_git(template_workspace, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def stub_module():
+    return load_stub()
+
+
+@pytest.fixture
+def stub(monkeypatch, stub_module, workspace, start_commit):
+    """The stub with WORKSPACE pointing at a tmp repo, its signal handlers undone afterwards and a fast poll."""
+    module = stub_module
+    monkeypatch.setattr(module, "WORKSPACE", str(workspace))
+    monkeypatch.setattr(module, "time", SimpleNamespace(sleep=lambda _: time.sleep(0.01), monotonic=time.monotonic))
+    monkeypatch.delenv("CODING_AGENTS_AUTO_COMMIT", raising=False)
+    monkeypatch.setenv("CODING_AGENTS_BRANCH", BRANCH)
+    monkeypatch.setenv("CODING_AGENTS_BASE", start_commit)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    yield module
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
+def commit_in(workspace: Path, name: str, text: str) -> str:
+    (workspace / name).write_text(text)
+    run_git(workspace, "add", name)
+    run_git(workspace, "commit", "-q", "-m", f"add {name}")
+    return run_git(workspace, "rev-parse", "HEAD")
+
+
+def health_report(stub, capsys) -> dict:
+    """The tip/ahead/dirty part of what `ca-stub health` prints (one JSON line)."""
+    assert stub.main(["health"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    return {key: report[key] for key in ("tip", "ahead", "dirty")}
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def test_health_clean_at_base(stub, workspace, capsys):
+    assert health_report(stub, capsys) == {"tip": run_git(workspace, "rev-parse", "HEAD"), "ahead": 0, "dirty": False}
+
+
+def test_health_counts_commits_and_sees_dirt(stub, workspace, capsys):
+    commit_in(workspace, "a.txt", "a\n")
+    tip = commit_in(workspace, "b.txt", "b\n")
+    (workspace / "untracked.txt").write_text("x\n")
+
+    assert health_report(stub, capsys) == {"tip": tip, "ahead": 2, "dirty": True}
+
+
+def test_health_branch_missing_has_no_tip(stub, monkeypatch, capsys):
+    monkeypatch.setenv("CODING_AGENTS_BRANCH", "claude/never-made")
+
+    assert health_report(stub, capsys) == {"tip": None, "ahead": None, "dirty": False}
+
+
+def test_health_without_base_has_no_ahead(stub, workspace, monkeypatch, capsys):
+    monkeypatch.delenv("CODING_AGENTS_BASE")
+
+    assert health_report(stub, capsys)["ahead"] is None
+
+
+def test_health_unsynced_counts_after_synced_commit(stub, workspace, monkeypatch, capsys):
+    synced = commit_in(workspace, "a.txt", "a\n")
+    commit_in(workspace, "b.txt", "b\n")
+    commit_in(workspace, "c.txt", "c\n")
+    monkeypatch.setenv("CODING_AGENTS_SYNCED", synced)
+
+    assert stub.main(["health"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ahead"], report["unsynced"]) == (3, 2)
+
+
+@pytest.mark.parametrize("synced", ["", "f" * 40], ids=["never-synced", "unknown-commit"])
+def test_health_unsynced_defaults_to_ahead(stub, workspace, monkeypatch, capsys, synced):
+    commit_in(workspace, "a.txt", "a\n")
+    monkeypatch.setenv("CODING_AGENTS_SYNCED", synced)
+
+    assert stub.main(["health"]) == 0
+
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ahead"], report["unsynced"]) == (1, 1)
+
+
+def test_health_without_branch_reports_head(stub, workspace, monkeypatch, capsys):
+    monkeypatch.delenv("CODING_AGENTS_BRANCH")
+
+    assert health_report(stub, capsys)["tip"] == run_git(workspace, "rev-parse", "HEAD")
+
+
+# --- autocommit ---------------------------------------------------------------------------
+
+
+def test_autocommit_clean_prints_clean(stub, workspace, capsys, start_commit):
+    before = start_commit
+
+    assert stub.main(["autocommit"]) == 0
+
+    assert capsys.readouterr().out == "clean\n"
+    assert run_git(workspace, "rev-parse", "HEAD") == before
+
+
+def test_autocommit_commits_tracked_and_untracked(stub, workspace, capsys, start_commit):
+    base = start_commit
+    (workspace / "README.md").write_text("changed\n")
+    (workspace / "new.txt").write_text("new\n")
+    (workspace / ".git" / "hooks").mkdir(exist_ok=True)
+    hook = workspace / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")  # a hook that would refuse: --no-verify skips it
+    hook.chmod(0o755)
+
+    assert stub.main(["autocommit"]) == 0
+
+    assert capsys.readouterr().out == "committed\n"
+    assert run_git(workspace, "status", "--porcelain") == ""
+    assert run_git(workspace, "rev-parse", "HEAD^") == base
+    assert run_git(workspace, "log", "-1", "--format=%s") == stub.AUTO_COMMIT_MESSAGE
+    assert run_git(workspace, "show", "HEAD:new.txt") == "new"
+    assert run_git(workspace, "show", "HEAD:README.md") == "changed"
+    assert run_git(workspace, "symbolic-ref", "--short", "HEAD") == BRANCH
+
+
+def test_autocommit_without_repo_is_false(stub, tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr(stub, "WORKSPACE", str(tmp_path / "empty"))
+
+    assert stub.autocommit() is False
+
+
+# --- argument handling --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["bogus"], ["session"], ["session", "--mode", "prompt"], ["session", "--"], ["session", "--mode", "tty", "--", "sh"]],
+    ids=["empty", "unknown", "session-bare", "session-no-separator", "session-no-command", "session-bad-mode"],
+)
+def test_main_bad_args_prints_usage(stub, argv, capsys):
+    assert stub.main(argv) == 2
+
+    assert "Subcommands:" in capsys.readouterr().err
+
+
+def test_main_mode_without_value_prints_usage(stub, capsys):
+    assert stub.main(["session", "--mode", "--", "sh"]) == 2
+
+
+# --- run_session in prompt mode -----------------------------------------------------------
+
+
+def test_run_session_prompt_auto_commits_new_file(stub, workspace, capsys, start_commit):
+    base = start_commit
+
+    assert stub.main(["session", "--mode", "prompt", "--", "sh", "-c", "echo hi > f"]) == 0
+
+    assert run_git(workspace, "rev-parse", "HEAD^") == base
+    assert run_git(workspace, "show", "HEAD:f") == "hi"
+    assert run_git(workspace, "status", "--porcelain") == ""
+    assert "auto-committed" in capsys.readouterr().err
+
+
+def test_run_session_prompt_auto_commit_off(stub, workspace, monkeypatch):
+    monkeypatch.setenv("CODING_AGENTS_AUTO_COMMIT", "0")
+    base = run_git(workspace, "rev-parse", "HEAD")
+
+    assert stub.run_session("prompt", ["sh", "-c", "echo hi > f"]) == 0
+
+    assert run_git(workspace, "rev-parse", "HEAD") == base
+    assert run_git(workspace, "status", "--porcelain") == "?? f"
+
+
+def test_run_session_prompt_returns_command_status_and_still_commits(stub, workspace):
+    assert stub.run_session("prompt", ["sh", "-c", "echo partial > g; exit 3"]) == 3
+
+    assert run_git(workspace, "show", "HEAD:g") == "partial"
+
+
+def test_run_session_prompt_runs_in_workspace(stub, workspace):
+    stub.run_session("prompt", ["sh", "-c", "pwd > where.txt"])
+
+    assert Path(run_git(workspace, "show", "HEAD:where.txt")).resolve() == workspace.resolve()

@@ -1,0 +1,328 @@
+"""agents/workspace.py: moving commits between host and workspace volume (docker faked at the runner, real git)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agents import catalog, git, runner, sessions, workspace
+from agents.errors import AgentsError
+
+NAME = "claude-api-session-1"
+IMAGE = "coding-agents-claude:1.2.3"
+BRANCH = "claude/session-1"
+TRACKING = f"refs/coding-agents/sessions/{NAME}"
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def run_git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=clean_env(), check=True)
+    return done.stdout.strip()
+
+
+# Identity for commits; no reflogs and no auto-maintenance, so each git call spawns and writes less.
+REPO_CONFIG = (
+    "[user]\n\tname = Test User\n\temail = test@example.com\n"
+    "[core]\n\tlogAllRefUpdates = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"
+)
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "repo"
+    path.mkdir()
+    run_git(path, "init", "-q", "--template=", "-b", "main")
+    with open(path / ".git" / "config", "a") as config_file:
+        config_file.write(REPO_CONFIG)
+    (path / "README.md").write_text("hello\n")
+    run_git(path, "add", "-A")
+    run_git(path, "commit", "-q", "-m", "first")
+    run_git(path, "repack", "-adq")  # a pack instead of loose objects: fewer files per copy
+    run_git(path, "prune-packed")
+    for leftover in ("COMMIT_EDITMSG", "info", "objects/info", "refs/tags"):  # fewer entries to copy per test
+        target = path / ".git" / leftover
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_commit(template_repo) -> str:
+    """The template's one commit, where every copy starts."""
+    return run_git(template_repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path, template_repo) -> Path:
+    return Path(shutil.copytree(template_repo, tmp_path / "api", symlinks=True))
+
+
+def child_commit(repo: Path, parent: str, message: str) -> str:
+    return run_git(repo, "commit-tree", f"{parent}^{{tree}}", "-p", parent, "-m", message)
+
+
+def session(repo: Path, **overrides) -> sessions.SessionInfo:
+    values = {
+        "name": NAME, "agent": "claude", "repo": repo, "branch": BRANCH, "base": "",
+        "network": "restricted", "mode": "launch", "image": IMAGE, "no_push": False,
+        "created": "2026-01-02T03:04:05Z", "state": "running", "container_id": "f" * 64,
+        **overrides,
+    }
+    return sessions.SessionInfo(**values)
+
+
+def register_state(fp, state: str | None) -> None:
+    argv = ["docker", "inspect", "--format", "{{.State.Status}}", NAME]
+    if state is None:
+        fp.register(argv, returncode=1, stderr=f"Error: No such object: {NAME}\n")
+    else:
+        fp.register(argv, stdout=state + "\n")
+
+
+def helper_argv(*command: str) -> list[str]:
+    return [*sessions.helper_run_args(f"{NAME}-workspace", IMAGE, 256), *command]
+
+
+def fetch_argv(repo: Path, url: str) -> list[str]:
+    return [
+        "git", "-C", str(repo), "-c", "protocol.ext.allow=always",
+        "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", url,
+        f"+refs/heads/{BRANCH}:{TRACKING}",
+    ]
+
+
+RUNNING_URL = f"ext::docker exec -i --user 1000 {NAME} %S /workspace"
+
+
+@pytest.fixture
+def real_git(fp):
+    """Registered last, so specific fakes (a `git fetch`) win; every other git call runs for real."""
+
+    def install() -> None:
+        fp.pass_command(["git", fp.any()], occurrences=100)
+
+    return install
+
+
+# --- commands inside the workspace --------------------------------------------------------
+
+
+def test_autocommit_running_uses_docker_exec(fp):
+    register_state(fp, "running")
+    fp.register(["docker", "exec", "--user", "1000", NAME, "ca-stub", "autocommit"], stdout="committed\n")
+
+    assert workspace.autocommit(session(Path("/r"))) is True
+    assert fp.call_count(["docker", "run", fp.any()]) == 0
+
+
+@pytest.mark.parametrize("state", ["exited", "created", None], ids=["exited", "created", "gone"])
+def test_autocommit_stopped_uses_throwaway_helper(fp, state):
+    register_state(fp, state)
+    fp.register(helper_argv("ca-stub", "autocommit"), stdout="clean\n")
+
+    assert workspace.autocommit(session(Path("/r"), state="exited")) is False
+    helper = [call for call in fp.calls if call[:3] == ["docker", "run", "--rm"]]
+    assert len(helper) == 1
+    assert "--network" in helper[0] and helper[0][helper[0].index("--network") + 1] == "none"
+    assert f"{NAME}-workspace:/workspace" in helper[0]
+    assert fp.call_count(["docker", "exec", fp.any()]) == 0
+
+
+def test_autocommit_failure_is_false(fp):
+    register_state(fp, "running")
+    fp.register(["docker", "exec", fp.any()], returncode=1, stdout="committed\n", stderr="oops\n")
+
+    assert workspace.autocommit(session(Path("/r"))) is False
+
+
+def test_health_parses_report_with_branch_and_base(fp):
+    register_state(fp, "running")
+    fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()],
+                stdout=json.dumps({"tip": "b" * 40, "ahead": 2, "dirty": False}) + "\n")
+
+    assert workspace.health(session(Path("/r"), base="a" * 40)) == {"tip": "b" * 40, "ahead": 2, "dirty": False}
+    exec_argv = [list(call) for call in fp.calls if call[:2] == ["docker", "exec"]][0]
+    assert exec_argv[-2:] == ["ca-stub", "health"]
+    assert {f"CODING_AGENTS_BRANCH={BRANCH}", "CODING_AGENTS_BASE=" + "a" * 40} <= set(exec_argv)
+
+
+def test_health_passes_last_synced_commit(fp, repo, real_git):
+    register_state(fp, "running")
+    fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout='{"tip": null}')
+    real_git()
+    synced = run_git(repo, "rev-parse", "HEAD")
+    run_git(repo, "update-ref", TRACKING, synced)
+
+    workspace.health(session(repo))
+
+    exec_argv = [list(call) for call in fp.calls if call[:2] == ["docker", "exec"]][0]
+    assert f"CODING_AGENTS_SYNCED={synced}" in exec_argv
+
+
+def test_health_never_synced_passes_empty(fp, tmp_path):
+    register_state(fp, "running")
+    fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout='{"tip": null}')
+
+    workspace.health(session(tmp_path / "repo-gone"))
+
+    assert "CODING_AGENTS_SYNCED=" in [list(call) for call in fp.calls if call[:2] == ["docker", "exec"]][0]
+
+
+def test_health_stopped_uses_helper(fp):
+    register_state(fp, "exited")
+    fp.register(helper_argv("env", fp.any()), stdout='{"tip": null, "ahead": null, "dirty": false}')
+
+    assert workspace.health(session(Path("/r")))["tip"] is None
+
+
+@pytest.mark.parametrize("stdout", ["", "not json\n", "Traceback (most recent call last):\n"])
+def test_health_garbage_is_agents_error(fp, stdout):
+    register_state(fp, "running")
+    fp.register(["docker", "exec", fp.any()], returncode=1, stdout=stdout, stderr="fatal: not a git repository\n")
+
+    with pytest.raises(AgentsError) as caught:
+        workspace.health(session(Path("/r")))
+
+    assert caught.value.message == f"cannot read the workspace of {NAME}: fatal: not a git repository"
+    assert "volume is kept" in caught.value.hint
+
+
+# --- fetching the agent's branch ----------------------------------------------------------
+
+
+def test_fetch_tip_running_builds_ext_url_and_reads_tracking_ref(fp, repo, real_git):
+    register_state(fp, "running")
+    fp.register(fetch_argv(repo, RUNNING_URL))
+    real_git()
+    tip = child_commit(repo, run_git(repo, "rev-parse", "HEAD"), "agent")
+    run_git(repo, "update-ref", TRACKING, tip)  # what the real fetch would have written
+
+    assert workspace.fetch_tip(session(repo)) == tip
+    assert fp.call_count(fetch_argv(repo, RUNNING_URL)) == 1
+
+
+def test_fetch_tip_stopped_fetches_through_helper(fp, repo, real_git):
+    register_state(fp, "exited")
+    url = sessions.upload_pack_url(NAME, False, f"{NAME}-workspace", IMAGE)
+    fp.register(fetch_argv(repo, url), returncode=128, stderr=f"fatal: couldn't find remote ref refs/heads/{BRANCH}\n")
+    real_git()
+
+    assert workspace.fetch_tip(session(repo, state="exited")) is None
+    assert fp.call_count(fetch_argv(repo, url)) == 1
+    assert url.startswith("ext::docker run --rm -i --network none ") and url.endswith(" %S /workspace")
+
+
+def test_fetch_tip_other_failure_is_agents_error(fp, repo):
+    register_state(fp, "running")
+    fp.register(fetch_argv(repo, RUNNING_URL), returncode=128,
+                stderr="Error response from daemon: container is paused\nfatal: Could not read from remote repository.\n")
+
+    with pytest.raises(AgentsError) as caught:
+        workspace.fetch_tip(session(repo))
+
+    assert caught.value.message == f"could not fetch {BRANCH} from {NAME}: fatal: Could not read from remote repository."
+    assert "volume is kept" in caught.value.hint
+
+
+def test_sync_lands_fetched_tip_on_new_branch(fp, repo, real_git):
+    fetched = {}
+    register_state(fp, "running")
+    fp.register(
+        fetch_argv(repo, RUNNING_URL), callback=lambda process: run_git(repo, "update-ref", TRACKING, fetched["tip"])
+    )
+    real_git()
+    base = run_git(repo, "rev-parse", "HEAD")
+    tip = fetched["tip"] = child_commit(repo, base, "agent")
+
+    outcome = workspace.sync(session(repo, base=base))
+
+    assert (outcome.status, outcome.branch, outcome.tip) == ("created", BRANCH, tip)
+    assert git.branch_sha(repo, BRANCH) == tip
+
+
+def test_sync_missing_remote_branch_is_no_commits(fp, repo):
+    register_state(fp, "running")
+    fp.register(fetch_argv(repo, RUNNING_URL), returncode=128, stderr="fatal: couldn't find remote ref x\n")
+
+    assert workspace.sync(session(repo)).status == "no-commits"
+
+
+def test_sync_repo_gone_is_clear_error_and_touches_nothing(fp, tmp_path):
+    with pytest.raises(AgentsError) as caught:
+        workspace.sync(session(tmp_path / "deleted"))
+
+    assert caught.value.message == f"the host repository {tmp_path / 'deleted'} of {NAME} is gone"
+    assert "volume" in caught.value.hint
+    assert list(fp.calls) == []
+
+
+# --- unsynced commit counts (host side, real git) -----------------------------------------
+
+
+def test_unsynced_commits_unknown_without_health_report(repo):
+    assert workspace.unsynced_commits(session(repo)) is None
+    assert workspace.unsynced_commits(session(repo, tip="b" * 40)) is None
+
+
+def test_unsynced_commits_repo_gone_is_ahead(tmp_path):
+    assert workspace.unsynced_commits(session(tmp_path / "gone", tip="b" * 40, ahead=4)) == 4
+
+
+def test_unsynced_commits_never_synced_is_ahead(repo):
+    assert workspace.unsynced_commits(session(repo, tip="b" * 40, ahead=3, base="a" * 40)) == 3
+
+
+def test_unsynced_commits_synced_tip_is_zero(repo, first_commit):
+    base = first_commit
+    tip = child_commit(repo, base, "agent")
+    run_git(repo, "update-ref", TRACKING, tip)
+
+    assert workspace.unsynced_commits(session(repo, base=base, tip=tip, ahead=1)) == 0
+
+
+def test_unsynced_commits_subtracts_what_host_fetched(repo, first_commit):
+    base = first_commit
+    one = child_commit(repo, base, "agent 1")
+    two = child_commit(repo, one, "agent 2")
+    run_git(repo, "update-ref", TRACKING, two)  # synced two commits; the agent has made three more since
+
+    assert workspace.unsynced_commits(session(repo, base=base, tip="c" * 40, ahead=5)) == 3
+
+
+def test_unsynced_commits_never_negative(repo, first_commit):
+    base = first_commit
+    synced = child_commit(repo, child_commit(repo, base, "1"), "2")
+    run_git(repo, "update-ref", TRACKING, synced)
+
+    assert workspace.unsynced_commits(session(repo, base=base, tip="c" * 40, ahead=1)) == 0
+
+
+# --- populate (the pipeline into the helper) ----------------------------------------------
+
+
+def test_populate_failure_names_session(fp, repo, real_git):
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(["docker", "run", "--rm", "-i", fp.any()], returncode=1, stderr="workspace volume is not empty\n")
+    real_git()
+    head = run_git(repo, "rev-parse", "HEAD")
+    request = sessions.SessionRequest(
+        agent=catalog.get_agent("claude"), repo=repo, branch=BRANCH, start_commit=head, name=NAME, image=IMAGE,
+        mode="launch",
+    )
+    plan = sessions.plan_launch(request)
+
+    with pytest.raises(AgentsError) as caught:
+        workspace.populate(plan, repo, [head])
+
+    assert caught.value.message.startswith(f"could not copy the repository into the workspace of {NAME}: ")
+    assert caught.value.message.endswith("workspace volume is not empty")
+    assert isinstance(caught.value.__cause__, runner.CommandFailed)
+    assert fp.call_count(list(plan.populate_argv)) == 1
