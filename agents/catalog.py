@@ -31,6 +31,8 @@ class Agent:
     mcp_format: str | None  # which native MCP config this CLI reads
     # Environment for the CLI: the image is read-only, so self-updaters must stay off.
     env: tuple[tuple[str, str], ...] = ()
+    # What the CLI needs to reach in squid mode: its model API and login hosts.
+    allowed_domains: tuple[str, ...] = ()
 
     @property
     def npm_spec(self) -> str | None:
@@ -55,6 +57,7 @@ AGENTS: tuple[Agent, ...] = (
         version_command=("copilot", "--version"),
         config_paths=(".copilot/config.json", ".copilot/mcp-config.json"),
         mcp_format="copilot-json",
+        allowed_domains=("github.com", "api.github.com", ".githubcopilot.com", ".githubusercontent.com"),
     ),
     Agent(
         name="codex",
@@ -66,6 +69,7 @@ AGENTS: tuple[Agent, ...] = (
         version_command=("codex", "--version"),
         config_paths=(".codex/auth.json", ".codex/config.toml"),
         mcp_format="codex-toml",
+        allowed_domains=("api.openai.com", "auth.openai.com", "chatgpt.com", ".chatgpt.com"),
     ),
     Agent(
         name="claude",
@@ -78,6 +82,7 @@ AGENTS: tuple[Agent, ...] = (
         config_paths=(".claude/.credentials.json", ".claude/settings.json", ".claude.json"),
         mcp_format="claude-json",
         env=(("DISABLE_AUTOUPDATER", "1"),),
+        allowed_domains=(".anthropic.com", "claude.ai", ".claude.ai", ".claude.com"),
     ),
     Agent(
         name="gemini",
@@ -89,6 +94,7 @@ AGENTS: tuple[Agent, ...] = (
         version_command=("gemini", "--version"),
         config_paths=(".gemini/settings.json",),
         mcp_format="gemini-json",
+        allowed_domains=(".googleapis.com", "accounts.google.com"),
     ),
     Agent(
         name="shell",

@@ -18,6 +18,12 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "npm_registry": str,
         "debian_mirror": str,  # for `images bootstrap-base`
     },
+    "network": {
+        "allow": list,  # allowlist rules added for every session (squid mode)
+        "block_private": bool,  # deny private, loopback, link-local and metadata addresses
+        "request_max_mb": int,
+        "reply_max_mb": int,
+    },
     "sessions": {
         "network": str,  # default --network-proxy mode
         "auto_commit": bool,  # commit uncommitted work when an agent stops or is removed
@@ -40,7 +46,7 @@ class ImagesConfig:
 
 @dataclass(frozen=True)
 class SessionsConfig:
-    network: str = "restricted"
+    network: str = "squid"
     auto_commit: bool = True
     pids_limit: int = 1024
     memory: str | None = None
@@ -49,10 +55,19 @@ class SessionsConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    allow: tuple[str, ...] = ()
+    block_private: bool = True
+    request_max_mb: int = 100
+    reply_max_mb: int = 2048
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     images: ImagesConfig = field(default_factory=ImagesConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
 def config_dir() -> Path:
@@ -121,4 +136,14 @@ def parse_config(text: str, path: Path) -> Config:
         sessions["docker_args"] = tuple(sessions["docker_args"])
     if "cpus" in sessions:
         sessions["cpus"] = float(sessions["cpus"])
-    return Config(path=path, images=ImagesConfig(**data.get("images", {})), sessions=SessionsConfig(**sessions))
+    net = dict(data.get("network", {}))
+    if "allow" in net:
+        if not all(isinstance(rule, str) for rule in net["allow"]):
+            raise AgentsError(f"config file {path}: [network] allow must be a list of strings")
+        net["allow"] = tuple(net["allow"])
+    return Config(
+        path=path,
+        images=ImagesConfig(**data.get("images", {})),
+        sessions=SessionsConfig(**sessions),
+        network=NetworkConfig(**net),
+    )

@@ -91,6 +91,17 @@ def local_branches(repo: Path, pattern: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line]
 
 
+def conflicting_branch(repo: Path, branch: str) -> str | None:
+    """A host branch that makes `branch` impossible: a/b blocks a/b/c, and a/b/c blocks a/b."""
+    parts = branch.split("/")
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        if branch_sha(repo, prefix):
+            return prefix
+    below = git(repo, "for-each-ref", "--count=1", "--format=%(refname:short)", f"refs/heads/{branch}/").stdout.strip()
+    return below or None
+
+
 def checked_out_branches(repo: Path) -> set[str]:
     """Branches checked out in any worktree of repo (these we never move)."""
     result = git(repo, "worktree", "list", "--porcelain")
@@ -173,9 +184,25 @@ def land_commits(repo: Path, branch: str, tip: str, base: str | None = None) -> 
     checked_out = branch in checked_out_branches(repo)
     if old and not checked_out and is_ancestor(repo, old, tip) and update_ref(repo, ref, tip, old):
         return SyncOutcome("fast-forward", branch, tip, f"fast-forwarded {branch} to {tip[:10]}")
+    # Already saved aside by an earlier sync? Then reuse that branch (fast-forward it if we can).
+    for earlier in local_branches(repo, f"{branch}-*"):
+        earlier_sha = branch_sha(repo, earlier)
+        if earlier_sha == tip:
+            return SyncOutcome("up-to-date", earlier, tip, f"the agent's commits are already on {earlier}")
+        if earlier_sha and is_ancestor(repo, earlier_sha, tip) and earlier not in checked_out_branches(repo):
+            if update_ref(repo, f"refs/heads/{earlier}", tip, earlier_sha):
+                return SyncOutcome("fast-forward", earlier, tip, f"fast-forwarded {earlier} to {tip[:10]}")
     aside = f"{branch}-{timestamp()}"
-    while not update_ref(repo, f"refs/heads/{aside}", tip, None):
-        aside += "x"
+    for attempt in range(10):
+        candidate = aside if attempt == 0 else f"{aside}-{attempt}"
+        if update_ref(repo, f"refs/heads/{candidate}", tip, None):
+            aside = candidate
+            break
+    else:
+        raise AgentsError(
+            f"could not create a branch next to {branch} for the agent's commits",
+            hint=f"they are safe in {SESSION_REF_PREFIX}<session>; create a branch from it by hand",
+        )
     why = "is checked out on the host" if checked_out else "has moved on the host"
     hint = f"merge it when ready: git merge --ff-only {aside}" if checked_out else f"compare: git log {branch}...{aside}"
     return SyncOutcome("saved-aside", aside, tip, f"{branch} {why}; the agent's commits are on {aside} ({hint})")

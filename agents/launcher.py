@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import catalog, docker, git, images, runner, sessions, workspace
+from agents import catalog, docker, git, images, network, runner, sessions, workspace
 from agents.config import Config
 from agents.errors import AgentsError
 
@@ -33,6 +33,8 @@ class LaunchOptions:
     include_uncommitted: bool = False
     network: str | None = None
     mode: str = "launch"  # or "run"
+    allow_domains: tuple[str, ...] = ()
+    learn: bool = False
 
 
 # --- finding sessions (one engine query for the list, one for the details) ----------------
@@ -116,6 +118,13 @@ def build_request(options: LaunchOptions, config: Config, existing: list[session
         taken += [info.branch for info in existing if info.repo == repo]
         branch = f"{agent.name}/session-{git.next_session_number(taken, agent.name)}"
     git.validate_branch_name(branch)
+    clash = git.conflicting_branch(repo, branch)
+    if clash:
+        raise AgentsError(
+            f"branch {branch} cannot exist next to the host's {clash} (git stores them as a file and a folder)",
+            hint="pick another --branch",
+        )
+    validate_limits(options.cpus, options.memory)
     for info in existing:
         if info.repo == repo and info.branch == branch:
             raise AgentsError(
@@ -136,6 +145,14 @@ def build_request(options: LaunchOptions, config: Config, existing: list[session
             hint="commit your changes, or use a new --branch",
         )
     hardening_extra = tuple(config.sessions.docker_args)
+    policy = None
+    if network == "squid":
+        policy = build_policy(agent, options, config)
+    elif options.allow_domains or options.learn:
+        raise AgentsError(
+            "--allow-domain and --learn only apply to --network-proxy squid",
+            hint=f"this session's network mode is {network}",
+        )
     return sessions.SessionRequest(
         agent=agent,
         repo=repo,
@@ -154,6 +171,29 @@ def build_request(options: LaunchOptions, config: Config, existing: list[session
         auto_commit=config.sessions.auto_commit,
         no_push=options.no_push,
         extra_docker_args=hardening_extra,
+        policy=policy,
+        proxy_image=images.image_ref("proxy"),
+    )
+
+
+def validate_limits(cpus: float | None, memory: str | None) -> None:
+    import re
+
+    if cpus is not None and not cpus > 0:
+        raise AgentsError(f"--cpu must be a positive number of cores, not {cpus:g}", hint="e.g. --cpu 2 or --cpu 0.5")
+    if memory is not None and not re.fullmatch(r"[1-9][0-9]*(\.[0-9]+)?[bkmgBKMG]?", memory):
+        raise AgentsError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g or --memory 512m")
+
+
+def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config) -> network.Policy:
+    return network.build_policy(
+        agent.allowed_domains,
+        config.network.allow,
+        tuple(options.allow_domains),
+        block_private=config.network.block_private,
+        learn=options.learn,
+        request_max_mb=config.network.request_max_mb,
+        reply_max_mb=config.network.reply_max_mb,
     )
 
 
@@ -166,13 +206,19 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
     request = build_request(options, config, find_sessions())
     plan = sessions.plan_launch(request)
     images.ensure_image(request.agent.image_name, config.images)
+    if plan.proxy:
+        images.ensure_image("proxy", config.images)
     created_volumes: list[str] = []
     container_created = False
+    proxy_created = False
     for volume in (plan.workspace_volume, plan.home_volume):
         if docker.run("volume", "inspect", volume, check=False).ok:
             # Never reuse (or, on rollback, delete) a volume we did not create: it may hold work.
             raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
     try:
+        if plan.proxy:
+            proxy_created = True
+            start_proxy(plan.proxy)
         for argv, volume in zip(plan.volume_argvs, (plan.workspace_volume, plan.home_volume), strict=True):
             runner.run(list(argv))
             created_volumes.append(volume)
@@ -187,8 +233,79 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
             runner.run(["docker", "rm", "--force", plan.name], check=False)
         if created_volumes:
             runner.run(["docker", "volume", "rm", "--force", *created_volumes], check=False)
+        if proxy_created:
+            remove_proxy(plan.name)
         raise
+    if plan.proxy:
+        spawn_collector(plan.name)
     return get_session(plan.name)
+
+
+# --- the network proxy sidecar -----------------------------------------------------------
+
+
+def start_proxy(proxy: sessions.ProxyPlan, timeout: float = 20.0) -> None:
+    """Networks, then squid; returns once squid accepts connections (the agent starts after)."""
+    import time
+
+    for argv in proxy.network_argvs:
+        runner.run(list(argv))
+    runner.run(list(proxy.create_argv))
+    runner.run(list(proxy.connect_argv))
+    runner.run(list(proxy.start_argv))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runner.run(list(proxy.ready_argv), check=False).ok:
+            return
+        time.sleep(0.2)
+    logs = runner.run(["docker", "logs", "--tail", "20", proxy.container], check=False)
+    raise AgentsError(
+        f"the network proxy {proxy.container} did not start: {runner.last_line(logs.stderr or logs.stdout)}",
+        hint=f"see `docker logs {proxy.container}`",
+    )
+
+
+def save_network_log(info: sessions.SessionInfo) -> None:
+    from agents import netlog
+
+    added = netlog.collect(info.name)
+    if added or netlog.log_path(info.name).exists():
+        say(f"==> network log kept at {netlog.log_path(info.name)}")
+
+
+def remove_proxy(name: str) -> None:
+    """The sidecar and both networks of a session (missing ones are fine)."""
+    runner.run(["docker", "rm", "--force", sessions.proxy_name(name)], check=False)
+    for net in (sessions.internal_network(name), sessions.egress_network(name)):
+        # Our networks: containers someone attached to them (test servers...) are detached first.
+        members = runner.run(["docker", "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", net],
+                             check=False)
+        if not members.ok:
+            continue
+        for member in members.stdout.split():
+            runner.run(["docker", "network", "disconnect", "--force", net, member], check=False)
+        runner.run(["docker", "network", "rm", net], check=False)
+
+
+def ensure_proxy(info: sessions.SessionInfo) -> None:
+    """Recreate a crashed or deleted proxy from the session's labels before the agent needs it."""
+    if info.network != "squid":
+        return
+    state = workspace.session_state(sessions.proxy_name(info.name))
+    if state == "running":
+        return
+    if state is not None:
+        if docker.run("start", sessions.proxy_name(info.name), check=False).ok:
+            return
+    say(f"==> recreating the network proxy of {info.name}")
+    labels = tuple(sorted(info.labels.items()))
+    proxy = sessions.plan_proxy(info.name, labels, sessions.policy_from_labels(info.labels), images.image_ref("proxy"))
+    runner.run(["docker", "rm", "--force", proxy.container], check=False)
+    for argv in proxy.network_argvs:
+        runner.run(list(argv), check=False)  # they usually still exist
+    runner.run(list(proxy.create_argv))
+    runner.run(list(proxy.connect_argv))
+    runner.run(list(proxy.start_argv))
 
 
 # --- attach, sync, finish ----------------------------------------------------------------
@@ -228,6 +345,7 @@ def report_early_exit(name: str, grace: float = 1.0) -> bool:
 
 
 def ensure_running(info: sessions.SessionInfo) -> None:
+    ensure_proxy(info)
     if workspace.session_state(info.name) != "running":
         say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
         docker.run("start", info.name)
@@ -294,8 +412,15 @@ def remove(
     """
     if auto_commit and workspace.autocommit(info):
         say(f"==> auto-committed uncommitted work in {info.name}")
+    report = workspace.health(info)
+    elsewhere = report.get("elsewhere") or []
+    if elsewhere and not yes:
+        places = ", ".join(f"{item['ref']} ({item['commits']} commit(s))" for item in elsewhere)
+        raise AgentsError(
+            f"{info.name} has commits outside {info.branch} that a sync would not bring home: {places}",
+            hint=f"merge them into {info.branch} inside (connect-agent {info.name}), or add -y to discard them",
+        )
     if no_push or info.no_push:
-        report = workspace.health(info)
         tip, unsynced = report.get("tip"), report.get("unsynced") or 0
         host_has_it = bool(tip) and info.repo.is_dir() and git.is_ancestor(info.repo, tip, f"refs/heads/{info.branch}")
         if unsynced and not host_has_it and not yes:
@@ -309,7 +434,10 @@ def remove(
             delete_branch_if_merged(info)
     if info.repo.is_dir():
         git.git(info.repo, "update-ref", "-d", git.SESSION_REF_PREFIX + info.name, check=False)
+    if info.network == "squid":
+        save_network_log(info)
     runner.run(["docker", "rm", "--force", info.name], check=False)
+    remove_proxy(info.name)
     runner.run(["docker", "volume", "rm", "--force", info.workspace_volume, info.home_volume], check=False)
     say(f"==> removed {info.name}")
 
@@ -328,17 +456,35 @@ def delete_branch_if_merged(info: sessions.SessionInfo) -> None:
 
 def spawn_reaper(name: str) -> None:
     """A detached host process that syncs and removes an ephemeral session once its agent exits."""
-    argv = [sys.executable, "-m", "agents", "_reap", name]
+    spawn_internal("_reap", name)
+
+
+def spawn_internal(command: str, name: str) -> None:
+    """Run `coding-agents COMMAND NAME` detached from this terminal, logging to the state dir."""
+    argv = [sys.executable, "-m", "agents", command, name]
     pex = os.environ.get("PEX")
     if pex:
-        argv = [pex, "_reap", name]
+        argv = [pex, command, name]
     log_dir = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "coding-agents"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"reap-{name}.log", "ab") as log:
+    with open(log_dir / f"{command.strip('_')}-{name}.log", "ab") as log:
         subprocess.Popen(  # noqa: S603
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None,
         )
+
+
+def collect_while_alive(name: str, interval: float = 2.0) -> int:
+    """Body of `_collect`: copy proxy decisions to the host log until the session is gone."""
+    import time
+
+    from agents import netlog
+
+    while True:
+        netlog.collect(name)
+        if workspace.session_state(name) is None:
+            return 0
+        time.sleep(interval)
 
 
 def reap(name: str, auto_commit: bool = True) -> int:
@@ -362,9 +508,24 @@ def session_rows(infos: list[sessions.SessionInfo]) -> list[dict[str, object]]:
                 "created": info.created,
                 "age": age(info.created),
                 "unsynced": workspace.unsynced_commits(info),
+                "denied": denied_requests(info),
             }
         )
     return rows
+
+
+def denied_requests(info: sessions.SessionInfo) -> int | None:
+    """Denied proxy requests so far, from the host-side log (squid sessions only)."""
+    if info.network != "squid":
+        return None
+    from agents import netlog
+
+    return netlog.denied_count(info.name)
+
+
+def spawn_collector(name: str) -> None:
+    """A detached host process that copies the proxy's decisions to the host log while the session lives."""
+    spawn_internal("_collect", name)
 
 
 def age(created: str, now: datetime | None = None) -> str:

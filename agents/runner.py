@@ -72,12 +72,26 @@ class CommandFailed(AgentsError):
     """A program exited non-zero; carries its Result so callers can explain it better."""
 
     def __init__(self, result: Result, hint: str | None = None):
-        detail = last_line(result.stderr) or last_line(result.stdout)
-        message = f"`{result.command}` failed with exit code {result.returncode}"
+        detail = last_line(_without_usage_notes(result.stderr)) or last_line(result.stdout)
+        message = f"`{short_command(result.command)}` failed with exit code {result.returncode}"
         if detail:
             message += f": {detail}"
         super().__init__(message, hint=hint)
         self.result = result
+
+
+def short_command(command: str, words: int = 3) -> str:
+    """The first words of a (long) command line; --debug logs show all of it."""
+    parts = command.split(" ")
+    return command if len(parts) <= words + 2 else " ".join(parts[:words]) + " ..."
+
+
+def _without_usage_notes(text: str) -> str:
+    """Drop docker's "See 'docker run --help'." style trailers, which hide the real cause."""
+    return "\n".join(
+        line for line in (text or "").splitlines()
+        if not line.strip().startswith(("See '", "Run '")) or "--help" not in line
+    )
 
 
 def last_line(text: str | None) -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agents import hardening
+from agents import hardening, network
 from agents.catalog import Agent
 from agents.errors import AgentsError
 
@@ -30,6 +30,10 @@ IMAGE = f"{LABEL}.image-ref"
 NO_PUSH = f"{LABEL}.no-push"
 CREATED = f"{LABEL}.created"
 INTERACTIVE = f"{LABEL}.interactive"
+ALLOW = f"{LABEL}.allow"  # the session's allowlist, space-separated (squid mode)
+LEARN = f"{LABEL}.learn"
+BLOCK_PRIVATE = f"{LABEL}.block-private"
+ROLE = f"{LABEL}.role"  # agent | proxy
 
 WORKSPACE = "/workspace"
 HOME = "/home/agent"
@@ -79,6 +83,8 @@ class SessionRequest:
     auto_commit: bool = True
     no_push: bool = False
     extra_docker_args: tuple[str, ...] = ()
+    policy: network.Policy | None = None  # squid mode only
+    proxy_image: str = ""
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -91,6 +97,7 @@ class LaunchPlan:
     volume_argvs: tuple[tuple[str, ...], ...]
     populate_argv: tuple[str, ...]  # reads a git pack on stdin
     create_argv: tuple[str, ...]
+    proxy: ProxyPlan | None = None
 
 
 def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
@@ -107,6 +114,25 @@ def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
         (NO_PUSH, "true" if request.no_push else "false"),
         (CREATED, request.created),
         (INTERACTIVE, "false" if request.prompt is not None else "true"),
+        (ROLE, "agent"),
+    ) + policy_labels(request.policy)
+
+
+def policy_labels(policy: network.Policy | None) -> tuple[tuple[str, str], ...]:
+    if policy is None:
+        return ()
+    return (
+        (ALLOW, " ".join(policy.allow)),
+        (LEARN, "true" if policy.learn else "false"),
+        (BLOCK_PRIVATE, "true" if policy.block_private else "false"),
+    )
+
+
+def policy_from_labels(labels: dict[str, str]) -> network.Policy:
+    return network.Policy(
+        allow=tuple(labels.get(ALLOW, "").split()),
+        block_private=labels.get(BLOCK_PRIVATE, "true") == "true",
+        learn=labels.get(LEARN) == "true",
     )
 
 
@@ -117,17 +143,72 @@ def label_args(labels: tuple[tuple[str, str], ...]) -> list[str]:
     return args
 
 
-def network_args(mode: str) -> list[str]:
+def network_args(mode: str, name: str = "") -> list[str]:
+    """How the agent container is attached: no network, the session's internal network, or bridge."""
     if mode == "restricted":
         return ["--network", "none"]
     if mode == "allow-all":
         return ["--network", "bridge"]
     if mode == "squid":
-        raise AgentsError(
-            "--network-proxy squid is not available in this release yet",
-            hint="use --network-proxy restricted (no network) or allow-all",
-        )
+        return ["--network", internal_network(name)]
     raise AgentsError(f"unknown network mode {mode!r}", hint="choose restricted, squid or allow-all")
+
+
+def internal_network(name: str) -> str:
+    """Agent and proxy only; Docker gives it no route out (--internal)."""
+    return f"{name}-internal"
+
+
+def egress_network(name: str) -> str:
+    """Only the proxy sits here; this is the way out."""
+    return f"{name}-egress"
+
+
+def proxy_name(name: str) -> str:
+    return f"{name}-proxy"
+
+
+@dataclass(frozen=True)
+class ProxyPlan:
+    container: str
+    internal_network: str
+    egress_network: str
+    network_argvs: tuple[tuple[str, ...], ...]
+    create_argv: tuple[str, ...]
+    connect_argv: tuple[str, ...]
+    start_argv: tuple[str, ...]
+    ready_argv: tuple[str, ...]
+
+
+def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.Policy, image: str) -> ProxyPlan:
+    """The squid sidecar: on the internal network as `proxy`, and the only member of the egress one."""
+    internal, egress = internal_network(name), egress_network(name)
+    proxy_labels = tuple((k, v) for k, v in labels if k != ROLE) + ((ROLE, "proxy"),)
+    network_argvs = (
+        ("docker", "network", "create", "--internal", *label_args(proxy_labels), internal),
+        ("docker", "network", "create", *label_args(proxy_labels), egress),
+    )
+    container = proxy_name(name)
+    create_argv = (
+        "docker", "create", "--name", container, "--hostname", "proxy",
+        *label_args(proxy_labels),
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256",
+        "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--init",
+        "--restart", "on-failure:5",
+        "--network", internal, "--network-alias", network.PROXY_ALIAS,
+        "--env", f"SQUID_CONF={network.squid_config(policy)}",
+        image,
+    )
+    return ProxyPlan(
+        container=container,
+        internal_network=internal,
+        egress_network=egress,
+        network_argvs=network_argvs,
+        create_argv=create_argv,
+        connect_argv=("docker", "network", "connect", egress, container),
+        start_argv=("docker", "start", container),
+        ready_argv=("docker", "exec", container, "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{network.PROXY_PORT}"),
+    )
 
 
 # Runs inside a throwaway container as the agent user, with the pack on stdin.
@@ -190,7 +271,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         "docker", "run", "--detach", "--name", name, "--hostname", name[:63],
         *label_args(labels),
         *hardening.hardening_args(request.pids_limit),
-        *network_args(request.network),
+        *network_args(request.network, name),
         *limits,
         "--volume", f"{workspace_volume}:{WORKSPACE}",
         "--volume", f"{home_volume}:{HOME}",
@@ -201,12 +282,21 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         "--env", f"CODING_AGENTS_BASE={request.start_commit}",
         "--env", f"CODING_AGENTS_AUTO_COMMIT={'1' if request.auto_commit else '0'}",
         *[arg for key, value in request.agent.env for arg in ("--env", f"{key}={value}")],
+        *[arg for key, value in (network.proxy_env() if request.network == "squid" else [])
+          for arg in ("--env", f"{key}={value}")],
         "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
         *hardening.check_extra_docker_args(request.extra_docker_args),
         request.image,
         "ca-stub", "session", "--mode", mode, "--", *agent_command(request),
     )
-    return LaunchPlan(name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv)
+    proxy = None
+    if request.network == "squid":
+        if request.policy is None:
+            raise AgentsError("squid mode needs a network policy")
+        proxy = plan_proxy(name, labels, request.policy, request.proxy_image)
+    return LaunchPlan(
+        name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv, proxy
+    )
 
 
 def upload_pack_url(name: str, running: bool, workspace_volume: str, image: str, pids_limit: int = 1024) -> str:
@@ -242,6 +332,7 @@ class SessionInfo:
     state: str  # running, exited, created, ...
     container_id: str
     interactive: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
     tip: str | None = None  # from the last health report
     ahead: int | None = None
     dirty: bool | None = None
@@ -274,7 +365,7 @@ def parse_health(inspect: dict[str, Any]) -> dict[str, Any]:
 
 def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
     labels = (inspect.get("Config") or {}).get("Labels") or {}
-    if SESSION not in labels:
+    if SESSION not in labels or labels.get(ROLE, "agent") != "agent":
         return None
     health = parse_health(inspect)
     return SessionInfo(
@@ -291,6 +382,7 @@ def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
         state=(inspect.get("State") or {}).get("Status", "unknown"),
         container_id=inspect.get("Id", ""),
         interactive=labels.get(INTERACTIVE, "true") == "true",
+        labels=dict(labels),
         tip=health.get("tip"),
         ahead=health.get("ahead"),
         dirty=health.get("dirty"),

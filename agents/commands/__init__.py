@@ -1,11 +1,14 @@
 """One module per command. Each has add_parser(subparsers, common) and run(args) -> int."""
 
 from agents.commands import (
+    collect,
     connect,
     doctor,
     images,
     launch,
     list_agents,
+    logs,
+    policy,
     reap,
     remove,
     run_agent,
@@ -13,4 +16,4 @@ from agents.commands import (
 )
 
 # Order here is the order in `coding-agents --help`.
-COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, images, doctor, reap)
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, images, doctor, reap, collect)

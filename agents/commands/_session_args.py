@@ -23,7 +23,20 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", metavar="N", type=float, help="CPU limit (cores)")
     parser.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 4g")
     parser.add_argument("--include-uncommitted", action="store_true", help="carry uncommitted host changes into the session")
-    parser.add_argument("--network-proxy", choices=NETWORK_MODES, metavar="MODE", help="restricted (no network; the default unless [sessions] network says otherwise), allow-all (plain bridge); squid (allowlist proxy) is not available yet")
+    parser.add_argument(
+        "--network-proxy", choices=NETWORK_MODES, metavar="MODE",
+        help="squid (default: only allowlisted hosts, through a logged proxy), restricted (no network) "
+        "or allow-all (plain bridge); the default comes from [sessions] network",
+    )
+    parser.add_argument(
+        "--allow-domain", action="append", default=[], metavar="D",
+        help="squid mode: also allow D for this session (example.com, or .example.com / *.example.com "
+        "for it and its subdomains); repeatable",
+    )
+    parser.add_argument(
+        "--learn", action="store_true",
+        help="squid mode: allow everything but record it; then `coding-agents policy suggest NAME`",
+    )
     parser.add_argument(
         "-y", "--yes", action="store_true",
         help="run-agent: when the agent exits with --no-push, discard unsynced commits without refusing; "
@@ -48,4 +61,6 @@ def launch_options(args: argparse.Namespace, mode: str):
         include_uncommitted=args.include_uncommitted,
         network=args.network_proxy,
         mode=mode,
+        allow_domains=tuple(args.allow_domain),
+        learn=args.learn,
     )

@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     elif not rows:
         print("no agent sessions" + ("" if args.all else " running (--all shows stopped ones)"))
     else:
-        print_table(rows, ["name", "agent", "branch", "state", "network", "age", "unsynced", "repo"])
+        print_table(rows, ["name", "agent", "branch", "state", "network", "age", "unsynced", "denied", "repo"])
     return 0

@@ -1,0 +1,221 @@
+"""Network policy: the allowlist, the squid config that enforces it, and reading its log.
+
+Everything here is pure: the launcher creates the networks and the sidecar from these values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from agents.errors import AgentsError
+
+PROXY_PORT = 3128
+PROXY_ALIAS = "proxy"  # the sidecar's name on the session's internal network
+
+# Denied even when an allowed name resolves to them. No two ranges overlap: squid drops
+# overlapping entries with a warning.
+PRIVATE_RANGES = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+    "::/127", "fc00::/7", "fe80::/10", "ff00::/8",
+)
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
+
+
+def normalize_rule(rule: str) -> str:
+    """'Example.com' -> 'example.com' (exactly that host); '*.example.com' or '.example.com'
+    -> '.example.com' (the domain and every subdomain). Anything else is an error."""
+    text = rule.strip().lower().rstrip(".")
+    if text.startswith("*."):
+        text = text[1:]
+    wildcard = text.startswith(".")
+    host = text[1:] if wildcard else text
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    if is_ip and not wildcard:
+        return host
+    if not host or not _HOST.match(host) or "." not in host and wildcard:
+        raise AgentsError(
+            f"{rule!r} is not an allowlist rule",
+            hint="use example.com (that host) or .example.com / *.example.com (it and its subdomains)",
+        )
+    return ("." if wildcard else "") + host
+
+
+def minimal_rules(rules: list[str]) -> list[str]:
+    """Normalize, drop duplicates and hosts already covered by a wildcard (squid rejects overlaps)."""
+    normalized = sorted({normalize_rule(rule) for rule in rules})
+    wildcards = [rule for rule in normalized if rule.startswith(".")]
+
+    def covered(rule: str) -> bool:
+        host = rule.lstrip(".")
+        for wildcard in wildcards:
+            if wildcard == rule:
+                continue
+            if host == wildcard[1:] or host.endswith(wildcard):
+                return True
+        return False
+
+    return [rule for rule in normalized if not covered(rule)]
+
+
+def rule_matches(rule: str, host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if rule.startswith("."):
+        return host == rule[1:] or host.endswith(rule)
+    return host == rule
+
+
+@dataclass(frozen=True)
+class Policy:
+    allow: tuple[str, ...]  # minimal, normalized rules
+    block_private: bool = True
+    learn: bool = False
+    request_max_mb: int = 100
+    reply_max_mb: int = 2048
+
+
+def build_policy(
+    agent_domains: tuple[str, ...],
+    config_domains: tuple[str, ...],
+    cli_domains: tuple[str, ...],
+    block_private: bool = True,
+    learn: bool = False,
+    request_max_mb: int = 100,
+    reply_max_mb: int = 2048,
+) -> Policy:
+    rules = minimal_rules([*agent_domains, *config_domains, *cli_domains])
+    return Policy(tuple(rules), block_private, learn, request_max_mb, reply_max_mb)
+
+
+# One line per decision: time method url status bytes squid-result (TCP_DENIED/403 means denied).
+LOG_FORMAT = "%ts.%03tu %rm %ru %>Hs %<st %Ss %>a"
+
+
+def squid_config(policy: Policy) -> str:
+    """The whole squid.conf for one session."""
+    lines = [
+        f"# coding-agents session policy ({'learn mode: allow and record' if policy.learn else 'allowlist'})",
+        f"http_port {PROXY_PORT}",
+        "pid_filename none",
+        "netdb_filename none",
+        "coredump_dir /tmp",
+        "pinger_enable off",  # needs ICMP sockets, which a capability-less container lacks
+        "cache deny all",
+        "cache_mem 0 MB",
+        # Nothing about the agent leaks upstream.
+        "via off",
+        "forwarded_for delete",
+        "request_header_access X-Forwarded-For deny all",
+        "request_header_access Via deny all",
+        f"request_body_max_size {policy.request_max_mb} MB",
+        f"reply_body_max_size {policy.reply_max_mb} MB",
+        "error_directory /usr/share/squid/errors/templates",
+        f"logformat codingagents {LOG_FORMAT}",
+        "access_log stdio:/dev/stdout codingagents",
+        "cache_log /dev/stderr",
+        "acl https_port port 443",
+        "acl http_port_80 port 80",
+        "acl CONNECT method CONNECT",
+        "http_access deny CONNECT !https_port",
+        "http_access deny !CONNECT !http_port_80",
+        "deny_info ERR_CA_PORT https_port",
+        "deny_info ERR_CA_PORT http_port_80",
+    ]
+    if policy.block_private:
+        lines += [
+            "acl private_destination dst " + " ".join(PRIVATE_RANGES),
+            "http_access deny private_destination",
+            "deny_info ERR_CA_PRIVATE private_destination",
+        ]
+    if policy.learn:
+        lines.append("http_access allow all")
+    else:
+        if policy.allow:
+            lines.append("acl allowlist dstdomain " + " ".join(policy.allow))
+            lines.append("http_access allow allowlist")
+        lines += ["acl everything_else src all", "http_access deny everything_else",
+                  "deny_info ERR_CA_NOT_ALLOWED everything_else"]
+    return "\n".join(lines) + "\n"
+
+
+def proxy_env() -> list[tuple[str, str]]:
+    """What the agent container gets so every client it runs uses the proxy."""
+    url = f"http://{PROXY_ALIAS}:{PROXY_PORT}"
+    no_proxy = "localhost,127.0.0.1,::1"
+    pairs = []
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        pairs += [(name, url), (name.lower(), url)]
+    pairs += [("NO_PROXY", no_proxy), ("no_proxy", no_proxy)]
+    # Node 22 honours the variables above only when asked to; npm has its own settings.
+    pairs += [("NODE_USE_ENV_PROXY", "1"), ("NPM_CONFIG_PROXY", url), ("NPM_CONFIG_HTTPS_PROXY", url)]
+    return pairs
+
+
+@dataclass(frozen=True)
+class Decision:
+    time: float
+    method: str
+    host: str
+    port: int
+    status: int
+    bytes: int
+    result: str  # squid's result code, e.g. TCP_TUNNEL, TCP_MISS, TCP_DENIED
+    allowed: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "time": self.time, "method": self.method, "host": self.host, "port": self.port,
+            "status": self.status, "bytes": self.bytes, "result": self.result,
+            "decision": "allowed" if self.allowed else "denied",
+        }
+
+
+def parse_url(method: str, url: str) -> tuple[str, int]:
+    """Host and port from squid's %ru: 'host:443' for CONNECT, 'http://host[:port]/path' otherwise."""
+    if method == "CONNECT" or "://" not in url:
+        host, _, port = url.rpartition(":")
+        if not host:
+            return url, 443
+        return host.strip("[]"), int(port) if port.isdigit() else 443
+    rest = url.split("://", 1)[1]
+    authority = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        host, _, port = authority[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = authority.partition(":")
+    default = 443 if url.startswith("https") else 80
+    return host, int(port) if port.isdigit() else default
+
+
+def parse_log_line(line: str) -> Decision | None:
+    parts = line.split()
+    if len(parts) < 6:
+        return None
+    try:
+        when = float(parts[0])
+        status = int(parts[3])
+        size = int(parts[4])
+    except ValueError:
+        return None
+    method, url, result = parts[1], parts[2], parts[5]
+    if method == "-" or url.startswith("error:"):
+        return None  # a connection that never made a request (e.g. our readiness probe)
+    result_code = result.split("/")[0]
+    host, port = parse_url(method, url)
+    allowed = "DENIED" not in result_code and status != 403
+    return Decision(when, method, host, port, status, size, result_code, allowed)
+
+
+def suggest_allowlist(decisions: list[Decision]) -> list[str]:
+    """The smallest set of exact-host rules that would have passed every recorded request."""
+    hosts = {d.host.lower() for d in decisions if d.host and d.status != 0}
+    return sorted(hosts)
