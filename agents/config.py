@@ -23,6 +23,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "block_private": bool,  # deny private, loopback, link-local and metadata addresses
         "request_max_mb": int,
         "reply_max_mb": int,
+        "subnet_pool": str,  # where squid sessions' small networks are carved from
     },
     "sessions": {
         "network": str,  # default --network-proxy mode
@@ -60,6 +61,7 @@ class NetworkConfig:
     block_private: bool = True
     request_max_mb: int = 100
     reply_max_mb: int = 2048
+    subnet_pool: str = "10.213.0.0/16"
 
 
 @dataclass(frozen=True)

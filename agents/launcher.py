@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -218,7 +219,7 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
     try:
         if plan.proxy:
             proxy_created = True
-            start_proxy(plan.proxy)
+            start_proxy(plan.proxy, config.network.subnet_pool)
         for argv, volume in zip(plan.volume_argvs, (plan.workspace_volume, plan.home_volume), strict=True):
             runner.run(list(argv))
             created_volumes.append(volume)
@@ -244,12 +245,30 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
 # --- the network proxy sidecar -----------------------------------------------------------
 
 
-def start_proxy(proxy: sessions.ProxyPlan, timeout: float = 20.0) -> None:
+def create_networks(proxy: sessions.ProxyPlan, subnet_pool: str) -> None:
+    """Both session networks, each on the first free small subnet of the pool."""
+    candidates = network.candidate_subnets(subnet_pool, proxy.container)
+    for argv in proxy.network_argvs:
+        for subnet in candidates:
+            result = runner.run([*argv[:-1], "--subnet", subnet, argv[-1]], check=False)
+            if result.ok:
+                candidates.remove(subnet)
+                break
+            if "overlap" not in result.stderr.lower():
+                raise runner.CommandFailed(result)
+        else:
+            raise AgentsError(
+                f"no free subnet left in {subnet_pool} for {argv[-1]}",
+                hint="remove old sessions (list-agents --all), or set [network] subnet_pool to a larger range",
+            )
+
+
+def start_proxy(proxy: sessions.ProxyPlan, subnet_pool: str = network.DEFAULT_SUBNET_POOL,
+                timeout: float = 20.0) -> None:
     """Networks, then squid; returns once squid accepts connections (the agent starts after)."""
     import time
 
-    for argv in proxy.network_argvs:
-        runner.run(list(argv))
+    create_networks(proxy, subnet_pool)
     runner.run(list(proxy.create_argv))
     runner.run(list(proxy.connect_argv))
     runner.run(list(proxy.start_argv))
@@ -287,7 +306,7 @@ def remove_proxy(name: str) -> None:
         runner.run(["docker", "network", "rm", net], check=False)
 
 
-def ensure_proxy(info: sessions.SessionInfo) -> None:
+def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_SUBNET_POOL) -> None:
     """Recreate a crashed or deleted proxy from the session's labels before the agent needs it."""
     if info.network != "squid":
         return
@@ -301,8 +320,10 @@ def ensure_proxy(info: sessions.SessionInfo) -> None:
     labels = tuple(sorted(info.labels.items()))
     proxy = sessions.plan_proxy(info.name, labels, sessions.policy_from_labels(info.labels), images.image_ref("proxy"))
     runner.run(["docker", "rm", "--force", proxy.container], check=False)
-    for argv in proxy.network_argvs:
-        runner.run(list(argv), check=False)  # they usually still exist
+    missing = [argv for argv in proxy.network_argvs
+               if not runner.run(["docker", "network", "inspect", argv[-1]], check=False).ok]
+    if missing:
+        create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool)
     runner.run(list(proxy.create_argv))
     runner.run(list(proxy.connect_argv))
     runner.run(list(proxy.start_argv))

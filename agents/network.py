@@ -146,6 +146,30 @@ def squid_config(policy: Policy) -> str:
     return "\n".join(lines) + "\n"
 
 
+DEFAULT_SUBNET_POOL = "10.213.0.0/16"
+SESSION_PREFIX_LENGTH = 28  # 14 addresses: agent, proxy and room for a few more
+
+
+def candidate_subnets(pool: str, seed: str, count: int = 64) -> list[str]:
+    """Subnets for a session's networks, starting at a place derived from its name.
+
+    Explicit small subnets instead of Docker's default pools, which run out after about 30
+    networks (15 squid sessions).
+    """
+    import hashlib
+
+    network = ipaddress.ip_network(pool, strict=False)
+    if network.prefixlen > SESSION_PREFIX_LENGTH:
+        raise AgentsError(f"[network] subnet_pool {pool} is too small", hint="use a /24 or larger, e.g. 10.213.0.0/16")
+    total = 2 ** (SESSION_PREFIX_LENGTH - network.prefixlen)
+    start = int(hashlib.sha256(seed.encode()).hexdigest(), 16) % total
+    size = 2 ** (network.max_prefixlen - SESSION_PREFIX_LENGTH)
+    return [
+        str(ipaddress.ip_network((int(network.network_address) + ((start + i) % total) * size, SESSION_PREFIX_LENGTH)))
+        for i in range(min(count, total))
+    ]
+
+
 def proxy_env() -> list[tuple[str, str]]:
     """What the agent container gets so every client it runs uses the proxy."""
     url = f"http://{PROXY_ALIAS}:{PROXY_PORT}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,3 +139,182 @@ def throwaway_images():
     ids = leftover.stdout.decode().split()
     if ids:
         docker("rmi", "--force", *ids, check=False)
+
+
+# --- agent sessions: real git repos in tmp_path, and cleanup of what the sessions created ----
+
+SESSION_LABEL = "coding-agents.session"
+REPO_LABEL = "coding-agents.repo"
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    """Real git on a host repo; stdout without the trailing newline."""
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=120)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout.rstrip("\n")
+
+
+def make_repo(path: Path) -> Path:
+    """A repo with an identity and two commits (so HEAD has a parent the workspace must not need)."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.com")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "first")
+    (path / "app.py").write_text("print('v1')\n")
+    git(path, "add", "app.py")
+    git(path, "commit", "-q", "-m", "second")
+    return path
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 0.5):
+    """Poll check() until it returns something truthy; fail naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def container_state(name: str) -> str | None:
+    done = docker("inspect", "--type", "container", "--format", "{{.State.Status}}", name, check=False)
+    return done.stdout.decode().strip() if done.returncode == 0 else None
+
+
+def volume_exists(name: str) -> bool:
+    return docker("volume", "inspect", name, check=False).returncode == 0
+
+
+def inside(name: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a shell script in a session container as the agent user."""
+    done = subprocess.run(
+        ["docker", "exec", "-u", "1000", name, "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"in {name}: {script!r} failed ({done.returncode}): {done.stderr}")
+    return done
+
+
+def sessions_under(path: Path) -> tuple[set[str], set[str]]:
+    """(containers, volumes) whose coding-agents.repo label points into path."""
+    prefix = str(path.resolve())
+    found: list[set[str]] = []
+    for kind, field in ((["ps", "--all"], "{{.Names}}"), (["volume", "ls"], "{{.Name}}")):
+        listed = docker(*kind, "--filter", f"label={SESSION_LABEL}", "--format",
+                        field + '\t{{.Label "' + REPO_LABEL + '"}}', check=False)
+        names = set()
+        for line in listed.stdout.decode().splitlines():
+            name, _, repo = line.partition("\t")
+            if repo == prefix or repo.startswith(prefix + "/"):
+                names.add(name)
+        found.append(names)
+    return found[0], found[1]
+
+
+def remove_sessions_under(path: Path) -> None:
+    containers, volumes = sessions_under(path)
+    if containers:
+        docker("rm", "--force", *containers, check=False)
+        volumes |= {f"{name}-{kind}" for name in containers for kind in ("workspace", "home")}
+    leftover = docker("volume", "ls", "--quiet", "--filter", f"label={TEST_LABEL}={RUN_ID}", check=False)
+    volumes |= set(leftover.stdout.decode().split())
+    existing = [name for name in volumes if volume_exists(name)]
+    if existing:
+        docker("volume", "rm", "--force", *existing, check=False)
+    # Squid sessions also have two networks each; leaking them exhausts the engine's address pools.
+    listed = docker("network", "ls", "--format", "{{.Name}}", "--filter", "label=coding-agents.session", check=False)
+    for network in listed.stdout.decode().split():
+        labels = docker("network", "inspect", "--format", '{{index .Labels "coding-agents.repo"}}', network, check=False)
+        if labels.stdout.decode().strip().startswith(str(path)):
+            members = docker("network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network,
+                             check=False).stdout.decode().split()
+            for member in members:
+                docker("network", "disconnect", "--force", network, member, check=False)
+            docker("network", "rm", network, check=False)
+
+
+@pytest.fixture
+def session_cleanup(docker_engine, built_images, tmp_path):
+    """After the test: remove every session container and volume of a repo in tmp_path."""
+    yield tmp_path
+    remove_sessions_under(tmp_path)
+
+
+@pytest.fixture
+def new_repo(session_cleanup, tmp_path):
+    """Make a fresh repo in tmp_path; its unique folder name keeps container names unique."""
+
+    def make(stem: str = "repo") -> Path:
+        return make_repo(tmp_path / f"{stem}-{uuid.uuid4().hex[:6]}")
+
+    return make
+
+
+@pytest.fixture
+def repo(new_repo) -> Path:
+    return new_repo()
+
+
+def launched_name(result: CliResult) -> str:
+    """The session name from launch-agent's `connect:  connect-agent NAME` line."""
+    assert result.returncode == 0, result.output
+    for line in result.stdout.splitlines():
+        if line.startswith("connect:"):
+            return line.split()[-1]
+    raise AssertionError(f"no connect: line in {result.stdout!r}")
+
+
+def host_state(repo: Path) -> dict[str, object]:
+    """Everything a sync must not touch: HEAD, index, work tree (tracked and untracked)."""
+    files = {
+        str(p.relative_to(repo)): p.read_bytes()
+        for p in sorted(repo.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(repo).parts
+    }
+    return {
+        "head": git(repo, "rev-parse", "HEAD"),
+        "head_ref": git(repo, "symbolic-ref", "-q", "HEAD", check=False),
+        "status": git(repo, "status", "--porcelain=v1", "-uall"),
+        "index": git(repo, "ls-files", "--stage"),
+        "staged": git(repo, "diff", "--cached"),
+        "files": files,
+    }
+
+
+def list_row(cli, name: str, *flags: str) -> dict | None:
+    result = cli("list-agents", "--json", *flags)
+    assert result.returncode == 0, result.output
+    return next((row for row in json.loads(result.stdout) if row["name"] == name), None)
+
+
+COMMIT_INSIDE = "cd /workspace && echo {text} > {file} && git add {file} && git commit -q -m {text}"
+
+
+def commit_inside(name: str, file: str, text: str) -> str:
+    """Commit a new file in the session's workspace; return the new commit."""
+    inside(name, COMMIT_INSIDE.format(file=file, text=text))
+    return inside(name, "git -C /workspace rev-parse HEAD").stdout.strip()
+
+
+def assert_gone(name: str) -> None:
+    assert container_state(name) is None, f"container {name} still exists"
+    for volume in (f"{name}-workspace", f"{name}-home"):
+        assert not volume_exists(volume), f"volume {volume} still exists"
+
+
+def assert_clean_error(result, fragment: str) -> None:
+    """One `error:` line containing fragment, then a `hint:` line; non-zero exit; no traceback."""
+    assert result.returncode != 0, result.output
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert fragment in errors[0], result.stderr
+    after = lines[lines.index(errors[0]) + 1 :]
+    assert after and after[0].startswith("hint: "), result.stderr
+    assert "Traceback" not in result.output
