@@ -35,6 +35,12 @@ def git(repo: str | Path, *args: str, check: bool = True, env: dict[str, str] | 
 
 def repo_root(path: str | Path) -> Path:
     """The top of the work tree containing path; a clear error for anything else."""
+    text = str(path)
+    if "://" in text or re.match(r"^[\w.-]+@[\w.-]+:", text):
+        raise AgentsError(
+            f"{text} is a URL; agents work on a local clone (the container itself never fetches)",
+            hint=f"clone it first: git clone {text} && launch-agent AGENT <folder>",
+        )
     target = Path(path).expanduser()
     if not target.exists():
         raise AgentsError(f"{path} does not exist", hint="pass a folder inside a git repository (default: .)")

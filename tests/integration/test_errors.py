@@ -58,3 +58,10 @@ def test_unknown_command_is_usage_error(cli):
     result = cli("frobnicate")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_launch_refuses_a_url(cli):
+    """Sessions copy a local clone in; nothing is ever fetched from inside (restricted mode included)."""
+    for url in ("https://example.invalid/team/repo.git", "git@example.invalid:team/repo.git"):
+        result = cli("launch-agent", "shell", url, "--network-proxy", "restricted")
+        assert_clean_error(result, "is a URL")
