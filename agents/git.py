@@ -192,6 +192,8 @@ def land_commits(repo: Path, branch: str, tip: str, base: str | None = None) -> 
         return SyncOutcome("fast-forward", branch, tip, f"fast-forwarded {branch} to {tip[:10]}")
     # Already saved aside by an earlier sync? Then reuse that branch (fast-forward it if we can).
     for earlier in local_branches(repo, f"{branch}-*"):
+        if not re.fullmatch(re.escape(branch) + r"-\d{8}-\d{6}(-\d+)?", earlier):
+            continue  # a branch of the user's that merely starts with the same name
         earlier_sha = branch_sha(repo, earlier)
         if earlier_sha == tip:
             return SyncOutcome("up-to-date", earlier, tip, f"the agent's commits are already on {earlier}")

@@ -218,6 +218,9 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
             raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
     try:
         if plan.proxy:
+            if workspace.session_state(plan.proxy.container) is not None:
+                raise AgentsError(f"a container named {plan.proxy.container} already exists",
+                                  hint="pass --name to choose another session name")
             proxy_created = True
             start_proxy(plan.proxy, config.network.subnet_pool)
         for argv, volume in zip(plan.volume_argvs, (plan.workspace_volume, plan.home_volume), strict=True):
@@ -293,9 +296,18 @@ def save_network_log(info: sessions.SessionInfo) -> None:
 
 
 def remove_proxy(name: str) -> None:
-    """The sidecar and both networks of a session (missing ones are fine)."""
-    runner.run(["docker", "rm", "--force", sessions.proxy_name(name)], check=False)
+    """The sidecar and both networks of a session (missing ones are fine; others' are never touched)."""
+    label_format = "{{index .Config.Labels \"" + sessions.SESSION + "\"}} {{index .Config.Labels \"" + sessions.ROLE + "\"}}"
+    owner = runner.run(["docker", "inspect", "--format", label_format, sessions.proxy_name(name)], check=False)
+    if owner.ok and owner.stdout.split() == [name, "proxy"]:
+        runner.run(["docker", "rm", "--force", sessions.proxy_name(name)], check=False)
     for net in (sessions.internal_network(name), sessions.egress_network(name)):
+        net_owner = runner.run(
+            ["docker", "network", "inspect", "--format", "{{index .Labels \"" + sessions.SESSION + "\"}}", net],
+            check=False,
+        )
+        if not net_owner.ok or net_owner.stdout.strip() != name:
+            continue
         # Our networks: containers someone attached to them (test servers...) are detached first.
         members = runner.run(["docker", "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", net],
                              check=False)
@@ -365,8 +377,8 @@ def report_early_exit(name: str, grace: float = 1.0) -> bool:
     return True
 
 
-def ensure_running(info: sessions.SessionInfo) -> None:
-    ensure_proxy(info)
+def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_SUBNET_POOL) -> None:
+    ensure_proxy(info, subnet_pool)
     if workspace.session_state(info.name) != "running":
         say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
         docker.run("start", info.name)

@@ -28,7 +28,21 @@ def _cursor_path(name: str) -> Path:
 
 
 def collect(name: str) -> int:
-    """Append new decisions from the proxy container's output; return how many were added."""
+    """Append new decisions from the proxy container's output; return how many were added.
+
+    Several processes may collect at once (the background collector, `logs`, remove-agent):
+    a lock file keeps them from appending the same lines twice.
+    """
+    import fcntl
+
+    lock_path = _cursor_path(name).with_suffix(".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _collect_locked(name)
+
+
+def _collect_locked(name: str) -> int:
     proxy = sessions.proxy_name(name)
     found = runner.run(["docker", "inspect", "--format", "{{.Id}}", proxy], check=False)
     if not found.ok:

@@ -160,7 +160,7 @@ def candidate_subnets(pool: str, seed: str, count: int = 64) -> list[str]:
 
     network = ipaddress.ip_network(pool, strict=False)
     if network.prefixlen > SESSION_PREFIX_LENGTH:
-        raise AgentsError(f"[network] subnet_pool {pool} is too small", hint="use a /24 or larger, e.g. 10.213.0.0/16")
+        raise AgentsError(f"[network] subnet_pool {pool} is too small", hint=f"use a /{SESSION_PREFIX_LENGTH - 1} or larger, e.g. 10.213.0.0/16")
     total = 2 ** (SESSION_PREFIX_LENGTH - network.prefixlen)
     start = int(hashlib.sha256(seed.encode()).hexdigest(), 16) % total
     size = 2 ** (network.max_prefixlen - SESSION_PREFIX_LENGTH)
@@ -235,7 +235,7 @@ def parse_log_line(line: str) -> Decision | None:
         return None  # a connection that never made a request (e.g. our readiness probe)
     result_code = result.split("/")[0]
     host, port = parse_url(method, url)
-    allowed = "DENIED" not in result_code and status != 403
+    allowed = "DENIED" not in result_code  # an upstream server's own 403 is still an allowed request
     return Decision(when, method, host, port, status, size, result_code, allowed)
 
 

@@ -32,6 +32,7 @@ CREATED = f"{LABEL}.created"
 INTERACTIVE = f"{LABEL}.interactive"
 ALLOW = f"{LABEL}.allow"  # the session's allowlist, space-separated (squid mode)
 LEARN = f"{LABEL}.learn"
+LIMITS = f"{LABEL}.proxy-limits"  # "request_mb reply_mb"
 BLOCK_PRIVATE = f"{LABEL}.block-private"
 ROLE = f"{LABEL}.role"  # agent | proxy
 
@@ -125,14 +126,19 @@ def policy_labels(policy: network.Policy | None) -> tuple[tuple[str, str], ...]:
         (ALLOW, " ".join(policy.allow)),
         (LEARN, "true" if policy.learn else "false"),
         (BLOCK_PRIVATE, "true" if policy.block_private else "false"),
+        (LIMITS, f"{policy.request_max_mb} {policy.reply_max_mb}"),
     )
 
 
 def policy_from_labels(labels: dict[str, str]) -> network.Policy:
+    limits = labels.get(LIMITS, "").split()
+    sizes = (int(limits[0]), int(limits[1])) if len(limits) == 2 and all(x.isdigit() for x in limits) else (100, 2048)
     return network.Policy(
         allow=tuple(labels.get(ALLOW, "").split()),
         block_private=labels.get(BLOCK_PRIVATE, "true") == "true",
         learn=labels.get(LEARN) == "true",
+        request_max_mb=sizes[0],
+        reply_max_mb=sizes[1],
     )
 
 

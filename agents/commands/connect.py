@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
             f"{info.name} runs a --prompt task, which has no terminal to attach to",
             hint=f"follow its output with `docker logs -f {info.name}`; collect it with remove-agent {info.name}",
         )
-    launcher.ensure_running(info)
+    from agents.config import load_config
+
+    launcher.ensure_running(info, load_config().network.subnet_pool)
     launcher.wait_ready(info.name)
     runner.exec_replace(launcher.attach_argv(info.name))
     return 0
