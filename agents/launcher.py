@@ -322,26 +322,41 @@ def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_
     """Recreate a crashed or deleted proxy from the session's labels before the agent needs it."""
     if info.network != "squid":
         return
-    state = workspace.session_state(sessions.proxy_name(info.name))
-    if state == "running":
-        return
-    if state is not None:
-        if docker.run("start", sessions.proxy_name(info.name), check=False).ok:
+    container = sessions.proxy_name(info.name)
+    owner = runner.run(
+        ["docker", "inspect", "--format",
+         "{{index .Config.Labels \"" + sessions.SESSION + "\"}} {{index .Config.Labels \"" + sessions.ROLE + "\"}}",
+         container],
+        check=False,
+    )
+    if owner.ok and owner.stdout.split() != [info.name, "proxy"]:
+        raise AgentsError(f"{container} exists but is not the proxy of {info.name}",
+                          hint=f"remove or rename that container, then connect-agent {info.name} again")
+    if owner.ok:
+        if workspace.session_state(container) == "running":
+            return
+        if docker.run("start", container, check=False).ok:
             return
     say(f"==> recreating the network proxy of {info.name}")
     labels = tuple(sorted(info.labels.items()))
     proxy = sessions.plan_proxy(info.name, labels, sessions.policy_from_labels(info.labels), images.image_ref("proxy"))
     runner.run(["docker", "rm", "--force", proxy.container], check=False)
-    missing = [argv for argv in proxy.network_argvs
-               if not runner.run(["docker", "network", "inspect", argv[-1]], check=False).ok]
+    missing = []
+    for argv in proxy.network_argvs:
+        found = runner.run(
+            ["docker", "network", "inspect", "--format", "{{index .Labels \"" + sessions.SESSION + "\"}}", argv[-1]],
+            check=False,
+        )
+        if not found.ok:
+            missing.append(argv)
+        elif found.stdout.strip() != info.name:
+            raise AgentsError(f"network {argv[-1]} exists but belongs to another session",
+                              hint="remove it (docker network rm), then try again")
     if missing:
         create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool)
     runner.run(list(proxy.create_argv))
     runner.run(list(proxy.connect_argv))
     runner.run(list(proxy.start_argv))
-
-
-# --- attach, sync, finish ----------------------------------------------------------------
 
 
 def attach_argv(name: str) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agents import __version__, cli
-from agents.commands import connect, doctor, launch, list_agents, reap, remove, run_agent, sync
+from agents.commands import collect, connect, doctor, launch, list_agents, logs, policy, reap, remove, run_agent, sync
 from agents.commands import images as images_command
 from agents.errors import AgentsError
 
@@ -25,7 +25,10 @@ COMMAND_HANDLERS = [
     (["list-agents"], list_agents, "run"),
     (["remove-agent", "claude-repo-main"], remove, "run"),
     (["sync", "claude-repo-main"], sync, "run"),
+    (["logs", "claude-repo-main", "--network"], logs, "run"),
+    (["policy", "suggest", "claude-repo-main"], policy, "run_suggest"),
     (["_reap", "claude-repo-main"], reap, "run"),
+    (["_collect", "claude-repo-main"], collect, "run"),
     (["doctor"], doctor, "run"),
     (["verify-prerequisites"], doctor, "run"),
     (["images"], images_command, "_missing_verb"),
@@ -96,9 +99,10 @@ def test_main_every_parser_command_is_covered():
     parser = cli.build_parser()
 
     assert subcommand_names(parser) == {argv[0] for argv, _, _ in COMMAND_HANDLERS}
-    assert subcommand_names(subparser(parser, "images")) == {
-        argv[1] for argv, _, _ in COMMAND_HANDLERS if len(argv) > 1 and argv[0] == "images"
-    }
+    for command in ("images", "policy"):
+        assert subcommand_names(subparser(parser, command)) == {
+            argv[1] for argv, _, _ in COMMAND_HANDLERS if len(argv) > 1 and argv[0] == command
+        }
 
 
 @pytest.mark.parametrize(("shim", "prefix"), cli.SHIM_COMMANDS.items(), ids=list(cli.SHIM_COMMANDS))
@@ -144,6 +148,18 @@ def test_main_images_without_verb_prints_help_and_returns_2(capsys):
     assert "usage: coding-agents images" in capsys.readouterr().out
 
 
+def test_main_policy_without_verb_prints_help_and_returns_2(capsys):
+    assert cli.main(["policy"], prog="coding-agents") == 2
+
+    assert "usage: coding-agents policy" in capsys.readouterr().out
+
+
+def test_main_internal_commands_are_hidden_from_top_level_help(capsys):
+    out = run_help(capsys, [])
+
+    assert "_collect" not in out and "_reap" not in out
+
+
 def test_main_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as caught:
         cli.main(["run-agent", "claude", "--network-proxy", "open"], prog="coding-agents")
@@ -158,7 +174,8 @@ def test_main_usage_error_exits_2(capsys):
 def all_command_words() -> list[list[str]]:
     parser = cli.build_parser()
     words = [[name] for name in sorted(subcommand_names(parser))]
-    words += [["images", verb] for verb in sorted(subcommand_names(subparser(parser, "images")))]
+    for command in ("images", "policy"):
+        words += [[command, verb] for verb in sorted(subcommand_names(subparser(parser, command)))]
     return words
 
 
@@ -181,6 +198,8 @@ def test_main_top_level_help_lists_every_command(capsys):
         "list-agents",
         "remove-agent",
         "sync",
+        "logs",
+        "policy",
         "images",
         "doctor",
     ):

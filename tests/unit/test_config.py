@@ -119,7 +119,7 @@ def test_load_config_sessions_defaults():
     loaded = config.load_config()
 
     assert loaded.sessions == config.SessionsConfig()
-    assert (loaded.sessions.network, loaded.sessions.auto_commit, loaded.sessions.pids_limit) == ("restricted", True, 1024)
+    assert (loaded.sessions.network, loaded.sessions.auto_commit, loaded.sessions.pids_limit) == ("squid", True, 1024)
     assert (loaded.sessions.memory, loaded.sessions.cpus, loaded.sessions.docker_args) == (None, None, ())
 
 
@@ -197,4 +197,48 @@ def test_load_config_unknown_section_hint_names_sessions(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known sections: [images], [sessions]"
+    assert caught.value.hint == "known sections: [images], [network], [sessions]"
+
+
+# --- [network] --------------------------------------------------------------------------
+
+
+def test_load_config_network_defaults():
+    loaded = config.load_config()
+
+    assert loaded.network == config.NetworkConfig()
+    assert (loaded.network.allow, loaded.network.block_private) == ((), True)
+    assert (loaded.network.request_max_mb, loaded.network.reply_max_mb) == (100, 2048)
+
+
+def test_load_config_parses_network_section(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        '[network]\nallow = ["pypi.org", ".pythonhosted.org"]\nblock_private = false\n'
+        "request_max_mb = 10\nreply_max_mb = 500\n",
+    )
+
+    assert config.load_config(path).network == config.NetworkConfig(
+        allow=("pypi.org", ".pythonhosted.org"), block_private=False, request_max_mb=10, reply_max_mb=500,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[network]\nallow = 'pypi.org'\n", "[network] allow must be a list, not str"),
+        ("[network]\nallow = ['pypi.org', 3]\n", "[network] allow must be a list of strings"),
+        ("[network]\nblock_private = 'no'\n", "[network] block_private must be a bool, not str"),
+        ("[network]\nreply_max_mb = true\n", "[network] reply_max_mb must be a int, not bool"),
+        ("[network]\nallowed = []\n", "unknown key 'allowed' in [network]"),
+    ],
+    ids=["allow-str", "allow-not-strings", "block-private-str", "reply-bool", "unknown-key"],
+)
+def test_load_config_rejects_bad_network_values(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message.startswith(f"config file {path}")
+    assert expected in caught.value.message

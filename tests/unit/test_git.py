@@ -205,6 +205,28 @@ def test_local_branches_matches_pattern(repo):
     assert sorted(git.local_branches(repo, "claude/session-*")) == ["claude/session-1", "claude/session-2"]
 
 
+@pytest.mark.parametrize(
+    ("existing", "wanted", "clash"),
+    [
+        ("claude/a", "claude/a/b", "claude/a"),  # a/b blocks a/b/c
+        ("claude", "claude/a", "claude"),
+        ("claude/a/b", "claude/a", "claude/a/b"),  # and a/b/c blocks a/b
+        ("claude/a/b/c", "claude/a", "claude/a/b/c"),
+        ("claude/a", "claude/a", None),  # the branch itself is continued, not a clash
+        ("claude/ab", "claude/a", None),
+        ("claude/a-1", "claude/a/b", None),
+    ],
+)
+def test_conflicting_branch_cases(repo, existing, wanted, clash):
+    run_git(repo, "branch", existing)
+
+    assert git.conflicting_branch(repo, wanted) == clash
+
+
+def test_conflicting_branch_none_in_plain_repo(repo):
+    assert git.conflicting_branch(repo, "claude/session-1") is None
+
+
 def test_checked_out_branches_includes_other_worktrees(repo, tmp_path):
     run_git(repo, "branch", "idle")
     run_git(repo, "worktree", "add", "-q", "-b", "feature/x", str(tmp_path / "wt"))
@@ -399,15 +421,94 @@ def test_land_commits_diverged_saves_aside(repo, fixed_stamp, first_commit):
 
 
 def test_land_commits_second_aside_in_same_second_gets_new_name(repo, fixed_stamp, first_commit):
+    # Two unrelated tips (the agent rewrote its branch): the first aside cannot be reused.
     base = first_commit
     run_git(repo, "branch", "claude/x", child_commit(repo, base, "user"))
     first = git.land_commits(repo, "claude/x", child_commit(repo, base, "agent 1"), base=base)
 
     second = git.land_commits(repo, "claude/x", child_commit(repo, base, "agent 2"), base=base)
+    third = git.land_commits(repo, "claude/x", child_commit(repo, base, "agent 3"), base=base)
 
     assert first.branch == f"claude/x-{ASIDE_STAMP}"
-    assert second.branch == f"claude/x-{ASIDE_STAMP}x"
-    assert git.branch_sha(repo, first.branch) == first.tip
+    assert (second.status, second.branch) == ("saved-aside", f"claude/x-{ASIDE_STAMP}-1")
+    assert third.branch == f"claude/x-{ASIDE_STAMP}-2"
+    for outcome in (first, second, third):
+        assert git.branch_sha(repo, outcome.branch) == outcome.tip
+
+
+def test_land_commits_gives_up_after_ten_names_in_one_second(repo, fixed_stamp, first_commit):
+    base = first_commit
+    run_git(repo, "branch", "claude/x", child_commit(repo, base, "user"))
+    taken = child_commit(repo, base, "someone else")
+    for suffix in ["", *(f"-{n}" for n in range(1, 10))]:
+        run_git(repo, "branch", f"claude/x-{ASIDE_STAMP}{suffix}", taken)
+
+    with pytest.raises(AgentsError, match="could not create a branch next to claude/x") as caught:
+        git.land_commits(repo, "claude/x", child_commit(repo, base, "agent"), base=base)
+
+    assert git.SESSION_REF_PREFIX in caught.value.hint
+
+
+def test_land_commits_second_sync_after_aside_is_up_to_date_on_that_branch(repo, monkeypatch, first_commit):
+    base = first_commit
+    run_git(repo, "branch", "claude/x", child_commit(repo, base, "user"))
+    tip = child_commit(repo, base, "agent")
+    monkeypatch.setattr(git, "timestamp", lambda: ASIDE_STAMP)
+    first = git.land_commits(repo, "claude/x", tip, base=base)
+    monkeypatch.setattr(git, "timestamp", lambda: "20260101-000107")  # a later sync
+
+    second = git.land_commits(repo, "claude/x", tip, base=base)
+
+    assert first.status == "saved-aside"
+    assert (second.status, second.branch, second.tip) == ("up-to-date", f"claude/x-{ASIDE_STAMP}", tip)
+    assert second.message == f"the agent's commits are already on claude/x-{ASIDE_STAMP}"
+    assert git.local_branches(repo, "claude/x-*") == [f"claude/x-{ASIDE_STAMP}"]
+
+
+def test_land_commits_fast_forwards_the_earlier_aside_branch(repo, monkeypatch, first_commit):
+    base = first_commit
+    host = child_commit(repo, base, "user")
+    run_git(repo, "branch", "claude/x", host)
+    first_tip = child_commit(repo, base, "agent 1")
+    monkeypatch.setattr(git, "timestamp", lambda: ASIDE_STAMP)
+    git.land_commits(repo, "claude/x", first_tip, base=base)
+    monkeypatch.setattr(git, "timestamp", lambda: "20260101-000107")
+    later_tip = child_commit(repo, first_tip, "agent 2")
+
+    outcome = git.land_commits(repo, "claude/x", later_tip, base=base)
+
+    aside = f"claude/x-{ASIDE_STAMP}"
+    assert (outcome.status, outcome.branch, outcome.tip) == ("fast-forward", aside, later_tip)
+    assert outcome.message == f"fast-forwarded {aside} to {later_tip[:10]}"
+    assert git.branch_sha(repo, aside) == later_tip
+    assert git.branch_sha(repo, "claude/x") == host
+    assert git.local_branches(repo, "claude/x-*") == [aside]
+
+
+def test_land_commits_checked_out_aside_branch_is_not_moved(repo, fixed_stamp, first_commit):
+    base = first_commit
+    run_git(repo, "branch", "claude/x", child_commit(repo, base, "user"))
+    first_tip = child_commit(repo, base, "agent 1")
+    aside = git.land_commits(repo, "claude/x", first_tip, base=base).branch
+    run_git(repo, "checkout", "-q", aside)
+    later_tip = child_commit(repo, first_tip, "agent 2")
+
+    outcome = git.land_commits(repo, "claude/x", later_tip, base=base)
+
+    assert (outcome.status, outcome.branch) == ("saved-aside", f"{aside}-1")
+    assert git.branch_sha(repo, aside) == first_tip
+
+
+def test_land_commits_never_moves_a_user_branch_that_only_shares_the_prefix(repo, fixed_stamp, first_commit):
+    base = first_commit
+    run_git(repo, "branch", "claude/x", child_commit(repo, base, "user"))
+    run_git(repo, "branch", "claude/x-backup", base)  # the user's own bookmark at the start commit
+    tip = child_commit(repo, base, "agent")
+
+    outcome = git.land_commits(repo, "claude/x", tip, base=base)
+
+    assert git.branch_sha(repo, "claude/x-backup") == base
+    assert (outcome.status, outcome.branch) == ("saved-aside", f"claude/x-{ASIDE_STAMP}")
 
 
 def test_land_commits_checked_out_branch_saves_aside_and_leaves_user_alone(repo, fixed_stamp, first_commit):

@@ -212,11 +212,32 @@ def test_build_context_base_has_dockerfile_stub_and_empty_ca():
     assert all(info.mtime == 0 and info.uid == 0 and info.gid == 0 for info, _ in members.values())
 
 
+# Everything the proxy image's Dockerfile copies, plus the CA file every context has.
+PROXY_CONTEXT = {
+    "Dockerfile", "squid.conf", "start-squid", "extra-ca.crt",
+    "errors/ERR_CA_NOT_ALLOWED", "errors/ERR_CA_PORT", "errors/ERR_CA_PRIVATE",
+}
+
+
 def test_build_context_carries_given_ca_bytes():
     members = read_tar(images.build_context(images.get_spec("proxy"), PEM))
 
     assert members["extra-ca.crt"][1] == PEM
-    assert set(members) == {"Dockerfile", "squid.conf", "extra-ca.crt"}
+    assert set(members) == PROXY_CONTEXT
+
+
+def test_build_context_proxy_carries_error_pages_and_executable_start_script():
+    members = read_tar(images.build_context(images.get_spec("proxy"), b""))
+
+    assert members["start-squid"][0].mode == 0o755
+    assert members["start-squid"][1].startswith(b"#!/bin/sh")
+    for page in ("ERR_CA_NOT_ALLOWED", "ERR_CA_PORT", "ERR_CA_PRIVATE"):
+        info, data = members[f"errors/{page}"]
+        assert info.mode == 0o644
+        assert b"Blocked by the coding-agents network policy" in data
+    dockerfile = members["Dockerfile"][1].decode()
+    assert "COPY errors/ /usr/share/squid/errors/templates/" in dockerfile
+    assert 'CMD ["start-squid"]' in dockerfile
 
 
 def test_build_context_agent_has_no_stub():
@@ -329,7 +350,7 @@ def test_build_images_clean_scan_tags_image(fp, fake_which):
     assert report.scan_skipped is False
     assert fp.call_count(["docker", "tag", NEW_ID, ref("proxy")]) == 1
     assert build_arg(build.argv[0], "BASE_IMAGE") == "debian:bookworm-slim"
-    assert set(read_tar(build.context[0])) == {"Dockerfile", "squid.conf", "extra-ca.crt"}
+    assert set(read_tar(build.context[0])) == PROXY_CONTEXT
 
 
 def test_build_images_unchanged_image_is_neither_scanned_nor_tagged(fp, fake_which):

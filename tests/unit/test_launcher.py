@@ -5,17 +5,20 @@ Docker is faked at the runner (pytest-subprocess); git runs for real on reposito
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import functools
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from agents import images, launcher, runner, sessions
-from agents.config import Config, SessionsConfig
+from agents import catalog, images, launcher, network, runner, sessions
+from agents.config import Config, NetworkConfig, SessionsConfig
 from agents.errors import AgentsError
 
 PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
@@ -123,7 +126,11 @@ def test_build_request_defaults(engine, repo):
     assert request.start_commit == run_git(repo, "rev-parse", "HEAD")
     assert request.image == images.image_ref("claude")
     assert request.identity == ("Test User", "test@example.com")
-    assert (request.network, request.mode, request.uncommitted_commit, request.prompt) == ("restricted", "launch", None, None)
+    assert (request.network, request.mode, request.uncommitted_commit, request.prompt) == ("squid", "launch", None, None)
+    # squid is the default: the agent's own hosts only, private addresses blocked, no learning.
+    # (claude.ai is dropped: .claude.ai covers it.)
+    assert request.policy == network.Policy(allow=(".anthropic.com", ".claude.ai", ".claude.com"))
+    assert request.proxy_image == images.image_ref("proxy")
     assert docker_calls(engine) == [["docker", "inspect", "--type", "container", "claude-api-session-1"]]
 
 
@@ -280,6 +287,117 @@ def test_build_request_options_network_overrides_config(engine, repo):
     assert request.network == "restricted"
 
 
+# --- build_request: the network policy --------------------------------------------------
+
+
+def test_build_request_squid_policy_joins_agent_config_and_cli_rules(engine, repo):
+    no_container(engine, "claude-api-session-1")
+    config = Config(network=NetworkConfig(allow=("PyPI.org", "*.npmjs.org", "api.anthropic.com"), block_private=False,
+                                          request_max_mb=5, reply_max_mb=50))
+
+    request = build(repo, config=config, allow_domains=("example.com.", "registry.npmjs.org"))
+
+    expected = network.minimal_rules([*catalog.get_agent("claude").allowed_domains, "pypi.org", ".npmjs.org",
+                                      "example.com"])
+    assert request.policy == network.Policy(allow=tuple(expected), block_private=False, learn=False,
+                                            request_max_mb=5, reply_max_mb=50)
+    assert {"pypi.org", ".npmjs.org", "example.com", ".anthropic.com"} <= set(request.policy.allow)
+    assert "api.anthropic.com" not in request.policy.allow  # covered by .anthropic.com
+    assert "registry.npmjs.org" not in request.policy.allow  # covered by .npmjs.org
+
+
+def test_build_request_learn_sets_learn_mode(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, learn=True)
+
+    assert request.policy.learn is True and request.network == "squid"
+
+
+def test_build_request_bad_allow_domain_is_refused(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError, match="'not a host' is not an allowlist rule") as caught:
+        build(repo, allow_domains=("not a host",))
+
+    assert ".example.com" in caught.value.hint
+
+
+@pytest.mark.parametrize("network_mode", ["restricted", "allow-all"])
+@pytest.mark.parametrize("extra", [{"allow_domains": ("pypi.org",)}, {"learn": True}], ids=["allow-domain", "learn"])
+def test_build_request_squid_only_options_refused_in_other_modes(engine, repo, network_mode, extra):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError, match="--allow-domain and --learn only apply to --network-proxy squid") as caught:
+        build(repo, network=network_mode, **extra)
+
+    assert caught.value.hint == f"this session's network mode is {network_mode}"
+
+
+@pytest.mark.parametrize("network_mode", ["restricted", "allow-all"])
+def test_build_request_other_modes_have_no_policy(engine, repo, network_mode):
+    no_container(engine, "claude-api-session-1")
+
+    assert build(repo, network=network_mode).policy is None
+
+
+# --- build_request: branch-name clashes and limits ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host_branch", "option", "clash"),
+    [("claude/api", "api/v2", "claude/api"), ("claude/api/v2", "api", "claude/api/v2")],
+    ids=["parent-exists", "child-exists"],
+)
+def test_build_request_refuses_branch_that_clashes_with_host_branch(engine, repo, host_branch, option, clash):
+    run_git(repo, "branch", host_branch)
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, branch=option)
+
+    assert caught.value.message == (
+        f"branch {sessions.agent_branch('claude', option)} cannot exist next to the host's {clash} "
+        "(git stores them as a file and a folder)"
+    )
+    assert caught.value.hint == "pick another --branch"
+    assert docker_calls(engine) == []
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory"), [(0.5, None), (2.0, "4g"), (None, "512m"), (None, "1.5G"), (None, "1024"), (None, "100b")]
+)
+def test_validate_limits_accepts(cpus, memory):
+    launcher.validate_limits(cpus, memory)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory", "expected"),
+    [
+        (0.0, None, "--cpu must be a positive number of cores, not 0"),
+        (-1.5, None, "--cpu must be a positive number of cores, not -1.5"),
+        (float("nan"), None, "--cpu must be a positive number of cores, not nan"),
+        (None, "4gb", "--memory '4gb' is not a size"),
+        (None, "0", "--memory '0' is not a size"),
+        (None, "-1g", "--memory '-1g' is not a size"),
+        (None, "g", "--memory 'g' is not a size"),
+        (None, "4 g", "--memory '4 g' is not a size"),
+    ],
+)
+def test_validate_limits_refuses(cpus, memory, expected):
+    with pytest.raises(AgentsError) as caught:
+        launcher.validate_limits(cpus, memory)
+
+    assert caught.value.message == expected
+    assert caught.value.hint.startswith("e.g.")
+
+
+def test_build_request_refuses_bad_limits_before_docker(engine, repo):
+    with pytest.raises(AgentsError, match="--memory 'lots' is not a size"):
+        build(repo, memory="lots")
+
+    assert docker_calls(engine) == []
+
+
 # --- build_request: what is checked first -------------------------------------------------
 
 
@@ -291,12 +409,13 @@ def test_build_request_unknown_agent_first(fp, tmp_path):
 
 
 def test_build_request_network_before_repo(fp, tmp_path):
-    with pytest.raises(AgentsError, match="not available"):
-        build(tmp_path / "missing", network="squid")
-
     with pytest.raises(AgentsError, match="unknown network mode 'host'"):
-        build(tmp_path / "missing", config=Config(sessions=SessionsConfig(network="host")))
+        build(tmp_path / "missing", network="host")
 
+    with pytest.raises(AgentsError, match="unknown network mode 'open'") as caught:
+        build(tmp_path / "missing", config=Config(sessions=SessionsConfig(network="open")))
+
+    assert "squid" in caught.value.hint
     assert list(fp.calls) == []
 
 
@@ -335,8 +454,84 @@ def volume_item(volume: str, session: str, repo: str = "/home/me/api", created: 
             "Labels": labels, "Scope": "local", "Options": None}
 
 
+def collector_argv(name: str) -> list[str]:
+    """The detached `_collect` process a squid launch leaves behind (faked: fp also intercepts Popen)."""
+    return [sys.executable, "-m", "agents", "_collect", name]
+
+
+def proxy_state_argv(name: str) -> list[str]:
+    return ["docker", "inspect", "--format", "{{.State.Status}}", f"{name}-proxy"]
+
+
+def register_proxy(fp, name: str, create_rc: int = 0, ready_rc: int = 0, existing: str | None = None,
+                   proxy_owner: str | None = "{name} proxy") -> None:
+    """The sidecar's calls in a squid launch (name free?, networks, create, connect, start, probe), then its removal.
+
+    `existing` is the state of a container already named NAME-proxy (None: there is none); `proxy_owner`
+    what that name's labels read by the time of a rollback (see register_proxy_removal).
+    """
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("proxy")], stdout=IMAGE_ID + "\n")
+    if existing is None:
+        fp.register(proxy_state_argv(name), returncode=1, stderr=f"Error: No such object: {name}-proxy\n")
+    else:
+        fp.register(proxy_state_argv(name), stdout=existing + "\n")
+    fp.register(["docker", "network", "create", fp.any()], occurrences=2)
+    fp.register(["docker", "create", "--name", f"{name}-proxy", fp.any()], returncode=create_rc,
+                stderr=f'Error response from daemon: Conflict. The container name "/{name}-proxy" is already in use\n'
+                if create_rc else "")
+    fp.register(["docker", "network", "connect", f"{name}-egress", f"{name}-proxy"])
+    fp.register(["docker", "start", f"{name}-proxy"])
+    fp.register(["docker", "exec", f"{name}-proxy", "bash", "-c", fp.any()], returncode=ready_rc, occurrences=500)
+    register_proxy_removal(fp, name, proxy_owner=proxy_owner)
+    fp.register(collector_argv(name))
+
+
+PROXY_OWNER_FORMAT = '{{index .Config.Labels "coding-agents.session"}} {{index .Config.Labels "coding-agents.role"}}'
+NETWORK_OWNER_FORMAT = '{{index .Labels "coding-agents.session"}}'
+NETWORK_MEMBERS_FORMAT = "{{range .Containers}}{{.Name}} {{end}}"
+
+
+def proxy_owner_argv(name: str) -> list[str]:
+    return ["docker", "inspect", "--format", PROXY_OWNER_FORMAT, f"{name}-proxy"]
+
+
+def network_owner_argv(net: str) -> list[str]:
+    return ["docker", "network", "inspect", "--format", NETWORK_OWNER_FORMAT, net]
+
+
+def network_members_argv(net: str) -> list[str]:
+    return ["docker", "network", "inspect", "--format", NETWORK_MEMBERS_FORMAT, net]
+
+
+def register_proxy_removal(fp, name: str, members: str = "", proxy_owner: str | None = "{name} proxy",
+                           network_owner: str | None = "{name}") -> None:
+    """remove_proxy's calls: whose the container and each network are, then the removals.
+
+    `proxy_owner` is what the container's session and role labels read (by default: the session's own
+    sidecar; None: there is no such container); `network_owner` likewise for each network's session label.
+    """
+    proxy_owner = None if proxy_owner is None else proxy_owner.format(name=name)
+    network_owner = None if network_owner is None else network_owner.format(name=name)
+    if proxy_owner is None:
+        fp.register(proxy_owner_argv(name), returncode=1, stderr=f"Error: No such object: {name}-proxy\n")
+    else:
+        fp.register(proxy_owner_argv(name), stdout=proxy_owner + "\n")
+    fp.register(["docker", "rm", "--force", f"{name}-proxy"])
+    for net in (f"{name}-internal", f"{name}-egress"):
+        if network_owner is None:
+            fp.register(network_owner_argv(net), returncode=1, stderr=f"Error: No such network: {net}\n")
+        else:
+            fp.register(network_owner_argv(net), stdout=network_owner + "\n")
+        fp.register(network_members_argv(net), stdout=members + "\n")
+        for member in members.split():
+            fp.register(["docker", "network", "disconnect", "--force", net, member])
+        fp.register(["docker", "network", "rm", net])
+
+
 def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, found: list[dict] | None = None,
-                    volumes: list[dict] | None = None) -> None:
+                    volumes: list[dict] | None = None, squid: bool = True, proxy_ready_rc: int = 0,
+                    proxy_create_rc: int = 0, proxy_exists: str | None = None,
+                    proxy_owner: str | None = "{name} proxy") -> None:
     """Every docker call of one launch, in order; the rollback calls too (they only run on failure)."""
     fp.register(VERSION_ARGV, stdout="27.3.1\n")
     # The sessions build_request compares against: containers, then volumes whose container is gone.
@@ -346,6 +541,9 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
         fp.register(["docker", "volume", "inspect", *(volume["Name"] for volume in volumes)], stdout=json.dumps(volumes))
     no_container(fp, name)
     fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("claude")], stdout=IMAGE_ID + "\n")
+    if squid:
+        register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
+                       proxy_owner=proxy_owner)
     for suffix in ("workspace", "home"):  # launch refuses to reuse an existing volume
         fp.register(["docker", "volume", "inspect", f"{name}-{suffix}"], returncode=1,
                     stderr=f"Error: No such volume: {name}-{suffix}\n")
@@ -370,11 +568,16 @@ def test_launch_unknown_agent_before_any_subprocess(fp):
     assert list(fp.calls) == []
 
 
-def test_launch_squid_before_any_subprocess(fp):
-    with pytest.raises(AgentsError, match="not available"):
-        launcher.launch(launcher.LaunchOptions(agent="claude", network="squid"), Config())
+def test_launch_unknown_network_before_any_subprocess(fp):
+    with pytest.raises(AgentsError, match="unknown network mode 'host'"):
+        launcher.launch(launcher.LaunchOptions(agent="claude", network="host"), Config())
 
     assert list(fp.calls) == []
+
+
+def proxy_removal_calls(fp, name: str) -> list[list[str]]:
+    return [call for call in docker_calls(fp)
+            if call == ["docker", "rm", "--force", f"{name}-proxy"] or call[:3] == ["docker", "network", "rm"]]
 
 
 def test_launch_failed_docker_run_removes_container_and_volumes(engine, repo):
@@ -387,10 +590,19 @@ def test_launch_failed_docker_run_removes_container_and_volumes(engine, repo):
     assert engine.call_count(["docker", "run", "--detach", engine.any()]) == 1
     assert engine.call_count(["docker", "rm", "--force", name]) == 1
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == 1
-    assert docker_calls(engine)[-2:] == [
+    assert docker_calls(engine)[-10:] == [
         ["docker", "rm", "--force", name],
         ["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"],
+        proxy_owner_argv(name),  # the sidecar and both networks go too, once their labels say they are ours
+        ["docker", "rm", "--force", f"{name}-proxy"],
+        network_owner_argv(f"{name}-internal"),
+        network_members_argv(f"{name}-internal"),
+        ["docker", "network", "rm", f"{name}-internal"],
+        network_owner_argv(f"{name}-egress"),
+        network_members_argv(f"{name}-egress"),
+        ["docker", "network", "rm", f"{name}-egress"],
     ]
+    assert engine.call_count(collector_argv(name)) == 0  # nothing to collect for a session that never started
     assert run_git(repo, "for-each-ref", "refs/heads/claude") == ""  # no branch was made
 
 
@@ -402,8 +614,63 @@ def test_launch_failed_populate_removes_volumes_only(engine, repo):
         launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
 
     assert engine.call_count(["docker", "run", "--detach", engine.any()]) == 0
-    assert engine.call_count(["docker", "rm", engine.any()]) == 0
+    assert engine.call_count(["docker", "rm", "--force", name]) == 0
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == 1
+    assert len(proxy_removal_calls(engine, name)) == 3
+
+
+def test_launch_proxy_that_never_listens_is_rolled_back_before_any_volume(engine, repo, monkeypatch):
+    name = "claude-api-session-1"
+    register_launch(engine, name, proxy_ready_rc=1)
+    engine.register(["docker", "logs", "--tail", "20", f"{name}-proxy"],
+                    stderr="FATAL: Bungled /tmp/squid.conf line 3: http_port\n")
+    monkeypatch.setattr(launcher, "start_proxy", functools.partial(launcher.start_proxy, timeout=0.0))
+
+    with pytest.raises(AgentsError) as caught:
+        launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    assert caught.value.message == (
+        f"the network proxy {name}-proxy did not start: FATAL: Bungled /tmp/squid.conf line 3: http_port"
+    )
+    assert caught.value.hint == f"see `docker logs {name}-proxy`"
+    assert engine.call_count(["docker", "volume", "create", engine.any()]) == 0
+    assert engine.call_count(["docker", "volume", "rm", engine.any()]) == 0
+    assert len(proxy_removal_calls(engine, name)) == 3
+
+
+def test_launch_never_removes_a_foreign_container_named_like_its_proxy(engine, repo):
+    name = "claude-api-session-1"
+    # The name was free when checked, then taken before `docker create` (e.g. by the agent container of a
+    # session named NAME-proxy, which a concurrent launch just made).
+    register_launch(engine, name, proxy_create_rc=125, proxy_owner="{name}-proxy agent")
+
+    with pytest.raises(AgentsError, match="already in use"):
+        launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    assert engine.call_count(proxy_owner_argv(name)) == 1
+    assert engine.call_count(["docker", "rm", "--force", f"{name}-proxy"]) == 0
+    # The two networks this launch made are still its own to remove.
+    assert engine.call_count(["docker", "network", "rm", engine.any()]) == 2
+
+
+@pytest.mark.parametrize("state", ["running", "exited", "created"])
+def test_launch_refuses_when_a_container_already_has_the_proxy_name(engine, repo, state):
+    name = "claude-api-session-1"
+    register_launch(engine, name, proxy_exists=state)  # e.g. the agent container of a session named NAME-proxy
+
+    with pytest.raises(AgentsError) as caught:
+        launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    assert caught.value.message == f"a container named {name}-proxy already exists"
+    assert "--name" in caught.value.hint
+    assert engine.call_count(proxy_state_argv(name)) == 1
+    # Refused before creating anything, so there is nothing to roll back, least of all that container.
+    for argv in (["docker", "network", "create", engine.any()], ["docker", "create", engine.any()],
+                 ["docker", "volume", "create", engine.any()], ["docker", "run", engine.any()],
+                 proxy_owner_argv(name), ["docker", "rm", engine.any()], ["docker", "network", "rm", engine.any()],
+                 ["docker", "volume", "rm", engine.any()], collector_argv(name)):
+        assert engine.call_count(argv) == 0, argv
+    assert run_git(repo, "for-each-ref", "refs/heads/claude") == ""
 
 
 def test_launch_success_returns_session_and_removes_nothing(engine, repo):
@@ -417,6 +684,116 @@ def test_launch_success_returns_session_and_removes_nothing(engine, repo):
     assert engine.call_count(["docker", "volume", "create", engine.any()]) == 2
     assert engine.call_count(["docker", "rm", engine.any()]) == 0
     assert engine.call_count(["docker", "volume", "rm", engine.any()]) == 0
+    assert engine.call_count(["docker", "network", "rm", engine.any()]) == 0
+
+
+def test_launch_squid_call_sequence(engine, repo):
+    name = "claude-api-session-1"
+    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
+    register_launch(engine, name, found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
+
+    launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    steps = [call[:4] for call in engine.calls if call[0] == "docker" or call[:3] == collector_argv(name)[:3]]
+    assert steps == [
+        VERSION_ARGV[:4],
+        PS_ALL[:4], VOLUME_LS[:4],  # the sessions there are
+        ["docker", "inspect", "--type", "container"],  # the name is free
+        ["docker", "image", "inspect", "--format"], ["docker", "image", "inspect", "--format"],  # agent, then proxy image
+        ["docker", "volume", "inspect", f"{name}-workspace"], ["docker", "volume", "inspect", f"{name}-home"],
+        proxy_state_argv(name)[:4],  # no container has the proxy's name yet
+        ["docker", "network", "create", "--internal"], ["docker", "network", "create", "--label"],
+        ["docker", "create", "--name", f"{name}-proxy"],
+        ["docker", "network", "connect", f"{name}-egress"],
+        ["docker", "start", f"{name}-proxy"],
+        ["docker", "exec", f"{name}-proxy", "bash"],  # squid listens before the agent starts
+        ["docker", "volume", "create", "--label"], ["docker", "volume", "create", "--label"],
+        ["docker", "run", "--rm", "-i"],  # populate
+        ["docker", "run", "--detach", "--name"],  # the agent
+        collector_argv(name)[:4],  # then the host-side log collector
+        PS_ALL[:4], ["docker", "inspect", "c" * 64], VOLUME_LS[:4],
+    ]
+    agent_run = next(call for call in engine.calls if call[:3] == ["docker", "run", "--detach"])
+    assert f"{name}-internal" == agent_run[agent_run.index("--network") + 1]
+
+
+def proxy_plan(name: str = "claude-api-session-1") -> sessions.ProxyPlan:
+    return sessions.plan_proxy(name, (("coding-agents.session", name),), network.Policy(allow=("pypi.org",)),
+                               images.image_ref("proxy"))
+
+
+def test_start_proxy_waits_until_squid_accepts_connections(fp, monkeypatch):
+    plan = proxy_plan()
+    fp.register(["docker", "network", "create", fp.any()], occurrences=2)
+    for argv in (plan.create_argv, plan.connect_argv, plan.start_argv):
+        fp.register(list(argv))
+    fp.register(list(plan.ready_argv), returncode=1, occurrences=2)
+    fp.register(list(plan.ready_argv))
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+
+    launcher.start_proxy(plan, timeout=30.0)
+
+    assert fp.call_count(list(plan.ready_argv)) == 3
+    calls = [list(call) for call in fp.calls]
+    assert [call[-1] for call in calls[:2]] == [plan.internal_network, plan.egress_network]
+    assert calls[2:5] == [list(plan.create_argv), list(plan.connect_argv), list(plan.start_argv)]
+
+
+OVERLAP = "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space\n"
+
+
+def test_create_networks_skips_subnets_in_use(fp):
+    plan = proxy_plan()
+    candidates = network.candidate_subnets("10.213.0.0/16", plan.container)
+    internal = [*plan.network_argvs[0][:-1], "--subnet", candidates[0], plan.internal_network]
+    fp.register(internal, returncode=1, stderr=OVERLAP)
+    fp.register([*plan.network_argvs[0][:-1], "--subnet", candidates[1], plan.internal_network])
+    fp.register([*plan.network_argvs[1][:-1], "--subnet", candidates[0], plan.egress_network], returncode=1,
+                stderr=OVERLAP)
+    fp.register([*plan.network_argvs[1][:-1], "--subnet", candidates[2], plan.egress_network])
+
+    launcher.create_networks(plan, "10.213.0.0/16")
+
+    subnets = [call[call.index("--subnet") + 1] for call in fp.calls]
+    # The internal network's subnet (candidates[1]) is not offered to the egress network.
+    assert subnets == [candidates[0], candidates[1], candidates[0], candidates[2]]
+
+
+def test_create_networks_other_failures_are_not_retried(fp):
+    plan = proxy_plan()
+    fp.register(["docker", "network", "create", fp.any()], returncode=1,
+                stderr="Error response from daemon: network with name x already exists\n")
+
+    with pytest.raises(runner.CommandFailed, match="already exists"):
+        launcher.create_networks(plan, "10.213.0.0/16")
+
+    assert len(fp.calls) == 1
+
+
+def test_create_networks_full_pool_says_so(fp):
+    plan = proxy_plan()
+    fp.register(["docker", "network", "create", fp.any()], returncode=1, stderr=OVERLAP, occurrences=4)
+
+    with pytest.raises(AgentsError) as caught:
+        launcher.create_networks(plan, "10.9.0.0/26")
+
+    assert caught.value.message == f"no free subnet left in 10.9.0.0/26 for {plan.internal_network}"
+    assert "subnet_pool" in caught.value.hint
+    assert len(fp.calls) == 4
+
+
+def test_launch_restricted_has_no_proxy_nor_collector(engine, repo):
+    name = "claude-api-session-1"
+    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
+    register_launch(engine, name, squid=False,
+                    found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
+
+    launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo), network="restricted"), Config())
+
+    assert engine.call_count(["docker", "network", engine.any()]) == 0
+    assert engine.call_count(["docker", "create", engine.any()]) == 0
+    assert not any("proxy" in " ".join(call) for call in docker_calls(engine))
+    assert engine.call_count([sys.executable, engine.any()]) == 0
 
 
 def test_launch_never_removes_volumes_of_an_orphaned_session(engine, repo):
@@ -516,23 +893,29 @@ def test_get_session_unknown_name(fp):
 NAME = "claude-api-session-1"
 
 
-def register_in_workspace(fp, autocommit: str = "clean\n", health: dict | None = None) -> None:
+def report(tip: str | None, ahead: int | None, unsynced: int | None, elsewhere: list | None = None) -> dict:
+    """What `ca-stub health` prints."""
+    return {"tip": tip, "ahead": ahead, "unsynced": unsynced, "dirty": False, "elsewhere": elsewhere or []}
+
+
+def register_in_workspace(fp, autocommit: str = "clean\n", health: dict | None = None, squid: bool = False) -> None:
+    """A running session's autocommit and health (every removal asks), then the removal itself."""
     state = ["docker", "inspect", "--format", "{{.State.Status}}", NAME]
-    fp.register(state, stdout="running\n", occurrences=2)
+    fp.register(state, stdout="running\n", occurrences=3)  # autocommit, health, and a sync's fetch
     fp.register(["docker", "exec", "--user", "1000", NAME, "ca-stub", "autocommit"], stdout=autocommit)
-    if health is not None:
-        fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout=json.dumps(health))
+    health = report(None, None, None) if health is None else health
+    fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout=json.dumps(health))
     fp.register(["docker", "rm", "--force", NAME])
     fp.register(["docker", "volume", "rm", "--force", f"{NAME}-workspace", f"{NAME}-home"])
+    if squid:
+        register_proxy_removal(fp, NAME)
+    else:  # whatever the mode, removal asks after a sidecar and its networks; outside squid mode there are none
+        register_proxy_removal(fp, NAME, proxy_owner=None, network_owner=None)
 
 
 def removal_calls(fp) -> int:
-    return fp.call_count(["docker", "rm", fp.any()]) + fp.call_count(["docker", "volume", "rm", fp.any()])
-
-
-def report(tip: str, ahead: int, unsynced: int) -> dict:
-    """What `ca-stub health` prints."""
-    return {"tip": tip, "ahead": ahead, "unsynced": unsynced, "dirty": False}
+    """The session's container and volumes (the proxy's removal is counted by proxy_removal_calls)."""
+    return fp.call_count(["docker", "rm", "--force", NAME]) + fp.call_count(["docker", "volume", "rm", fp.any()])
 
 
 def test_remove_no_push_with_unsynced_commits_refuses_without_yes(engine, repo):
@@ -576,6 +959,7 @@ def test_remove_no_push_with_yes_removes(engine, repo):
 
     assert engine.call_count(["docker", "rm", "--force", NAME]) == 1
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{NAME}-workspace", f"{NAME}-home"]) == 1
+    assert proxy_removal_calls(engine, NAME) == []  # a restricted session has no sidecar to remove
     assert run_git(repo, "for-each-ref", "refs/coding-agents") == ""
 
 
@@ -614,6 +998,104 @@ def test_remove_syncs_first_by_default(engine, repo):
 
     assert engine.call_count([*fetch_prefix(str(repo)), engine.any()]) == 1
     assert removal_calls(engine) == 2
+    health_at = next(n for n, call in enumerate(engine.calls) if "health" in list(call))
+    fetch_at = next(n for n, call in enumerate(engine.calls) if list(call[:6]) == fetch_prefix(str(repo)))
+    assert health_at < fetch_at  # the health check (commits elsewhere?) comes before the sync
+
+
+ELSEWHERE = [{"ref": "experiment", "commits": 2}, {"ref": "HEAD (detached)", "commits": 1}]
+
+
+@pytest.mark.parametrize("no_push", [False, True])
+def test_remove_refuses_commits_elsewhere_without_yes(engine, repo, no_push):
+    register_in_workspace(engine, health=report("d" * 40, ahead=0, unsynced=0, elsewhere=ELSEWHERE))
+
+    with pytest.raises(AgentsError) as caught:
+        launcher.remove(existing_session(repo, "claude/session-1", NAME), no_push=no_push)
+
+    assert caught.value.message == (
+        f"{NAME} has commits outside claude/session-1 that a sync would not bring home: "
+        "experiment (2 commit(s)), HEAD (detached) (1 commit(s))"
+    )
+    assert caught.value.hint == (
+        f"merge them into claude/session-1 inside (connect-agent {NAME}), or add -y to discard them"
+    )
+    assert removal_calls(engine) == 0 and proxy_removal_calls(engine, NAME) == []
+    assert engine.call_count([*fetch_prefix(str(repo)), engine.any()]) == 0  # refused before syncing
+
+
+def test_remove_commits_elsewhere_with_yes_syncs_and_removes(engine, repo):
+    register_in_workspace(engine, health=report("d" * 40, ahead=0, unsynced=0, elsewhere=ELSEWHERE))
+
+    launcher.remove(existing_session(repo, "claude/session-1", NAME), yes=True)
+
+    assert engine.call_count([*fetch_prefix(str(repo)), engine.any()]) == 1
+    assert removal_calls(engine) == 2
+
+
+def test_remove_squid_session_keeps_network_log_and_removes_proxy(engine, repo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    register_in_workspace(engine, squid=True)
+    engine.register(["docker", "inspect", "--format", "{{.Id}}", f"{NAME}-proxy"], stdout="p" * 64 + "\n")
+    engine.register(["docker", "logs", f"{NAME}-proxy"],
+                    stdout="1767225600.000 CONNECT evil.example:443 403 3900 TCP_DENIED 172.18.0.3\n")
+    info = dataclasses.replace(existing_session(repo, "claude/session-1", NAME), network="squid")
+
+    launcher.remove(info)
+
+    log_path = tmp_path / "state" / "coding-agents" / "network" / f"{NAME}.log"
+    assert json.loads(log_path.read_text())["host"] == "evil.example"
+    assert f"==> network log kept at {log_path}" in capsys.readouterr().err
+    assert removal_calls(engine) == 2 and len(proxy_removal_calls(engine, NAME)) == 3
+
+
+def test_remove_proxy_detaches_other_members_before_removing_networks(fp):
+    register_proxy_removal(fp, NAME, members=f"{NAME}-proxy test-server")
+
+    launcher.remove_proxy(NAME)
+
+    for net in (f"{NAME}-internal", f"{NAME}-egress"):
+        assert fp.call_count(["docker", "network", "disconnect", "--force", net, "test-server"]) == 1
+        assert fp.call_count(["docker", "network", "rm", net]) == 1
+
+
+@pytest.mark.parametrize(
+    "proxy_owner",
+    ["claude-api-other proxy", f"{NAME}-proxy agent", f"{NAME} agent", " "],
+    ids=["another-sessions-proxy", "agent-of-a-session-named-NAME-proxy", "wrong-role", "unlabelled"],
+)
+def test_remove_proxy_leaves_a_container_it_does_not_own_alone(fp, proxy_owner):
+    register_proxy_removal(fp, NAME, proxy_owner=proxy_owner)
+
+    launcher.remove_proxy(NAME)
+
+    assert fp.call_count(proxy_owner_argv(NAME)) == 1
+    assert fp.call_count(["docker", "rm", fp.any()]) == 0
+    assert fp.call_count(["docker", "network", "rm", fp.any()]) == 2  # the session's own networks still go
+
+
+@pytest.mark.parametrize("network_owner", ["claude-api-other", ""], ids=["another-session", "unlabelled"])
+def test_remove_proxy_leaves_networks_it_does_not_own_alone(fp, network_owner):
+    register_proxy_removal(fp, NAME, members=f"{NAME}-proxy test-server", network_owner=network_owner)
+
+    launcher.remove_proxy(NAME)
+
+    assert fp.call_count(["docker", "rm", "--force", f"{NAME}-proxy"]) == 1  # the session's own sidecar goes
+    for net in (f"{NAME}-internal", f"{NAME}-egress"):
+        assert fp.call_count(network_owner_argv(net)) == 1
+        assert fp.call_count(network_members_argv(net)) == 0
+    assert fp.call_count(["docker", "network", "disconnect", fp.any()]) == 0
+    assert fp.call_count(["docker", "network", "rm", fp.any()]) == 0
+
+
+def test_remove_proxy_without_sidecar_or_networks_removes_nothing(fp):
+    register_proxy_removal(fp, NAME, proxy_owner=None, network_owner=None)
+
+    launcher.remove_proxy(NAME)
+
+    assert [list(call) for call in fp.calls] == [
+        proxy_owner_argv(NAME), network_owner_argv(f"{NAME}-internal"), network_owner_argv(f"{NAME}-egress"),
+    ]
 
 
 # --- rows for list-agents -------------------------------------------------------------------
@@ -625,8 +1107,198 @@ def test_session_rows_keys_and_dirty_state(tmp_path):
 
     rows = launcher.session_rows([info, dirty])
 
-    assert {"name", "agent", "repo", "branch", "state", "network", "created", "unsynced"} <= set(rows[0])
+    assert {"name", "agent", "repo", "branch", "state", "network", "created", "unsynced", "denied"} <= set(rows[0])
     assert rows[0]["name"] == NAME and rows[0]["repo"] == str(tmp_path / "api")
     assert (rows[0]["state"], rows[1]["state"]) == ("running", "exited (dirty)")
     assert rows[0]["unsynced"] is None
     assert json.loads(launcher.as_json(rows)) == rows
+
+
+def test_session_rows_denied_counts_squid_sessions_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    log_path = tmp_path / "state" / "coding-agents" / "network" / f"{NAME}.log"
+    log_path.parent.mkdir(parents=True)
+    log_path.write_text("".join(json.dumps({"decision": decision}) + "\n" for decision in ("denied", "allowed", "denied")))
+    info = existing_session(tmp_path / "api", "claude/session-1", NAME)
+
+    squid_row, restricted_row = launcher.session_rows([dataclasses.replace(info, network="squid"), info])
+
+    assert (squid_row["denied"], restricted_row["denied"]) == (2, None)
+
+
+# --- the proxy of a running session ---------------------------------------------------------
+
+SQUID_LABELS = {
+    "coding-agents.session": NAME, "coding-agents.network": "squid", "coding-agents.role": "agent",
+    "coding-agents.allow": ".anthropic.com pypi.org", "coding-agents.learn": "false",
+    "coding-agents.block-private": "true",
+}
+
+
+def squid_session(tmp_path) -> sessions.SessionInfo:
+    info = existing_session(tmp_path / "api", "claude/session-1", NAME)
+    return dataclasses.replace(info, network="squid", labels=SQUID_LABELS)
+
+
+def proxy_state(fp, state: str | None) -> None:
+    argv = ["docker", "inspect", "--format", "{{.State.Status}}", f"{NAME}-proxy"]
+    if state is None:
+        fp.register(argv, returncode=1, stderr=f"Error: No such object: {NAME}-proxy\n")
+    else:
+        fp.register(argv, stdout=state + "\n")
+
+
+OWNER_FORMAT = '{{index .Config.Labels "coding-agents.session"}} {{index .Config.Labels "coding-agents.role"}}'
+NET_OWNER_FORMAT = '{{index .Labels "coding-agents.session"}}'
+
+
+def proxy_owner(fp, owner: str | None) -> None:
+    """The label lookup ensure_proxy does first: 'NAME proxy' when the sidecar is ours, None when gone."""
+    argv = ["docker", "inspect", "--format", OWNER_FORMAT, f"{NAME}-proxy"]
+    if owner is None:
+        fp.register(argv, returncode=1, stderr=f"Error: No such object: {NAME}-proxy\n")
+    else:
+        fp.register(argv, stdout=owner + "\n")
+
+
+def network_owner(fp, owner: str | None, occurrences: int = 2) -> None:
+    argv = ["docker", "network", "inspect", "--format", NET_OWNER_FORMAT, fp.any()]
+    if owner is None:
+        fp.register(argv, returncode=1, stderr="Error: No such network\n", occurrences=occurrences)
+    else:
+        fp.register(argv, stdout=owner + "\n", occurrences=occurrences)
+
+
+def test_ensure_proxy_nothing_to_do_outside_squid_mode(fp, tmp_path):
+    launcher.ensure_proxy(existing_session(tmp_path / "api", "claude/session-1", NAME))
+
+    assert list(fp.calls) == []
+
+
+def test_ensure_proxy_running_is_left_alone(fp, tmp_path):
+    proxy_owner(fp, f"{NAME} proxy")
+    proxy_state(fp, "running")
+
+    launcher.ensure_proxy(squid_session(tmp_path))
+
+    assert len(fp.calls) == 2
+
+
+def test_ensure_proxy_refuses_a_container_of_someone_else(fp, tmp_path):
+    proxy_owner(fp, "other-session agent")
+
+    with pytest.raises(AgentsError, match="is not the proxy of"):
+        launcher.ensure_proxy(squid_session(tmp_path))
+
+    assert fp.call_count(["docker", "rm", fp.any()]) == 0
+    assert fp.call_count(["docker", "start", fp.any()]) == 0
+
+
+def test_ensure_proxy_refuses_a_network_of_another_session(fp, tmp_path):
+    proxy_owner(fp, None)
+    fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
+    network_owner(fp, "other-session", occurrences=1)
+
+    with pytest.raises(AgentsError, match="belongs to another session"):
+        launcher.ensure_proxy(squid_session(tmp_path))
+
+    assert fp.call_count(["docker", "create", fp.any()]) == 0
+
+
+def test_ensure_proxy_stopped_is_started(fp, tmp_path):
+    proxy_owner(fp, f"{NAME} proxy")
+    proxy_state(fp, "exited")
+    fp.register(["docker", "start", f"{NAME}-proxy"])
+
+    launcher.ensure_proxy(squid_session(tmp_path))
+
+    assert [list(call) for call in fp.calls][-1] == ["docker", "start", f"{NAME}-proxy"]
+    assert fp.call_count(["docker", "create", fp.any()]) == 0
+
+
+def test_ensure_proxy_gone_is_recreated_from_the_labels(fp, tmp_path, capsys):
+    proxy_owner(fp, None)
+    fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
+    network_owner(fp, NAME)  # both networks are still there, and ours
+    fp.register(["docker", "create", "--name", f"{NAME}-proxy", fp.any()])
+    fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
+    fp.register(["docker", "start", f"{NAME}-proxy"])
+
+    launcher.ensure_proxy(squid_session(tmp_path))
+
+    create = next(list(call) for call in fp.calls if call[:2] == ["docker", "create"])
+    policy = network.Policy(allow=(".anthropic.com", "pypi.org"))
+    assert f"SQUID_CONF={network.squid_config(policy)}" in create
+    assert "coding-agents.role=proxy" in create
+    assert fp.call_count(["docker", "network", "create", fp.any()]) == 0
+    assert f"==> recreating the network proxy of {NAME}" in capsys.readouterr().err
+
+
+def test_ensure_proxy_recreated_keeps_the_size_limits_of_the_labels(fp, tmp_path):
+    proxy_owner(fp, None)
+    fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
+    network_owner(fp, NAME)
+    fp.register(["docker", "create", "--name", f"{NAME}-proxy", fp.any()])
+    fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
+    fp.register(["docker", "start", f"{NAME}-proxy"])
+    info = squid_session(tmp_path)
+    info = dataclasses.replace(info, labels={**info.labels, "coding-agents.proxy-limits": "5 50"})
+
+    launcher.ensure_proxy(info)
+
+    create = next(list(call) for call in fp.calls if call[:2] == ["docker", "create"])
+    policy = network.Policy(allow=(".anthropic.com", "pypi.org"), request_max_mb=5, reply_max_mb=50)
+    assert f"SQUID_CONF={network.squid_config(policy)}" in create
+    assert "coding-agents.proxy-limits=5 50" in create  # and a later recreation reads them again
+
+
+def test_ensure_running_recreates_missing_networks_in_the_given_pool(fp, tmp_path):
+    proxy_owner(fp, None)
+    fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
+    network_owner(fp, None)
+    fp.register(["docker", "network", "create", fp.any()], occurrences=2)
+    fp.register(["docker", "create", "--name", f"{NAME}-proxy", fp.any()])
+    fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
+    fp.register(["docker", "start", f"{NAME}-proxy"])
+    fp.register(["docker", "inspect", "--format", "{{.State.Status}}", NAME], stdout="running\n")
+
+    launcher.ensure_running(squid_session(tmp_path), "10.99.0.0/16")
+
+    subnets = [call[call.index("--subnet") + 1] for call in fp.calls if call[:3] == ["docker", "network", "create"]]
+    assert subnets == network.candidate_subnets("10.99.0.0/16", f"{NAME}-proxy")[:2]
+    assert fp.call_count(["docker", "start", NAME]) == 0  # the agent was running
+
+
+def test_connect_passes_the_configured_subnet_pool(tmp_path, monkeypatch):
+    from agents.commands import connect
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[network]\nsubnet_pool = "10.99.0.0/16"\n')
+    monkeypatch.setenv("CODING_AGENTS_CONFIG", str(config_file))
+    info = squid_session(tmp_path)
+    pools = []
+    monkeypatch.setattr(launcher, "pick_session", lambda name: info)
+    monkeypatch.setattr(launcher, "ensure_running", lambda session, subnet_pool: pools.append((session, subnet_pool)))
+    monkeypatch.setattr(launcher, "wait_ready", lambda name: None)
+    monkeypatch.setattr(runner, "exec_replace", lambda argv: None)
+
+    assert connect.run(argparse.Namespace(name=NAME)) == 0
+
+    assert pools == [(info, "10.99.0.0/16")]
+
+
+def test_collect_while_alive_stops_when_the_session_is_gone(fp, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    fp.register(["docker", "inspect", "--format", "{{.Id}}", f"{NAME}-proxy"], stdout="p" * 64 + "\n", occurrences=2)
+    fp.register(["docker", "logs", f"{NAME}-proxy"], occurrences=2,
+                stdout="1767225600.000 CONNECT pypi.org:443 200 10 TCP_TUNNEL 172.18.0.3\n")
+    state = ["docker", "inspect", "--format", "{{.State.Status}}", NAME]
+    fp.register(state, stdout="running\n")
+    fp.register(state, returncode=1, stderr=f"Error: No such object: {NAME}\n")
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+
+    assert launcher.collect_while_alive(NAME) == 0
+
+    assert fp.call_count(state) == 2
+    log_path = tmp_path / "state" / "coding-agents" / "network" / f"{NAME}.log"
+    assert len(log_path.read_text().splitlines()) == 1  # the second pass found nothing new

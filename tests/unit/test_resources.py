@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import glob
+import tomllib
+from pathlib import Path
+
 import pytest
 
 from agents import resources
@@ -52,3 +56,24 @@ def test_dockerfile_declares_base_image_before_first_from(path, data):
     assert arg_line is not None, f"{path} never declares ARG BASE_IMAGE"
     assert arg_line < from_line, f"{path}: ARG BASE_IMAGE must come before the first FROM"
     assert lines[from_line].startswith("FROM ${BASE_IMAGE}")
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def packaged_files(package: str, source_dir: str) -> set[str]:
+    """What pyproject's package-data globs put into a wheel (setuptools expands them with recursive glob)."""
+    settings = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    root = REPO_ROOT / source_dir
+    found = set()
+    for pattern in settings["package-data"][package]:
+        found |= {path for path in glob.glob(pattern, root_dir=root, recursive=True) if (root / path).is_file()}
+    return found
+
+
+def test_wheel_package_data_carries_every_bundled_image_file():
+    assert packaged_files("agents._data.images", "images") == {path for path, _ in resources.walk_files("images")}
+
+
+def test_wheel_package_data_carries_the_stub():
+    assert packaged_files("agents._data.stub", "stub") == {path for path, _ in resources.walk_files("stub")}

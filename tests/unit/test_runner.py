@@ -79,6 +79,62 @@ def test_run_failure_without_output_has_no_detail(fp):
     assert caught.value.message == "`tool` failed with exit code 5"
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("tool", "tool"),
+        ("docker rm --force x", "docker rm --force x"),
+        ("docker volume rm --force a", "docker volume rm --force a"),  # five words: still whole
+        ("docker run --detach --name x --label a=b img", "docker run --detach ..."),
+        ("", ""),
+    ],
+)
+def test_short_command_keeps_short_commands_and_cuts_long_ones(command, expected):
+    assert runner.short_command(command) == expected
+
+
+def test_short_command_word_count_is_adjustable():
+    assert runner.short_command("a b c d e f g h", words=5) == "a b c d e ..."
+    assert runner.short_command("a b c d e f g", words=5) == "a b c d e f g"
+
+
+def test_run_failure_skips_docker_usage_note(fp):
+    argv = ["docker", "run", "--detach", "--name", "x", "--label", "a=b", "img"]
+    fp.register(argv, returncode=125, stderr=(
+        'docker: Error response from daemon: Conflict. The container name "/x" is already in use.\n'
+        "See 'docker run --help'.\n"
+    ))
+
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run(argv)
+
+    assert caught.value.message == (
+        '`docker run --detach ...` failed with exit code 125: docker: Error response from daemon: '
+        'Conflict. The container name "/x" is already in use.'
+    )
+    assert caught.value.result.command == "docker run --detach --name x --label a=b img"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "detail"),
+    [
+        ("flag provided but not defined: --bogus\nRun 'docker network create --help' for more information\n",
+         "flag provided but not defined: --bogus"),
+        ("  See 'docker run --help'.\n", "from stdout"),  # nothing but the note: stdout explains
+        ("See 'man git' for details\n", "See 'man git' for details"),  # not a --help note: kept
+        ("Run the tests again\n", "Run the tests again"),
+    ],
+    ids=["run-note", "only-note", "see-without-help", "run-without-help"],
+)
+def test_run_failure_usage_note_filtering(fp, stderr, detail):
+    fp.register(["tool"], returncode=1, stdout="from stdout\n", stderr=stderr)
+
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run(["tool"])
+
+    assert caught.value.message == f"`tool` failed with exit code 1: {detail}"
+
+
 def test_command_failed_is_an_agents_error(fp):
     fp.register(["tool"], returncode=1)
 
@@ -181,9 +237,9 @@ def test_run_pipeline_producer_failure_names_producer():
     with pytest.raises(runner.CommandFailed) as caught:
         runner.run_pipeline(["sh", "-c", "echo tar: cannot open >&2; exit 3"], ["cat"], hint="producer hint")
 
-    assert (
-        caught.value.message == "`sh -c 'echo tar: cannot open >&2; exit 3'` failed with exit code 3: tar: cannot open"
-    )
+    # Long commands are cut to their first three words (--debug logs show them whole).
+    assert caught.value.message == "`sh -c 'echo ...` failed with exit code 3: tar: cannot open"
+    assert caught.value.result.command == "sh -c 'echo tar: cannot open >&2; exit 3'"
     assert caught.value.hint == "producer hint"
 
 

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from agents import catalog, hardening, sessions
+from agents import catalog, hardening, network, sessions
 from agents.errors import AgentsError
 
 START = "a" * 40
 IMAGE = "coding-agents-claude:1.2.3"
+PROXY_IMAGE = "coding-agents-proxy:1.2.3"
 NAME = "claude-api-session-1"
+POLICY = network.Policy(allow=(".anthropic.com", "pypi.org"))
 
 
 def make_request(**overrides) -> sessions.SessionRequest:
@@ -123,11 +125,14 @@ def test_network_args_allow_all_is_bridge():
     assert sessions.network_args("allow-all") == ["--network", "bridge"]
 
 
-def test_network_args_squid_not_available_yet():
-    with pytest.raises(AgentsError, match="not available") as caught:
-        sessions.network_args("squid")
+def test_network_args_squid_joins_the_sessions_internal_network():
+    assert sessions.network_args("squid", NAME) == ["--network", f"{NAME}-internal"]
 
-    assert "restricted" in caught.value.hint
+
+def test_session_network_and_proxy_names():
+    assert sessions.internal_network(NAME) == f"{NAME}-internal"
+    assert sessions.egress_network(NAME) == f"{NAME}-egress"
+    assert sessions.proxy_name(NAME) == f"{NAME}-proxy"
 
 
 def test_network_args_unknown_mode():
@@ -242,12 +247,14 @@ def test_plan_launch_allow_all_uses_bridge():
     assert values_of(sessions.plan_launch(make_request(network="allow-all")).create_argv, "--network") == ["bridge"]
 
 
-@pytest.mark.parametrize("network", ["restricted", "allow-all"])
+@pytest.mark.parametrize("network_mode", ["restricted", "allow-all", "squid"])
 @pytest.mark.parametrize("prompt", [None, "go"])
-def test_plan_launch_never_privileged_nor_host_mounts(network, prompt):
-    plan = sessions.plan_launch(make_request(network=network, prompt=prompt))
+def test_plan_launch_never_privileged_nor_host_mounts(network_mode, prompt):
+    policy = POLICY if network_mode == "squid" else None
+    plan = sessions.plan_launch(make_request(network=network_mode, prompt=prompt, policy=policy))
+    proxy_argvs = (plan.proxy.create_argv, *plan.proxy.network_argvs) if plan.proxy else ()
 
-    for argv in (plan.populate_argv, plan.create_argv, *plan.volume_argvs):
+    for argv in (plan.populate_argv, plan.create_argv, *plan.volume_argvs, *proxy_argvs):
         assert "--privileged" not in argv
         assert "--mount" not in argv
         assert not any("docker.sock" in arg for arg in argv)
@@ -273,9 +280,140 @@ def test_plan_launch_refuses_bad_name():
         sessions.plan_launch(make_request(name="bad name"))
 
 
-def test_plan_launch_refuses_squid_network():
-    with pytest.raises(AgentsError, match="not available"):
+def test_plan_launch_squid_without_policy_is_refused():
+    with pytest.raises(AgentsError, match="squid mode needs a network policy"):
         sessions.plan_launch(make_request(network="squid"))
+
+
+def squid_request(**overrides) -> sessions.SessionRequest:
+    return make_request(**{"network": "squid", "policy": POLICY, "proxy_image": PROXY_IMAGE, **overrides})
+
+
+def test_plan_launch_squid_agent_sits_on_internal_network_with_proxy_env():
+    plan = sessions.plan_launch(squid_request())
+    argv = plan.create_argv
+
+    assert values_of(argv, "--network") == [f"{NAME}-internal"]
+    envs = values_of(argv, "--env")
+    for key, value in network.proxy_env():
+        assert f"{key}={value}" in envs
+    assert "HTTPS_PROXY=http://proxy:3128" in envs and "NO_PROXY=localhost,127.0.0.1,::1" in envs
+    assert argv.index("--env") < argv.index(IMAGE)  # options, not the agent's arguments
+    assert plan.proxy is not None and plan.proxy.container == f"{NAME}-proxy"
+
+
+@pytest.mark.parametrize("network_mode", ["restricted", "allow-all"])
+def test_plan_launch_other_modes_have_no_proxy(network_mode):
+    plan = sessions.plan_launch(make_request(network=network_mode))
+
+    assert plan.proxy is None
+    assert not any(env.startswith(("HTTP_PROXY=", "HTTPS_PROXY=")) for env in values_of(plan.create_argv, "--env"))
+
+
+def test_plan_launch_squid_labels_carry_the_policy_and_role():
+    request = squid_request(policy=network.Policy(allow=("github.com", ".npmjs.org"), block_private=False, learn=True))
+
+    labels = dict(sessions.plan_launch(request).labels)
+
+    assert labels["coding-agents.network"] == "squid"
+    assert labels["coding-agents.role"] == "agent"
+    assert labels["coding-agents.allow"] == "github.com .npmjs.org"
+    assert (labels["coding-agents.learn"], labels["coding-agents.block-private"]) == ("true", "false")
+
+
+def test_labels_for_without_policy_has_no_policy_labels():
+    labels = dict(sessions.labels_for(make_request()))
+
+    assert labels["coding-agents.role"] == "agent"
+    assert not {"coding-agents.allow", "coding-agents.learn", "coding-agents.block-private"} & set(labels)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        network.Policy(allow=(".anthropic.com", "pypi.org")),
+        network.Policy(allow=(), block_private=False, learn=True),
+        network.Policy(allow=("1.2.3.4",), block_private=True, learn=False),
+        network.Policy(allow=("pypi.org",), request_max_mb=5, reply_max_mb=50),
+    ],
+)
+def test_policy_from_labels_round_trips_policy_labels(policy):
+    assert sessions.policy_from_labels(dict(sessions.policy_labels(policy))) == policy
+
+
+def test_policy_labels_carry_the_proxy_size_limits():
+    labels = dict(sessions.policy_labels(network.Policy(allow=(), request_max_mb=5, reply_max_mb=50)))
+
+    assert labels["coding-agents.proxy-limits"] == "5 50"
+
+
+def test_policy_from_labels_defaults_are_the_strict_ones():
+    assert sessions.policy_from_labels({}) == network.Policy(allow=(), block_private=True, learn=False)
+
+
+@pytest.mark.parametrize("limits", ["", "5", "5 50 7", "5 lots", "-5 50"])
+def test_policy_from_labels_unreadable_limits_fall_back_to_the_defaults(limits):
+    policy = sessions.policy_from_labels({"coding-agents.proxy-limits": limits})
+
+    assert (policy.request_max_mb, policy.reply_max_mb) == (100, 2048)
+
+
+# --- the proxy sidecar ----------------------------------------------------------------------
+
+
+def proxy_plan(policy: network.Policy = POLICY) -> sessions.ProxyPlan:
+    return sessions.plan_proxy(NAME, sessions.labels_for(squid_request(policy=policy)), policy, PROXY_IMAGE)
+
+
+def test_plan_proxy_creates_internal_network_with_internal_flag_and_egress_without():
+    plan = proxy_plan()
+
+    internal, egress = plan.network_argvs
+    assert internal[:4] == ("docker", "network", "create", "--internal") and internal[-1] == f"{NAME}-internal"
+    assert egress[:3] == ("docker", "network", "create") and egress[-1] == f"{NAME}-egress"
+    assert "--internal" not in egress
+    assert (plan.internal_network, plan.egress_network) == (f"{NAME}-internal", f"{NAME}-egress")
+    for argv in plan.network_argvs:
+        assert f"coding-agents.session={NAME}" in values_of(argv, "--label")
+        assert "coding-agents.role=proxy" in values_of(argv, "--label")
+
+
+def test_plan_proxy_container_is_hardened_and_on_internal_network_as_proxy():
+    argv = proxy_plan().create_argv
+
+    assert argv[:5] == ("docker", "create", "--name", f"{NAME}-proxy", "--hostname")
+    assert argv[-1] == PROXY_IMAGE
+    assert contains_run(argv, ["--cap-drop", "ALL"])
+    assert contains_run(argv, ["--security-opt", "no-new-privileges"])
+    assert "--read-only" in argv and "--init" in argv and "--privileged" not in argv and "--cap-add" not in argv
+    assert values_of(argv, "--network") == [f"{NAME}-internal"]
+    assert values_of(argv, "--network-alias") == ["proxy"]
+    assert values_of(argv, "--volume") == [] and "--mount" not in argv
+
+
+def test_plan_proxy_passes_the_squid_config_in_env():
+    policy = network.Policy(allow=("pypi.org",), learn=True)
+
+    envs = values_of(proxy_plan(policy).create_argv, "--env")
+
+    assert envs == [f"SQUID_CONF={network.squid_config(policy)}"]
+
+
+def test_plan_proxy_labels_are_the_sessions_with_role_proxy():
+    labels = values_of(proxy_plan().create_argv, "--label")
+
+    assert "coding-agents.role=proxy" in labels and "coding-agents.role=agent" not in labels
+    assert f"coding-agents.session={NAME}" in labels
+    assert "coding-agents.allow=.anthropic.com pypi.org" in labels
+
+
+def test_plan_proxy_connects_egress_then_starts_and_probes_port():
+    plan = proxy_plan()
+
+    assert plan.connect_argv == ("docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy")
+    assert plan.start_argv == ("docker", "start", f"{NAME}-proxy")
+    assert plan.ready_argv[:3] == ("docker", "exec", f"{NAME}-proxy")
+    assert plan.ready_argv[-1].endswith("/dev/tcp/127.0.0.1/3128")
 
 
 # --- the ext:: transport ------------------------------------------------------------------
@@ -379,6 +517,21 @@ def test_session_from_inspect_without_health_has_no_tip():
 @pytest.mark.parametrize("labels", [{}, {"coding-agents.managed": "true", "coding-agents.image": "base"}])
 def test_session_from_inspect_non_session_container_is_none(labels):
     assert sessions.session_from_inspect(inspect_data(labels=labels)) is None
+
+
+def test_session_from_inspect_ignores_proxy_containers():
+    labels = {**LABELS, "coding-agents.role": "proxy"}
+
+    assert sessions.session_from_inspect(inspect_data(labels=labels)) is None
+
+
+def test_session_from_inspect_keeps_labels_and_reads_unlabelled_role_as_agent():
+    labels = {key: value for key, value in LABELS.items() if key != "coding-agents.role"}  # older sessions
+
+    info = sessions.session_from_inspect(inspect_data(labels=labels))
+
+    assert info is not None and info.name == NAME
+    assert info.labels == labels
 
 
 def test_session_from_inspect_null_labels_is_none():

@@ -79,10 +79,11 @@ def stub_module():
 
 
 @pytest.fixture
-def stub(monkeypatch, stub_module, workspace, start_commit):
+def stub(monkeypatch, stub_module, workspace, start_commit, tmp_path):
     """The stub with WORKSPACE pointing at a tmp repo, its signal handlers undone afterwards and a fast poll."""
     module = stub_module
     monkeypatch.setattr(module, "WORKSPACE", str(workspace))
+    monkeypatch.setattr(module, "EXIT_STATUS_FILE", str(tmp_path / "agent-exit"))  # not the host's /tmp
     monkeypatch.setattr(module, "time", SimpleNamespace(sleep=lambda _: time.sleep(0.01), monotonic=time.monotonic))
     monkeypatch.delenv("CODING_AGENTS_AUTO_COMMIT", raising=False)
     monkeypatch.setenv("CODING_AGENTS_BRANCH", BRANCH)
@@ -161,6 +162,172 @@ def test_health_without_branch_reports_head(stub, workspace, monkeypatch, capsys
     monkeypatch.delenv("CODING_AGENTS_BRANCH")
 
     assert health_report(stub, capsys)["tip"] == run_git(workspace, "rev-parse", "HEAD")
+
+
+def elsewhere(stub, capsys) -> list[dict]:
+    assert stub.main(["health"]) == 0
+    return json.loads(capsys.readouterr().out)["elsewhere"]
+
+
+def test_health_elsewhere_empty_when_all_work_is_on_the_branch(stub, workspace, capsys):
+    commit_in(workspace, "a.txt", "a\n")
+    run_git(workspace, "branch", "behind", "HEAD^")  # a branch the session branch contains
+    run_git(workspace, "branch", "same")
+
+    assert elsewhere(stub, capsys) == []
+
+
+def test_health_elsewhere_names_another_branch_with_commits(stub, workspace, capsys):
+    run_git(workspace, "checkout", "-q", "-b", "experiment")
+    commit_in(workspace, "a.txt", "a\n")
+    commit_in(workspace, "b.txt", "b\n")
+    run_git(workspace, "checkout", "-q", BRANCH)
+    commit_in(workspace, "c.txt", "c\n")  # the session branch moved on too
+
+    assert elsewhere(stub, capsys) == [{"ref": "experiment", "commits": 2}]
+
+
+def test_health_elsewhere_names_a_detached_head_with_commits(stub, workspace, capsys):
+    run_git(workspace, "checkout", "-q", "--detach")
+    commit_in(workspace, "a.txt", "a\n")
+
+    assert elsewhere(stub, capsys) == [{"ref": "HEAD (detached)", "commits": 1}]
+
+
+def test_health_elsewhere_detached_head_at_the_tip_is_fine(stub, workspace, capsys):
+    run_git(workspace, "checkout", "-q", "--detach")
+
+    assert elsewhere(stub, capsys) == []
+
+
+def test_health_elsewhere_names_a_renamed_session_branch_with_new_work(stub, workspace, capsys):
+    commit_in(workspace, "a.txt", "a\n")
+    run_git(workspace, "branch", "-m", BRANCH, "renamed")  # a sync of BRANCH would find nothing
+
+    assert [found["ref"] for found in elsewhere(stub, capsys)] == ["renamed"]
+
+
+def test_health_elsewhere_does_not_count_the_start_commit(stub, workspace, capsys):
+    run_git(workspace, "branch", "-m", BRANCH, "renamed")  # renamed, but no new commit
+
+    assert elsewhere(stub, capsys) == []
+
+
+# --- the agent's pane (tmux faked at the stub's tmux function) -----------------------------
+
+
+def fake_tmux(monkeypatch, stub, shown: str | list[str] = "0  \n", returncode: int = 0, screen: str = ""):
+    """Replace stub.tmux; display-message answers from `shown` (one answer per call when a list)."""
+    answers = iter(shown) if isinstance(shown, list) else None
+    calls = []
+
+    def tmux(*args):
+        calls.append(args)
+        if "display-message" in args:
+            return SimpleNamespace(returncode=returncode, stdout=next(answers) if answers else shown, stderr="")
+        if "capture-pane" in args:
+            return SimpleNamespace(returncode=0, stdout=screen, stderr="")
+        return SimpleNamespace(returncode=0, stdout="", stderr="")
+
+    monkeypatch.setattr(stub, "tmux", tmux)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [("1 3 \n", 3), ("1 0 \n", 0), ("1 3 9\n", 3), ("1  \n", -1), ("1\n", -1), ("0  \n", None), ("0 0 \n", None),
+     ("", None)],
+    ids=["exit-3", "exit-0", "status-wins", "unknown", "bare-dead", "alive", "alive-status", "empty"],
+)
+def test_agent_exit_status_parses_tmux(stub, monkeypatch, shown, expected):
+    calls = fake_tmux(monkeypatch, stub, shown)
+
+    assert stub.agent_exit_status() == expected
+    assert calls[0][-1] == "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"
+
+
+def test_agent_exit_status_signal_is_128_plus_signal(stub, monkeypatch):
+    fake_tmux(monkeypatch, stub, "1  9\n")
+
+    assert stub.agent_exit_status() == 137
+
+
+def test_agent_exit_status_prefers_the_status_the_wrapper_wrote(stub, monkeypatch):
+    Path(stub.EXIT_STATUS_FILE).write_text("5\n")
+    fake_tmux(monkeypatch, stub, "1  \n")
+
+    assert stub.agent_exit_status() == 5
+
+
+def test_agent_exit_status_ignores_the_file_while_the_pane_lives(stub, monkeypatch):
+    Path(stub.EXIT_STATUS_FILE).write_text("5\n")
+    fake_tmux(monkeypatch, stub, "0  \n")
+
+    assert stub.agent_exit_status() is None
+
+
+@pytest.mark.parametrize(("script", "expected"), [("exit 7", "7"), ("true", "0"), ("kill -9 $$", "137")],
+                         ids=["exit-7", "exit-0", "killed"])
+def test_status_wrapper_records_how_the_agent_ended(stub, tmp_path, script, expected):
+    status_path = tmp_path / "recorded"
+    status_path.write_text("stale\n")
+
+    subprocess.run(["sh", "-c", stub.STATUS_WRAPPER, "agent", str(status_path), "sh", "-c", script], check=False)
+
+    assert status_path.read_text().strip() == expected
+
+
+def test_agent_exit_status_session_gone_is_zero(stub, monkeypatch):
+    fake_tmux(monkeypatch, stub, "", returncode=1)
+
+    assert stub.agent_exit_status() == 0
+
+
+def test_last_screen_trims_blank_rows_and_tmux_notice(stub, monkeypatch):
+    screen = "\n\n$ make test   \nok\n\nall 3 passed  \n\n\nPane is dead (status 0, Thu Jan  1 00:00:00 2026)\n\n\n"
+    calls = fake_tmux(monkeypatch, stub, screen=screen)
+
+    assert stub.last_screen() == "$ make test\nok\n\nall 3 passed"
+    assert calls == [("capture-pane", "-p", "-t", "agent:0.0", "-S", "-60")]
+
+
+def test_last_screen_of_an_empty_pane_is_empty(stub, monkeypatch):
+    fake_tmux(monkeypatch, stub, screen="\n\nPane is dead (signal 9)\n")
+
+    assert stub.last_screen() == ""
+
+
+@pytest.fixture
+def fast_clock(monkeypatch, stub):
+    """Every look at the clock is half a second later; sleeping takes no time."""
+    ticks = iter(x * 0.5 for x in range(10_000))
+    monkeypatch.setattr(stub, "time", SimpleNamespace(sleep=lambda _: None, monotonic=lambda: next(ticks)))
+
+
+def test_run_session_interactive_prints_last_screen_and_exits_with_agents_status(stub, monkeypatch, capsys, fast_clock):
+    calls = fake_tmux(monkeypatch, stub, ["0  \n", "0  \n", "1 3 \n"], screen="\nerror: no API key\n\n")
+
+    assert stub.run_session("interactive", ["claude"]) == 3
+
+    assert capsys.readouterr().out == "error: no API key\n[ca-stub: the agent exited with status 3]\n"
+    assert "new-session" in calls[0] and calls[0][-1] == "claude"
+    assert calls[0][calls[0].index("-c") + 1] == stub.WORKSPACE
+    assert calls[-1] == ("kill-server",)
+
+
+def test_run_session_interactive_unknown_status_asks_again_then_gives_up_as_1(stub, monkeypatch, capsys, fast_clock):
+    calls = fake_tmux(monkeypatch, stub, "1  \n")
+
+    assert stub.run_session("interactive", ["claude"]) == 1
+
+    assert capsys.readouterr().out.endswith("[ca-stub: the agent exited with status 1]\n")
+    assert sum("display-message" in call for call in calls) > 1
+
+
+def test_run_session_interactive_status_learned_on_a_later_ask(stub, monkeypatch, capsys, fast_clock):
+    fake_tmux(monkeypatch, stub, ["1  \n", "1 42 \n"])
+
+    assert stub.run_session("interactive", ["claude"]) == 42
 
 
 # --- autocommit ---------------------------------------------------------------------------

@@ -1,0 +1,320 @@
+"""agents/netlog.py and the commands that read it (`logs --network`, `policy suggest`).
+
+The proxy's `docker inspect`/`docker logs` are faked at the runner (pytest-subprocess); the log lives in tmp_path.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import tomllib
+
+import pytest
+
+from agents import cli, netlog, network
+
+NAME = "claude-api-session-1"
+PROXY = f"{NAME}-proxy"
+PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
+VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
+
+ALLOWED = "1767225600.000 CONNECT api.anthropic.com:443 200 5120 TCP_TUNNEL 172.18.0.3"
+DENIED = "1767225601.000 CONNECT evil.example:443 403 3900 TCP_DENIED 172.18.0.3"
+PLAIN = "1767225602.000 GET http://deb.example:8080/a.deb 200 100 TCP_MISS 172.18.0.3"
+PROBE = "1767225599.000 - error:transaction-end-before-headers 0 0 NONE_NONE 127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    path = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(path))
+    return path
+
+
+def register_proxy_output(fp, lines: list[str], proxy_id: str = "p" * 64) -> None:
+    fp.register(["docker", "inspect", "--format", "{{.Id}}", PROXY], stdout=proxy_id + "\n")
+    fp.register(["docker", "logs", PROXY], stdout="".join(line + "\n" for line in lines))
+
+
+def write_log(*lines: str) -> None:
+    """A host-side log as collect writes it, from squid lines."""
+    path = netlog.log_path(NAME)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as log:
+        for line in lines:
+            log.write(json.dumps({"session": NAME, **network.parse_log_line(line).as_dict()}) + "\n")
+
+
+def logged() -> list[dict]:
+    return [json.loads(line) for line in netlog.log_path(NAME).read_text().splitlines()]
+
+
+# --- where the log lives ----------------------------------------------------------------------
+
+
+def test_log_path_is_under_xdg_state_home(state_dir):
+    assert netlog.log_path(NAME) == state_dir / "coding-agents" / "network" / f"{NAME}.log"
+
+
+def test_state_dir_defaults_to_home_local_state(isolated_home, monkeypatch):
+    monkeypatch.delenv("XDG_STATE_HOME")
+
+    assert netlog.state_dir() == isolated_home / ".local" / "state" / "coding-agents"
+
+
+# --- collect ------------------------------------------------------------------------------------
+
+
+def test_collect_writes_decisions_as_json_lines_with_session(fp):
+    register_proxy_output(fp, [PROBE, ALLOWED, "2026/01/01 00:00:00| junk from squid", DENIED])
+
+    assert netlog.collect(NAME) == 2
+
+    assert logged() == [
+        {"session": NAME, "time": 1767225600.0, "method": "CONNECT", "host": "api.anthropic.com", "port": 443,
+         "status": 200, "bytes": 5120, "result": "TCP_TUNNEL", "decision": "allowed"},
+        {"session": NAME, "time": 1767225601.0, "method": "CONNECT", "host": "evil.example", "port": 443,
+         "status": 403, "bytes": 3900, "result": "TCP_DENIED", "decision": "denied"},
+    ]
+
+
+def test_collect_appends_only_new_lines(fp):
+    register_proxy_output(fp, [ALLOWED])
+    register_proxy_output(fp, [ALLOWED, DENIED, PLAIN])  # docker logs repeats everything each time
+
+    first = netlog.collect(NAME)
+    second = netlog.collect(NAME)
+
+    assert (first, second) == (1, 2)
+    assert [entry["host"] for entry in logged()] == ["api.anthropic.com", "evil.example", "deb.example"]
+
+
+def test_collect_nothing_new_adds_nothing(fp):
+    register_proxy_output(fp, [ALLOWED, DENIED])
+    register_proxy_output(fp, [ALLOWED, DENIED])
+
+    netlog.collect(NAME)
+
+    assert netlog.collect(NAME) == 0
+    assert len(logged()) == 2
+
+
+def test_collect_restarts_counting_for_a_recreated_proxy(fp):
+    register_proxy_output(fp, [ALLOWED, DENIED], proxy_id="1" * 64)
+    register_proxy_output(fp, [PLAIN], proxy_id="2" * 64)  # a new container: its log starts empty
+
+    netlog.collect(NAME)
+
+    assert netlog.collect(NAME) == 1
+    assert [entry["host"] for entry in logged()] == ["api.anthropic.com", "evil.example", "deb.example"]
+
+
+def test_collect_without_proxy_container_is_zero_and_writes_nothing(fp, state_dir):
+    fp.register(["docker", "inspect", "--format", "{{.Id}}", PROXY], returncode=1,
+                stderr=f"Error: No such object: {PROXY}\n")
+
+    assert netlog.collect(NAME) == 0
+    assert fp.call_count(["docker", "logs", fp.any()]) == 0
+    # Only the (empty) lock file collect takes first: no log, no cursor.
+    network_dir = state_dir / "coding-agents" / "network"
+    assert [path.name for path in network_dir.iterdir()] == [f"{NAME}.lock"]
+    assert network_dir.joinpath(f"{NAME}.lock").read_text() == ""
+
+
+def test_collect_holds_the_lock_next_to_the_cursor_while_collecting(fp, monkeypatch):
+    register_proxy_output(fp, [ALLOWED])
+    events = []
+
+    def flock(file, operation):
+        events.append(("flock", file.name, operation, len(fp.calls)))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+    assert netlog.collect(NAME) == 1
+
+    lock_path = str(netlog.log_path(NAME).with_suffix(".lock"))
+    assert events == [("flock", lock_path, fcntl.LOCK_EX, 0)]  # taken before the proxy is even looked up
+
+
+def test_collect_ignores_a_garbled_cursor(fp):
+    netlog.log_path(NAME).parent.mkdir(parents=True)
+    netlog.log_path(NAME).with_suffix(".cursor").write_text("garbage")
+    register_proxy_output(fp, [ALLOWED])
+
+    assert netlog.collect(NAME) == 1
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def test_read_missing_log_is_empty():
+    assert netlog.read(NAME) == []
+    assert netlog.decisions(NAME) == []
+    assert netlog.denied_count(NAME) == 0
+
+
+def test_read_skips_lines_that_are_not_json():
+    write_log(ALLOWED)
+    with open(netlog.log_path(NAME), "a") as log:
+        log.write("{half a line\n")
+    write_log(DENIED)
+
+    assert [entry["host"] for entry in netlog.read(NAME)] == ["api.anthropic.com", "evil.example"]
+
+
+def test_decisions_round_trip_what_collect_wrote():
+    write_log(ALLOWED, DENIED, PLAIN)
+
+    assert netlog.decisions(NAME) == [network.parse_log_line(line) for line in (ALLOWED, DENIED, PLAIN)]
+
+
+def test_denied_count():
+    write_log(ALLOWED, DENIED, DENIED, PLAIN)
+
+    assert netlog.denied_count(NAME) == 2
+
+
+def test_format_entry_is_one_aligned_line_in_utc():
+    write_log(DENIED, PLAIN)
+
+    assert [netlog.format_entry(entry) for entry in netlog.read(NAME)] == [
+        "2026-01-01 00:00:01  denied   CONNECT evil.example:443  403  3900B  TCP_DENIED",
+        "2026-01-01 00:00:02  allowed  GET     deb.example:8080  200  100B  TCP_MISS",
+    ]
+
+
+# --- `logs --network` ---------------------------------------------------------------------------
+
+
+def no_sessions(fp) -> None:
+    fp.register(PS_ALL, stdout="")
+    fp.register(VOLUME_LS, stdout="")
+
+
+def live_session(fp) -> None:
+    labels = {"coding-agents.session": NAME, "coding-agents.network": "squid", "coding-agents.role": "agent"}
+    fp.register(PS_ALL, stdout="c" * 64 + "\n")
+    fp.register(["docker", "inspect", "c" * 64],
+                stdout=json.dumps([{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}]))
+    fp.register(VOLUME_LS, stdout="")
+
+
+def test_logs_network_prints_every_decision(fp, capsys):
+    no_sessions(fp)
+    write_log(ALLOWED, DENIED)
+
+    assert cli.main(["logs", NAME, "--network"], prog="coding-agents") == 0
+
+    assert capsys.readouterr().out.splitlines() == [netlog.format_entry(entry) for entry in netlog.read(NAME)]
+
+
+def test_logs_network_denied_only(fp, capsys):
+    no_sessions(fp)
+    write_log(ALLOWED, DENIED, PLAIN)
+
+    assert cli.main(["logs", NAME, "--network", "--denied"], prog="coding-agents") == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "evil.example:443" in out[0] and "denied" in out[0]
+
+
+def test_logs_network_json_lines(fp, capsys):
+    no_sessions(fp)
+    write_log(ALLOWED, DENIED)
+
+    assert cli.main(["logs", NAME, "--network", "--json"], prog="coding-agents") == 0
+
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == netlog.read(NAME)
+
+
+def test_logs_network_of_a_live_session_collects_first(fp, capsys):
+    live_session(fp)
+    register_proxy_output(fp, [ALLOWED, DENIED])
+
+    assert cli.main(["logs", NAME, "--network", "--denied", "--json"], prog="coding-agents") == 0
+
+    assert [json.loads(line)["host"] for line in capsys.readouterr().out.splitlines()] == ["evil.example"]
+    assert len(logged()) == 2
+
+
+def test_logs_network_follow_stops_quietly_on_ctrl_c(fp, capsys, monkeypatch):
+    no_sessions(fp)
+    write_log(ALLOWED)
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("time.sleep", interrupt)
+
+    assert cli.main(["logs", NAME, "--network", "--follow"], prog="coding-agents") == 0
+    assert "api.anthropic.com:443" in capsys.readouterr().out
+
+
+def test_logs_network_unknown_session_without_log_is_an_error(fp, capsys):
+    no_sessions(fp)
+
+    assert cli.main(["logs", "nope", "--network"], prog="coding-agents") == 1
+
+    assert capsys.readouterr().err == (
+        "error: no network log for 'nope'\nhint: only --network-proxy squid sessions have one\n"
+    )
+
+
+@pytest.mark.parametrize("flag", ["--denied", "--json"])
+def test_logs_network_only_flags_need_network(fp, capsys, flag):
+    assert cli.main(["logs", NAME, flag], prog="coding-agents") == 1
+
+    assert capsys.readouterr().err == (
+        f"error: --denied and --json go with --network\nhint: coding-agents logs {NAME} --network\n"
+    )
+    assert list(fp.calls) == []
+
+
+def test_logs_without_network_streams_the_container_log(fp):
+    fp.register(["docker", "logs", NAME])
+    fp.register(["docker", "logs", "--follow", NAME])
+
+    assert cli.main(["logs", NAME], prog="coding-agents") == 0
+    assert cli.main(["logs", NAME, "-f"], prog="coding-agents") == 0
+
+    assert [list(call) for call in fp.calls] == [["docker", "logs", NAME], ["docker", "logs", "--follow", NAME]]
+
+
+# --- `policy suggest` ---------------------------------------------------------------------------
+
+
+def suggested_allow(out: str) -> list[str]:
+    """The printed snippet is TOML a user can paste (the comment line included)."""
+    return tomllib.loads(out)["network"]["allow"]
+
+
+def test_policy_suggest_prints_a_network_snippet(fp, capsys):
+    no_sessions(fp)
+    write_log(ALLOWED, DENIED, PLAIN, ALLOWED)
+
+    assert cli.main(["policy", "suggest", NAME], prog="coding-agents") == 0
+
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        f"# 4 requests seen by {NAME}; add to ~/.config/coding-agents/config.toml"
+    )
+    assert suggested_allow(out) == ["api.anthropic.com", "deb.example", "evil.example"]
+
+
+def test_policy_suggest_collects_from_a_live_session_first(fp, capsys):
+    live_session(fp)
+    register_proxy_output(fp, [PROBE, PLAIN])
+
+    assert cli.main(["policy", "suggest", NAME], prog="coding-agents") == 0
+
+    assert suggested_allow(capsys.readouterr().out) == ["deb.example"]
+
+
+def test_policy_suggest_without_requests_is_an_error(fp, capsys):
+    no_sessions(fp)
+
+    assert cli.main(["policy", "suggest", NAME], prog="coding-agents") == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no requests recorded for '{NAME}'\n")
+    assert "--network-proxy squid --learn" in err
