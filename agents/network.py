@@ -139,7 +139,8 @@ def squid_config(policy: Policy) -> str:
         lines.append("http_access allow all")
     else:
         if policy.allow:
-            lines.append("acl allowlist dstdomain " + " ".join(policy.allow))
+            # -n: match names only; never reverse-resolve a bare IP into an allowed domain.
+            lines.append("acl allowlist dstdomain -n " + " ".join(policy.allow))
             lines.append("http_access allow allowlist")
         lines += ["acl everything_else src all", "http_access deny everything_else",
                   "deny_info ERR_CA_NOT_ALLOWED everything_else"]

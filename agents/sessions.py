@@ -191,7 +191,10 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
     internal, egress = internal_network(name), egress_network(name)
     proxy_labels = tuple((k, v) for k, v in labels if k != ROLE) + ((ROLE, "proxy"),)
     network_argvs = (
-        ("docker", "network", "create", "--internal", *label_args(proxy_labels), internal),
+        # --internal drops traffic beyond the host, and inhibit_ipv4 keeps the host itself (its
+        # bridge addresses and services) off this network too.
+        ("docker", "network", "create", "--internal", "--opt", "com.docker.network.bridge.inhibit_ipv4=true",
+         *label_args(proxy_labels), internal),
         ("docker", "network", "create", *label_args(proxy_labels), egress),
     )
     container = proxy_name(name)

@@ -422,14 +422,13 @@ def test_squid_agent_cannot_go_around_the_proxy(squid_session, server):
     reached = tcp_probe(name, f"{egress_ip}:80", f"{egress_ip}:443", f"{bridge_ip}:80")
     assert all(result != "open" for result in reached.values()), reached
 
-    # Names of the outside world don't resolve inside; only the proxy's does.
-    assert agent_run(name, "getent", "hosts", "allowed.test").returncode != 0
-    assert dns_probe(name, "allowed.test")["lookup"].startswith("failed")
-    assert agent_run(name, "getent", "hosts", "proxy").returncode == 0
+    # Names of the outside world don't resolve inside; only the proxy's does. (Docker's embedded
+    # DNS tries to forward them and gives up after ~10 s per query, hence `timeout`.)
+    lookup = agent_run(name, "timeout", "5", "getent", "hosts", "allowed.test")
+    assert lookup.returncode != 0 and lookup.stdout == "", lookup.stdout
+    assert agent_run(name, "getent", "hosts", "proxy").stdout.split()[1:] == ["proxy"]
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the --internal network gives the host an address, so the "
-                   "agent reaches host services around the proxy (fix: inhibit_ipv4 on the internal network)")
 def test_squid_agent_cannot_reach_services_on_the_host(squid_session, base_image, host_listener):
     gateway, port = host_listener
     target = f"{gateway}:{port}"

@@ -124,7 +124,7 @@ def config_lines(policy: network.Policy = POLICY) -> list[str]:
 def test_squid_config_allowlist_mode_allows_only_the_rules():
     lines = config_lines()
 
-    assert "acl allowlist dstdomain .anthropic.com pypi.org" in lines
+    assert "acl allowlist dstdomain -n .anthropic.com pypi.org" in lines  # -n: no reverse DNS of bare IPs
     assert "http_access allow allowlist" in lines
     assert "http_access allow all" not in lines
     assert lines[-3:] == ["acl everything_else src all", "http_access deny everything_else",
