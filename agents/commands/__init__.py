@@ -1,6 +1,7 @@
 """One module per command. Each has add_parser(subparsers, common) and run(args) -> int."""
 
 from agents.commands import (
+    code,
     collect,
     connect,
     doctor,
@@ -16,4 +17,4 @@ from agents.commands import (
 )
 
 # Order here is the order in `coding-agents --help`.
-COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, images, doctor, reap, collect)
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, images, doctor, reap, collect)

@@ -11,7 +11,20 @@ from pathlib import Path
 import pytest
 
 from agents import __version__, cli
-from agents.commands import collect, connect, doctor, launch, list_agents, logs, policy, reap, remove, run_agent, sync
+from agents.commands import (
+    code,
+    collect,
+    connect,
+    doctor,
+    launch,
+    list_agents,
+    logs,
+    policy,
+    reap,
+    remove,
+    run_agent,
+    sync,
+)
 from agents.commands import images as images_command
 from agents.errors import AgentsError
 
@@ -28,6 +41,7 @@ COMMAND_HANDLERS = [
     (["logs", "claude-repo-main", "--network"], logs, "run"),
     (["policy", "suggest", "claude-repo-main"], policy, "run_suggest"),
     (["_reap", "claude-repo-main"], reap, "run"),
+    (["code", "claude-repo-main"], code, "run"),
     (["_collect", "claude-repo-main"], collect, "run"),
     (["doctor"], doctor, "run"),
     (["verify-prerequisites"], doctor, "run"),

@@ -1,0 +1,52 @@
+"""VS Code attach: the Dev Containers "attached container" URI and its per-image config."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from agents import sessions
+
+EXTENSION_ID = "ms-vscode-remote.remote-containers"
+AGENT_USER = "agent"
+
+
+def attach_uri(container: str, folder: str = sessions.WORKSPACE) -> str:
+    """vscode-remote://attached-container+<hex of {"containerName":"/NAME"}><folder>."""
+    target = json.dumps({"containerName": "/" + container.lstrip("/")}, separators=(",", ":"))
+    return f"vscode-remote://attached-container+{target.encode().hex()}{folder}"
+
+
+def code_user_dir(edition: str = "Code") -> Path:
+    """Where VS Code keeps user data on Linux (and inside WSL when VS Code runs there)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / edition / "User"
+
+
+def image_config_path(image: str, user_dir: Path | None = None) -> Path:
+    """The extension's per-image attach config: imageConfigs/<url-encoded lower-case image>.json."""
+    name = quote(image.lower(), safe="").lower()
+    return (user_dir or code_user_dir()) / "globalStorage" / EXTENSION_ID / "imageConfigs" / f"{name}.json"
+
+
+def image_config(existing: dict | None = None) -> dict:
+    """Keep whatever the user set; make VS Code connect as the agent user in /workspace."""
+    merged = dict(existing or {})
+    merged["remoteUser"] = AGENT_USER
+    merged["workspaceFolder"] = sessions.WORKSPACE
+    return merged
+
+
+def write_image_config(image: str, user_dir: Path | None = None) -> Path:
+    path = image_config_path(image, user_dir)
+    existing = {}
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            existing = {}  # the extension's files allow comments; we rewrite ours plainly
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(image_config(existing), indent=2) + "\n", encoding="utf-8")
+    return path
