@@ -126,7 +126,9 @@ def test_network_args_allow_all_is_bridge():
 
 
 def test_network_args_squid_joins_the_sessions_internal_network():
-    assert sessions.network_args("squid", NAME) == ["--network", f"{NAME}-internal"]
+    assert sessions.network_args("squid", NAME) == [
+        "--network", f"{NAME}-internal", "--dns-option", "timeout:1", "--dns-option", "attempts:1",
+    ]
 
 
 def test_session_network_and_proxy_names():
