@@ -295,18 +295,30 @@ def save_network_log(info: sessions.SessionInfo) -> None:
         say(f"==> network log kept at {netlog.log_path(info.name)}")
 
 
+def _container_owner(container: str) -> list[str] | None:
+    """[session, role] from a container's labels, or None when there is no such container."""
+    label_format = (
+        "{{index .Config.Labels \"" + sessions.SESSION + "\"}} {{index .Config.Labels \"" + sessions.ROLE + "\"}}"
+    )
+    found = runner.run(["docker", "inspect", "--format", label_format, container], check=False)
+    return found.stdout.split() if found.ok else None
+
+
+def _network_owner(net: str) -> str | None:
+    """The session label of a network ('' when unlabelled), or None when there is no such network."""
+    found = runner.run(
+        ["docker", "network", "inspect", "--format", "{{index .Labels \"" + sessions.SESSION + "\"}}", net],
+        check=False,
+    )
+    return found.stdout.strip() if found.ok else None
+
+
 def remove_proxy(name: str) -> None:
     """The sidecar and both networks of a session (missing ones are fine; others' are never touched)."""
-    label_format = "{{index .Config.Labels \"" + sessions.SESSION + "\"}} {{index .Config.Labels \"" + sessions.ROLE + "\"}}"
-    owner = runner.run(["docker", "inspect", "--format", label_format, sessions.proxy_name(name)], check=False)
-    if owner.ok and owner.stdout.split() == [name, "proxy"]:
+    if _container_owner(sessions.proxy_name(name)) == [name, "proxy"]:
         runner.run(["docker", "rm", "--force", sessions.proxy_name(name)], check=False)
     for net in (sessions.internal_network(name), sessions.egress_network(name)):
-        net_owner = runner.run(
-            ["docker", "network", "inspect", "--format", "{{index .Labels \"" + sessions.SESSION + "\"}}", net],
-            check=False,
-        )
-        if not net_owner.ok or net_owner.stdout.strip() != name:
+        if _network_owner(net) != name:
             continue
         # Our networks: containers someone attached to them (test servers...) are detached first.
         members = runner.run(["docker", "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", net],
@@ -323,16 +335,11 @@ def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_
     if info.network != "squid":
         return
     container = sessions.proxy_name(info.name)
-    owner = runner.run(
-        ["docker", "inspect", "--format",
-         "{{index .Config.Labels \"" + sessions.SESSION + "\"}} {{index .Config.Labels \"" + sessions.ROLE + "\"}}",
-         container],
-        check=False,
-    )
-    if owner.ok and owner.stdout.split() != [info.name, "proxy"]:
+    owner = _container_owner(container)
+    if owner is not None and owner != [info.name, "proxy"]:
         raise AgentsError(f"{container} exists but is not the proxy of {info.name}",
                           hint=f"remove or rename that container, then connect-agent {info.name} again")
-    if owner.ok:
+    if owner is not None:
         if workspace.session_state(container) == "running":
             return
         if docker.run("start", container, check=False).ok:
@@ -343,13 +350,10 @@ def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_
     runner.run(["docker", "rm", "--force", proxy.container], check=False)
     missing = []
     for argv in proxy.network_argvs:
-        found = runner.run(
-            ["docker", "network", "inspect", "--format", "{{index .Labels \"" + sessions.SESSION + "\"}}", argv[-1]],
-            check=False,
-        )
-        if not found.ok:
+        net_owner = _network_owner(argv[-1])
+        if net_owner is None:
             missing.append(argv)
-        elif found.stdout.strip() != info.name:
+        elif net_owner != info.name:
             raise AgentsError(f"network {argv[-1]} exists but belongs to another session",
                               hint="remove it (docker network rm), then try again")
     if missing:
