@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -14,6 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from tests.unit.gitrepos import make_template, run_git
 
 STUB_PATH = Path(__file__).resolve().parents[2] / "stub" / "ca-stub"
 BRANCH = "claude/session-1"
@@ -27,40 +28,10 @@ def load_stub():
     return module
 
 
-def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-def run_git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=clean_env(), check=True)
-    return done.stdout.strip()
-
-
-# Identity for commits; no reflogs and no auto-maintenance, so each git call spawns and writes less.
-REPO_CONFIG = (
-    "[user]\n\tname = Agent\n\temail = agent@example.com\n"
-    "[core]\n\tlogAllRefUpdates = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"
-)
-
-
 @pytest.fixture(scope="module")
 def template_workspace(tmp_path_factory) -> Path:
     """What populate leaves in /workspace: the agent branch checked out, identity configured."""
-    path = tmp_path_factory.mktemp("template") / "workspace"
-    path.mkdir()
-    run_git(path, "init", "-q", "--template=", "-b", BRANCH)
-    with open(path / ".git" / "config", "a") as config_file:
-        config_file.write(REPO_CONFIG)
-    (path / "README.md").write_text("hello\n")
-    run_git(path, "add", "-A")
-    run_git(path, "commit", "-q", "-m", "start")
-    run_git(path, "repack", "-adq")  # a pack instead of loose objects: fewer files per copy
-    run_git(path, "prune-packed")
-    for leftover in ("COMMIT_EDITMSG", "info", "objects/info", "refs/tags"):  # fewer entries to copy per test
-        target = path / ".git" / leftover
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-    return path
+    return make_template(tmp_path_factory.mktemp("template") / "workspace", branch=BRANCH, message="start")
 
 
 @pytest.fixture

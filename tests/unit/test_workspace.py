@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from agents import catalog, git, runner, sessions, workspace
 from agents.errors import AgentsError
+from tests.unit.gitrepos import make_template, run_git
 
 NAME = "claude-api-session-1"
 IMAGE = "coding-agents-claude:1.2.3"
@@ -19,39 +18,9 @@ BRANCH = "claude/session-1"
 TRACKING = f"refs/coding-agents/sessions/{NAME}"
 
 
-def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return {**env, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-
-
-def run_git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=clean_env(), check=True)
-    return done.stdout.strip()
-
-
-# Identity for commits; no reflogs and no auto-maintenance, so each git call spawns and writes less.
-REPO_CONFIG = (
-    "[user]\n\tname = Test User\n\temail = test@example.com\n"
-    "[core]\n\tlogAllRefUpdates = false\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"
-)
-
-
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "repo"
-    path.mkdir()
-    run_git(path, "init", "-q", "--template=", "-b", "main")
-    with open(path / ".git" / "config", "a") as config_file:
-        config_file.write(REPO_CONFIG)
-    (path / "README.md").write_text("hello\n")
-    run_git(path, "add", "-A")
-    run_git(path, "commit", "-q", "-m", "first")
-    run_git(path, "repack", "-adq")  # a pack instead of loose objects: fewer files per copy
-    run_git(path, "prune-packed")
-    for leftover in ("COMMIT_EDITMSG", "info", "objects/info", "refs/tags"):  # fewer entries to copy per test
-        target = path / ".git" / leftover
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-    return path
+    return make_template(tmp_path_factory.mktemp("template") / "repo")
 
 
 @pytest.fixture(scope="module")
