@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,13 +98,17 @@ def pick_session(name: str | None) -> sessions.SessionInfo:
 # --- launch ------------------------------------------------------------------------------
 
 
-def build_request(options: LaunchOptions, config: Config, existing: list[sessions.SessionInfo]) -> sessions.SessionRequest:
-    """Check everything that can be checked before anything is created."""
+def build_request(
+    options: LaunchOptions, config: Config, find_existing: Callable[[], list[sessions.SessionInfo]]
+) -> sessions.SessionRequest:
+    """Check everything that can be checked before anything is created: the user's input first,
+    then (through find_existing, which asks the engine) clashes with existing sessions."""
     agent = catalog.get_agent(options.agent)
     network = options.network or config.sessions.network
     sessions.network_args(network)  # refuses unknown or unavailable modes
     repo = git.repo_root(options.path)
     head = git.head_commit(repo)
+    existing = find_existing()
     if options.branch and options.use_current_branch:
         raise AgentsError("--branch and --use-current-branch cannot be combined", hint="pick one")
     if options.use_current_branch:
@@ -199,12 +204,11 @@ def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config) -
 
 
 def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
-    # Cheap checks of the user's input first, then the engine.
-    catalog.get_agent(options.agent)
-    sessions.network_args(options.network or config.sessions.network)
-    git.repo_root(options.path)
-    docker.engine_version()
-    request = build_request(options, config, find_sessions())
+    def find_existing() -> list[sessions.SessionInfo]:
+        docker.engine_version()  # a clear "engine down" error before the first real query
+        return find_sessions()
+
+    request = build_request(options, config, find_existing)
     plan = sessions.plan_launch(request)
     images.ensure_image(request.agent.image_name, config.images)
     if plan.proxy:

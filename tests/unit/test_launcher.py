@@ -78,7 +78,7 @@ def existing_session(repo: Path, branch: str, name: str = "claude-api-other") ->
 
 def build(repo: Path, existing=(), config: Config | None = None, **options) -> sessions.SessionRequest:
     launch_options = launcher.LaunchOptions(**{"agent": "claude", "path": str(repo), **options})
-    return launcher.build_request(launch_options, config or Config(), list(existing))
+    return launcher.build_request(launch_options, config or Config(), lambda: list(existing))
 
 
 # --- build_request: branch and start commit -----------------------------------------------
