@@ -116,11 +116,6 @@ def image_id(ref: str) -> str | None:
     raise explain(runner.CommandFailed(result))
 
 
-def image_size_bytes(ref: str) -> int:
-    result = run("image", "inspect", "--format", "{{.Size}}", ref)
-    return int(result.stdout.strip() or 0)
-
-
 def pull(ref: str) -> bool:
     """Try to pull ref; False (not an exception) when no registry has it."""
     result = run("pull", "--quiet", ref, check=False)

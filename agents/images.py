@@ -7,7 +7,6 @@ execute a plan through agents.docker.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import sys
@@ -338,7 +337,3 @@ def import_images(path: str) -> list[str]:
     result = docker.run("load", "--input", path)
     loaded = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("Loaded image")]
     return loaded
-
-
-def describe_rows(rows: list[dict[str, str]]) -> str:
-    return json.dumps(rows, indent=2)

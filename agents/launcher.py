@@ -595,7 +595,3 @@ def age(created: str, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def as_json(rows: list[dict[str, object]]) -> str:
-    return json.dumps(rows, indent=2)

@@ -7,7 +7,6 @@ the container, so a crash, `docker kill` or an engine restart loses no commit.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -407,7 +406,3 @@ def session_from_volume(volume: dict[str, Any]) -> SessionInfo | None:
         return None
     fake = {"Config": {"Labels": labels}, "State": {"Status": "orphaned"}, "Id": ""}
     return session_from_inspect(fake)
-
-
-def describe_argv(argv: tuple[str, ...] | list[str]) -> str:
-    return shlex.join(argv)

@@ -563,7 +563,3 @@ def test_session_from_volume_is_orphaned_session():
 )
 def test_session_from_volume_ignores_other_volumes(volume, labels):
     assert sessions.session_from_volume(volume_data(volume, labels)) is None
-
-
-def test_describe_argv_quotes_for_a_shell():
-    assert sessions.describe_argv(("docker", "run", "it's")) == "docker run 'it'\"'\"'s'"
