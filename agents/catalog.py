@@ -19,6 +19,30 @@ OS_IMAGE = f"{IMAGE_PREFIX}os:{DEBIAN_SUITE}"  # made by `images bootstrap-base`
 
 
 @dataclass(frozen=True)
+class LoginFile:
+    """One file of a CLI's login state, copied from the host home into the container's home.
+
+    secret files (tokens) are copied back when the CLI refreshes them; the others are only
+    seeded (and get the first-run answers merged in).
+    """
+
+    host: str  # relative to the host's home
+    container: str  # relative to the agent user's home
+    secret: bool = True
+    # A variable that moves the host's file, and the file's path under it: ("CODEX_HOME", "auth.json").
+    host_moved_by: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    """Answers to a CLI's first-run questions, merged into one of its config files."""
+
+    container: str  # relative to the agent user's home
+    format: str  # json (deep-merged) | toml (appended when the table is missing)
+    content: str
+
+
+@dataclass(frozen=True)
 class Agent:
     name: str
     title: str
@@ -33,6 +57,20 @@ class Agent:
     env: tuple[tuple[str, str], ...] = ()
     # What the CLI needs to reach in squid mode: its model API and login hosts.
     allowed_domains: tuple[str, ...] = ()
+    # Login state: folders under the home that become tmpfs, the files that go into them,
+    # variables that log the CLI in (passed through a 0600 file, never a command line).
+    login_dirs: tuple[str, ...] = ()
+    login_files: tuple[LoginFile, ...] = ()
+    login_env: tuple[str, ...] = ()
+    first_run: tuple[FirstRun, ...] = ()
+    image: str | None = None  # a user-defined agent runs in its base agent's image
+
+    @property
+    def image_name(self) -> str:
+        """Short image name: agents without a package run in the base image."""
+        if self.image:
+            return self.image
+        return self.name if self.npm_package else "base"
 
     @property
     def npm_spec(self) -> str | None:
@@ -40,10 +78,6 @@ class Agent:
             return None
         return f"{self.npm_package}@{self.npm_version}"
 
-    @property
-    def image_name(self) -> str:
-        """Short image name: agents without a package run in the base image."""
-        return self.name if self.npm_package else "base"
 
 
 AGENTS: tuple[Agent, ...] = (
@@ -70,6 +104,10 @@ AGENTS: tuple[Agent, ...] = (
         config_paths=(".codex/auth.json", ".codex/config.toml"),
         mcp_format="codex-toml",
         allowed_domains=("api.openai.com", "auth.openai.com", "chatgpt.com", ".chatgpt.com"),
+        login_dirs=(".codex",),
+        login_files=(LoginFile(".codex/auth.json", ".codex/auth.json", host_moved_by=("CODEX_HOME", "auth.json")),),
+        login_env=("OPENAI_API_KEY", "CODEX_API_KEY"),
+        first_run=(FirstRun(".codex/config.toml", "toml", '[projects."/workspace"]\ntrust_level = "trusted"\n'),),
     ),
     Agent(
         name="claude",
@@ -114,11 +152,42 @@ def agent_names() -> list[str]:
     return [agent.name for agent in AGENTS]
 
 
-def get_agent(name: str) -> Agent:
-    for agent in AGENTS:
-        if agent.name == name:
-            return agent
-    raise AgentsError(f"unknown agent {name!r}", hint="choose one of: " + ", ".join(agent_names()))
+def get_agent(name: str, custom: tuple[Agent, ...] = ()) -> Agent:
+    found = find_agent(name, custom)
+    if found is None:
+        names = agent_names() + [agent.name for agent in custom]
+        raise AgentsError(f"unknown agent {name!r}", hint="choose one of: " + ", ".join(names))
+    return found
+
+
+def find_agent(name: str, custom: tuple[Agent, ...] = ()) -> Agent | None:
+    return next((agent for agent in (*AGENTS, *custom) if agent.name == name), None)
+
+
+def custom_agent(name: str, base: str, command: tuple[str, ...] | None = None,
+                 prompt_command: tuple[str, ...] | None = None, title: str | None = None) -> Agent:
+    """A user's own agent ([agents.NAME] in the config): a built-in one with other commands.
+
+    It shares the base agent's image, logins and allowlist, e.g. Codex with extra flags.
+    """
+    import dataclasses
+    import re
+
+    if find_agent(name) is not None:
+        raise AgentsError(f"[agents.{name}] would replace the built-in agent {name}", hint="pick another name")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+        raise AgentsError(f"[agents.{name}]: agent names use lowercase letters, digits, '-' and '_'")
+    parent = find_agent(base)
+    if parent is None:
+        raise AgentsError(f"[agents.{name}] base = {base!r} is not an agent", hint="choose one of: " + ", ".join(agent_names()))
+    return dataclasses.replace(
+        parent,
+        name=name,
+        title=title or f"{parent.title} ({name})",
+        command=command or parent.command,
+        prompt_command=prompt_command or parent.prompt_command,
+        image=parent.image_name,
+    )
 
 
 def packaged_agents() -> list[Agent]:

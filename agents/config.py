@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents.catalog import Agent, custom_agent
 from agents.errors import AgentsError
 
 # Known keys per section, with their types; anything else is a typo we report.
@@ -32,6 +33,14 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "memory": str,
         "cpus": float,
         "docker_args": list,  # extra `docker run` arguments; ones that weaken isolation are refused
+    },
+    "credentials": {
+        "logins": bool,  # deliver the host's agent logins into each session (tmpfs)
+        "save_new_logins": bool,  # a login made inside is saved to the host when the host has none
+        "git_credentials": bool,  # bridge the host's `git credential fill` for allowlisted hosts
+        "git_hosts": list,  # more hosts (or URLs) for the git credential allowlist
+        "signing": bool,  # sign commits through the host's signer when the host signs them
+        "ssh_agent": bool,  # forward the host's ssh-agent to every session (like --ssh-agent)
     },
 }
 
@@ -65,11 +74,23 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class CredentialsConfig:
+    logins: bool = True
+    save_new_logins: bool = True
+    git_credentials: bool = True
+    git_hosts: tuple[str, ...] = ()
+    signing: bool = True
+    ssh_agent: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     images: ImagesConfig = field(default_factory=ImagesConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
+    agents: tuple[Agent, ...] = ()  # the user's own [agents.NAME]
 
 
 def config_dir() -> Path:
@@ -109,6 +130,7 @@ def parse_config(text: str, path: Path) -> Config:
             f"config file {path} is not valid TOML: {error}",
             hint="fix the file, or move it aside to use defaults",
         ) from error
+    custom = parse_agents(data.pop("agents", {}), path)
     for section, values in data.items():
         if section not in _SCHEMA:
             raise AgentsError(
@@ -143,9 +165,50 @@ def parse_config(text: str, path: Path) -> Config:
         if not all(isinstance(rule, str) for rule in net["allow"]):
             raise AgentsError(f"config file {path}: [network] allow must be a list of strings")
         net["allow"] = tuple(net["allow"])
+    credentials = dict(data.get("credentials", {}))
+    if "git_hosts" in credentials:
+        if not all(isinstance(host, str) for host in credentials["git_hosts"]):
+            raise AgentsError(f"config file {path}: [credentials] git_hosts must be a list of strings")
+        credentials["git_hosts"] = tuple(credentials["git_hosts"])
     return Config(
         path=path,
         images=ImagesConfig(**data.get("images", {})),
         sessions=SessionsConfig(**sessions),
         network=NetworkConfig(**net),
+        credentials=CredentialsConfig(**credentials),
+        agents=custom,
     )
+
+
+_AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str}
+
+
+def parse_agents(tables: object, path: Path) -> tuple[Agent, ...]:
+    """[agents.NAME] tables: base (required), command, prompt_command, title."""
+    if not isinstance(tables, dict):
+        raise AgentsError(f"config file {path}: agents must be tables ([agents.NAME])")
+    found = []
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise AgentsError(f"config file {path}: [agents.{name}] must be a table")
+        for key, value in table.items():
+            expected = _AGENT_KEYS.get(key)
+            if expected is None:
+                raise AgentsError(f"config file {path}: unknown key {key!r} in [agents.{name}]",
+                                  hint="known keys: " + ", ".join(_AGENT_KEYS))
+            if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
+                raise AgentsError(f"config file {path}: [agents.{name}] {key} must be a "
+                                  + ("list of strings" if expected is list else "string"))
+        if "base" not in table:
+            raise AgentsError(f"config file {path}: [agents.{name}] needs base = \"<agent>\"",
+                              hint="the built-in agent whose image and logins it uses, e.g. base = \"codex\"")
+        for key in ("command", "prompt_command"):
+            if key in table and not table[key]:
+                raise AgentsError(f"config file {path}: [agents.{name}] {key} must not be empty")
+        found.append(custom_agent(
+            name, table["base"],
+            command=tuple(table["command"]) if "command" in table else None,
+            prompt_command=tuple(table["prompt_command"]) if "prompt_command" in table else None,
+            title=table.get("title"),
+        ))
+    return tuple(found)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import catalog, docker, git, images, network, runner, sessions, workspace
+from agents import bridges, catalog, docker, git, images, network, runner, sessions, workspace
 from agents.config import Config
 from agents.errors import AgentsError
 
@@ -37,6 +37,8 @@ class LaunchOptions:
     mode: str = "launch"  # or "run"
     allow_domains: tuple[str, ...] = ()
     learn: bool = False
+    ssh_agent: bool = False
+    host_logins: bool = True
 
 
 # --- finding sessions (one engine query for the list, one for the details) ----------------
@@ -103,7 +105,7 @@ def build_request(
 ) -> sessions.SessionRequest:
     """Check everything that can be checked before anything is created: the user's input first,
     then (through find_existing, which asks the engine) clashes with existing sessions."""
-    agent = catalog.get_agent(options.agent)
+    agent = catalog.get_agent(options.agent, config.agents)
     network = options.network or config.sessions.network
     sessions.network_args(network)  # refuses unknown or unavailable modes
     repo = git.repo_root(options.path)
@@ -159,6 +161,7 @@ def build_request(
             "--allow-domain and --learn only apply to --network-proxy squid",
             hint=f"this session's network mode is {network}",
         )
+    bridge = build_bridge(name, agent, repo, options, config)
     return sessions.SessionRequest(
         agent=agent,
         repo=repo,
@@ -179,7 +182,69 @@ def build_request(
         extra_docker_args=hardening_extra,
         policy=policy,
         proxy_image=images.image_ref("proxy"),
+        bridge=bridge,
     )
+
+
+def build_bridge(
+    name: str, agent: catalog.Agent, repo: Path, options: LaunchOptions, config: Config
+) -> bridges.BridgeSettings:
+    """What the session's host-side bridges will serve; refuses what cannot work."""
+    from agents import credentials, logins, signing
+
+    wanted = config.credentials
+    use_logins = wanted.logins and options.host_logins
+    home = Path(os.environ.get("HOME") or Path.home())
+    hosts: tuple[str, ...] = ()
+    if wanted.git_credentials:
+        extra = tuple(credentials.normalize_host(rule) for rule in wanted.git_hosts)
+        hosts = tuple(dict.fromkeys(credentials.remote_hosts(repo) + extra))
+    signer = signing.host_signing(repo) if wanted.signing else None
+    ssh_agent = None
+    if options.ssh_agent or wanted.ssh_agent:
+        ssh_agent = os.environ.get("SSH_AUTH_SOCK") or ""
+        if not ssh_agent or not _is_socket(ssh_agent):
+            raise AgentsError("--ssh-agent needs a running ssh-agent, but SSH_AUTH_SOCK " +
+                              ("is not set" if not ssh_agent else f"({ssh_agent}) is not a socket"),
+                              hint="start one (eval $(ssh-agent); ssh-add), or leave out --ssh-agent")
+    settings = bridges.BridgeSettings(
+        session=name,
+        agent=agent.name,
+        repo=str(repo),
+        login_files=logins.returned_files(agent, home, dict(os.environ)) if use_logins else (),
+        credential_hosts=hosts,
+        signing=signer,
+        ssh_agent=ssh_agent,
+        save_new_logins=wanted.save_new_logins,
+        host_logins=use_logins,
+    )
+    if not settings.enabled:
+        return settings
+    problem = bridges.unavailable_reason()
+    if problem is None and signer is not None:
+        program = "gpg" if signer.format == "openpgp" else "ssh-keygen"
+        configured = signing.program(str(repo), "gpg.program" if program == "gpg" else "gpg.ssh.program", program)
+        if runner.which(configured) is None:
+            raise AgentsError(f"this repository signs commits (commit.gpgsign) but the signer `{configured}` "
+                              "is not installed here", hint="install it, or set [credentials] signing = false")
+    if problem is None:
+        return settings
+    if signer is not None or ssh_agent is not None:
+        feature = "commit signing (commit.gpgsign is on)" if signer else "--ssh-agent"
+        raise AgentsError(f"{feature} needs the session's host bridge, but {problem}",
+                          hint="install socat / use a local engine, or set [credentials] signing = false"
+                          if signer else "install socat / use a local engine, or leave out --ssh-agent")
+    say(f"==> warning: {problem}: refreshed logins and git credentials will not reach {name}")
+    return dataclasses.replace(settings, login_files=(), credential_hosts=())
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def validate_limits(cpus: float | None, memory: str | None) -> None:
@@ -221,6 +286,8 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
             # Never reuse (or, on rollback, delete) a volume we did not create: it may hold work.
             raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
     try:
+        if request.bridge:
+            bridges.prepare(request.bridge)
         if plan.proxy:
             if workspace.session_state(plan.proxy.container) is not None:
                 raise AgentsError(f"a container named {plan.proxy.container} already exists",
@@ -235,6 +302,7 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
         workspace.populate(plan, request.repo, commits)
         container_created = True
         runner.run(list(plan.create_argv))
+        start_session_services(plan.name, request.agent, request.bridge)
     except BaseException:
         # Undo what this launch created; no branch or commit exists yet, so nothing is lost.
         if container_created:
@@ -243,6 +311,7 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
             runner.run(["docker", "volume", "rm", "--force", *created_volumes], check=False)
         if proxy_created:
             remove_proxy(plan.name)
+        bridges.remove(plan.name)
         raise
     if plan.proxy:
         spawn_collector(plan.name)
@@ -404,7 +473,47 @@ def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAUL
     ensure_proxy(info, subnet_pool)
     if workspace.session_state(info.name) != "running":
         say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
+        settings = bridges.load_settings(info.name) if (bridges.session_dir(info.name) / "settings.json").exists() \
+            else None
         docker.run("start", info.name)
+        # tmpfs folders start empty again: logins and bridges are set up as at launch.
+        agent = session_agent(info)
+        if agent is not None:
+            start_session_services(info.name, agent, settings)
+
+
+def session_agent(info: sessions.SessionInfo) -> catalog.Agent | None:
+    """The session's agent row: built in, or the user's own from the config (if it still parses)."""
+    found = catalog.find_agent(info.agent)
+    if found is None:
+        from agents.config import load_config
+
+        try:
+            found = catalog.find_agent(info.agent, load_config().agents)
+        except AgentsError:
+            return None
+    return found
+
+
+def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.BridgeSettings | None) -> None:
+    """After the container starts: the host bridge, then the logins the stub waits for."""
+    from agents import logins
+
+    if bridge is not None and bridge.enabled:
+        if not bridges.running(name):
+            spawn_internal("_bridge", name)
+        if not bridges.wait_for_sockets(bridge):
+            raise AgentsError(f"the host bridge of {name} did not start",
+                              hint=f"see {bridges_log(name)}")
+    if sessions.wants_logins(agent):
+        use_host = bridge.host_logins if bridge is not None else False
+        line = logins.deliver(name, agent, use_host)
+        if line:
+            say(f"==> {line}")
+
+
+def bridges_log(name: str) -> Path:
+    return log_dir() / f"bridge-{name}.log"
 
 
 def attach(name: str) -> int:
@@ -492,7 +601,12 @@ def remove(
         git.git(info.repo, "update-ref", "-d", git.SESSION_REF_PREFIX + info.name, check=False)
     if info.network == "squid":
         save_network_log(info)
+    agent = session_agent(info)
+    if agent is not None and agent.login_files and info.running:
+        # A last copy-back of refreshed logins: `docker rm --force` gives the stub no time.
+        runner.run(["docker", "exec", "--user", "1000", info.name, "ca-stub", "logins-push"], check=False, timeout=60)
     runner.run(["docker", "rm", "--force", info.name], check=False)
+    bridges.remove(info.name)
     remove_proxy(info.name)
     runner.run(["docker", "volume", "rm", "--force", info.workspace_volume, info.home_volume], check=False)
     say(f"==> removed {info.name}")
@@ -521,13 +635,16 @@ def spawn_internal(command: str, name: str) -> None:
     pex = os.environ.get("PEX")
     if pex:
         argv = [pex, command, name]
-    log_dir = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "coding-agents"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{command.strip('_')}-{name}.log", "ab") as log:
+    log_dir().mkdir(parents=True, exist_ok=True)
+    with open(log_dir() / f"{command.strip('_')}-{name}.log", "ab") as log:
         subprocess.Popen(  # noqa: S603
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None,
         )
+
+
+def log_dir() -> Path:
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "coding-agents"
 
 
 def collect_while_alive(name: str, interval: float = 2.0) -> int:

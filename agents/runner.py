@@ -235,3 +235,14 @@ def which(program: str) -> str | None:
     import shutil
 
     return shutil.which(program)
+
+
+def start(argv: Sequence[Arg], *, log_file: Any = None) -> subprocess.Popen:
+    """Start a long-lived child (a bridge listener) and return it; its output goes to log_file."""
+    log.debug("start: %s", display(argv))
+    try:
+        return subprocess.Popen(  # noqa: S603 - argv lists built by our own plans
+            reveal(argv), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
+        )
+    except FileNotFoundError as error:
+        raise _missing_program(argv) from error

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agents import hardening, network
+from agents import bridges, hardening, logins, network
 from agents.catalog import Agent
 from agents.errors import AgentsError
 
@@ -85,6 +85,7 @@ class SessionRequest:
     extra_docker_args: tuple[str, ...] = ()
     policy: network.Policy | None = None  # squid mode only
     proxy_image: str = ""
+    bridge: bridges.BridgeSettings | None = None
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -255,6 +256,11 @@ def agent_command(request: SessionRequest) -> list[str]:
     return [part.replace("{prompt}", request.prompt) for part in request.agent.prompt_command]
 
 
+def wants_logins(agent: Agent) -> bool:
+    """Whether the stub waits for a login bundle before it starts the agent."""
+    return bool(agent.login_files or agent.login_env or agent.first_run)
+
+
 def plan_launch(request: SessionRequest) -> LaunchPlan:
     """Everything `launch-agent`/`run-agent` will create, as argv lists."""
     name = validate_name(request.name)
@@ -294,6 +300,9 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         *[arg for key, value in (network.proxy_env() if request.network == "squid" else [])
           for arg in ("--env", f"{key}={value}")],
         "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
+        *logins.tmpfs_args(request.agent),
+        *(["--env", "CODING_AGENTS_WAIT_LOGINS=1"] if wants_logins(request.agent) else []),
+        *(bridges.container_args(request.bridge) if request.bridge else []),
         *hardening.check_extra_docker_args(request.extra_docker_args),
         request.image,
         "ca-stub", "session", "--mode", mode, "--", *agent_command(request),

@@ -1,6 +1,8 @@
 """One module per command. Each has add_parser(subparsers, common) and run(args) -> int."""
 
 from agents.commands import (
+    bridge,
+    bridge_handle,
     code,
     collect,
     connect,
@@ -17,4 +19,5 @@ from agents.commands import (
 )
 
 # Order here is the order in `coding-agents --help`.
-COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, images, doctor, reap, collect)
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, images, doctor, reap, collect, bridge,
+            bridge_handle)

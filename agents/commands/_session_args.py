@@ -38,6 +38,15 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         help="squid mode: allow everything but record it; then `coding-agents policy suggest NAME`",
     )
     parser.add_argument(
+        "--ssh-agent", action="store_true",
+        help="forward the host's ssh-agent into the session (off by default: anything inside can then "
+        "use your loaded keys while the session runs)",
+    )
+    parser.add_argument(
+        "--no-host-logins", action="store_true",
+        help="do not bring the host's agent login into the session (log in inside instead)",
+    )
+    parser.add_argument(
         "-y", "--yes", action="store_true",
         help="run-agent: when the agent exits with --no-push, discard unsynced commits without refusing; "
         "launch-agent never asks, so it has no effect there",
@@ -63,4 +72,6 @@ def launch_options(args: argparse.Namespace, mode: str):
         mode=mode,
         allow_domains=tuple(args.allow_domain),
         learn=args.learn,
+        ssh_agent=args.ssh_agent,
+        host_logins=not args.no_host_logins,
     )

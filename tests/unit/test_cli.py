@@ -12,6 +12,8 @@ import pytest
 
 from agents import __version__, cli
 from agents.commands import (
+    bridge,
+    bridge_handle,
     code,
     collect,
     connect,
@@ -43,6 +45,8 @@ COMMAND_HANDLERS = [
     (["_reap", "claude-repo-main"], reap, "run"),
     (["code", "claude-repo-main"], code, "run"),
     (["_collect", "claude-repo-main"], collect, "run"),
+    (["_bridge", "claude-repo-main"], bridge, "run"),
+    (["_bridge-handle", "logins", "claude-repo-main"], bridge_handle, "run"),
     (["doctor"], doctor, "run"),
     (["verify-prerequisites"], doctor, "run"),
     (["images"], images_command, "_missing_verb"),

@@ -874,6 +874,7 @@ def register_in_workspace(fp, autocommit: str = "clean\n", health: dict | None =
     fp.register(["docker", "exec", "--user", "1000", NAME, "ca-stub", "autocommit"], stdout=autocommit)
     health = report(None, None, None) if health is None else health
     fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout=json.dumps(health))
+    fp.register(["docker", "exec", "--user", "1000", NAME, "ca-stub", "logins-push"])  # claude has logins
     fp.register(["docker", "rm", "--force", NAME])
     fp.register(["docker", "volume", "rm", "--force", f"{NAME}-workspace", f"{NAME}-home"])
     if squid:

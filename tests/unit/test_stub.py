@@ -243,7 +243,9 @@ def test_status_wrapper_records_how_the_agent_ended(stub, tmp_path, script, expe
     status_path = tmp_path / "recorded"
     status_path.write_text("stale\n")
 
-    subprocess.run(["sh", "-c", stub.STATUS_WRAPPER, "agent", str(status_path), "sh", "-c", script], check=False)
+    env_file = tmp_path / "absent.env"
+    subprocess.run(["sh", "-c", stub.STATUS_WRAPPER, "agent", str(status_path), str(env_file), "sh", "-c", script],
+                   check=False)
 
     assert status_path.read_text().strip() == expected
 

@@ -1,0 +1,312 @@
+"""Host-side bridges of one session: Unix sockets, served by socat, mounted into the container.
+
+Each socket is `socat UNIX-LISTEN:...,fork EXEC:<coding-agents _bridge-handle KIND NAME>`: every
+connection gets a fresh handler process that reads one request and answers it. The handlers
+(logins.py, credentials.py, signing.py) decide from the session's settings file, which lives on
+the host only. The container sees just the sockets, read-only, at /run/coding-agents.
+
+  logins.sock          refreshed login files come back to the host (always, when the agent has logins)
+  git-credential.sock  `git credential fill` on the host, for allowlisted hosts only
+  sign.sock            the host's gpg / ssh-keygen signs commits; the key stays on the host
+  ssh-agent.sock       relay to the host's ssh-agent (--ssh-agent only)
+
+Bridges need a local engine: a remote engine cannot mount a socket from this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agents import hardening, netlog
+from agents.errors import AgentsError
+
+CONTAINER_DIR = "/run/coding-agents"
+# socat splits its address on these; a path holding one cannot be passed to it safely.
+_SOCAT_UNSAFE = set(" ,:!\"'\\\t\n")
+
+
+@dataclass(frozen=True)
+class Signing:
+    format: str  # openpgp | ssh
+    key: str  # the host's user.signingkey (an id, a public key path, or "key::<public key>")
+    public_key: str = ""  # ssh only: the public key text, for the container's user.signingkey
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    session: str
+    agent: str
+    repo: str
+    # (container path, host path) of each login file whose refreshes come back to the host
+    login_files: tuple[tuple[str, str], ...] = ()
+    credential_hosts: tuple[str, ...] = ()
+    signing: Signing | None = None
+    ssh_agent: str | None = None  # the host's SSH_AUTH_SOCK
+    save_new_logins: bool = True
+    host_logins: bool = True  # deliver the host's logins (not only first-run answers)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> BridgeSettings:
+        data = json.loads(text)
+        signing = Signing(**data.pop("signing")) if data.get("signing") else None
+        data.pop("signing", None)
+        data["credential_hosts"] = tuple(data.get("credential_hosts") or ())
+        data["login_files"] = tuple(tuple(pair) for pair in data.get("login_files") or ())
+        return cls(signing=signing, **data)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.login_files or self.credential_hosts or self.signing or self.ssh_agent)
+
+
+@dataclass(frozen=True)
+class Listener:
+    socket: str
+    handler: str | None = None  # a kind for `_bridge-handle`
+    relay_to: str | None = None  # or a host socket to relay to
+
+
+def listeners(settings: BridgeSettings) -> list[Listener]:
+    found = []
+    if settings.login_files:
+        found.append(Listener("logins.sock", handler="logins"))
+    if settings.credential_hosts:
+        found.append(Listener("git-credential.sock", handler="git-credential"))
+    if settings.signing:
+        found.append(Listener("sign.sock", handler="sign"))
+    if settings.ssh_agent:
+        found.append(Listener("ssh-agent.sock", relay_to=settings.ssh_agent))
+    return found
+
+
+def session_dir(name: str) -> Path:
+    return netlog.state_dir() / "bridges" / name
+
+
+def sockets_dir(name: str) -> Path:
+    return session_dir(name) / "sockets"
+
+
+def audit_log(name: str) -> Path:
+    """Every credential, signing and login decision of a session (JSON lines; outlives it)."""
+    return netlog.state_dir() / "bridges" / f"{name}.log"
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    """Who may connect: the container's agent user (uid 1000) must, other host users must not."""
+
+    dir_mode: int
+    socket_mode: str
+    chown_to: int | None = None
+
+
+def socket_access(host_uid: int) -> SocketAccess:
+    if host_uid == hardening.AGENT_UID:
+        return SocketAccess(0o700, "0600")
+    if host_uid == 0:
+        return SocketAccess(0o700, "0600", chown_to=hardening.AGENT_UID)
+    # Another uid can't chown: open the sockets up, inside a state dir only this user can enter.
+    return SocketAccess(0o711, "0666")
+
+
+def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], access: SocketAccess) -> list[str]:
+    path = directory / listener.socket
+    listen = f"UNIX-LISTEN:{path},fork,unlink-early,mode={access.socket_mode}"
+    if access.chown_to is not None:
+        listen += f",user={access.chown_to}"
+    if listener.relay_to:
+        check_socat_safe(listener.relay_to)
+        target = f"UNIX-CONNECT:{listener.relay_to}"
+    else:
+        check_socat_safe(*handler_prefix)
+        # EXEC splits on spaces; every part was checked to hold none.
+        target = "EXEC:" + " ".join([*handler_prefix, "_bridge-handle", str(listener.handler), directory.parent.name])
+    check_socat_safe(str(path))
+    return ["socat", listen, target]
+
+
+def check_socat_safe(*parts: str) -> None:
+    for part in parts:
+        bad = _SOCAT_UNSAFE & set(part)
+        if bad:
+            raise AgentsError(
+                f"cannot serve a session bridge from {part!r}: socat cannot take {''.join(sorted(bad))!r} in a path",
+                hint="set XDG_STATE_HOME to a path without spaces, commas or colons",
+            )
+
+
+def unavailable_reason() -> str | None:
+    """Why bridges cannot run here (None when they can)."""
+    from agents import runner
+
+    host = os.environ.get("DOCKER_HOST", "")
+    if host and not host.startswith("unix://"):
+        return f"the engine is remote (DOCKER_HOST={host}) and cannot mount this machine's sockets"
+    if runner.which("socat") is None:
+        return "socat is not installed on this machine (apt-get install socat)"
+    return None
+
+
+def container_args(settings: BridgeSettings) -> list[str]:
+    """`docker run` flags: the socket folder (read-only) and the git config that uses it."""
+    if not settings.enabled:
+        return []
+    args = [
+        "--mount", f"type=bind,source={sockets_dir(settings.session)},target={CONTAINER_DIR},readonly",
+        "--env", f"CODING_AGENTS_BRIDGE_DIR={CONTAINER_DIR}",
+    ]
+    if settings.ssh_agent:
+        args += ["--env", f"SSH_AUTH_SOCK={CONTAINER_DIR}/ssh-agent.sock"]
+    for key, value in git_config_env(settings):
+        args += ["--env", f"{key}={value}"]
+    return args
+
+
+def git_config(settings: BridgeSettings) -> list[tuple[str, str]]:
+    """The container's git settings for the bridges (none of them secret)."""
+    entries: list[tuple[str, str]] = []
+    if settings.credential_hosts:
+        # The empty value drops any helper configured earlier; then ours is the only one.
+        entries += [("credential.helper", ""), ("credential.helper", "!ca-stub git-credential")]
+    if settings.signing:
+        entries += [("commit.gpgsign", "true"), ("tag.gpgsign", "true")]
+        if settings.signing.format == "ssh":
+            entries += [("gpg.format", "ssh"), ("gpg.ssh.program", "ca-ssh-keygen"),
+                        ("user.signingkey", "key::" + settings.signing.public_key)]
+        else:
+            entries += [("gpg.format", "openpgp"), ("gpg.program", "ca-gpg"), ("user.signingkey", settings.signing.key)]
+    return entries
+
+
+def git_config_env(settings: BridgeSettings) -> list[tuple[str, str]]:
+    """git's GIT_CONFIG_COUNT/KEY_n/VALUE_n form: no file to write inside the container."""
+    entries = git_config(settings)
+    if not entries:
+        return []
+    env = [("GIT_CONFIG_COUNT", str(len(entries)))]
+    for index, (key, value) in enumerate(entries):
+        env += [(f"GIT_CONFIG_KEY_{index}", key), (f"GIT_CONFIG_VALUE_{index}", value)]
+    return env
+
+
+# --- on the host -----------------------------------------------------------------------------
+
+
+def prepare(settings: BridgeSettings, host_uid: int | None = None) -> None:
+    """The session's folder and settings (host only); the sockets folder must exist before
+    `docker run` mounts it."""
+    session_dir(settings.session).mkdir(parents=True, exist_ok=True)
+    os.chmod(session_dir(settings.session), 0o700)
+    if settings.enabled:
+        access = socket_access(os.geteuid() if host_uid is None else host_uid)
+        directory = sockets_dir(settings.session)
+        check_socat_safe(str(directory))
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, access.dir_mode)
+        if access.chown_to is not None:
+            os.chown(directory, access.chown_to, access.chown_to)
+    settings_path = session_dir(settings.session) / "settings.json"
+    settings_path.write_text(settings.to_json())
+    os.chmod(settings_path, 0o600)
+
+
+def load_settings(name: str) -> BridgeSettings:
+    path = session_dir(name) / "settings.json"
+    if not path.exists():
+        raise AgentsError(f"{name} has no bridge settings on this machine ({path})",
+                          hint="it was launched elsewhere or by an older version; relaunch it for bridges")
+    try:
+        return BridgeSettings.from_json(path.read_text())
+    except (OSError, ValueError, TypeError) as error:
+        raise AgentsError(f"the bridge settings of {name} cannot be read: {error}",
+                          hint=f"remove-agent {name} and launch it again") from error
+
+
+def handler_prefix() -> list[str]:
+    """How socat starts our handlers: the zipapp, or `python -m agents` from a source tree."""
+    import sys
+
+    pex = os.environ.get("PEX")
+    return [pex] if pex else [sys.executable, "-m", "agents"]
+
+
+def remove(name: str) -> None:
+    shutil.rmtree(session_dir(name), ignore_errors=True)
+
+
+def audit(name: str, **event: object) -> None:
+    """Append one decision to the session's audit log (never a secret value)."""
+    import fcntl
+    from datetime import UTC, datetime
+
+    path = audit_log(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "session": name, **event})
+    with open(path, "a") as log:
+        fcntl.flock(log, fcntl.LOCK_EX)
+        log.write(line + "\n")
+
+
+def serve(name: str, ready_timeout: float = 10.0) -> int:
+    """Body of `_bridge NAME`: run the listeners while the session's container runs."""
+    import time
+
+    from agents import runner
+
+    settings = load_settings(name)
+    directory = sockets_dir(name)
+    access = socket_access(os.geteuid())
+    prefix = handler_prefix()
+    children = []
+    try:
+        for listener in listeners(settings):
+            children.append(runner.start(socat_argv(listener, directory, prefix, access)))
+        (session_dir(name) / "bridge.pid").write_text(str(os.getpid()))
+        # Returns when the container stops (or is gone); a restart gets a new bridge.
+        deadline = time.monotonic() + ready_timeout
+        while runner.run(["docker", "wait", name], check=False).returncode != 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait()
+        for listener in listeners(settings):
+            (directory / listener.socket).unlink(missing_ok=True)
+        (session_dir(name) / "bridge.pid").unlink(missing_ok=True)
+    return 0
+
+
+def running(name: str) -> bool:
+    """Whether a bridge process serves this session now."""
+    try:
+        pid = int((session_dir(name) / "bridge.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_for_sockets(settings: BridgeSettings, timeout: float = 10.0) -> bool:
+    import time
+
+    wanted = [sockets_dir(settings.session) / listener.socket for listener in listeners(settings)]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(path.exists() for path in wanted):
+            return True
+        time.sleep(0.05)
+    return False

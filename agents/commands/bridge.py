@@ -1,0 +1,18 @@
+"""`_bridge` (internal): serve a session's host-side sockets (logins, git credentials, signing,
+ssh-agent) while its container runs. See agents/bridges.py."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser("_bridge", parents=[common])
+    parser.add_argument("name")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents import bridges
+
+    return bridges.serve(args.name)

@@ -1,0 +1,239 @@
+"""Agent logins: the host's login state goes into the container before the agent starts, and
+tokens the CLI refreshes come back, newest wins.
+
+In: a JSON bundle through `docker exec -i ... ca-stub logins-receive` (so never on a command
+line, in `docker inspect` or an image), written 0600 onto tmpfs folders of the agent's home.
+Back: the stub notices a rewritten login file and sends it over the session's logins socket;
+`accept_returned` replaces the host file only when the container's copy is newer, under a lock,
+atomically, so concurrent sessions can neither corrupt nor roll back the host's login.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import bridges, netlog, runner, sessions
+from agents.catalog import Agent, FirstRun, LoginFile
+from agents.errors import AgentsError
+
+MAX_LOGIN_BYTES = 1024 * 1024
+
+
+def host_path(login: LoginFile, home: Path, environ: dict[str, str]) -> Path:
+    """Where the host keeps this file: ~/.codex/auth.json, or $CODEX_HOME/auth.json when set."""
+    if login.host_moved_by and environ.get(login.host_moved_by[0]):
+        return Path(environ[login.host_moved_by[0]]) / login.host_moved_by[1]
+    return home / login.host
+
+
+def container_path(relative: str) -> str:
+    return f"{sessions.HOME}/{relative}"
+
+
+def tmpfs_args(agent: Agent) -> list[str]:
+    """Each login folder is a tmpfs owned by the agent user: nothing in it reaches a disk."""
+    args = []
+    for folder in agent.login_dirs:
+        args += ["--tmpfs", f"{container_path(folder)}:rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700"]
+    return args
+
+
+def deep_merge(base: dict, answers: dict) -> dict:
+    merged = dict(base)
+    for key, value in answers.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def apply_first_run(existing: bytes | None, first_run: FirstRun) -> bytes:
+    """The config file with the first-run answers in; the user's own settings are kept."""
+    if first_run.format == "json":
+        try:
+            base = json.loads(existing) if existing else {}
+        except ValueError:
+            base = {}
+        if not isinstance(base, dict):
+            base = {}
+        return json.dumps(deep_merge(base, json.loads(first_run.content)), indent=2).encode()
+    text = existing.decode("utf-8", "replace") if existing else ""
+    try:
+        have = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        have = {}
+    wanted = tomllib.loads(first_run.content)
+    if _contains(have, wanted):
+        return text.encode()
+    return (text.rstrip("\n") + ("\n\n" if text.strip() else "") + first_run.content.strip() + "\n").encode()
+
+
+def _contains(have: dict, wanted: dict) -> bool:
+    for key, value in wanted.items():
+        if isinstance(value, dict):
+            if not isinstance(have.get(key), dict) or not _contains(have[key], value):
+                return False
+        elif have.get(key) != value:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class HostLogin:
+    login: LoginFile
+    path: Path
+    data: bytes | None
+    mtime_ns: int | None
+
+
+def read_host_logins(agent: Agent, home: Path, environ: dict[str, str]) -> list[HostLogin]:
+    found = []
+    for login in agent.login_files:
+        path = host_path(login, home, environ)
+        try:
+            stat = path.stat()
+            if stat.st_size > MAX_LOGIN_BYTES:
+                raise AgentsError(f"{path} is larger than a login file should be ({stat.st_size} bytes)")
+            found.append(HostLogin(login, path, path.read_bytes(), stat.st_mtime_ns))
+        except FileNotFoundError:
+            found.append(HostLogin(login, path, None, None))
+        except OSError as error:
+            raise AgentsError(f"cannot read your login file {path}: {error.strerror}", hint="check its permissions") from error
+    return found
+
+
+def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str]) -> dict:
+    """What logins-receive writes: files (with the host's mtimes), login variables, files to watch."""
+    files: dict[str, dict] = {}
+    for item in host_logins:
+        if item.data is not None:
+            files[item.login.container] = {
+                "path": container_path(item.login.container),
+                "data": base64.b64encode(item.data).decode(),
+                "mtime_ns": item.mtime_ns,
+            }
+    for answers in agent.first_run:
+        current = files.get(answers.container)
+        existing = base64.b64decode(current["data"]) if current else None
+        files[answers.container] = {
+            "path": container_path(answers.container),
+            "data": base64.b64encode(apply_first_run(existing, answers)).decode(),
+        }
+    return {
+        "files": list(files.values()),
+        "env": {name: environ[name] for name in agent.login_env if environ.get(name)},
+        "watch": [container_path(login.container) for login in agent.login_files if login.secret],
+    }
+
+
+def returned_files(agent: Agent, home: Path, environ: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(container path, host path) of the files whose refreshes are copied back."""
+    return tuple(
+        (container_path(login.container), str(host_path(login, home, environ)))
+        for login in agent.login_files if login.secret
+    )
+
+
+def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, str] | None = None) -> str:
+    """Stream the bundle into the running container; returns a one-line summary for the user."""
+    environ = dict(os.environ if environ is None else environ)
+    home = Path(environ.get("HOME") or Path.home())
+    host_logins = read_host_logins(agent, home, environ) if use_host_logins else []
+    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {})
+    result = runner.run(
+        ["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"],
+        input=json.dumps(bundle), check=False, timeout=60,
+    )
+    if not result.ok:
+        raise AgentsError(f"could not hand the logins to {name}: {runner.last_line(result.stderr)}",
+                          hint=f"see `docker logs {name}`")
+    return summary(agent, host_logins, bundle, use_host_logins)
+
+
+def summary(agent: Agent, host_logins: list[HostLogin], bundle: dict, use_host_logins: bool) -> str:
+    if not agent.login_files and not agent.login_env:
+        return ""
+    if not use_host_logins:
+        return f"host logins not used: log in to {agent.title} inside the session"
+    have = [str(item.path) for item in host_logins if item.data is not None and item.login.secret]
+    variables = sorted(bundle["env"])
+    if have or variables:
+        return "logins from the host: " + ", ".join(have + [f"${name}" for name in variables])
+    wanted = ", ".join(str(item.path) for item in host_logins if item.login.secret)
+    return f"no host login for {agent.title} ({wanted}): log in inside; the login is then saved to the host"
+
+
+# --- copy-back (runs on the host, one process per request; see bridges.py) --------------------
+
+
+def lock_path() -> Path:
+    return netlog.state_dir() / "logins.lock"
+
+
+def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int | None = None) -> str:
+    """Replace the host's login file with the container's, only when that one is newer."""
+    import fcntl
+
+    container = str(request.get("path", ""))
+    host = dict(settings.login_files).get(container)
+    event = {"kind": "login", "file": container}
+    if host is None:
+        return _decide(settings, event, "refused: not a login file of this session")
+    try:
+        data = base64.b64decode(request.get("data", ""), validate=True)
+        mtime_ns = int(request.get("mtime_ns"))
+    except (ValueError, TypeError):
+        return _decide(settings, event, "refused: malformed request")
+    if len(data) > MAX_LOGIN_BYTES:
+        return _decide(settings, event, "refused: too large")
+    if host.endswith(".json"):
+        try:
+            if not isinstance(json.loads(data), dict):
+                raise ValueError
+        except ValueError:
+            return _decide(settings, event, "refused: not a JSON object (a half-written file?)")
+    target = Path(host)
+    lock = lock_path()
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            stat = target.stat()
+        except FileNotFoundError:
+            stat = None
+        if stat is None and not settings.save_new_logins:
+            return _decide(settings, event, "kept inside: [credentials] save_new_logins is off")
+        if stat is not None:
+            if target.read_bytes() == data:
+                return _decide(settings, event, "unchanged")
+            if stat.st_mtime_ns >= mtime_ns:
+                return _decide(settings, event, "kept the host's copy: it is as new or newer")
+        _write_atomically(target, data, mtime_ns)
+    return _decide(settings, event, "saved" if stat is not None else "saved (new login)", host=host)
+
+
+def _write_atomically(target: Path, data: bytes, mtime_ns: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = target.with_name(f".{target.name}.coding-agents-{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.utime(temporary, ns=(mtime_ns, mtime_ns))
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _decide(settings: bridges.BridgeSettings, event: dict, decision: str, **extra: str) -> str:
+    bridges.audit(settings.session, decision=decision, **event, **extra)
+    return decision
