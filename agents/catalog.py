@@ -40,6 +40,8 @@ class FirstRun:
     container: str  # relative to the agent user's home
     format: str  # json (deep-merged) | toml (appended when the table is missing)
     content: str
+    # Skipping onboarding also skips some CLIs' login screen: only do it when a login came along.
+    only_when_logged_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ AGENTS: tuple[Agent, ...] = (
         config_paths=(".copilot/config.json", ".copilot/mcp-config.json"),
         mcp_format="copilot-json",
         allowed_domains=("github.com", "api.github.com", ".githubcopilot.com", ".githubusercontent.com"),
+        login_dirs=(".copilot",),
+        # Holds the token (authTokens) when the user let Copilot store it in plaintext: no keychain here.
+        login_files=(LoginFile(".copilot/config.json", ".copilot/config.json",
+                               host_moved_by=("COPILOT_HOME", "config.json")),),
+        login_env=("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"),
+        first_run=(FirstRun(".copilot/config.json", "json", '{"trustedFolders": ["/workspace"]}'),),
     ),
     Agent(
         name="codex",
@@ -117,10 +125,24 @@ AGENTS: tuple[Agent, ...] = (
         command=("claude",),
         prompt_command=("claude", "-p", "{prompt}"),
         version_command=("claude", "--version"),
-        config_paths=(".claude/.credentials.json", ".claude/settings.json", ".claude.json"),
+        config_paths=(".claude/.credentials.json", ".claude/settings.json", ".claude/.claude.json"),
         mcp_format="claude-json",
-        env=(("DISABLE_AUTOUPDATER", "1"),),
+        # With CLAUDE_CONFIG_DIR set, .claude.json moves into that folder too: all on one tmpfs.
+        env=(("DISABLE_AUTOUPDATER", "1"), ("CLAUDE_CONFIG_DIR", "/home/agent/.claude")),
         allowed_domains=(".anthropic.com", "claude.ai", ".claude.ai", ".claude.com"),
+        login_dirs=(".claude",),
+        login_files=(
+            LoginFile(".claude/.credentials.json", ".claude/.credentials.json",
+                      host_moved_by=("CLAUDE_CONFIG_DIR", ".credentials.json")),
+            # account and preferences, no token
+            LoginFile(".claude.json", ".claude/.claude.json", secret=False,
+                      host_moved_by=("CLAUDE_CONFIG_DIR", ".claude.json")),
+        ),
+        login_env=("CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+        first_run=(
+            FirstRun(".claude/.claude.json", "json", '{"projects": {"/workspace": {"hasTrustDialogAccepted": true}}}'),
+            FirstRun(".claude/.claude.json", "json", '{"hasCompletedOnboarding": true}', only_when_logged_in=True),
+        ),
     ),
     Agent(
         name="gemini",
@@ -133,6 +155,19 @@ AGENTS: tuple[Agent, ...] = (
         config_paths=(".gemini/settings.json",),
         mcp_format="gemini-json",
         allowed_domains=(".googleapis.com", "accounts.google.com"),
+        login_dirs=(".gemini",),
+        login_files=(
+            LoginFile(".gemini/oauth_creds.json", ".gemini/oauth_creds.json",
+                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/oauth_creds.json")),
+            LoginFile(".gemini/google_accounts.json", ".gemini/google_accounts.json",
+                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/google_accounts.json")),
+            # security.auth.selectedType says which login the CLI uses; no token
+            LoginFile(".gemini/settings.json", ".gemini/settings.json", secret=False,
+                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/settings.json")),
+        ),
+        login_env=("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA",
+                   "GOOGLE_CLOUD_PROJECT"),
+        first_run=(FirstRun(".gemini/trustedFolders.json", "json", '{"/workspace": "TRUST_FOLDER"}'),),
     ),
     Agent(
         name="shell",

@@ -23,9 +23,13 @@ def url_host(url: str) -> str | None:
     if _SCP_LIKE.match(url) or "://" not in url:
         return None
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: not a URL git could use either
+        return None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return None
-    return parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    return parts.hostname.lower() + (f":{port}" if port else "")
 
 
 def remote_hosts(repo: Path) -> tuple[str, ...]:

@@ -44,24 +44,35 @@ def tmpfs_args(agent: Agent) -> list[str]:
 
 
 def deep_merge(base: dict, answers: dict) -> dict:
+    """answers win, except that lists are joined (the user's trusted folders stay trusted)."""
     merged = dict(base)
     for key, value in answers.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
+        elif isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = merged[key] + [item for item in value if item not in merged[key]]
         else:
             merged[key] = value
     return merged
 
 
+def load_json_object(data: bytes | None) -> dict | None:
+    """A CLI's JSON config; Copilot's starts with // comment lines. None when it is not an object."""
+    if not data:
+        return None
+    text = data.decode("utf-8", "replace")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("//")]
+    try:
+        found = json.loads("\n".join(lines))
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def apply_first_run(existing: bytes | None, first_run: FirstRun) -> bytes:
     """The config file with the first-run answers in; the user's own settings are kept."""
     if first_run.format == "json":
-        try:
-            base = json.loads(existing) if existing else {}
-        except ValueError:
-            base = {}
-        if not isinstance(base, dict):
-            base = {}
+        base = load_json_object(existing) or {}
         return json.dumps(deep_merge(base, json.loads(first_run.content)), indent=2).encode()
     text = existing.decode("utf-8", "replace") if existing else ""
     try:
@@ -69,9 +80,19 @@ def apply_first_run(existing: bytes | None, first_run: FirstRun) -> bytes:
     except tomllib.TOMLDecodeError:
         have = {}
     wanted = tomllib.loads(first_run.content)
-    if _contains(have, wanted):
-        return text.encode()
+    if _contains(have, wanted) or _conflicts(have, wanted):
+        return text.encode()  # answered already, or the user's file says otherwise: theirs wins
     return (text.rstrip("\n") + ("\n\n" if text.strip() else "") + first_run.content.strip() + "\n").encode()
+
+
+def _conflicts(have: dict, wanted: dict) -> bool:
+    """Whether appending `wanted` would define a key or table the file already has."""
+    for key, value in wanted.items():
+        if key in have and not (isinstance(value, dict) and isinstance(have[key], dict)):
+            return True
+        if isinstance(value, dict) and isinstance(have.get(key), dict) and _conflicts(have[key], value):
+            return True
+    return False
 
 
 def _contains(have: dict, wanted: dict) -> bool:
@@ -99,7 +120,11 @@ def read_host_logins(agent: Agent, home: Path, environ: dict[str, str]) -> list[
         try:
             stat = path.stat()
             if stat.st_size > MAX_LOGIN_BYTES:
-                raise AgentsError(f"{path} is larger than a login file should be ({stat.st_size} bytes)")
+                if not login.secret:  # a preferences file grown large: the CLI does without it
+                    found.append(HostLogin(login, path, None, None))
+                    continue
+                raise AgentsError(f"{path} is larger than a login file should be ({stat.st_size} bytes)",
+                                  hint="check that it is really your login; move it aside to log in again")
             found.append(HostLogin(login, path, path.read_bytes(), stat.st_mtime_ns))
         except FileNotFoundError:
             found.append(HostLogin(login, path, None, None))
@@ -118,7 +143,11 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
                 "data": base64.b64encode(item.data).decode(),
                 "mtime_ns": item.mtime_ns,
             }
+    logged_in = any(item.data is not None and item.login.secret for item in host_logins) or any(
+        environ.get(name) for name in agent.login_env)
     for answers in agent.first_run:
+        if answers.only_when_logged_in and not logged_in:
+            continue
         current = files.get(answers.container)
         existing = base64.b64decode(current["data"]) if current else None
         files[answers.container] = {
@@ -192,12 +221,8 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
         return _decide(settings, event, "refused: malformed request")
     if len(data) > MAX_LOGIN_BYTES:
         return _decide(settings, event, "refused: too large")
-    if host.endswith(".json"):
-        try:
-            if not isinstance(json.loads(data), dict):
-                raise ValueError
-        except ValueError:
-            return _decide(settings, event, "refused: not a JSON object (a half-written file?)")
+    if host.endswith(".json") and load_json_object(data) is None:
+        return _decide(settings, event, "refused: not a JSON object (a half-written file?)")
     target = Path(host)
     lock = lock_path()
     lock.parent.mkdir(parents=True, exist_ok=True)

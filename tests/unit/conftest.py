@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 # Variables that change which engine, program name or config a run sees.
-_AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CODING_AGENTS_PROG", "PEX", "_")
+_AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CODING_AGENTS_PROG", "PEX", "_", "XDG_STATE_HOME",
+                      "SSH_AUTH_SOCK")
 
 
 @pytest.fixture(autouse=True)

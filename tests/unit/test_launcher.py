@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import catalog, images, launcher, network, runner, sessions
+from agents import bridges, catalog, images, launcher, network, runner, sessions
 from agents.config import Config, NetworkConfig, SessionsConfig
 from agents.errors import AgentsError
 from tests.unit.gitrepos import make_template, run_git
@@ -43,6 +43,12 @@ def repo(tmp_path, template_repo) -> Path:
 
 def fetch_prefix(repo) -> list:
     return ["git", "-C", repo, "-c", "protocol.ext.allow=always", "fetch"]
+
+
+@pytest.fixture(autouse=True)
+def bridge_sockets_appear(monkeypatch):
+    """The faked `_bridge` process creates no sockets; launch would wait 10 s for them."""
+    monkeypatch.setattr(bridges, "wait_for_sockets", lambda settings, timeout=10.0: True)
 
 
 @pytest.fixture
@@ -522,6 +528,11 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     fp.register(["docker", "run", "--detach", fp.any()], returncode=detach_rc, stdout="" if detach_rc else "c" * 64,
                 stderr="docker: Error response from daemon: failed to create task: OCI runtime create failed\n"
                 if detach_rc else "")
+    # After the start: the detached host bridge (claude's refreshed logins come back through it),
+    # then the login bundle the stub waits for.
+    fp.register([sys.executable, "-m", "agents", "_bridge", name])
+    fp.register(["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"],
+                stdout='{"files": 1, "env": 0}\n')
     fp.register(["docker", "rm", "--force", name])
     fp.register(["docker", "volume", "rm", "--force", fp.any()])
     if found is not None:  # get_session after a successful launch
@@ -679,6 +690,8 @@ def test_launch_squid_call_sequence(engine, repo):
         ["docker", "volume", "create", "--label"], ["docker", "volume", "create", "--label"],
         ["docker", "run", "--rm", "-i"],  # populate
         ["docker", "run", "--detach", "--name"],  # the agent
+        [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
+        ["docker", "exec", "-i", "--user"],  # the login bundle the stub waits for
         collector_argv(name)[:4],  # then the host-side log collector
         PS_ALL[:4], ["docker", "inspect", "c" * 64], VOLUME_LS[:4],
     ]
@@ -762,7 +775,7 @@ def test_launch_restricted_has_no_proxy_nor_collector(engine, repo):
     assert engine.call_count(["docker", "network", engine.any()]) == 0
     assert engine.call_count(["docker", "create", engine.any()]) == 0
     assert not any("proxy" in " ".join(call) for call in docker_calls(engine))
-    assert engine.call_count([sys.executable, engine.any()]) == 0
+    assert engine.call_count(collector_argv(name)) == 0
 
 
 def test_launch_never_removes_volumes_of_an_orphaned_session(engine, repo):
