@@ -225,7 +225,7 @@ def load_settings(name: str) -> BridgeSettings:
                           hint="it was launched elsewhere or by an older version; relaunch it for bridges")
     try:
         return BridgeSettings.from_json(path.read_text())
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, AttributeError) as error:
         raise AgentsError(f"the bridge settings of {name} cannot be read: {error}",
                           hint=f"remove-agent {name} and launch it again") from error
 

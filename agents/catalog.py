@@ -106,7 +106,9 @@ AGENTS: tuple[Agent, ...] = (
         title="OpenAI Codex CLI",
         npm_package="@openai/codex",
         npm_version="0.171.0",
-        command=("codex",),
+        # Its app-server daemon copies the codex binary into ~/.codex and runs it from there,
+        # which the noexec tmpfs (logins live there) rightly refuses; in-process works the same.
+        command=("codex", "--no-daemon"),
         prompt_command=("codex", "exec", "{prompt}"),
         version_command=("codex", "--version"),
         config_paths=(".codex/auth.json", ".codex/config.toml"),

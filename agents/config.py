@@ -205,10 +205,13 @@ def parse_agents(tables: object, path: Path) -> tuple[Agent, ...]:
         for key in ("command", "prompt_command"):
             if key in table and not table[key]:
                 raise AgentsError(f"config file {path}: [agents.{name}] {key} must not be empty")
-        found.append(custom_agent(
-            name, table["base"],
-            command=tuple(table["command"]) if "command" in table else None,
-            prompt_command=tuple(table["prompt_command"]) if "prompt_command" in table else None,
-            title=table.get("title"),
-        ))
+        try:
+            found.append(custom_agent(
+                name, table["base"],
+                command=tuple(table["command"]) if "command" in table else None,
+                prompt_command=tuple(table["prompt_command"]) if "prompt_command" in table else None,
+                title=table.get("title"),
+            ))
+        except AgentsError as error:
+            raise AgentsError(f"config file {path}: {error.message}", hint=error.hint) from error
     return tuple(found)

@@ -82,7 +82,12 @@ def apply_first_run(existing: bytes | None, first_run: FirstRun) -> bytes:
     wanted = tomllib.loads(first_run.content)
     if _contains(have, wanted) or _conflicts(have, wanted):
         return text.encode()  # answered already, or the user's file says otherwise: theirs wins
-    return (text.rstrip("\n") + ("\n\n" if text.strip() else "") + first_run.content.strip() + "\n").encode()
+    joined = text.rstrip("\n") + ("\n\n" if text.strip() else "") + first_run.content.strip() + "\n"
+    try:
+        tomllib.loads(joined)
+    except tomllib.TOMLDecodeError:  # e.g. the table exists without the key: leave the user's file be
+        return text.encode()
+    return joined.encode()
 
 
 def _conflicts(have: dict, wanted: dict) -> bool:
@@ -209,6 +214,8 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
     """Replace the host's login file with the container's, only when that one is newer."""
     import fcntl
 
+    if not isinstance(request, dict):
+        return _decide(settings, {"kind": "login", "file": ""}, "refused: malformed request")
     container = str(request.get("path", ""))
     host = dict(settings.login_files).get(container)
     event = {"kind": "login", "file": container}

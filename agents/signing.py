@@ -61,8 +61,15 @@ def program(repo: str, setting: str, default: str) -> str:
 
 
 def sign(settings: bridges.BridgeSettings, request: dict) -> dict:
+    import binascii
+
     signing = settings.signing
-    payload = base64.b64decode(request.get("payload", ""))
+    if not isinstance(request, dict):
+        return _refuse(settings, {"kind": "sign"}, "malformed request")
+    try:
+        payload = base64.b64decode(request.get("payload", ""), validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        return _refuse(settings, {"kind": "sign"}, "malformed payload")
     event = {"kind": "sign", "op": request.get("op"), "payload_sha256": hashlib.sha256(payload).hexdigest()}
     if signing is None:
         return _refuse(settings, event, "this session has no signing bridge")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -68,3 +69,101 @@ def test_catalog_node_and_npm_versions_are_exact_pins():
 @pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)
 def test_agent_prompt_command_has_placeholder(agent):
     assert "{prompt}" in agent.prompt_command
+
+
+# --- login state ----------------------------------------------------------------------------
+
+
+def test_codex_login_rows():
+    codex = catalog.get_agent("codex")
+
+    assert codex.login_dirs == (".codex",)
+    assert codex.login_files == (
+        catalog.LoginFile(".codex/auth.json", ".codex/auth.json", secret=True, host_moved_by=("CODEX_HOME", "auth.json")),
+    )
+    assert codex.login_env == ("OPENAI_API_KEY", "CODEX_API_KEY")
+    assert codex.first_run == (
+        catalog.FirstRun(".codex/config.toml", "toml", '[projects."/workspace"]\ntrust_level = "trusted"\n'),
+    )
+
+
+def test_login_file_defaults():
+    assert catalog.LoginFile("a", "b") == catalog.LoginFile("a", "b", secret=True, host_moved_by=None)
+
+
+@pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)
+def test_login_files_live_in_a_login_dir_and_first_run_formats_are_known(agent):
+    for login in agent.login_files:
+        assert any(login.container.startswith(folder + "/") for folder in agent.login_dirs), login
+    for answers in agent.first_run:
+        assert answers.format in ("json", "toml")
+        assert any(answers.container.startswith(folder + "/") for folder in agent.login_dirs), answers
+
+
+# --- user-defined agents ---------------------------------------------------------------------
+
+
+def test_custom_agent_is_its_base_with_other_commands():
+    codex = catalog.get_agent("codex")
+
+    agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
+
+    assert agent == dataclasses.replace(codex, name="codex-o3", title="OpenAI Codex CLI (codex-o3)",
+                                        command=("codex", "-m", "o3"), image="codex")
+    assert agent.image_name == "codex"
+    assert agent.npm_spec == codex.npm_spec
+
+
+def test_custom_agent_of_the_shell_runs_in_the_base_image():
+    agent = catalog.custom_agent("zsh", "shell", command=("zsh", "-l"), prompt_command=("zsh", "-lc", "{prompt}"),
+                                 title="Z shell")
+
+    assert (agent.title, agent.command, agent.prompt_command) == ("Z shell", ("zsh", "-l"), ("zsh", "-lc", "{prompt}"))
+    assert (agent.image, agent.image_name) == ("base", "base")
+
+
+def test_agent_image_overrides_the_image_name():
+    assert dataclasses.replace(catalog.get_agent("gemini"), image="claude").image_name == "claude"
+
+
+def test_custom_agent_cannot_replace_a_built_in_one():
+    with pytest.raises(AgentsError) as caught:
+        catalog.custom_agent("claude", "codex")
+
+    assert caught.value.message == "[agents.claude] would replace the built-in agent claude"
+    assert caught.value.hint == "pick another name"
+
+
+@pytest.mark.parametrize("name", ["Codex", "my agent", "-x", "_x", "x.y", "x/y", ""])
+def test_custom_agent_bad_names(name):
+    with pytest.raises(AgentsError) as caught:
+        catalog.custom_agent(name, "codex")
+
+    assert caught.value.message == f"[agents.{name}]: agent names use lowercase letters, digits, '-' and '_'"
+
+
+def test_custom_agent_unknown_base():
+    with pytest.raises(AgentsError) as caught:
+        catalog.custom_agent("mine", "clippy")
+
+    assert caught.value.message == "[agents.mine] base = 'clippy' is not an agent"
+    assert caught.value.hint == "choose one of: copilot, codex, claude, gemini, shell"
+
+
+CUSTOM = (catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3")),)
+
+
+def test_find_agent_built_in_custom_or_none():
+    assert catalog.find_agent("claude") is catalog.get_agent("claude")
+    assert catalog.find_agent("codex-o3") is None
+    assert catalog.find_agent("codex-o3", CUSTOM) is CUSTOM[0]
+    assert catalog.find_agent("clippy", CUSTOM) is None
+
+
+def test_get_agent_finds_custom_agents_and_lists_them_when_unknown():
+    assert catalog.get_agent("codex-o3", CUSTOM) is CUSTOM[0]
+
+    with pytest.raises(AgentsError) as caught:
+        catalog.get_agent("clippy", CUSTOM)
+
+    assert caught.value.hint == "choose one of: copilot, codex, claude, gemini, shell, codex-o3"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import config
+from agents import catalog, config
 from agents.errors import AgentsError
 
 
@@ -242,3 +242,162 @@ def test_load_config_rejects_bad_network_values(tmp_path, text, expected):
 
     assert caught.value.message.startswith(f"config file {path}")
     assert expected in caught.value.message
+
+
+# --- [credentials] ------------------------------------------------------------------------
+
+
+def test_load_config_credentials_defaults():
+    assert config.load_config().credentials == config.CredentialsConfig(
+        logins=True, save_new_logins=True, git_credentials=True, git_hosts=(), signing=True, ssh_agent=False,
+    )
+
+
+def test_load_config_parses_credentials_section(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        "[credentials]\nlogins = false\nsave_new_logins = false\ngit_credentials = false\n"
+        'git_hosts = ["https://git.example.com:8443/team", "gitlab.example.com"]\nsigning = false\nssh_agent = true\n',
+    )
+
+    credentials = config.load_config(path).credentials
+
+    assert credentials == config.CredentialsConfig(
+        logins=False, save_new_logins=False, git_credentials=False,
+        git_hosts=("https://git.example.com:8443/team", "gitlab.example.com"), signing=False, ssh_agent=True,
+    )
+    assert isinstance(credentials.git_hosts, tuple)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[credentials]\nlogins = 'yes'\n", "[credentials] logins must be a bool, not str"),
+        ("[credentials]\nssh_agent = 1\n", "[credentials] ssh_agent must be a bool, not int"),
+        ("[credentials]\ngit_hosts = 'github.com'\n", "[credentials] git_hosts must be a list, not str"),
+        ("[credentials]\ngit_hosts = ['github.com', 443]\n", "[credentials] git_hosts must be a list of strings"),
+        ("[credentials]\ntoken = 'x'\n", "unknown key 'token' in [credentials]"),
+        ("credentials = true\n", "credentials must be a table"),
+    ],
+    ids=["logins-str", "ssh-agent-int", "hosts-str", "hosts-not-strings", "unknown-key", "not-a-table"],
+)
+def test_load_config_rejects_bad_credentials_values(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message.startswith(f"config file {path}")
+    assert expected in caught.value.message
+
+
+def test_load_config_credentials_unknown_key_hint_lists_credentials_keys(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[credentials]\nbogus = 1\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.hint == "known keys: logins, save_new_logins, git_credentials, git_hosts, signing, ssh_agent"
+
+
+# --- [agents.NAME] ------------------------------------------------------------------------
+
+
+def test_load_config_without_agents_has_none():
+    assert config.load_config().agents == ()
+
+
+def test_load_config_custom_agent_runs_in_its_base_image_with_its_logins(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        '[agents.codex-fast]\nbase = "codex"\ncommand = ["codex", "--model", "o4-mini"]\n'
+        'prompt_command = ["codex", "exec", "--model", "o4-mini", "{prompt}"]\ntitle = "Codex (fast)"\n',
+    )
+
+    (agent,) = config.load_config(path).agents
+
+    codex = catalog.get_agent("codex")
+    assert (agent.name, agent.title) == ("codex-fast", "Codex (fast)")
+    assert agent.command == ("codex", "--model", "o4-mini")
+    assert agent.prompt_command == ("codex", "exec", "--model", "o4-mini", "{prompt}")
+    assert (agent.image, agent.image_name) == ("codex", "codex")
+    assert (agent.login_dirs, agent.login_files, agent.login_env) == (codex.login_dirs, codex.login_files, codex.login_env)
+    assert (agent.first_run, agent.allowed_domains) == (codex.first_run, codex.allowed_domains)
+
+
+def test_load_config_custom_agent_defaults_come_from_its_base(tmp_path):
+    path = write_config(tmp_path / "config.toml", '[agents.sh2]\nbase = "shell"\n\n[agents.cl]\nbase = "claude"\n')
+
+    shell2, claude2 = config.load_config(path).agents
+
+    assert (shell2.title, shell2.command, shell2.image_name) == ("Login shell (no AI; same sandbox) (sh2)", ("bash", "-l"),
+                                                                 "base")
+    assert (claude2.command, claude2.prompt_command, claude2.image_name) == (
+        ("claude",), ("claude", "-p", "{prompt}"), "claude",
+    )
+
+
+def test_load_config_custom_agent_sits_next_to_other_sections(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[sessions]\nmemory = '2g'\n\n[agents.x]\nbase = 'gemini'\n")
+
+    loaded = config.load_config(path)
+
+    assert loaded.sessions.memory == "2g"
+    assert [agent.name for agent in loaded.agents] == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[agents.x]\ncommand = ['codex']\n", '[agents.x] needs base = "<agent>"'),
+        ("[agents.x]\nbase = 'codex'\nimage = 'mine'\n", "unknown key 'image' in [agents.x]"),
+        ("[agents.x]\nbase = 'codex'\ncommand = []\n", "[agents.x] command must not be empty"),
+        ("[agents.x]\nbase = 'codex'\nprompt_command = []\n", "[agents.x] prompt_command must not be empty"),
+        ("[agents.x]\nbase = 'codex'\ncommand = ['codex', 1]\n", "[agents.x] command must be a list of strings"),
+        ("[agents.x]\nbase = 'codex'\ncommand = 'codex --fast'\n", "[agents.x] command must be a list of strings"),
+        ("[agents.x]\nbase = 5\n", "[agents.x] base must be a string"),
+        ("[agents.x]\nbase = 'codex'\ntitle = ['t']\n", "[agents.x] title must be a string"),
+        ("[agents]\nx = 'codex'\n", "[agents.x] must be a table"),
+        ("agents = ['codex']\n", "agents must be tables ([agents.NAME])"),
+    ],
+    ids=["missing-base", "unknown-key", "empty-command", "empty-prompt-command", "non-string-item", "command-str",
+         "base-int", "title-list", "agent-not-table", "agents-not-table"],
+)
+def test_load_config_rejects_bad_agent_tables_naming_the_file(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message.startswith(f"config file {path}")
+    assert expected in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[agents.x]\nbase = 'clippy'\n", "[agents.x] base = 'clippy' is not an agent"),
+        ("[agents.x]\nbase = 'x'\n", "[agents.x] base = 'x' is not an agent"),
+        ("[agents.codex]\nbase = 'claude'\n", "[agents.codex] would replace the built-in agent codex"),
+        ("[agents.'Fast Codex']\nbase = 'codex'\n",
+         "[agents.Fast Codex]: agent names use lowercase letters, digits, '-' and '_'"),
+        ("[agents.-x]\nbase = 'codex'\n", "[agents.-x]: agent names use lowercase letters, digits, '-' and '_'"),
+    ],
+    ids=["unknown-base", "self-base", "builtin-name", "bad-name", "leading-dash"],
+)
+def test_load_config_rejects_bad_custom_agents(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert expected in caught.value.message
+
+
+def test_load_config_custom_agent_unknown_key_hint(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[agents.x]\nbase = 'codex'\nenv = {}\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.hint == "known keys: base, command, prompt_command, title"

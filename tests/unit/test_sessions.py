@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from agents import catalog, hardening, network, sessions
+from agents import bridges, catalog, hardening, network, sessions
 from agents.errors import AgentsError
 
 START = "a" * 40
@@ -563,3 +564,101 @@ def test_session_from_volume_is_orphaned_session():
 )
 def test_session_from_volume_ignores_other_volumes(volume, labels):
     assert sessions.session_from_volume(volume_data(volume, labels)) is None
+
+
+# --- logins and bridges in the launch plan --------------------------------------------------------
+
+CODEX_IMAGE = "coding-agents-codex:1.2.3"
+CODEX_TMPFS = "/home/agent/.codex:rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700"
+
+
+def codex_request(**overrides) -> sessions.SessionRequest:
+    return make_request(**{"agent": catalog.get_agent("codex"), "image": CODEX_IMAGE, "name": "codex-api-session-1",
+                           "branch": "codex/session-1", **overrides})
+
+
+def codex_bridge(**overrides) -> bridges.BridgeSettings:
+    return bridges.BridgeSettings(**{
+        "session": "codex-api-session-1", "agent": "codex", "repo": "/home/me/src/api",
+        "login_files": (("/home/agent/.codex/auth.json", "/home/me/.codex/auth.json"),), **overrides,
+    })
+
+
+def test_wants_logins_for_agents_with_login_state_only():
+    shell = catalog.get_agent("shell")
+
+    assert sessions.wants_logins(catalog.get_agent("codex")) is True
+    assert sessions.wants_logins(shell) is False
+    assert sessions.wants_logins(dataclasses.replace(shell, login_env=("TOKEN",))) is True
+    assert sessions.wants_logins(dataclasses.replace(shell, first_run=(catalog.FirstRun(".x/y.json", "json", "{}"),))) is True
+
+
+def test_plan_launch_codex_gets_a_private_tmpfs_and_waits_for_logins():
+    argv = sessions.plan_launch(codex_request()).create_argv
+
+    assert CODEX_TMPFS in values_of(argv, "--tmpfs")
+    assert "CODING_AGENTS_WAIT_LOGINS=1" in values_of(argv, "--env")
+    assert argv.index(CODEX_TMPFS) < argv.index(CODEX_IMAGE)
+    assert argv.index("CODING_AGENTS_WAIT_LOGINS=1") < argv.index(CODEX_IMAGE)
+
+
+def test_plan_launch_codex_without_a_bridge_mounts_nothing():
+    argv = sessions.plan_launch(codex_request()).create_argv
+
+    assert "--mount" not in argv
+    assert not any(env.startswith(("CODING_AGENTS_BRIDGE_DIR=", "GIT_CONFIG_")) for env in values_of(argv, "--env"))
+
+
+def test_plan_launch_with_a_bridge_mounts_its_sockets_read_only_and_sets_git_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    bridge = codex_bridge(credential_hosts=("github.com",))
+
+    argv = sessions.plan_launch(codex_request(bridge=bridge)).create_argv
+
+    sockets = tmp_path / "state" / "coding-agents" / "bridges" / "codex-api-session-1" / "sockets"
+    assert values_of(argv, "--mount") == [f"type=bind,source={sockets},target=/run/coding-agents,readonly"]
+    envs = values_of(argv, "--env")
+    assert envs[envs.index("CODING_AGENTS_BRIDGE_DIR=/run/coding-agents"):] == [
+        "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
+        "GIT_CONFIG_COUNT=2",
+        "GIT_CONFIG_KEY_0=credential.helper", "GIT_CONFIG_VALUE_0=",
+        "GIT_CONFIG_KEY_1=credential.helper", "GIT_CONFIG_VALUE_1=!ca-stub git-credential",
+    ]
+    assert argv.index("--mount") < argv.index(CODEX_IMAGE)
+    assert "SSH_AUTH_SOCK=/run/coding-agents/ssh-agent.sock" not in envs
+
+
+def test_plan_launch_with_an_ssh_agent_bridge_points_ssh_auth_sock_at_it():
+    argv = sessions.plan_launch(codex_request(bridge=codex_bridge(ssh_agent="/tmp/ssh-x/agent.1"))).create_argv
+
+    assert "SSH_AUTH_SOCK=/run/coding-agents/ssh-agent.sock" in values_of(argv, "--env")
+    assert not any("/tmp/ssh-x" in arg for arg in argv)  # the host's socket path stays on the host
+
+
+def test_plan_launch_with_a_bridge_that_serves_nothing_mounts_nothing():
+    argv = sessions.plan_launch(codex_request(bridge=codex_bridge(login_files=()))).create_argv
+
+    assert "--mount" not in argv
+
+
+def test_plan_launch_shell_has_no_login_tmpfs_wait_or_bridge():
+    request = make_request(agent=catalog.get_agent("shell"), image="coding-agents-base:1.2.3")
+
+    argv = sessions.plan_launch(request).create_argv
+
+    assert not any(value.startswith("/home/agent") for value in values_of(argv, "--tmpfs"))
+    assert "--mount" not in argv
+    assert not any(env.startswith(("CODING_AGENTS_WAIT_LOGINS=", "CODING_AGENTS_BRIDGE_DIR=", "GIT_CONFIG_"))
+                   for env in values_of(argv, "--env"))
+
+
+def test_plan_launch_custom_agent_gets_its_base_agents_logins():
+    agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
+
+    argv = sessions.plan_launch(codex_request(agent=agent)).create_argv
+
+    assert CODEX_TMPFS in values_of(argv, "--tmpfs")
+    assert "CODING_AGENTS_WAIT_LOGINS=1" in values_of(argv, "--env")
+    assert argv[argv.index(CODEX_IMAGE):] == (CODEX_IMAGE, "ca-stub", "session", "--mode", "interactive", "--",
+                                              "codex", "-m", "o3")
+    assert dict(sessions.labels_for(codex_request(agent=agent)))["coding-agents.agent"] == "codex-o3"

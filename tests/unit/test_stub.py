@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import io
 import json
+import os
 import shutil
 import signal
+import socketserver
+import stat
 import subprocess
+import sys
+import tempfile
+import threading
 import time
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
@@ -394,3 +402,409 @@ def test_run_session_prompt_runs_in_workspace(stub, workspace):
     stub.run_session("prompt", ["sh", "-c", "pwd > where.txt"])
 
     assert Path(run_git(workspace, "show", "HEAD:where.txt")).resolve() == workspace.resolve()
+
+
+# --- logins: received from the host, refreshed ones pushed back ---------------------------------
+
+T0 = 1_700_000_000_000_000_000
+
+
+@pytest.fixture
+def bridge_dir():
+    """Short: a Unix socket's path must fit in 108 bytes, which pytest's tmp_path may not."""
+    path = Path(tempfile.mkdtemp(prefix="ca-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def login_stub(monkeypatch, stub_module, tmp_path, bridge_dir):
+    """The stub with its home, state folder and bridge folder in tmp paths."""
+    module = stub_module
+    home = (tmp_path / "agent-home").resolve()
+    home.mkdir()
+    state = tmp_path / "state"
+    monkeypatch.setattr(module, "HOME", str(home))
+    monkeypatch.setattr(module, "WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setattr(module, "STATE_DIR", str(state))
+    monkeypatch.setattr(module, "LOGIN_ENV_FILE", str(state / "login.env"))
+    monkeypatch.setattr(module, "LOGINS_READY", str(state / "logins-ready"))
+    monkeypatch.setattr(module, "LOGINS_WATCH", str(state / "logins-watch.json"))
+    monkeypatch.setattr(module, "BRIDGE_DIR", str(bridge_dir))
+    return module
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        data = self.rfile.read()  # the stub half-closes after its request
+        self.server.requests.append(data)
+        self.wfile.write(self.server.answer(data))
+
+
+@pytest.fixture
+def host_socket(bridge_dir):
+    """Serve a socket in the bridge folder like the host's socat + handler: one request, one answer."""
+    servers = []
+
+    def serve(name: str, answer=lambda request: b"saved\n"):
+        server = socketserver.UnixStreamServer(str(bridge_dir / name), _Handler)
+        server.requests, server.answer = [], answer
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def receive(stub, monkeypatch, bundle: dict) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(bundle)))
+    return stub.main(["logins-receive"])
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_logins_receive_writes_private_files_env_and_watch_list(login_stub, monkeypatch, capsys):
+    home = Path(login_stub.HOME)
+    bundle = {
+        "files": [
+            {"path": f"{home}/.codex/auth.json", "data": b64(b'{"token": "t"}'), "mtime_ns": T0},
+            {"path": f"{home}/.codex/config.toml", "data": b64(b'model = "o3"\n')},
+        ],
+        "env": {"OPENAI_API_KEY": "sk-a b'c\"d $HOME `x`", "CODEX_API_KEY": "plain", "BAD-NAME": "x", "A;rm": "y"},
+        "watch": [f"{home}/.codex/auth.json", "/etc/passwd"],
+    }
+
+    assert receive(login_stub, monkeypatch, bundle) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"files": 2, "env": 2}
+    auth = home / ".codex" / "auth.json"
+    assert auth.read_bytes() == b'{"token": "t"}' and auth.stat().st_mtime_ns == T0
+    assert (home / ".codex" / "config.toml").read_bytes() == b'model = "o3"\n'
+    assert [mode_of(path) for path in (auth, home / ".codex" / "config.toml")] == [0o600, 0o600]
+    assert mode_of(home / ".codex") == 0o700
+    assert mode_of(login_stub.STATE_DIR) == 0o700
+    assert mode_of(login_stub.LOGIN_ENV_FILE) == 0o600
+    assert sorted(path.name for path in (home / ".codex").iterdir()) == ["auth.json", "config.toml"]
+    assert login_stub.read_login_env() == {"CODEX_API_KEY": "plain", "OPENAI_API_KEY": "sk-a b'c\"d $HOME `x`"}
+    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 14]}
+    assert os.path.exists(login_stub.LOGINS_READY)
+
+
+def test_logins_receive_env_file_is_what_the_agents_shell_sees(login_stub, monkeypatch, capsys, tmp_path):
+    value = "sk-a b'c\"d $HOME `x` \\n"
+    receive(login_stub, monkeypatch, {"files": [], "env": {"OPENAI_API_KEY": value}, "watch": []})
+    seen = tmp_path / "seen"
+
+    subprocess.run(["sh", "-c", login_stub.STATUS_WRAPPER, "agent", str(tmp_path / "status"), login_stub.LOGIN_ENV_FILE,
+                    "sh", "-c", f'printf %s "$OPENAI_API_KEY" > {seen}'], check=True)
+
+    assert seen.read_text() == value
+
+
+def test_read_login_env_survives_a_value_with_a_newline(login_stub, monkeypatch, capsys):
+    receive(login_stub, monkeypatch, {"files": [], "env": {"TOKEN": "line1\nline2"}, "watch": []})
+
+    assert login_stub.read_login_env() == {"TOKEN": "line1\nline2"}
+
+
+def test_logins_receive_empty_bundle(login_stub, monkeypatch, capsys):
+    assert receive(login_stub, monkeypatch, {}) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"files": 0, "env": 0}
+    assert Path(login_stub.LOGIN_ENV_FILE).read_bytes() == b""
+    assert login_stub.read_login_env() == {}
+    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {}
+    assert os.path.exists(login_stub.LOGINS_READY)
+
+
+@pytest.mark.parametrize("where", ["absolute", "dot-dot", "workspace", "symlink", "home-itself"])
+def test_logins_receive_refuses_paths_outside_the_home(login_stub, monkeypatch, capsys, tmp_path, where):
+    home = Path(login_stub.HOME)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if where == "workspace":
+        monkeypatch.setattr(login_stub, "WORKSPACE", str(home / "workspace"))
+    if where == "symlink":
+        (home / ".codex").symlink_to(outside)
+    path = {"absolute": str(outside / "auth.json"), "dot-dot": f"{home}/../outside/auth.json",
+            "workspace": f"{home}/workspace/auth.json", "symlink": f"{home}/.codex/auth.json",
+            "home-itself": str(home)}[where]
+
+    assert receive(login_stub, monkeypatch, {"files": [{"path": path, "data": b64(b"{}")}]}) == 1
+
+    assert capsys.readouterr().err == f"ca-stub: refusing login file outside the home: {path}\n"
+    assert list(outside.iterdir()) == []
+    assert not os.path.exists(login_stub.LOGINS_READY)
+
+
+def test_read_login_env_without_a_file_is_empty(login_stub):
+    assert login_stub.read_login_env() == {}
+
+
+def test_fingerprint_is_mtime_and_size(login_stub, tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"12345")
+    os.utime(path, ns=(T0, T0))
+
+    assert login_stub.fingerprint(str(path)) == [T0, 5]
+    assert login_stub.fingerprint(str(tmp_path / "absent")) is None
+
+
+def watched_login(stub, monkeypatch, capsys, *names: str) -> list[Path]:
+    """Login files as logins-receive leaves them: written, fingerprinted, watched."""
+    home = Path(stub.HOME)
+    paths = [home / ".codex" / name for name in names]
+    receive(stub, monkeypatch, {"files": [{"path": str(path), "data": b64(b'{"v": 0}'), "mtime_ns": T0} for path in paths],
+                                "watch": [str(path) for path in paths]})
+    capsys.readouterr()
+    return paths
+
+
+def rewrite(path: Path, data: bytes, mtime_ns: int) -> None:
+    path.write_bytes(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_logins_push_sends_only_changed_files_and_remembers_them(login_stub, monkeypatch, capsys, host_socket):
+    auth, other = watched_login(login_stub, monkeypatch, capsys, "auth.json", "other.json")
+    host = host_socket("logins.sock")
+    rewrite(auth, b'{"v": 1, "refreshed": true}', T0 + 10**9)
+
+    assert login_stub.main(["logins-push"]) == 0
+
+    assert [json.loads(request) for request in host.requests] == [
+        {"path": str(auth), "data": b64(b'{"v": 1, "refreshed": true}'), "mtime_ns": T0 + 10**9},
+    ]
+    assert capsys.readouterr().out == f"{auth}: saved\n"
+    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0 + 10**9, 27], str(other): [T0, 8]}
+
+    assert login_stub.logins_push() == 0  # nothing changed since
+
+    assert len(host.requests) == 1
+
+
+def test_logins_push_tries_a_refused_file_again(login_stub, monkeypatch, capsys, host_socket):
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    host = host_socket("logins.sock", answer=lambda request: b"refused: not a JSON object (a half-written file?)\n")
+    rewrite(auth, b'{"v": 1', T0 + 1)
+
+    login_stub.logins_push()
+    login_stub.logins_push()
+
+    assert len(host.requests) == 2
+    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
+
+
+def test_logins_push_a_deleted_file_is_not_sent(login_stub, monkeypatch, capsys, host_socket):
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    host = host_socket("logins.sock")
+    auth.unlink()
+
+    assert login_stub.logins_push() == 0
+
+    assert host.requests == []
+
+
+def test_logins_push_without_a_bridge_keeps_the_change_for_later(login_stub, monkeypatch, capsys):
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    rewrite(auth, b'{"v": 1}', T0 + 1)
+
+    assert login_stub.logins_push() == 1
+    assert capsys.readouterr().err == "ca-stub: no login bridge in this session; refreshed logins stay here\n"
+    assert login_stub.logins_push(quiet=True) == 1
+    assert capsys.readouterr().err == ""
+    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
+
+
+def test_logins_push_without_a_watch_file_does_nothing(login_stub, capsys):
+    assert login_stub.logins_push() == 0
+
+    assert capsys.readouterr() == ("", "")
+
+
+def test_login_watcher_polls_at_its_interval_and_when_forced(login_stub, monkeypatch, capsys, host_socket):
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    host = host_socket("logins.sock")
+    watcher = login_stub.LoginWatcher(interval=3600)
+
+    rewrite(auth, b'{"v": 1}', T0 + 1)
+    watcher.poll()  # the first look
+    rewrite(auth, b'{"v": 2}', T0 + 2)
+    watcher.poll()  # too soon
+    sent_early = len(host.requests)
+    watcher.poll(force=True)
+
+    assert (sent_early, len(host.requests)) == (1, 2)
+    assert capsys.readouterr().out == ""  # quiet: the agent's pane is not the place for it
+
+
+def test_login_watcher_never_raises(login_stub, monkeypatch, capsys, bridge_dir):
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    (bridge_dir / "logins.sock").write_text("")  # there, but nobody answers
+    rewrite(auth, b'{"v": 1}', T0 + 1)
+
+    login_stub.LoginWatcher().poll(force=True)
+
+    assert capsys.readouterr().err.startswith("ca-stub: could not send a login back: ")
+
+
+# --- git credential helper ------------------------------------------------------------------------
+
+
+def credential(stub, monkeypatch, action: str, text: str) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    return stub.main(["git-credential", action])
+
+
+@pytest.mark.parametrize("action", ["store", "erase", "capability"])
+def test_git_credential_other_actions_never_reach_the_host(login_stub, monkeypatch, capsys, host_socket, action):
+    host = host_socket("git-credential.sock")
+
+    assert credential(login_stub, monkeypatch, action, "protocol=https\nhost=github.com\npassword=x\n\n") == 0
+
+    assert host.requests == []
+    assert capsys.readouterr() == ("", "")
+
+
+def test_git_credential_get_relays_to_the_host(login_stub, monkeypatch, capsys, host_socket):
+    host = host_socket("git-credential.sock", answer=lambda request: b"protocol=https\nhost=github.com\nusername=u\n"
+                                                                       b"password=p\n")
+
+    assert credential(login_stub, monkeypatch, "get", "protocol=https\nhost=github.com\n\n") == 0
+
+    assert host.requests == [b"protocol=https\nhost=github.com\n\n"]
+    assert capsys.readouterr().out == "protocol=https\nhost=github.com\nusername=u\npassword=p\n"
+
+
+def test_git_credential_get_without_a_bridge_says_so(login_stub, monkeypatch, capsys):
+    assert credential(login_stub, monkeypatch, "get", "protocol=https\nhost=github.com\n\n") == 0
+
+    assert capsys.readouterr() == (
+        "", "coding-agents: no git credential bridge in this session (see docs/credentials.md)\n",
+    )
+
+
+def test_git_credential_get_with_a_dead_bridge_says_so(login_stub, monkeypatch, capsys, bridge_dir):
+    (bridge_dir / "git-credential.sock").write_text("")
+
+    assert credential(login_stub, monkeypatch, "get", "protocol=https\nhost=github.com\n\n") == 0
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("coding-agents: the host's git credential bridge did not answer: ")
+
+
+def test_main_git_credential_needs_an_action(login_stub, capsys):
+    assert login_stub.main(["git-credential"]) == 2
+
+
+# --- signing programs ---------------------------------------------------------------------------------
+
+
+def signer(answer: dict):
+    return lambda request: json.dumps(answer).encode()
+
+
+def binary_stdin(monkeypatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_gpg_program_sends_the_payload_and_prints_the_signature(login_stub, monkeypatch, capsysbinary, host_socket):
+    host = host_socket("sign.sock", signer({"rc": 0, "stdout": b64(b"-----BEGIN PGP SIGNATURE-----\n"),
+                                            "stderr": "[GNUPG:] SIG_CREATED D\n"}))
+    binary_stdin(monkeypatch, b"tree abc\n")
+
+    assert login_stub.gpg_program(["--status-fd=2", "-bsau", "KEY"]) == 0
+
+    assert [json.loads(request) for request in host.requests] == [
+        {"op": "gpg", "args": ["--status-fd=2", "-bsau", "KEY"], "payload": b64(b"tree abc\n")},
+    ]
+    assert capsysbinary.readouterr() == (b"-----BEGIN PGP SIGNATURE-----\n", b"[GNUPG:] SIG_CREATED D\n")
+
+
+def test_gpg_program_verify_sends_the_signature_file(login_stub, monkeypatch, capsysbinary, host_socket, tmp_path):
+    host = host_socket("sign.sock", signer({"rc": 1, "stdout": b64(b"[GNUPG:] BADSIG\n"), "stderr": ""}))
+    (tmp_path / "sig.asc").write_bytes(b"SIG")
+    binary_stdin(monkeypatch, b"payload")
+
+    assert login_stub.gpg_program(["--status-fd=1", "--verify", str(tmp_path / "sig.asc"), "-"]) == 1
+
+    assert json.loads(host.requests[0])["signature"] == b64(b"SIG")
+    assert capsysbinary.readouterr().out == b"[GNUPG:] BADSIG\n"
+
+
+def test_gpg_program_without_a_signing_bridge(login_stub, monkeypatch, capsysbinary):
+    binary_stdin(monkeypatch, b"tree abc\n")
+
+    assert login_stub.gpg_program(["-bsau", "KEY"]) == 2
+
+    assert capsysbinary.readouterr().err.startswith(b"coding-agents: no signing bridge in this session")
+
+
+def test_main_as_ca_gpg(login_stub, monkeypatch, host_socket, capsysbinary):
+    host = host_socket("sign.sock", signer({"rc": 0, "stdout": "", "stderr": ""}))
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/ca-gpg", "-bsau", "KEY"])
+    binary_stdin(monkeypatch, b"x")
+
+    assert login_stub.main(["-bsau", "KEY"]) == 0
+
+    assert json.loads(host.requests[0])["op"] == "gpg"
+
+
+class Execed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("args", [["-Y", "verify", "-n", "git", "-f", "allowed", "-I", "me", "-s", "sig"],
+                                  ["-Y", "find-principals", "-s", "sig", "-f", "allowed"],
+                                  ["-l", "-f", "key.pub"], ["-Y"]],
+                         ids=["verify", "find-principals", "fingerprint", "bare-Y"])
+def test_ssh_keygen_program_runs_the_local_ssh_keygen_for_anything_but_sign(login_stub, monkeypatch, host_socket, args):
+    host = host_socket("sign.sock")
+    execs = []
+
+    def execv(path, argv):
+        execs.append((path, argv))
+        raise Execed
+
+    monkeypatch.setattr(os, "execv", execv)
+
+    with pytest.raises(Execed):
+        login_stub.ssh_keygen_program(args)
+
+    assert execs == [("/usr/bin/ssh-keygen", ["ssh-keygen", *args])]
+    assert host.requests == []
+
+
+def test_ssh_keygen_program_sign_writes_the_hosts_signature(login_stub, monkeypatch, capsys, host_socket, tmp_path):
+    host = host_socket("sign.sock", signer({"rc": 0, "stdout": b64(b"SSHSIG"), "stderr": ""}))
+    message = tmp_path / "buffer"
+    message.write_bytes(b"tree abc\n")
+
+    assert login_stub.ssh_keygen_program(["-Y", "sign", "-n", "git", "-f", "/tmp/.git_signing_key", "-U",
+                                          str(message)]) == 0
+
+    assert [json.loads(request) for request in host.requests] == [
+        {"op": "ssh-sign", "namespace": "git", "payload": b64(b"tree abc\n")},
+    ]
+    assert (tmp_path / "buffer.sig").read_bytes() == b"SSHSIG"
+
+
+def test_ssh_keygen_program_sign_refused_writes_no_signature(login_stub, monkeypatch, capsys, host_socket, tmp_path):
+    host_socket("sign.sock", signer({"rc": 1, "stdout": "", "stderr": "coding-agents: signing refused: x\n"}))
+    message = tmp_path / "buffer"
+    message.write_bytes(b"data")
+
+    assert login_stub.ssh_keygen_program(["-Y", "sign", "-n", "file", "-f", "k", str(message)]) == 1
+
+    assert not (tmp_path / "buffer.sig").exists()
+    assert capsys.readouterr().err == "coding-agents: signing refused: x\n"

@@ -1,0 +1,512 @@
+"""agents/bridges.py: the session's host-side sockets, their socat listeners and the container's git config."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents import bridges
+from agents.errors import AgentsError
+
+NAME = "codex-api-session-1"
+LOGIN_FILES = (("/home/agent/.codex/auth.json", "/home/me/.codex/auth.json"),)
+OPENPGP = bridges.Signing("openpgp", "0123456789ABCDEF")
+SSH = bridges.Signing("ssh", "~/.ssh/id_ed25519", "ssh-ed25519 AAAAC3Nza me@host")
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(path))
+    return path
+
+
+def settings(**overrides) -> bridges.BridgeSettings:
+    return bridges.BridgeSettings(**{"session": NAME, "agent": "codex", "repo": "/home/me/api", **overrides})
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# --- who may connect ------------------------------------------------------------------------
+
+
+def test_socket_access_for_the_agent_uid_is_private():
+    assert bridges.socket_access(1000) == bridges.SocketAccess(0o700, "0600", chown_to=None)
+
+
+def test_socket_access_for_root_hands_the_sockets_to_the_agent_uid():
+    assert bridges.socket_access(0) == bridges.SocketAccess(0o700, "0600", chown_to=1000)
+
+
+@pytest.mark.parametrize("uid", [1001, 501, 65534])
+def test_socket_access_for_another_uid_opens_the_sockets_in_a_traversable_dir(uid):
+    assert bridges.socket_access(uid) == bridges.SocketAccess(0o711, "0666", chown_to=None)
+
+
+# --- listeners and their socat argv -----------------------------------------------------------
+
+
+def test_listeners_none_when_nothing_is_bridged():
+    assert bridges.listeners(settings()) == []
+    assert settings().enabled is False
+
+
+def test_listeners_one_per_bridge_in_order():
+    found = bridges.listeners(settings(login_files=LOGIN_FILES, credential_hosts=("github.com",), signing=SSH,
+                                       ssh_agent="/tmp/ssh-x/agent.1"))
+
+    assert found == [
+        bridges.Listener("logins.sock", handler="logins"),
+        bridges.Listener("git-credential.sock", handler="git-credential"),
+        bridges.Listener("sign.sock", handler="sign"),
+        bridges.Listener("ssh-agent.sock", relay_to="/tmp/ssh-x/agent.1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"login_files": LOGIN_FILES}, {"credential_hosts": ("github.com",)}, {"signing": OPENPGP}, {"ssh_agent": "/s"}],
+    ids=["logins", "credentials", "signing", "ssh-agent"],
+)
+def test_settings_enabled_by_any_one_bridge(overrides):
+    assert settings(**overrides).enabled is True
+    assert len(bridges.listeners(settings(**overrides))) == 1
+
+
+SOCKETS = Path("/state/coding-agents/bridges") / NAME / "sockets"
+PREFIX = ["/usr/bin/python3", "-m", "agents"]
+
+
+def test_socat_argv_handler_for_the_agent_uid():
+    argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), SOCKETS, PREFIX,
+                              bridges.socket_access(1000))
+
+    assert argv == [
+        "socat",
+        f"UNIX-LISTEN:{SOCKETS}/logins.sock,fork,unlink-early,mode=0600",
+        f"EXEC:/usr/bin/python3 -m agents _bridge-handle logins {NAME}",
+    ]
+
+
+def test_socat_argv_handler_for_root_chowns_the_socket():
+    argv = bridges.socat_argv(bridges.Listener("sign.sock", handler="sign"), SOCKETS, ["/opt/coding-agents.pex"],
+                              bridges.socket_access(0))
+
+    assert argv == [
+        "socat",
+        f"UNIX-LISTEN:{SOCKETS}/sign.sock,fork,unlink-early,mode=0600,user=1000",
+        f"EXEC:/opt/coding-agents.pex _bridge-handle sign {NAME}",
+    ]
+
+
+def test_socat_argv_relay_for_another_uid():
+    argv = bridges.socat_argv(bridges.Listener("ssh-agent.sock", relay_to="/tmp/ssh-XYZ/agent.42"), SOCKETS, PREFIX,
+                              bridges.socket_access(1001))
+
+    assert argv == [
+        "socat",
+        f"UNIX-LISTEN:{SOCKETS}/ssh-agent.sock,fork,unlink-early,mode=0666",
+        "UNIX-CONNECT:/tmp/ssh-XYZ/agent.42",
+    ]
+
+
+@pytest.mark.parametrize(("part", "bad"), [("/home/my user/x", " "), ("/a,b", ","), ("/a:b", ":"),
+                                            ("/it's", "'"), ("/a!b", "!"), ("/a b,c:d", " ,:")],
+                         ids=["space", "comma", "colon", "quote", "bang", "several"])
+def test_check_socat_safe_refuses_what_socat_splits_on(part, bad):
+    with pytest.raises(AgentsError) as caught:
+        bridges.check_socat_safe("/fine", part)
+
+    assert caught.value.message == (
+        f"cannot serve a session bridge from {part!r}: socat cannot take {bad!r} in a path"
+    )
+    assert caught.value.hint == "set XDG_STATE_HOME to a path without spaces, commas or colons"
+
+
+def test_check_socat_safe_accepts_plain_paths():
+    assert bridges.check_socat_safe("/usr/bin/python3", "/home/me/.local/state/x-y_z.1") is None
+
+
+@pytest.mark.parametrize(
+    ("listener", "directory", "prefix"),
+    [
+        (bridges.Listener("logins.sock", handler="logins"), SOCKETS, ["/opt/My Tools/python3", "-m", "agents"]),
+        (bridges.Listener("ssh-agent.sock", relay_to="/tmp/ssh dir/agent.1"), SOCKETS, PREFIX),
+        (bridges.Listener("logins.sock", handler="logins"), Path("/state,x/bridges") / NAME / "sockets", PREFIX),
+    ],
+    ids=["handler-prefix", "relay-target", "socket-dir"],
+)
+def test_socat_argv_refuses_unsafe_parts(listener, directory, prefix):
+    with pytest.raises(AgentsError, match="cannot serve a session bridge from"):
+        bridges.socat_argv(listener, directory, prefix, bridges.socket_access(1000))
+
+
+# --- the container's git config -------------------------------------------------------------
+
+
+def test_git_config_credentials_resets_helpers_then_adds_ours():
+    assert bridges.git_config(settings(credential_hosts=("github.com",))) == [
+        ("credential.helper", ""),
+        ("credential.helper", "!ca-stub git-credential"),
+    ]
+
+
+def test_git_config_openpgp_signing_uses_ca_gpg_and_the_hosts_key():
+    assert bridges.git_config(settings(signing=OPENPGP)) == [
+        ("commit.gpgsign", "true"),
+        ("tag.gpgsign", "true"),
+        ("gpg.format", "openpgp"),
+        ("gpg.program", "ca-gpg"),
+        ("user.signingkey", "0123456789ABCDEF"),
+    ]
+
+
+def test_git_config_ssh_signing_uses_ca_ssh_keygen_and_the_public_key_literal():
+    assert bridges.git_config(settings(signing=SSH)) == [
+        ("commit.gpgsign", "true"),
+        ("tag.gpgsign", "true"),
+        ("gpg.format", "ssh"),
+        ("gpg.ssh.program", "ca-ssh-keygen"),
+        ("user.signingkey", "key::ssh-ed25519 AAAAC3Nza me@host"),
+    ]
+
+
+def test_git_config_nothing_for_logins_or_ssh_agent_alone():
+    assert bridges.git_config(settings(login_files=LOGIN_FILES, ssh_agent="/s")) == []
+    assert bridges.git_config_env(settings(login_files=LOGIN_FILES, ssh_agent="/s")) == []
+
+
+def test_git_config_env_numbers_every_entry():
+    assert bridges.git_config_env(settings(credential_hosts=("github.com",), signing=OPENPGP)) == [
+        ("GIT_CONFIG_COUNT", "7"),
+        ("GIT_CONFIG_KEY_0", "credential.helper"), ("GIT_CONFIG_VALUE_0", ""),
+        ("GIT_CONFIG_KEY_1", "credential.helper"), ("GIT_CONFIG_VALUE_1", "!ca-stub git-credential"),
+        ("GIT_CONFIG_KEY_2", "commit.gpgsign"), ("GIT_CONFIG_VALUE_2", "true"),
+        ("GIT_CONFIG_KEY_3", "tag.gpgsign"), ("GIT_CONFIG_VALUE_3", "true"),
+        ("GIT_CONFIG_KEY_4", "gpg.format"), ("GIT_CONFIG_VALUE_4", "openpgp"),
+        ("GIT_CONFIG_KEY_5", "gpg.program"), ("GIT_CONFIG_VALUE_5", "ca-gpg"),
+        ("GIT_CONFIG_KEY_6", "user.signingkey"), ("GIT_CONFIG_VALUE_6", "0123456789ABCDEF"),
+    ]
+
+
+# --- docker run flags -------------------------------------------------------------------------
+
+
+def test_container_args_nothing_when_no_bridge_is_enabled(state_home):
+    assert bridges.container_args(settings()) == []
+
+
+def test_container_args_mounts_the_sockets_read_only(state_home):
+    assert bridges.container_args(settings(login_files=LOGIN_FILES)) == [
+        "--mount", f"type=bind,source={state_home}/coding-agents/bridges/{NAME}/sockets,target=/run/coding-agents,readonly",
+        "--env", "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
+    ]
+
+
+def test_container_args_ssh_auth_sock_only_with_the_ssh_agent(state_home):
+    without = bridges.container_args(settings(credential_hosts=("github.com",)))
+    with_agent = bridges.container_args(settings(credential_hosts=("github.com",), ssh_agent="/tmp/ssh-x/agent.1"))
+
+    assert not any(arg.startswith("SSH_AUTH_SOCK=") for arg in without)
+    assert with_agent[:6] == [
+        "--mount", f"type=bind,source={state_home}/coding-agents/bridges/{NAME}/sockets,target=/run/coding-agents,readonly",
+        "--env", "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
+        "--env", "SSH_AUTH_SOCK=/run/coding-agents/ssh-agent.sock",
+    ]
+    assert with_agent[6:] == without[4:]  # then the same git config
+
+
+def test_container_args_carry_the_git_config_as_env(state_home):
+    args = bridges.container_args(settings(signing=SSH))
+
+    envs = [args[n + 1] for n, arg in enumerate(args) if arg == "--env"]
+    assert envs == ["CODING_AGENTS_BRIDGE_DIR=/run/coding-agents", "GIT_CONFIG_COUNT=5",
+                    "GIT_CONFIG_KEY_0=commit.gpgsign", "GIT_CONFIG_VALUE_0=true",
+                    "GIT_CONFIG_KEY_1=tag.gpgsign", "GIT_CONFIG_VALUE_1=true",
+                    "GIT_CONFIG_KEY_2=gpg.format", "GIT_CONFIG_VALUE_2=ssh",
+                    "GIT_CONFIG_KEY_3=gpg.ssh.program", "GIT_CONFIG_VALUE_3=ca-ssh-keygen",
+                    "GIT_CONFIG_KEY_4=user.signingkey", "GIT_CONFIG_VALUE_4=key::ssh-ed25519 AAAAC3Nza me@host"]
+
+
+def test_container_args_never_carry_the_private_key_path(state_home):
+    args = bridges.container_args(settings(signing=SSH))
+
+    assert not any("id_ed25519" in arg for arg in args)
+
+
+# --- settings file ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        settings(),
+        settings(login_files=LOGIN_FILES + (("/home/agent/.x/a.json", "/home/me/.x/a.json"),),
+                 credential_hosts=("github.com", "git.example.com:8443"), signing=SSH, ssh_agent="/tmp/ssh-x/agent.1",
+                 save_new_logins=False, host_logins=False),
+        settings(signing=OPENPGP),
+    ],
+    ids=["empty", "everything", "openpgp"],
+)
+def test_bridge_settings_json_round_trip(original):
+    assert bridges.BridgeSettings.from_json(original.to_json()) == original
+
+
+def test_bridge_settings_to_json_is_plain_data():
+    data = json.loads(settings(login_files=LOGIN_FILES, signing=OPENPGP).to_json())
+
+    assert data == {
+        "session": NAME, "agent": "codex", "repo": "/home/me/api",
+        "login_files": [["/home/agent/.codex/auth.json", "/home/me/.codex/auth.json"]],
+        "credential_hosts": [], "signing": {"format": "openpgp", "key": "0123456789ABCDEF", "public_key": ""},
+        "ssh_agent": None, "save_new_logins": True, "host_logins": True,
+    }
+
+
+def test_prepare_as_the_agent_uid(state_home):
+    wanted = settings(login_files=LOGIN_FILES)
+
+    bridges.prepare(wanted, host_uid=1000)
+
+    session = state_home / "coding-agents" / "bridges" / NAME
+    assert mode_of(session) == 0o700
+    assert mode_of(session / "sockets") == 0o700
+    assert mode_of(session / "settings.json") == 0o600
+    assert bridges.BridgeSettings.from_json((session / "settings.json").read_text()) == wanted
+
+
+def test_prepare_as_root_gives_the_sockets_dir_to_the_agent_uid(state_home, monkeypatch):
+    chowned = []
+    monkeypatch.setattr(os, "chown", lambda path, uid, gid: chowned.append((Path(path), uid, gid)))
+
+    bridges.prepare(settings(credential_hosts=("github.com",)), host_uid=0)
+
+    sockets = state_home / "coding-agents" / "bridges" / NAME / "sockets"
+    assert chowned == [(sockets, 1000, 1000)]
+    assert mode_of(sockets) == 0o700
+
+
+def test_prepare_as_another_uid_makes_the_sockets_dir_traversable_only(state_home, monkeypatch):
+    monkeypatch.setattr(os, "chown", lambda *args: pytest.fail("no chown for another uid"))
+
+    bridges.prepare(settings(signing=OPENPGP), host_uid=1001)
+
+    session = state_home / "coding-agents" / "bridges" / NAME
+    assert mode_of(session) == 0o700
+    assert mode_of(session / "sockets") == 0o711
+    assert mode_of(session / "settings.json") == 0o600
+
+
+def test_prepare_without_bridges_writes_settings_but_no_sockets_dir(state_home):
+    bridges.prepare(settings(), host_uid=1000)
+
+    session = state_home / "coding-agents" / "bridges" / NAME
+    assert sorted(path.name for path in session.iterdir()) == ["settings.json"]
+    assert mode_of(session / "settings.json") == 0o600
+
+
+def test_prepare_refuses_a_state_dir_socat_cannot_take(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "my state"))
+
+    with pytest.raises(AgentsError, match="socat cannot take ' ' in a path"):
+        bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+
+
+def test_prepare_again_keeps_modes_and_replaces_settings(state_home):
+    bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    bridges.prepare(settings(login_files=LOGIN_FILES, save_new_logins=False), host_uid=1000)
+
+    assert bridges.load_settings(NAME).save_new_logins is False
+
+
+def test_load_settings_reads_what_prepare_wrote(state_home):
+    wanted = settings(credential_hosts=("github.com",), signing=SSH)
+    bridges.prepare(wanted, host_uid=1000)
+
+    assert bridges.load_settings(NAME) == wanted
+
+
+def test_load_settings_missing(state_home):
+    with pytest.raises(AgentsError) as caught:
+        bridges.load_settings(NAME)
+
+    path = state_home / "coding-agents" / "bridges" / NAME / "settings.json"
+    assert caught.value.message == f"{NAME} has no bridge settings on this machine ({path})"
+    assert caught.value.hint == "it was launched elsewhere or by an older version; relaunch it for bridges"
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"session": "x"}', '{"session": "x", "agent": "a", "repo": "/", "bogus": 1}'],
+                         ids=["not-json", "missing-fields", "unknown-field"])
+def test_load_settings_unreadable(state_home, text):
+    session = state_home / "coding-agents" / "bridges" / NAME
+    session.mkdir(parents=True)
+    (session / "settings.json").write_text(text)
+
+    with pytest.raises(AgentsError) as caught:
+        bridges.load_settings(NAME)
+
+    assert caught.value.message.startswith(f"the bridge settings of {NAME} cannot be read: ")
+    assert caught.value.hint == f"remove-agent {NAME} and launch it again"
+
+
+def test_remove_deletes_the_session_dir_and_tolerates_absence(state_home):
+    bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+
+    bridges.remove(NAME)
+    bridges.remove(NAME)
+
+    assert not (state_home / "coding-agents" / "bridges" / NAME).exists()
+
+
+def test_handler_prefix_source_tree_and_pex(monkeypatch):
+    assert bridges.handler_prefix() == [sys.executable, "-m", "agents"]
+
+    monkeypatch.setenv("PEX", "/opt/coding-agents.pex")
+
+    assert bridges.handler_prefix() == ["/opt/coding-agents.pex"]
+
+
+# --- audit log ------------------------------------------------------------------------------------
+
+
+def test_audit_appends_one_json_line_per_decision(state_home):
+    bridges.audit(NAME, kind="git-credential", decision="granted", host="github.com")
+    bridges.audit(NAME, kind="sign", decision="refused")
+
+    lines = (state_home / "coding-agents" / "bridges" / f"{NAME}.log").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [{k: v for k, v in event.items() if k != "time"} for event in events] == [
+        {"session": NAME, "kind": "git-credential", "decision": "granted", "host": "github.com"},
+        {"session": NAME, "kind": "sign", "decision": "refused"},
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", event["time"]) for event in events)
+
+
+def test_audit_log_outlives_the_session_dir(state_home):
+    bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    bridges.audit(NAME, decision="saved")
+
+    bridges.remove(NAME)
+
+    assert bridges.audit_log(NAME).exists()
+
+
+# --- is a bridge running? ------------------------------------------------------------------------
+
+
+def write_pid(state_home: Path, text: str) -> None:
+    session = state_home / "coding-agents" / "bridges" / NAME
+    session.mkdir(parents=True, exist_ok=True)
+    (session / "bridge.pid").write_text(text)
+
+
+def test_running_without_pid_file(state_home):
+    assert bridges.running(NAME) is False
+
+
+def test_running_with_a_live_pid(state_home):
+    write_pid(state_home, str(os.getpid()))
+
+    assert bridges.running(NAME) is True
+
+
+def test_running_with_a_stale_pid_file(state_home):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    write_pid(state_home, str(finished.pid))
+
+    assert bridges.running(NAME) is False
+
+
+def test_running_with_garbage_in_the_pid_file(state_home):
+    write_pid(state_home, "not a pid\n")
+
+    assert bridges.running(NAME) is False
+
+
+def test_wait_for_sockets_true_once_every_socket_exists(state_home):
+    wanted = settings(login_files=LOGIN_FILES, credential_hosts=("github.com",))
+    bridges.prepare(wanted, host_uid=1000)
+    for name in ("logins.sock", "git-credential.sock"):
+        (bridges.sockets_dir(NAME) / name).touch()
+
+    assert bridges.wait_for_sockets(wanted, timeout=1.0) is True
+
+
+def test_wait_for_sockets_false_when_one_is_missing(state_home):
+    wanted = settings(login_files=LOGIN_FILES, credential_hosts=("github.com",))
+    bridges.prepare(wanted, host_uid=1000)
+    (bridges.sockets_dir(NAME) / "logins.sock").touch()
+
+    assert bridges.wait_for_sockets(wanted, timeout=0.1) is False
+
+
+# --- serve (socat faked at Popen) -------------------------------------------------------------------
+
+
+def test_serve_starts_one_socat_per_listener_until_the_container_stops(state_home, fp):
+    wanted = settings(login_files=LOGIN_FILES, ssh_agent="/tmp/ssh-x/agent.1")
+    bridges.prepare(wanted)
+    fp.register(["socat", fp.any()], occurrences=2)
+    fp.register(["docker", "wait", NAME], stdout="0\n")
+
+    assert bridges.serve(NAME) == 0
+
+    access = bridges.socket_access(os.geteuid())
+    directory = bridges.sockets_dir(NAME)
+    expected = [bridges.socat_argv(listener, directory, bridges.handler_prefix(), access)
+                for listener in bridges.listeners(wanted)]
+    assert [list(call) for call in fp.calls] == [*expected, ["docker", "wait", NAME]]
+    assert not (bridges.session_dir(NAME) / "bridge.pid").exists()
+
+
+def test_serve_waits_for_the_container_to_exist(state_home, fp):
+    bridges.prepare(settings(credential_hosts=("github.com",)))
+    fp.register(["socat", fp.any()])
+    fp.register(["docker", "wait", NAME], returncode=1, stderr="Error: No such container\n")
+    fp.register(["docker", "wait", NAME], stdout="0\n")
+
+    assert bridges.serve(NAME) == 0
+
+    assert fp.call_count(["docker", "wait", NAME]) == 2
+
+
+# --- where bridges cannot run --------------------------------------------------------------------
+
+
+def test_unavailable_reason_none_with_a_local_engine_and_socat(fake_which):
+    fake_which("socat", "docker")
+
+    assert bridges.unavailable_reason() is None
+
+
+def test_unavailable_reason_none_without_docker_host(fake_which, monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST")
+    fake_which("socat")
+
+    assert bridges.unavailable_reason() is None
+
+
+@pytest.mark.parametrize("host", ["tcp://10.0.0.5:2376", "ssh://me@build-box"])
+def test_unavailable_reason_remote_engine(fake_which, monkeypatch, host):
+    monkeypatch.setenv("DOCKER_HOST", host)
+    fake_which("socat")
+
+    assert bridges.unavailable_reason() == (
+        f"the engine is remote (DOCKER_HOST={host}) and cannot mount this machine's sockets"
+    )
+
+
+def test_unavailable_reason_socat_missing(fake_which):
+    fake_which("docker")
+
+    assert bridges.unavailable_reason() == "socat is not installed on this machine (apt-get install socat)"

@@ -1,0 +1,610 @@
+"""agents/logins.py: the login bundle that goes into a session, and refreshed logins that come back."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import multiprocessing
+import os
+import random
+import stat
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from agents import bridges, catalog, logins
+from agents.catalog import FirstRun, LoginFile
+from agents.errors import AgentsError
+
+NAME = "codex-api-session-1"
+CODEX = catalog.get_agent("codex")
+AUTH = "/home/agent/.codex/auth.json"
+TRUST = '[projects."/workspace"]\ntrust_level = "trusted"\n'
+T0 = 1_700_000_000_000_000_000  # an mtime in ns
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(path))
+    return path
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def write_file(path: Path, data: bytes, mtime_ns: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+def audit_events(state_home: Path) -> list[dict]:
+    path = state_home / "coding-agents" / "bridges" / f"{NAME}.log"
+    return [{k: v for k, v in json.loads(line).items() if k != "time"} for line in path.read_text().splitlines()]
+
+
+# --- where things live ----------------------------------------------------------------------------
+
+
+def test_host_path_under_home(tmp_path):
+    assert logins.host_path(CODEX.login_files[0], tmp_path, {}) == tmp_path / ".codex" / "auth.json"
+
+
+def test_host_path_moved_by_codex_home(tmp_path):
+    environ = {"CODEX_HOME": "/srv/codex-state"}
+
+    assert logins.host_path(CODEX.login_files[0], tmp_path, environ) == Path("/srv/codex-state/auth.json")
+
+
+def test_host_path_empty_moving_variable_is_ignored(tmp_path):
+    assert logins.host_path(CODEX.login_files[0], tmp_path, {"CODEX_HOME": ""}) == tmp_path / ".codex" / "auth.json"
+
+
+def test_host_path_without_a_moving_variable_ignores_the_environment(tmp_path):
+    login = LoginFile(".claude/.credentials.json", ".claude/.credentials.json")
+
+    assert logins.host_path(login, tmp_path, {"CODEX_HOME": "/x"}) == tmp_path / ".claude" / ".credentials.json"
+
+
+def test_container_path_is_under_the_agent_home():
+    assert logins.container_path(".codex/auth.json") == AUTH
+
+
+def test_tmpfs_args_one_private_tmpfs_per_login_dir():
+    assert logins.tmpfs_args(CODEX) == [
+        "--tmpfs", "/home/agent/.codex:rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
+    ]
+    assert logins.tmpfs_args(catalog.get_agent("shell")) == []
+
+
+def test_returned_files_are_the_secret_ones(tmp_path):
+    agent = dataclasses.replace(CODEX, login_files=(
+        *CODEX.login_files, LoginFile(".codex/config.toml", ".codex/config.toml", secret=False),
+    ))
+
+    assert logins.returned_files(agent, tmp_path, {}) == ((AUTH, str(tmp_path / ".codex" / "auth.json")),)
+    assert logins.returned_files(agent, tmp_path, {"CODEX_HOME": "/srv/c"}) == ((AUTH, "/srv/c/auth.json"),)
+
+
+# --- first-run answers ---------------------------------------------------------------------------
+
+ONBOARDING = FirstRun(".claude.json", "json",
+                      '{"hasCompletedOnboarding": true, "projects": {"/workspace": {"hasTrustDialogAccepted": true}}}')
+
+
+def test_apply_first_run_json_deep_merges_and_keeps_user_keys():
+    existing = json.dumps({
+        "theme": "dark", "hasCompletedOnboarding": False,
+        "projects": {"/other": {"x": 1}, "/workspace": {"allowedTools": ["Bash"], "hasTrustDialogAccepted": False}},
+    }).encode()
+
+    merged = json.loads(logins.apply_first_run(existing, ONBOARDING))
+
+    assert merged == {
+        "theme": "dark", "hasCompletedOnboarding": True,
+        "projects": {"/other": {"x": 1}, "/workspace": {"allowedTools": ["Bash"], "hasTrustDialogAccepted": True}},
+    }
+
+
+@pytest.mark.parametrize("existing", [None, b"", b"{half", b"[1, 2]", b'"text"'],
+                         ids=["none", "empty", "invalid", "list", "string"])
+def test_apply_first_run_json_without_a_usable_file_is_the_answers(existing):
+    assert json.loads(logins.apply_first_run(existing, ONBOARDING)) == json.loads(ONBOARDING.content)
+
+
+def test_apply_first_run_json_joins_lists_without_duplicates():
+    trusted = FirstRun(".copilot/config.json", "json", '{"trustedFolders": ["/workspace"]}')
+
+    merged = json.loads(logins.apply_first_run(b'{"trustedFolders": ["/home/me", "/workspace"], "x": 1}', trusted))
+    added = json.loads(logins.apply_first_run(b'{"trustedFolders": ["/home/me"]}', trusted))
+
+    assert merged == {"trustedFolders": ["/home/me", "/workspace"], "x": 1}
+    assert added == {"trustedFolders": ["/home/me", "/workspace"]}
+
+
+def test_apply_first_run_json_reads_a_file_with_comment_lines():
+    existing = b'// written by the CLI\n  // do not edit\n{"theme": "dark"}\n'
+
+    assert json.loads(logins.apply_first_run(existing, ONBOARDING))["theme"] == "dark"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b'{"a": 1}', {"a": 1}), (b'// c\n{"a": 1}', {"a": 1}), (None, None), (b"", None), (b"[1]", None),
+     (b"{half", None), (b"\xff", None)],
+    ids=["object", "comments", "none", "empty", "list", "invalid", "binary"],
+)
+def test_load_json_object(data, expected):
+    assert logins.load_json_object(data) == expected
+
+
+def test_deep_merge_answers_win_tables_merge_lists_join():
+    base = {"a": 1, "t": {"x": 1, "keep": True}, "l": [1, 2], "s": "text"}
+
+    assert logins.deep_merge(base, {"a": 2, "t": {"x": 2}, "l": [2, 3], "s": {"now": "table"}}) == {
+        "a": 2, "t": {"x": 2, "keep": True}, "l": [1, 2, 3], "s": {"now": "table"},
+    }
+    assert base == {"a": 1, "t": {"x": 1, "keep": True}, "l": [1, 2], "s": "text"}  # not modified
+
+
+def test_apply_first_run_json_answer_replaces_a_non_table_value():
+    merged = json.loads(logins.apply_first_run(b'{"projects": "oops"}', ONBOARDING))
+
+    assert merged["projects"] == {"/workspace": {"hasTrustDialogAccepted": True}}
+
+
+TOML_ANSWERS = FirstRun(".codex/config.toml", "toml", TRUST)
+
+
+def test_apply_first_run_toml_without_a_file_is_the_answers():
+    assert logins.apply_first_run(None, TOML_ANSWERS) == TRUST.encode()
+
+
+def test_apply_first_run_toml_appends_and_keeps_existing_text():
+    existing = b'# my settings\nmodel = "o3"\n\n[mcp_servers.docs]\ncommand = "docs-mcp"\n\n\n'
+
+    result = logins.apply_first_run(existing, TOML_ANSWERS)
+
+    assert result == b'# my settings\nmodel = "o3"\n\n[mcp_servers.docs]\ncommand = "docs-mcp"\n\n' + TRUST.encode()
+    assert tomllib.loads(result.decode()) == {
+        "model": "o3", "mcp_servers": {"docs": {"command": "docs-mcp"}},
+        "projects": {"/workspace": {"trust_level": "trusted"}},
+    }
+
+
+def test_apply_first_run_toml_is_idempotent():
+    once = logins.apply_first_run(b'model = "o3"\n', TOML_ANSWERS)
+
+    assert logins.apply_first_run(once, TOML_ANSWERS) == once
+
+
+def test_apply_first_run_toml_already_answered_is_left_alone():
+    existing = b'[projects."/workspace"]\ntrust_level = "trusted"\nextra = 1\n# note\n'
+
+    assert logins.apply_first_run(existing, TOML_ANSWERS) == existing
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [b'[projects."/workspace"]\ntrust_level = "untrusted"\n',
+     b'projects = "none"\n',
+     b'[projects]\n"/workspace" = { trust_level = "untrusted" }\n'],
+    ids=["other-answer", "not-a-table", "inline-table"],
+)
+def test_apply_first_run_toml_never_redefines_what_the_file_has(existing):
+    result = logins.apply_first_run(existing, TOML_ANSWERS)
+
+    assert result == existing  # the user's file wins; appending would define a table twice
+    tomllib.loads(result.decode())
+
+
+def test_apply_first_run_toml_with_the_table_but_not_the_key_stays_valid_toml():
+    existing = b'[projects."/workspace"]\nmodel = "o3"\n'
+
+    result = logins.apply_first_run(existing, TOML_ANSWERS)
+
+    tomllib.loads(result.decode())
+
+
+def test_apply_first_run_toml_adds_a_sibling_table():
+    existing = b'[projects."/home/me/api"]\ntrust_level = "trusted"\n'
+
+    result = logins.apply_first_run(existing, TOML_ANSWERS)
+
+    assert tomllib.loads(result.decode())["projects"] == {
+        "/home/me/api": {"trust_level": "trusted"}, "/workspace": {"trust_level": "trusted"},
+    }
+
+
+def test_codex_first_run_answers_are_valid_toml():
+    (answers,) = CODEX.first_run
+
+    assert tomllib.loads(answers.content) == {"projects": {"/workspace": {"trust_level": "trusted"}}}
+
+
+# --- reading the host's logins and the bundle ------------------------------------------------------
+
+
+def test_read_host_logins_present_and_missing(tmp_path):
+    auth = write_file(tmp_path / ".codex" / "auth.json", b'{"token": "t"}', T0)
+
+    assert logins.read_host_logins(CODEX, tmp_path, {}) == [
+        logins.HostLogin(CODEX.login_files[0], auth, b'{"token": "t"}', T0)
+    ]
+    assert logins.read_host_logins(CODEX, tmp_path / "elsewhere", {}) == [
+        logins.HostLogin(CODEX.login_files[0], tmp_path / "elsewhere" / ".codex" / "auth.json", None, None)
+    ]
+
+
+def test_read_host_logins_follows_codex_home(tmp_path):
+    auth = write_file(tmp_path / "codex-home" / "auth.json", b"{}", T0)
+
+    found = logins.read_host_logins(CODEX, tmp_path / "home", {"CODEX_HOME": str(tmp_path / "codex-home")})
+
+    assert [(item.path, item.data) for item in found] == [(auth, b"{}")]
+
+
+def test_read_host_logins_refuses_a_huge_file(tmp_path):
+    auth = write_file(tmp_path / ".codex" / "auth.json", b"x" * (logins.MAX_LOGIN_BYTES + 1))
+
+    with pytest.raises(AgentsError) as caught:
+        logins.read_host_logins(CODEX, tmp_path, {})
+
+    assert caught.value.message == f"{auth} is larger than a login file should be ({logins.MAX_LOGIN_BYTES + 1} bytes)"
+    assert caught.value.hint == "check that it is really your login; move it aside to log in again"
+
+
+def test_read_host_logins_skips_a_huge_preferences_file(tmp_path):
+    agent = dataclasses.replace(CODEX, login_files=(
+        *CODEX.login_files, LoginFile(".codex/prefs.json", ".codex/prefs.json", secret=False),
+    ))
+    write_file(tmp_path / ".codex" / "auth.json", b"{}", T0)
+    prefs = write_file(tmp_path / ".codex" / "prefs.json", b" " * (logins.MAX_LOGIN_BYTES + 1))
+
+    found = logins.read_host_logins(agent, tmp_path, {})
+
+    assert found[1] == logins.HostLogin(agent.login_files[1], prefs, None, None)
+    assert found[0].data == b"{}"
+
+
+def test_plan_bundle_files_env_and_watch_list(tmp_path):
+    write_file(tmp_path / ".codex" / "auth.json", b'{"token": "t"}', T0)
+    host_logins = logins.read_host_logins(CODEX, tmp_path, {})
+    environ = {"OPENAI_API_KEY": "sk-host", "CODEX_API_KEY": "", "ANTHROPIC_API_KEY": "not-for-codex"}
+
+    bundle = logins.plan_bundle(CODEX, host_logins, environ)
+
+    assert bundle == {
+        "files": [
+            {"path": AUTH, "data": b64(b'{"token": "t"}'), "mtime_ns": T0},
+            {"path": "/home/agent/.codex/config.toml", "data": b64(TRUST.encode())},
+        ],
+        "env": {"OPENAI_API_KEY": "sk-host"},
+        "watch": [AUTH],
+    }
+
+
+def test_plan_bundle_without_host_logins_still_has_the_first_run_answers():
+    bundle = logins.plan_bundle(CODEX, [], {})
+
+    assert bundle == {
+        "files": [{"path": "/home/agent/.codex/config.toml", "data": b64(TRUST.encode())}],
+        "env": {},
+        "watch": [AUTH],
+    }
+
+
+def test_plan_bundle_merges_first_run_answers_into_a_host_file(tmp_path):
+    agent = dataclasses.replace(
+        catalog.get_agent("claude"),
+        login_files=(LoginFile(".claude/.credentials.json", ".claude/.credentials.json"),
+                     LoginFile(".claude.json", ".claude.json", secret=False)),
+        first_run=(ONBOARDING,),
+    )
+    write_file(tmp_path / ".claude" / ".credentials.json", b'{"oauth": "x"}', T0)
+    write_file(tmp_path / ".claude.json", b'{"theme": "light"}', T0)
+
+    bundle = logins.plan_bundle(agent, logins.read_host_logins(agent, tmp_path, {}), {})
+
+    credentials, config_file = bundle["files"]
+    assert credentials == {"path": "/home/agent/.claude/.credentials.json", "data": b64(b'{"oauth": "x"}'), "mtime_ns": T0}
+    assert config_file["path"] == "/home/agent/.claude.json"
+    assert json.loads(base64.b64decode(config_file["data"])) == {
+        "theme": "light", "hasCompletedOnboarding": True, "projects": {"/workspace": {"hasTrustDialogAccepted": True}},
+    }
+    assert bundle["watch"] == ["/home/agent/.claude/.credentials.json"]  # not the merged config file
+
+
+SKIP_ONBOARDING = FirstRun(".x/config.json", "json", '{"onboarded": true}', only_when_logged_in=True)
+TRUST_FOLDER = FirstRun(".x/config.json", "json", '{"trusted": ["/workspace"]}')
+LOGGED_IN_ONLY = dataclasses.replace(
+    catalog.get_agent("shell"), login_dirs=(".x",), login_files=(LoginFile(".x/token.json", ".x/token.json"),),
+    login_env=("X_TOKEN",), first_run=(TRUST_FOLDER, SKIP_ONBOARDING),
+)
+
+
+def config_of(bundle: dict) -> dict:
+    (found,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.x/config.json"]
+    return json.loads(base64.b64decode(found["data"]))
+
+
+def test_plan_bundle_skips_onboarding_answers_without_a_login(tmp_path):
+    bundle = logins.plan_bundle(LOGGED_IN_ONLY, logins.read_host_logins(LOGGED_IN_ONLY, tmp_path, {}), {"X_TOKEN": ""})
+
+    assert config_of(bundle) == {"trusted": ["/workspace"]}
+
+
+def test_plan_bundle_answers_onboarding_with_a_login_file(tmp_path):
+    write_file(tmp_path / ".x" / "token.json", b"{}", T0)
+
+    bundle = logins.plan_bundle(LOGGED_IN_ONLY, logins.read_host_logins(LOGGED_IN_ONLY, tmp_path, {}), {})
+
+    assert config_of(bundle) == {"trusted": ["/workspace"], "onboarded": True}
+
+
+def test_plan_bundle_answers_onboarding_with_a_login_variable(tmp_path):
+    bundle = logins.plan_bundle(LOGGED_IN_ONLY, logins.read_host_logins(LOGGED_IN_ONLY, tmp_path, {}), {"X_TOKEN": "t"})
+
+    assert config_of(bundle) == {"trusted": ["/workspace"], "onboarded": True}
+    assert bundle["env"] == {"X_TOKEN": "t"}
+
+
+# --- the summary line ---------------------------------------------------------------------------------
+
+
+def test_summary_agent_without_logins_says_nothing():
+    assert logins.summary(catalog.get_agent("shell"), [], {"env": {}}, True) == ""
+
+
+def test_summary_host_logins_not_used():
+    assert logins.summary(CODEX, [], {"env": {}}, False) == (
+        "host logins not used: log in to OpenAI Codex CLI inside the session"
+    )
+
+
+def test_summary_lists_files_and_variables(tmp_path):
+    auth = write_file(tmp_path / ".codex" / "auth.json", b"{}")
+    host_logins = logins.read_host_logins(CODEX, tmp_path, {})
+    bundle = logins.plan_bundle(CODEX, host_logins, {"OPENAI_API_KEY": "a", "CODEX_API_KEY": "b"})
+
+    assert logins.summary(CODEX, host_logins, bundle, True) == (
+        f"logins from the host: {auth}, $CODEX_API_KEY, $OPENAI_API_KEY"
+    )
+
+
+def test_summary_variables_only(tmp_path):
+    host_logins = logins.read_host_logins(CODEX, tmp_path, {})
+    bundle = logins.plan_bundle(CODEX, host_logins, {"OPENAI_API_KEY": "a"})
+
+    assert logins.summary(CODEX, host_logins, bundle, True) == "logins from the host: $OPENAI_API_KEY"
+
+
+def test_summary_no_host_login(tmp_path):
+    host_logins = logins.read_host_logins(CODEX, tmp_path, {})
+
+    assert logins.summary(CODEX, host_logins, logins.plan_bundle(CODEX, host_logins, {}), True) == (
+        f"no host login for OpenAI Codex CLI ({tmp_path}/.codex/auth.json): "
+        "log in inside; the login is then saved to the host"
+    )
+
+
+# --- deliver (docker faked) ---------------------------------------------------------------------------
+
+RECEIVE = ["docker", "exec", "-i", "--user", "1000", NAME, "ca-stub", "logins-receive"]
+
+
+def test_deliver_streams_the_bundle_on_stdin_never_in_argv(fp, tmp_path):
+    write_file(tmp_path / ".codex" / "auth.json", b'{"token": "secret-token"}', T0)
+    received = []
+    fp.register(RECEIVE, stdout='{"files": 2, "env": 1}\n', stdin_callable=received.append)
+
+    line = logins.deliver(NAME, CODEX, True, {"HOME": str(tmp_path), "OPENAI_API_KEY": "sk-secret"})
+
+    assert [list(call) for call in fp.calls] == [RECEIVE]
+    assert json.loads(received[0]) == {
+        "files": [
+            {"path": AUTH, "data": b64(b'{"token": "secret-token"}'), "mtime_ns": T0},
+            {"path": "/home/agent/.codex/config.toml", "data": b64(TRUST.encode())},
+        ],
+        "env": {"OPENAI_API_KEY": "sk-secret"},
+        "watch": [AUTH],
+    }
+    assert not any("secret" in arg for call in fp.calls for arg in call)
+    assert line == f"logins from the host: {tmp_path}/.codex/auth.json, $OPENAI_API_KEY"
+
+
+def test_deliver_without_host_logins_sends_only_first_run_answers(fp, tmp_path):
+    write_file(tmp_path / ".codex" / "auth.json", b'{"token": "t"}', T0)
+    received = []
+    fp.register(RECEIVE, stdin_callable=received.append)
+
+    line = logins.deliver(NAME, CODEX, False, {"HOME": str(tmp_path), "OPENAI_API_KEY": "sk-secret"})
+
+    assert json.loads(received[0]) == {
+        "files": [{"path": "/home/agent/.codex/config.toml", "data": b64(TRUST.encode())}],
+        "env": {},
+        "watch": [AUTH],
+    }
+    assert line == "host logins not used: log in to OpenAI Codex CLI inside the session"
+
+
+def test_deliver_failure_names_the_session(fp, tmp_path):
+    fp.register(RECEIVE, returncode=1, stderr="Error response from daemon: container is not running\n")
+
+    with pytest.raises(AgentsError) as caught:
+        logins.deliver(NAME, CODEX, True, {"HOME": str(tmp_path)})
+
+    assert caught.value.message == f"could not hand the logins to {NAME}: Error response from daemon: container is not running"
+    assert caught.value.hint == f"see `docker logs {NAME}`"
+
+
+# --- copy-back ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def host_auth(tmp_path) -> Path:
+    return tmp_path / "home" / ".codex" / "auth.json"
+
+
+def session_settings(host_auth: Path, **overrides) -> bridges.BridgeSettings:
+    return bridges.BridgeSettings(**{"session": NAME, "agent": "codex", "repo": "/home/me/api",
+                                     "login_files": ((AUTH, str(host_auth)),), **overrides})
+
+
+def returned(data: bytes, mtime_ns: int, path: str = AUTH) -> dict:
+    return {"path": path, "data": b64(data), "mtime_ns": mtime_ns}
+
+
+def test_accept_returned_newer_container_file_is_saved(state_home, host_auth):
+    write_file(host_auth, b'{"token": "old"}', T0)
+
+    decision = logins.accept_returned(session_settings(host_auth), returned(b'{"token": "new"}', T0 + 10**9))
+
+    assert decision == "saved"
+    assert host_auth.read_bytes() == b'{"token": "new"}'
+    assert host_auth.stat().st_mtime_ns == T0 + 10**9
+    assert stat.S_IMODE(host_auth.stat().st_mode) == 0o600
+    assert sorted(path.name for path in host_auth.parent.iterdir()) == ["auth.json"]  # no temporary file left
+    assert audit_events(state_home) == [{"session": NAME, "decision": "saved", "kind": "login", "file": AUTH,
+                                         "host": str(host_auth)}]
+
+
+def test_accept_returned_never_writes_the_token_to_the_audit_log(state_home, host_auth):
+    write_file(host_auth, b'{"token": "old"}', T0)
+
+    logins.accept_returned(session_settings(host_auth), returned(b'{"token": "very-secret"}', T0 + 1))
+
+    assert "very-secret" not in (state_home / "coding-agents" / "bridges" / f"{NAME}.log").read_text()
+
+
+@pytest.mark.parametrize("offset", [-10**9, 0], ids=["older", "same-mtime"])
+def test_accept_returned_older_or_same_age_keeps_the_host_copy(state_home, host_auth, offset):
+    write_file(host_auth, b'{"token": "host"}', T0)
+
+    decision = logins.accept_returned(session_settings(host_auth), returned(b'{"token": "container"}', T0 + offset))
+
+    assert decision == "kept the host's copy: it is as new or newer"
+    assert host_auth.read_bytes() == b'{"token": "host"}'
+    assert host_auth.stat().st_mtime_ns == T0
+
+
+def test_accept_returned_same_content_is_unchanged(state_home, host_auth):
+    write_file(host_auth, b'{"token": "same"}', T0)
+
+    decision = logins.accept_returned(session_settings(host_auth), returned(b'{"token": "same"}', T0 + 10**9))
+
+    assert decision == "unchanged"
+    assert host_auth.stat().st_mtime_ns == T0
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (returned(b"{}", T0, path="/home/agent/.bashrc"), "refused: not a login file of this session"),
+        ({"data": b64(b"{}"), "mtime_ns": T0}, "refused: not a login file of this session"),
+        (returned(b'{"token": "ha', T0 + 1), "refused: not a JSON object (a half-written file?)"),
+        (returned(b'["a", "list"]', T0 + 1), "refused: not a JSON object (a half-written file?)"),
+        (returned(b"\xff\xfe", T0 + 1), "refused: not a JSON object (a half-written file?)"),
+        ({"path": AUTH, "data": "not base64!", "mtime_ns": T0 + 1}, "refused: malformed request"),
+        ({"path": AUTH, "data": b64(b"{}")}, "refused: malformed request"),
+        ({"path": AUTH, "data": b64(b"{}"), "mtime_ns": "soon"}, "refused: malformed request"),
+        (returned(b"{" + b" " * logins.MAX_LOGIN_BYTES + b"}", T0 + 1), "refused: too large"),
+    ],
+    ids=["other-path", "no-path", "half-written", "json-list", "not-utf8", "bad-base64", "no-mtime", "bad-mtime",
+         "too-large"],
+)
+def test_accept_returned_refusals_leave_the_host_file_alone(state_home, host_auth, request_, expected):
+    write_file(host_auth, b'{"token": "host"}', T0)
+
+    assert logins.accept_returned(session_settings(host_auth), request_) == expected
+
+    assert host_auth.read_bytes() == b'{"token": "host"}'
+    assert audit_events(state_home)[-1]["decision"] == expected
+
+
+def test_accept_returned_new_login_is_saved_when_the_host_has_none(state_home, host_auth):
+    decision = logins.accept_returned(session_settings(host_auth), returned(b'{"token": "fresh"}', T0))
+
+    assert decision == "saved (new login)"
+    assert host_auth.read_bytes() == b'{"token": "fresh"}'
+    assert stat.S_IMODE(host_auth.stat().st_mode) == 0o600
+    assert stat.S_IMODE(host_auth.parent.stat().st_mode) == 0o700
+
+
+def test_accept_returned_new_login_kept_inside_when_save_new_logins_is_off(state_home, host_auth):
+    decision = logins.accept_returned(session_settings(host_auth, save_new_logins=False),
+                                      returned(b'{"token": "fresh"}', T0))
+
+    assert decision == "kept inside: [credentials] save_new_logins is off"
+    assert not host_auth.exists()
+
+
+def test_accept_returned_save_new_logins_off_still_refreshes_an_existing_login(state_home, host_auth):
+    write_file(host_auth, b'{"token": "old"}', T0)
+
+    decision = logins.accept_returned(session_settings(host_auth, save_new_logins=False),
+                                      returned(b'{"token": "new"}', T0 + 1))
+
+    assert decision == "saved"
+
+
+def test_accept_returned_non_json_login_file_is_not_parsed(state_home, tmp_path):
+    host = write_file(tmp_path / "home" / ".x" / "token", b"old", T0)
+    settings = session_settings(host, login_files=(("/home/agent/.x/token", str(host)),))
+
+    decision = logins.accept_returned(settings, returned(b"not json at all", T0 + 1, path="/home/agent/.x/token"))
+
+    assert decision == "saved"
+    assert host.read_bytes() == b"not json at all"
+
+
+def race(settings: bridges.BridgeSettings, versions: list[int], start: threading.Barrier | None) -> None:
+    if start is not None:
+        start.wait()
+    for version in versions:
+        logins.accept_returned(settings, returned(json.dumps({"v": version}).encode(), T0 + version))
+
+
+def test_accept_returned_concurrent_threads_leave_the_newest(state_home, host_auth):
+    write_file(host_auth, b'{"v": 0}', T0)
+    settings = session_settings(host_auth)
+    versions = list(range(1, 41))
+    random.Random(7).shuffle(versions)
+    start = threading.Barrier(8)
+    threads = [threading.Thread(target=race, args=(settings, versions[n::8], start)) for n in range(8)]
+
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert json.loads(host_auth.read_bytes()) == {"v": 40}
+    assert host_auth.stat().st_mtime_ns == T0 + 40
+    assert sorted(path.name for path in host_auth.parent.iterdir()) == ["auth.json"]
+    assert len(audit_events(state_home)) == 40
+
+
+def test_accept_returned_concurrent_processes_leave_the_newest(state_home, host_auth):
+    write_file(host_auth, b'{"v": 0}', T0)
+    settings = session_settings(host_auth)
+    versions = list(range(1, 25))
+    random.Random(3).shuffle(versions)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=race, args=(settings, versions[n::4], None)) for n in range(4)]
+
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert json.loads(host_auth.read_bytes()) == {"v": 24}
+    assert host_auth.stat().st_mtime_ns == T0 + 24
+    assert sorted(path.name for path in host_auth.parent.iterdir()) == ["auth.json"]
