@@ -90,8 +90,34 @@ def session_dir(name: str) -> Path:
     return netlog.state_dir() / "bridges" / name
 
 
+# Unix socket paths hold at most 107 bytes, so the sockets live under a short runtime folder.
+MAX_SOCKET_PATH = 107
+_LONGEST_SOCKET = "git-credential.sock"
+
+
+def runtime_dir() -> Path:
+    """$XDG_RUNTIME_DIR/coding-agents, else /tmp/coding-agents-<uid> (0700, ours)."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if base and os.path.isdir(base):
+        return Path(base) / "coding-agents"
+    return Path("/tmp") / f"coding-agents-{os.geteuid()}"
+
+
 def sockets_dir(name: str) -> Path:
-    return session_dir(name) / "sockets"
+    import hashlib
+
+    return runtime_dir() / hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def _own_private_dir(path: Path) -> None:
+    """Create path 0700, and refuse one someone else made (a shared /tmp is a place for traps)."""
+    import stat
+
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = os.lstat(path)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
+        raise AgentsError(f"{path} is not a folder of yours", hint="remove it, or set XDG_RUNTIME_DIR")
+    os.chmod(path, 0o700)
 
 
 def audit_log(name: str) -> Path:
@@ -117,7 +143,8 @@ def socket_access(host_uid: int) -> SocketAccess:
     return SocketAccess(0o711, "0666")
 
 
-def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], access: SocketAccess) -> list[str]:
+def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], access: SocketAccess,
+               session: str) -> list[str]:
     path = directory / listener.socket
     listen = f"UNIX-LISTEN:{path},fork,unlink-early,mode={access.socket_mode}"
     if access.chown_to is not None:
@@ -128,7 +155,7 @@ def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], a
     else:
         check_socat_safe(*handler_prefix)
         # EXEC splits on spaces; every part was checked to hold none.
-        target = "EXEC:" + " ".join([*handler_prefix, "_bridge-handle", str(listener.handler), directory.parent.name])
+        target = "EXEC:" + " ".join([*handler_prefix, "_bridge-handle", str(listener.handler), session])
     check_socat_safe(str(path))
     return ["socat", listen, target]
 
@@ -209,6 +236,10 @@ def prepare(settings: BridgeSettings, host_uid: int | None = None) -> None:
         access = socket_access(os.geteuid() if host_uid is None else host_uid)
         directory = sockets_dir(settings.session)
         check_socat_safe(str(directory))
+        if len(str(directory / _LONGEST_SOCKET).encode()) > MAX_SOCKET_PATH:
+            raise AgentsError(f"the session's socket folder {directory} is too long for Unix sockets",
+                              hint="set XDG_RUNTIME_DIR to a short folder (e.g. /run/user/$UID)")
+        _own_private_dir(directory.parent)
         directory.mkdir(exist_ok=True)
         os.chmod(directory, access.dir_mode)
         if access.chown_to is not None:
@@ -240,6 +271,7 @@ def handler_prefix() -> list[str]:
 
 def remove(name: str) -> None:
     shutil.rmtree(session_dir(name), ignore_errors=True)
+    shutil.rmtree(sockets_dir(name), ignore_errors=True)
 
 
 def audit(name: str, **event: object) -> None:
@@ -268,7 +300,7 @@ def serve(name: str, ready_timeout: float = 10.0) -> int:
     children = []
     try:
         for listener in listeners(settings):
-            children.append(runner.start(socat_argv(listener, directory, prefix, access)))
+            children.append(runner.start(socat_argv(listener, directory, prefix, access, name)))
         (session_dir(name) / "bridge.pid").write_text(str(os.getpid()))
         # Returns when the container stops (or is gone); a restart gets a new bridge.
         deadline = time.monotonic() + ready_timeout

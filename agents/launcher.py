@@ -475,6 +475,8 @@ def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAUL
         say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
         settings = bridges.load_settings(info.name) if (bridges.session_dir(info.name) / "settings.json").exists() \
             else None
+        if settings is not None:
+            bridges.prepare(settings)  # the socket folder is gone after a reboot; docker start mounts it
         docker.run("start", info.name)
         # tmpfs folders start empty again: logins and bridges are set up as at launch.
         agent = session_agent(info)

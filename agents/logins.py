@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +229,8 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
         return _decide(settings, event, "refused: malformed request")
     if len(data) > MAX_LOGIN_BYTES:
         return _decide(settings, event, "refused: too large")
+    # A time in the future (touch -d 2100...) would block every later refresh: no later than now.
+    mtime_ns = min(mtime_ns, time.time_ns() if now_ns is None else now_ns)
     if host.endswith(".json") and load_json_object(data) is None:
         return _decide(settings, event, "refused: not a JSON object (a half-written file?)")
     target = Path(host)

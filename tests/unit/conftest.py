@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+
 import pytest
 
 # Variables that change which engine, program name or config a run sees.
@@ -20,9 +23,13 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.delenv("CODING_AGENTS_CONFIG", raising=False)
     for name in _AMBIENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # Session sockets go to $XDG_RUNTIME_DIR/coding-agents: a short folder (socket paths max 107 bytes).
+    runtime = tempfile.mkdtemp(prefix="ca-run-", dir="/tmp")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
     # Unit tests never talk to a real engine: a docker call that escapes the fakes fails fast.
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine-in-unit-tests.sock")
-    return home_dir
+    yield home_dir
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture

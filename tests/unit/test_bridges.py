@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -82,13 +84,13 @@ def test_settings_enabled_by_any_one_bridge(overrides):
     assert len(bridges.listeners(settings(**overrides))) == 1
 
 
-SOCKETS = Path("/state/coding-agents/bridges") / NAME / "sockets"
+SOCKETS = Path("/run/user/1000/coding-agents/0123456789abcdef")
 PREFIX = ["/usr/bin/python3", "-m", "agents"]
 
 
 def test_socat_argv_handler_for_the_agent_uid():
     argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), SOCKETS, PREFIX,
-                              bridges.socket_access(1000))
+                              bridges.socket_access(1000), NAME)
 
     assert argv == [
         "socat",
@@ -99,7 +101,7 @@ def test_socat_argv_handler_for_the_agent_uid():
 
 def test_socat_argv_handler_for_root_chowns_the_socket():
     argv = bridges.socat_argv(bridges.Listener("sign.sock", handler="sign"), SOCKETS, ["/opt/coding-agents.pex"],
-                              bridges.socket_access(0))
+                              bridges.socket_access(0), NAME)
 
     assert argv == [
         "socat",
@@ -110,7 +112,7 @@ def test_socat_argv_handler_for_root_chowns_the_socket():
 
 def test_socat_argv_relay_for_another_uid():
     argv = bridges.socat_argv(bridges.Listener("ssh-agent.sock", relay_to="/tmp/ssh-XYZ/agent.42"), SOCKETS, PREFIX,
-                              bridges.socket_access(1001))
+                              bridges.socket_access(1001), NAME)
 
     assert argv == [
         "socat",
@@ -147,7 +149,7 @@ def test_check_socat_safe_accepts_plain_paths():
 )
 def test_socat_argv_refuses_unsafe_parts(listener, directory, prefix):
     with pytest.raises(AgentsError, match="cannot serve a session bridge from"):
-        bridges.socat_argv(listener, directory, prefix, bridges.socket_access(1000))
+        bridges.socat_argv(listener, directory, prefix, bridges.socket_access(1000), NAME)
 
 
 # --- the container's git config -------------------------------------------------------------
@@ -207,7 +209,7 @@ def test_container_args_nothing_when_no_bridge_is_enabled(state_home):
 
 def test_container_args_mounts_the_sockets_read_only(state_home):
     assert bridges.container_args(settings(login_files=LOGIN_FILES)) == [
-        "--mount", f"type=bind,source={state_home}/coding-agents/bridges/{NAME}/sockets,target=/run/coding-agents,readonly",
+        "--mount", f"type=bind,source={bridges.sockets_dir(NAME)},target=/run/coding-agents,readonly",
         "--env", "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
     ]
 
@@ -218,7 +220,7 @@ def test_container_args_ssh_auth_sock_only_with_the_ssh_agent(state_home):
 
     assert not any(arg.startswith("SSH_AUTH_SOCK=") for arg in without)
     assert with_agent[:6] == [
-        "--mount", f"type=bind,source={state_home}/coding-agents/bridges/{NAME}/sockets,target=/run/coding-agents,readonly",
+        "--mount", f"type=bind,source={bridges.sockets_dir(NAME)},target=/run/coding-agents,readonly",
         "--env", "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
         "--env", "SSH_AUTH_SOCK=/run/coding-agents/ssh-agent.sock",
     ]
@@ -279,7 +281,8 @@ def test_prepare_as_the_agent_uid(state_home):
 
     session = state_home / "coding-agents" / "bridges" / NAME
     assert mode_of(session) == 0o700
-    assert mode_of(session / "sockets") == 0o700
+    assert mode_of(bridges.sockets_dir(NAME)) == 0o700
+    assert mode_of(bridges.sockets_dir(NAME).parent) == 0o700
     assert mode_of(session / "settings.json") == 0o600
     assert bridges.BridgeSettings.from_json((session / "settings.json").read_text()) == wanted
 
@@ -290,7 +293,7 @@ def test_prepare_as_root_gives_the_sockets_dir_to_the_agent_uid(state_home, monk
 
     bridges.prepare(settings(credential_hosts=("github.com",)), host_uid=0)
 
-    sockets = state_home / "coding-agents" / "bridges" / NAME / "sockets"
+    sockets = bridges.sockets_dir(NAME)
     assert chowned == [(sockets, 1000, 1000)]
     assert mode_of(sockets) == 0o700
 
@@ -302,7 +305,7 @@ def test_prepare_as_another_uid_makes_the_sockets_dir_traversable_only(state_hom
 
     session = state_home / "coding-agents" / "bridges" / NAME
     assert mode_of(session) == 0o700
-    assert mode_of(session / "sockets") == 0o711
+    assert mode_of(bridges.sockets_dir(NAME)) == 0o711
     assert mode_of(session / "settings.json") == 0o600
 
 
@@ -314,11 +317,15 @@ def test_prepare_without_bridges_writes_settings_but_no_sockets_dir(state_home):
     assert mode_of(session / "settings.json") == 0o600
 
 
-def test_prepare_refuses_a_state_dir_socat_cannot_take(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "my state"))
+def test_prepare_refuses_a_runtime_dir_socat_cannot_take(tmp_path, monkeypatch):
+    runtime = Path(tempfile.mkdtemp(prefix="ca run ", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
 
-    with pytest.raises(AgentsError, match="socat cannot take ' ' in a path"):
-        bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    try:
+        with pytest.raises(AgentsError, match="socat cannot take ' ' in a path"):
+            bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    finally:
+        shutil.rmtree(runtime)
 
 
 def test_prepare_again_keeps_modes_and_replaces_settings(state_home):
@@ -463,7 +470,7 @@ def test_serve_starts_one_socat_per_listener_until_the_container_stops(state_hom
 
     access = bridges.socket_access(os.geteuid())
     directory = bridges.sockets_dir(NAME)
-    expected = [bridges.socat_argv(listener, directory, bridges.handler_prefix(), access)
+    expected = [bridges.socat_argv(listener, directory, bridges.handler_prefix(), access, NAME)
                 for listener in bridges.listeners(wanted)]
     assert [list(call) for call in fp.calls] == [*expected, ["docker", "wait", NAME]]
     assert not (bridges.session_dir(NAME) / "bridge.pid").exists()
@@ -510,3 +517,42 @@ def test_unavailable_reason_socat_missing(fake_which):
     fake_which("docker")
 
     assert bridges.unavailable_reason() == "socat is not installed on this machine (apt-get install socat)"
+
+
+def test_prepare_refuses_a_socket_folder_too_long_for_unix_sockets(tmp_path, monkeypatch):
+    runtime = tmp_path / ("x" * 80)
+    runtime.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+
+    with pytest.raises(AgentsError, match="too long for Unix sockets") as caught:
+        bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+
+    assert caught.value.hint == "set XDG_RUNTIME_DIR to a short folder (e.g. /run/user/$UID)"
+
+
+def test_sockets_dir_is_short_whatever_the_session_name(monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    monkeypatch.setattr(os.path, "isdir", lambda path: True)
+
+    long_name = "claude-" + "a-very-long-repository-name" * 4
+
+    assert str(bridges.sockets_dir(long_name)).startswith("/run/user/1000/coding-agents/")
+    assert len(str(bridges.sockets_dir(long_name) / "git-credential.sock")) < 80
+
+
+def test_runtime_dir_without_xdg_runtime_dir_is_per_uid_in_tmp(monkeypatch):
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+
+    assert bridges.runtime_dir() == Path("/tmp") / f"coding-agents-{os.geteuid()}"
+
+
+def test_prepare_refuses_a_runtime_folder_someone_else_owns(monkeypatch, tmp_path):
+    runtime = Path(tempfile.mkdtemp(prefix="ca-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    (runtime / "coding-agents").symlink_to(tmp_path)  # a trap: not a folder of ours
+
+    try:
+        with pytest.raises(AgentsError, match="is not a folder of yours"):
+            bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    finally:
+        shutil.rmtree(runtime)

@@ -615,7 +615,7 @@ def test_plan_launch_with_a_bridge_mounts_its_sockets_read_only_and_sets_git_con
 
     argv = sessions.plan_launch(codex_request(bridge=bridge)).create_argv
 
-    sockets = tmp_path / "state" / "coding-agents" / "bridges" / "codex-api-session-1" / "sockets"
+    sockets = bridges.sockets_dir("codex-api-session-1")
     assert values_of(argv, "--mount") == [f"type=bind,source={sockets},target=/run/coding-agents,readonly"]
     envs = values_of(argv, "--env")
     assert envs[envs.index("CODING_AGENTS_BRIDGE_DIR=/run/coding-agents"):] == [
