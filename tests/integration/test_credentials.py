@@ -106,9 +106,8 @@ def toml_value(value: object) -> str:
 def make_home(pyz, cli_env, session_cleanup, tmp_path):
     """make_home(extra_config="", agents=...) -> Home: a fresh HOME with a config file.
 
-    Homes (and their XDG_STATE_HOME) live in short folders under /tmp: a session's bridge sockets
-    are in its state folder, and a Unix socket path may not exceed 107 bytes (pytest's tmp_path is
-    too deep for that; see test_long_session_name_gets_working_bridges_or_a_clear_error)."""
+    Homes live in short folders under /tmp; their state (logins lock, audit logs, bridge settings)
+    is in XDG_STATE_HOME inside them."""
     made: list[Path] = []
 
     def make(extra_config: str = "", agents: dict[str, dict] | None = None) -> Home:
@@ -635,3 +634,22 @@ def test_future_mtime_from_inside_does_not_block_later_refreshes(make_home, tmp_
                     f"cat > {AUTH}.new && mv {AUTH}.new {AUTH}"], input=genuine, check=True, timeout=60)
     wait_for(lambda: len(home.audit(name, "login")) >= 2, 30, "the genuine refresh's decision")
     assert home.auth.read_bytes() == genuine, home.audit(name, "login")
+
+
+def test_bridged_session_mounts_only_its_socket_folder_read_only(make_home, tmp_path):
+    home = make_home()
+    write_login(home, {"tokens": {"access_token": "x"}})
+    name, _ = launch(home, "probe", new_repo(tmp_path))
+
+    facts = json.loads(docker("inspect", name).stdout)[0]
+    binds = [m for m in facts["Mounts"] if m["Type"] == "bind"]
+    assert len(binds) == 1, facts["Mounts"]
+    assert binds[0]["Destination"] == "/run/coding-agents" and binds[0]["RW"] is False
+    listing = subprocess.run(["docker", "exec", "-u", "1000", name, "sh", "-c",
+                              "ls -A /run/coding-agents; touch /run/coding-agents/x"],
+                             capture_output=True, text=True, timeout=60)
+    assert listing.stdout.split() == ["logins.sock"]  # sockets only: no settings, no logs, no keys
+    assert "Read-only file system" in listing.stderr
+    # The host folder is private to the user (the agent uid only reaches it through the mount).
+    source = Path(binds[0]["Source"])
+    assert stat.S_IMODE(source.parent.stat().st_mode) == 0o700

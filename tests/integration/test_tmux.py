@@ -177,7 +177,7 @@ def test_tmux_run_agent_detach_then_exit_is_reaped(cli, pyz, repo, host_tmux):
 FIRST_SCREENS = {
     "claude": "Welcome to Claude Code",
     "codex": "Welcome to Codex",
-    "copilot": "Do you trust the files in this folder?",
+    "copilot": "Please use /login",  # /workspace is pre-trusted (test_first_run.py)
 }
 
 
