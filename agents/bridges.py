@@ -15,6 +15,7 @@ Bridges need a local engine: a remote engine cannot mount a socket from this mac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -48,6 +49,11 @@ class BridgeSettings:
     ssh_agent: str | None = None  # the host's SSH_AUTH_SOCK
     save_new_logins: bool = True
     host_logins: bool = True  # deliver the host's logins (not only first-run answers)
+    # MCP: the agent's rendered config, the sidecar's servers (with ${NAME}, no values), the manifest
+    mcp_rendered: dict | None = None
+    mcp_sidecar: dict | None = None
+    mcp_hours: int = 24
+    manifest: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -59,6 +65,8 @@ class BridgeSettings:
         data.pop("signing", None)
         data["credential_hosts"] = tuple(data.get("credential_hosts") or ())
         data["login_files"] = tuple(tuple(pair) for pair in data.get("login_files") or ())
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {key: value for key, value in data.items() if key in known}
         return cls(signing=signing, **data)
 
     @property
@@ -170,14 +178,14 @@ def check_socat_safe(*parts: str) -> None:
             )
 
 
-def unavailable_reason() -> str | None:
+def unavailable_reason(need_socat: bool = True) -> str | None:
     """Why bridges cannot run here (None when they can)."""
     from agents import runner
 
     host = os.environ.get("DOCKER_HOST", "")
     if host and not host.startswith("unix://"):
         return f"the engine is remote (DOCKER_HOST={host}) and cannot mount this machine's sockets"
-    if runner.which("socat") is None:
+    if need_socat and runner.which("socat") is None:
         return "socat is not installed on this machine (apt-get install socat)"
     return None
 

@@ -34,6 +34,10 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "cpus": float,
         "docker_args": list,  # extra `docker run` arguments; ones that weaken isolation are refused
     },
+    "mcp": {
+        "enable": list,  # catalog servers to turn on: github, microsoft-docs, context7, playwright, serena
+        "capability_hours": int,  # how long a sidecar's capabilities stay redeemable
+    },
     "credentials": {
         "logins": bool,  # deliver the host's agent logins into each session (tmpfs)
         "save_new_logins": bool,  # a login made inside is saved to the host when the host has none
@@ -84,6 +88,12 @@ class CredentialsConfig:
 
 
 @dataclass(frozen=True)
+class McpConfig:
+    enable: tuple[str, ...] = ()
+    capability_hours: int = 24
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     images: ImagesConfig = field(default_factory=ImagesConfig)
@@ -91,6 +101,8 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     agents: tuple[Agent, ...] = ()  # the user's own [agents.NAME]
+    mcp: McpConfig = field(default_factory=McpConfig)
+    mcp_servers: tuple = ()  # agents.mcp.Server, from [mcp_servers.NAME]
 
 
 def config_dir() -> Path:
@@ -131,6 +143,9 @@ def parse_config(text: str, path: Path) -> Config:
             hint="fix the file, or move it aside to use defaults",
         ) from error
     custom = parse_agents(data.pop("agents", {}), path)
+    from agents import mcp
+
+    servers = mcp.parse_servers(data.pop("mcp_servers", {}), "user", f"config file {path}")
     for section, values in data.items():
         if section not in _SCHEMA:
             raise AgentsError(
@@ -177,6 +192,12 @@ def parse_config(text: str, path: Path) -> Config:
         network=NetworkConfig(**net),
         credentials=CredentialsConfig(**credentials),
         agents=custom,
+        mcp=McpConfig(
+            enable=mcp.parse_enable(data["mcp"]["enable"], f"config file {path}") if "enable" in data.get("mcp", {})
+            else (),
+            capability_hours=data.get("mcp", {}).get("capability_hours", 24),
+        ),
+        mcp_servers=servers,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import bridges, catalog, docker, git, images, network, runner, sessions, workspace
+from agents import bridges, broker, catalog, docker, git, images, mcp, network, runner, sessions, workspace
 from agents.config import Config
 from agents.errors import AgentsError
 
@@ -153,15 +153,22 @@ def build_request(
             hint="commit your changes, or use a new --branch",
         )
     hardening_extra = tuple(config.sessions.docker_args)
+    mcp_plan = build_mcp(agent, repo, config)
     policy = None
     if network == "squid":
-        policy = build_policy(agent, options, config)
+        policy = build_policy(agent, options, config, mcp_plan.domains)
     elif options.allow_domains or options.learn:
         raise AgentsError(
             "--allow-domain and --learn only apply to --network-proxy squid",
             hint=f"this session's network mode is {network}",
         )
     bridge = build_bridge(name, agent, repo, options, config)
+    bridge = dataclasses.replace(
+        bridge,
+        mcp_rendered=dataclasses.asdict(mcp_plan.rendered) if mcp_plan.rendered else None,
+        mcp_sidecar=mcp.sidecar_spec(mcp_plan.servers) or None,
+        mcp_hours=config.mcp.capability_hours,
+    )
     return sessions.SessionRequest(
         agent=agent,
         repo=repo,
@@ -183,7 +190,66 @@ def build_request(
         policy=policy,
         proxy_image=images.image_ref("proxy"),
         bridge=bridge,
+        mcp_sidecar=bool(mcp_plan.sidecar_servers),
     )
+
+
+def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> mcp.McpPlan:
+    """The session's MCP servers; a repository's server that wants a secret needs your approval."""
+    repo_config = mcp.load_repo_config(repo)
+    approvals = mcp.load_approvals(repo) if repo_config else {}
+    selection = mcp.select_servers(tuple(config.mcp_servers), config.mcp.enable, repo_config, approvals)
+    if selection.unapproved:
+        raise mcp.unapproved_error(selection.unapproved[0], repo)
+    planned = mcp.plan(agent.mcp_format, selection, approvals)
+    if planned.sidecar_servers and agent.mcp_format:
+        problem = bridges.unavailable_reason(need_socat=False)
+        if problem:
+            names = ", ".join(server.name for server in planned.sidecar_servers)
+            raise AgentsError(f"MCP servers with secrets ({names}) need the host's secret broker, but {problem}",
+                              hint="use a local engine, or drop those servers for this session")
+    if not agent.mcp_format:
+        return mcp.McpPlan()
+    return planned
+
+
+def build_manifest(request: sessions.SessionRequest, config: Config) -> dict:
+    """What this session is made of; its SHA-256 becomes a label, and capabilities are bound to it."""
+    import hashlib
+
+    def file_digest(path: str | os.PathLike | None) -> str | None:
+        try:
+            return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+        except OSError:
+            return None
+
+    tool = os.environ.get("PEX")
+    sources = {}
+    if config.path:
+        sources[str(config.path)] = file_digest(config.path)
+    repo_file = request.repo / mcp.REPO_CONFIG
+    if repo_file.exists():
+        sources[str(repo_file)] = file_digest(repo_file)
+    bridge = request.bridge
+    rendered = {}
+    if bridge and bridge.mcp_rendered:
+        chosen = mcp.Rendered(**bridge.mcp_rendered)
+        rendered[chosen.container] = mcp.rendered_digest(chosen, chosen.content)
+    images_used = {request.image: docker.image_id(request.image)}
+    if request.policy is not None:
+        images_used[request.proxy_image] = docker.image_id(request.proxy_image)
+    return {
+        "version": 1,
+        "session": request.name,
+        "tool": {"path": tool or "source", "sha256": file_digest(tool) if tool else None},
+        "config_sources": sources,
+        "rendered_mcp": rendered,
+        "mcp_servers": {name: mcp.definition_digest(definition)
+                        for name, definition in ((bridge.mcp_sidecar or {}) if bridge else {}).items()},
+        "images": images_used,
+        "network": request.network,
+        "allow": list(request.policy.allow) if request.policy else [],
+    }
 
 
 def build_bridge(
@@ -256,9 +322,10 @@ def validate_limits(cpus: float | None, memory: str | None) -> None:
         raise AgentsError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g or --memory 512m")
 
 
-def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config) -> network.Policy:
+def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config,
+                 extra: tuple[str, ...] = ()) -> network.Policy:
     return network.build_policy(
-        agent.allowed_domains,
+        (*agent.allowed_domains, *extra),
         config.network.allow,
         tuple(options.allow_domains),
         block_private=config.network.block_private,
@@ -274,14 +341,18 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
         return find_sessions()
 
     request = build_request(options, config, find_existing)
-    plan = sessions.plan_launch(request)
     images.ensure_image(request.agent.image_name, config.images)
-    if plan.proxy:
+    if request.policy is not None:
         images.ensure_image("proxy", config.images)
+    manifest = build_manifest(request, config)
+    request = dataclasses.replace(request, manifest=mcp.manifest_digest(manifest),
+                                  bridge=dataclasses.replace(request.bridge, manifest=manifest))
+    plan = sessions.plan_launch(request)
     created_volumes: list[str] = []
     container_created = False
     proxy_created = False
-    for volume in (plan.workspace_volume, plan.home_volume):
+    for volume in (plan.workspace_volume, plan.home_volume, *([sessions.mcp_volume(plan.name)] if request.mcp_sidecar
+                                                              else [])):
         if docker.run("volume", "inspect", volume, check=False).ok:
             # Never reuse (or, on rollback, delete) a volume we did not create: it may hold work.
             raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
@@ -294,15 +365,17 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
                                   hint="pass --name to choose another session name")
             proxy_created = True
             start_proxy(plan.proxy, config.network.subnet_pool)
-        for argv, volume in zip(plan.volume_argvs, (plan.workspace_volume, plan.home_volume), strict=True):
+        for argv in plan.volume_argvs:
             runner.run(list(argv))
-            created_volumes.append(volume)
+            created_volumes.append(argv[-1])
         say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
         commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
         workspace.populate(plan, request.repo, commits)
         container_created = True
         runner.run(list(plan.create_argv))
-        start_session_services(plan.name, request.agent, request.bridge)
+        sidecar = sessions.sidecar_argv(request, str(broker.session_socket_dir(plan.name))) if request.mcp_sidecar \
+            else None
+        start_session_services(plan.name, request.agent, request.bridge, sidecar)
     except BaseException:
         # Undo what this launch created; no branch or commit exists yet, so nothing is lost.
         if container_created:
@@ -311,6 +384,8 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
             runner.run(["docker", "volume", "rm", "--force", *created_volumes], check=False)
         if proxy_created:
             remove_proxy(plan.name)
+        if request.mcp_sidecar:
+            remove_sidecar(plan.name)
         bridges.remove(plan.name)
         raise
     if plan.proxy:
@@ -497,8 +572,10 @@ def session_agent(info: sessions.SessionInfo) -> catalog.Agent | None:
     return found
 
 
-def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.BridgeSettings | None) -> None:
-    """After the container starts: the host bridge, then the logins the stub waits for."""
+def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.BridgeSettings | None,
+                           sidecar_argv: list[str] | None = None) -> None:
+    """After the container starts: the host bridge, the logins (and MCP config) the stub waits
+    for, then the MCP sidecar with fresh capabilities."""
     from agents import logins
 
     if bridge is not None and bridge.enabled:
@@ -509,9 +586,47 @@ def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.Brid
                               hint=f"see {bridges_log(name)}")
     if sessions.wants_logins(agent):
         use_host = bridge.host_logins if bridge is not None else False
-        line = logins.deliver(name, agent, use_host)
+        rendered = mcp.Rendered(**bridge.mcp_rendered) if bridge is not None and bridge.mcp_rendered else None
+        line = logins.deliver(name, agent, use_host, rendered=rendered)
         if line:
             say(f"==> {line}")
+    if bridge is not None and bridge.mcp_sidecar:
+        start_sidecar(name, bridge, sidecar_argv)
+
+
+def start_sidecar(name: str, bridge: bridges.BridgeSettings, create_argv: list[str] | None) -> None:
+    """Capabilities from the broker, the sidecar container, then its servers (through stdin)."""
+    spec = bridge.mcp_sidecar or {}
+    broker.ensure_running(lambda: spawn_internal("_broker", "broker"))
+    answer = broker.call({
+        "op": "issue", "session": name, "manifest": mcp.manifest_digest(bridge.manifest or {}),
+        "servers": {server: list(mcp.definition_secrets(definition)) for server, definition in spec.items()},
+        "ttl": bridge.mcp_hours * 3600,
+    })
+    container = sessions.sidecar_name(name)
+    if create_argv is not None:
+        runner.run(create_argv)
+    elif workspace.session_state(container) != "running":
+        runner.run(["docker", "start", container])
+    result = runner.run(["docker", "exec", "-i", "--user", "1000", container, "ca-stub", "mcp-receive"],
+                        input=json.dumps({"servers": spec, "capabilities": answer["capabilities"]}), check=False)
+    if not result.ok:
+        raise AgentsError(f"the MCP sidecar of {name} did not take its servers: {runner.last_line(result.stderr)}",
+                          hint=f"see `docker logs {container}`")
+    say(f"==> MCP sidecar {container} serves: {', '.join(sorted(spec))} (secrets stay out of {name})")
+
+
+def remove_sidecar(name: str) -> None:
+    """The sidecar, its socket volume and its capabilities (another session's are never touched)."""
+    container = sessions.sidecar_name(name)
+    if _container_owner(container) == [name, "mcp"]:
+        runner.run(["docker", "rm", "--force", container], check=False)
+    runner.run(["docker", "volume", "rm", "--force", sessions.mcp_volume(name)], check=False)
+    if broker.running():
+        try:
+            broker.call({"op": "revoke", "session": name})
+        except (AgentsError, OSError):
+            pass
 
 
 def bridges_log(name: str) -> Path:
@@ -608,6 +723,8 @@ def remove(
         # A last copy-back of refreshed logins: `docker rm --force` gives the stub no time.
         runner.run(["docker", "exec", "--user", "1000", info.name, "ca-stub", "logins-push"], check=False, timeout=60)
     runner.run(["docker", "rm", "--force", info.name], check=False)
+    if info.labels.get(sessions.MANIFEST):
+        remove_sidecar(info.name)
     bridges.remove(info.name)
     remove_proxy(info.name)
     runner.run(["docker", "volume", "rm", "--force", info.workspace_volume, info.home_volume], check=False)

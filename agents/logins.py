@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, netlog, runner, sessions
+from agents import bridges, mcp, netlog, runner, sessions
 from agents.catalog import Agent, FirstRun, LoginFile
 from agents.errors import AgentsError
 
@@ -139,7 +139,24 @@ def read_host_logins(agent: Agent, home: Path, environ: dict[str, str]) -> list[
     return found
 
 
-def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str]) -> dict:
+def apply_rendered(existing: bytes | None, rendered: mcp.Rendered) -> bytes:
+    """Our MCP servers replace the file's own (the host's servers would not run in here)."""
+    if rendered.format == "json":
+        data = load_json_object(existing) or {}
+        data.update(json.loads(rendered.content))
+        return json.dumps(data, indent=2).encode()
+    text = existing.decode("utf-8", "replace") if existing else ""
+    have = tomllib.loads(text) if text.strip() else {}
+    if rendered.key in have:
+        raise AgentsError(f"{rendered.container} already has [{rendered.key}] tables",
+                          hint="report this: first-run answers should not hold MCP servers")
+    joined = text.rstrip("\n") + ("\n\n" if text.strip() else "") + rendered.content
+    tomllib.loads(joined)
+    return joined.encode()
+
+
+def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str],
+                rendered: mcp.Rendered | None = None) -> dict:
     """What logins-receive writes: files (with the host's mtimes), login variables, files to watch."""
     files: dict[str, dict] = {}
     for item in host_logins:
@@ -160,6 +177,14 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
             "path": container_path(answers.container),
             "data": base64.b64encode(apply_first_run(existing, answers)).decode(),
         }
+    if rendered is not None:
+        current = files.get(rendered.container)
+        existing = base64.b64decode(current["data"]) if current else None
+        files[rendered.container] = {
+            **(current or {"path": container_path(rendered.container)}),
+            "data": base64.b64encode(apply_rendered(existing, rendered)).decode(),
+        }
+        files[rendered.container].pop("mtime_ns", None)
     return {
         "files": list(files.values()),
         "env": {name: environ[name] for name in agent.login_env if environ.get(name)},
@@ -175,12 +200,13 @@ def returned_files(agent: Agent, home: Path, environ: dict[str, str]) -> tuple[t
     )
 
 
-def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, str] | None = None) -> str:
+def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, str] | None = None,
+            rendered: mcp.Rendered | None = None) -> str:
     """Stream the bundle into the running container; returns a one-line summary for the user."""
     environ = dict(os.environ if environ is None else environ)
     home = Path(environ.get("HOME") or Path.home())
     host_logins = read_host_logins(agent, home, environ) if use_host_logins else []
-    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {})
+    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered)
     result = runner.run(
         ["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"],
         input=json.dumps(bundle), check=False, timeout=60,

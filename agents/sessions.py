@@ -33,7 +33,10 @@ ALLOW = f"{LABEL}.allow"  # the session's allowlist, space-separated (squid mode
 LEARN = f"{LABEL}.learn"
 LIMITS = f"{LABEL}.proxy-limits"  # "request_mb reply_mb"
 BLOCK_PRIVATE = f"{LABEL}.block-private"
-ROLE = f"{LABEL}.role"  # agent | proxy
+ROLE = f"{LABEL}.role"  # agent | proxy | mcp
+MANIFEST = f"{LABEL}.manifest"
+MCP_DIR = "/run/coding-agents-mcp"
+BROKER_DIR = "/run/coding-agents-broker"
 
 WORKSPACE = "/workspace"
 HOME = "/home/agent"
@@ -86,6 +89,8 @@ class SessionRequest:
     policy: network.Policy | None = None  # squid mode only
     proxy_image: str = ""
     bridge: bridges.BridgeSettings | None = None
+    mcp_sidecar: bool = False  # secret-using MCP servers: a sidecar and a shared socket volume
+    manifest: str = ""  # SHA-256 of the session manifest (a label the broker checks)
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -116,6 +121,7 @@ def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
         (CREATED, request.created),
         (INTERACTIVE, "false" if request.prompt is not None else "true"),
         (ROLE, "agent"),
+        *(((MANIFEST, request.manifest),) if request.manifest else ()),
     ) + policy_labels(request.policy)
 
 
@@ -267,9 +273,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     workspace_volume = f"{name}-workspace"
     home_volume = f"{name}-home"
     labels = labels_for(request)
-    volume_argvs = tuple(
-        ("docker", "volume", "create", *label_args(labels), volume) for volume in (workspace_volume, home_volume)
-    )
+    volumes = (workspace_volume, home_volume, *((mcp_volume(name),) if request.mcp_sidecar else ()))
+    volume_argvs = tuple(("docker", "volume", "create", *label_args(labels), volume) for volume in volumes)
     populate_argv = (
         *helper_run_args(workspace_volume, request.image, request.pids_limit),
         "sh", "-c", POPULATE_SCRIPT, "populate",
@@ -290,6 +295,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         *limits,
         "--volume", f"{workspace_volume}:{WORKSPACE}",
         "--volume", f"{home_volume}:{HOME}",
+        *(["--volume", f"{mcp_volume(name)}:{MCP_DIR}"] if request.mcp_sidecar else []),
         "--workdir", WORKSPACE,
         "--env", "TERM=xterm-256color",
         "--env", f"CODING_AGENTS_SESSION={name}",
@@ -315,6 +321,34 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     return LaunchPlan(
         name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv, proxy
     )
+
+
+def mcp_volume(name: str) -> str:
+    """Only the MCP sockets: shared by the agent (clients) and its sidecar (servers)."""
+    return f"{name}-mcp"
+
+
+def sidecar_name(name: str) -> str:
+    return f"{name}-mcp"
+
+
+def sidecar_argv(request: SessionRequest, broker_socket_dir: str) -> list[str]:
+    """The MCP sidecar: the agent's image and hardening, its network policy, plus the broker socket."""
+    name = request.name
+    labels = tuple((k, v) for k, v in labels_for(request) if k != ROLE) + ((ROLE, "mcp"),)
+    return [
+        "docker", "run", "--detach", "--name", sidecar_name(name), "--hostname", "mcp",
+        *label_args(labels),
+        *hardening.hardening_args(256),
+        *network_args(request.network, name),
+        *[arg for key, value in (network.proxy_env() if request.network == "squid" else [])
+          for arg in ("--env", f"{key}={value}")],
+        "--volume", f"{mcp_volume(name)}:{MCP_DIR}",
+        "--mount", f"type=bind,source={broker_socket_dir},target={BROKER_DIR},readonly",
+        "--workdir", "/tmp",
+        request.image,
+        "ca-stub", "mcp-sidecar",
+    ]
 
 
 def upload_pack_url(name: str, running: bool, workspace_volume: str, image: str, pids_limit: int = 1024) -> str:

@@ -3,6 +3,7 @@
 from agents.commands import (
     bridge,
     bridge_handle,
+    broker_daemon,
     code,
     collect,
     connect,
@@ -15,9 +16,10 @@ from agents.commands import (
     reap,
     remove,
     run_agent,
+    secrets_command,
     sync,
 )
 
 # Order here is the order in `coding-agents --help`.
-COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, images, doctor, reap, collect, bridge,
-            bridge_handle)
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, secrets_command, images, doctor,
+            reap, collect, bridge, bridge_handle, broker_daemon)

@@ -405,6 +405,11 @@ def test_git_credentials_granted_for_the_remote_host_only(make_home, tmp_path, g
     granted = inside(name, ls_remote.format(url=git_server.repo_url()), check=False)
     assert granted.returncode == 0, granted.stderr
     assert "refs/heads/main" in granted.stdout
+    served_main = granted.stdout.split()[0]
+    fetched = inside(name, "cd /workspace && GIT_TERMINAL_PROMPT=0 git -c http.sslCAInfo=/tmp/ca.pem fetch -q "
+                     f"{git_server.repo_url()} main && git rev-parse FETCH_HEAD", check=False)
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout.strip() == served_main  # the private repo's objects are in the workspace now
     assert f" 200 {git_server.user}" in git_server.logs()
     events = home.audit(name, "git-credential")
     assert ("granted", f"{git_server.ip}:{git_server.port}", git_server.user) in {

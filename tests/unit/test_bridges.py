@@ -271,6 +271,7 @@ def test_bridge_settings_to_json_is_plain_data():
         "login_files": [["/home/agent/.codex/auth.json", "/home/me/.codex/auth.json"]],
         "credential_hosts": [], "signing": {"format": "openpgp", "key": "0123456789ABCDEF", "public_key": ""},
         "ssh_agent": None, "save_new_logins": True, "host_logins": True,
+        "mcp_rendered": None, "mcp_sidecar": None, "mcp_hours": 24, "manifest": None,
     }
 
 
@@ -351,8 +352,7 @@ def test_load_settings_missing(state_home):
     assert caught.value.hint == "it was launched elsewhere or by an older version; relaunch it for bridges"
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"session": "x"}', '{"session": "x", "agent": "a", "repo": "/", "bogus": 1}'],
-                         ids=["not-json", "missing-fields", "unknown-field"])
+@pytest.mark.parametrize("text", ["{not json", '{"session": "x"}', "[1, 2]"], ids=["not-json", "missing-fields", "not-an-object"])
 def test_load_settings_unreadable(state_home, text):
     session = state_home / "coding-agents" / "bridges" / NAME
     session.mkdir(parents=True)
@@ -556,3 +556,11 @@ def test_prepare_refuses_a_runtime_folder_someone_else_owns(monkeypatch, tmp_pat
             bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
     finally:
         shutil.rmtree(runtime)
+
+
+def test_load_settings_ignores_fields_a_newer_version_wrote(state_home):
+    session = state_home / "coding-agents" / "bridges" / NAME
+    session.mkdir(parents=True)
+    (session / "settings.json").write_text('{"session": "x", "agent": "a", "repo": "/", "from_the_future": 1}')
+
+    assert bridges.load_settings(NAME) == bridges.BridgeSettings(session="x", agent="a", repo="/")

@@ -14,6 +14,7 @@ from agents import __version__, cli
 from agents.commands import (
     bridge,
     bridge_handle,
+    broker_daemon,
     code,
     collect,
     connect,
@@ -25,6 +26,7 @@ from agents.commands import (
     reap,
     remove,
     run_agent,
+    secrets_command,
     sync,
 )
 from agents.commands import images as images_command
@@ -47,6 +49,10 @@ COMMAND_HANDLERS = [
     (["_collect", "claude-repo-main"], collect, "run"),
     (["_bridge", "claude-repo-main"], bridge, "run"),
     (["_bridge-handle", "logins", "claude-repo-main"], bridge_handle, "run"),
+    (["_broker"], broker_daemon, "run"),
+    (["secrets", "set", "GITHUB_TOKEN"], secrets_command, "run_set"),
+    (["secrets", "list"], secrets_command, "run_list"),
+    (["secrets", "rm", "GITHUB_TOKEN"], secrets_command, "run_remove"),
     (["doctor"], doctor, "run"),
     (["verify-prerequisites"], doctor, "run"),
     (["images"], images_command, "_missing_verb"),

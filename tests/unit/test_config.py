@@ -197,7 +197,7 @@ def test_load_config_unknown_section_hint_names_sessions(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known sections: [images], [network], [sessions], [credentials]"
+    assert caught.value.hint == "known sections: [images], [network], [sessions], [mcp], [credentials]"
 
 
 # --- [network] --------------------------------------------------------------------------

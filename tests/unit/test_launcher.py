@@ -445,7 +445,9 @@ def register_proxy(fp, name: str, create_rc: int = 0, ready_rc: int = 0, existin
     `existing` is the state of a container already named NAME-proxy (None: there is none); `proxy_owner`
     what that name's labels read by the time of a rollback (see register_proxy_removal).
     """
-    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("proxy")], stdout=IMAGE_ID + "\n")
+    # present? then its id for the session manifest
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("proxy")], stdout=IMAGE_ID + "\n",
+                occurrences=2)
     if existing is None:
         fp.register(proxy_state_argv(name), returncode=1, stderr=f"Error: No such object: {name}-proxy\n")
     else:
@@ -515,7 +517,8 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     if volumes:
         fp.register(["docker", "volume", "inspect", *(volume["Name"] for volume in volumes)], stdout=json.dumps(volumes))
     no_container(fp, name)
-    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("claude")], stdout=IMAGE_ID + "\n")
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("claude")], stdout=IMAGE_ID + "\n",
+                occurrences=2)  # present? then its id for the session manifest
     if squid:
         register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
                        proxy_owner=proxy_owner)
@@ -680,6 +683,7 @@ def test_launch_squid_call_sequence(engine, repo):
         PS_ALL[:4], VOLUME_LS[:4],  # the sessions there are
         ["docker", "inspect", "--type", "container"],  # the name is free
         ["docker", "image", "inspect", "--format"], ["docker", "image", "inspect", "--format"],  # agent, then proxy image
+        ["docker", "image", "inspect", "--format"], ["docker", "image", "inspect", "--format"],  # their ids (manifest)
         ["docker", "volume", "inspect", f"{name}-workspace"], ["docker", "volume", "inspect", f"{name}-home"],
         proxy_state_argv(name)[:4],  # no container has the proxy's name yet
         ["docker", "network", "create", "--internal"], ["docker", "network", "create", "--label"],

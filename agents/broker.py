@@ -1,0 +1,346 @@
+"""The secret broker: one host daemon, shared by all sessions, the only thing that decrypts secrets.
+
+At launch the launcher asks it (control socket, 0600 in a 0700 folder) to *issue* one capability
+per MCP server that needs secrets. A capability is sealed with AES-GCM under a key that lives only
+in the broker's memory and binds: session, server, secret names, expiry, the session's manifest
+hash and a random id. The session's MCP sidecar, and nothing else, mounts that session's own
+redeem socket; there the broker *redeems* a capability only when it was issued for this very
+session, is unexpired and not revoked, and the session's container still exists with the same
+manifest label. Then it returns the values. Ending a session revokes its capabilities. Every
+issue, redemption and refusal goes to a JSON-lines audit log (never a value).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import socketserver
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents import bridges, netlog
+from agents.errors import AgentsError
+
+AAD = b"coding-agents capability v1"
+DEFAULT_TTL_SECONDS = 24 * 3600
+MANIFEST_LABEL = "coding-agents.manifest"
+
+
+def broker_dir() -> Path:
+    return bridges.runtime_dir() / "broker"
+
+
+def control_socket() -> Path:
+    return broker_dir() / "control.sock"
+
+
+def session_socket_dir(session: str) -> Path:
+    return broker_dir() / hashlib.sha256(session.encode()).hexdigest()[:16]
+
+
+def audit_log() -> Path:
+    return netlog.state_dir() / "broker" / "audit.log"
+
+
+def audit(**event: object) -> None:
+    import fcntl
+    from datetime import UTC, datetime
+
+    path = audit_log()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = json.dumps({"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **event})
+    with open(path, "a") as log:
+        fcntl.flock(log, fcntl.LOCK_EX)
+        log.write(line + "\n")
+
+
+# --- capabilities ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claims:
+    session: str
+    server: str
+    secrets: tuple[str, ...]
+    expires: float
+    manifest: str
+    capability_id: str
+
+    def to_json(self) -> bytes:
+        return json.dumps({"v": 1, "session": self.session, "server": self.server, "secrets": list(self.secrets),
+                           "exp": self.expires, "manifest": self.manifest, "id": self.capability_id}).encode()
+
+
+class Refused(Exception):
+    """A capability the broker will not redeem; the message says why (it goes to the audit log)."""
+
+
+def seal(key: bytes, claims: Claims) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return base64.urlsafe_b64encode(nonce + AESGCM(key).encrypt(nonce, claims.to_json(), AAD)).decode()
+
+
+def unseal(key: bytes, capability: str) -> Claims:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        raw = base64.urlsafe_b64decode(capability.encode())
+        if len(raw) < 12 + 16:
+            raise ValueError("too short")
+        data = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], AAD))
+        return Claims(str(data["session"]), str(data["server"]), tuple(data["secrets"]), float(data["exp"]),
+                      str(data["manifest"]), str(data["id"]))
+    except (InvalidTag, ValueError, KeyError, TypeError) as error:
+        raise Refused("not a capability this broker issued (tampered, or from another broker)") from error
+
+
+# --- the daemon -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SessionGrant:
+    manifest: str
+    capability_ids: set[str] = field(default_factory=set)
+    server: socketserver.BaseServer | None = None
+
+
+def session_facts(session: str) -> tuple[str, bool] | None:
+    """(manifest label, running) of a session's container; None when it does not exist."""
+    from agents import runner
+
+    found = runner.run(["docker", "inspect", "--format",
+                        "{{index .Config.Labels \"" + MANIFEST_LABEL + "\"}} {{.State.Running}}", session], check=False)
+    if not found.ok:
+        return None
+    manifest, _, running = found.stdout.strip().rpartition(" ")
+    return manifest, running == "true"
+
+
+class Broker:
+    def __init__(self, key: bytes | None = None, facts=session_facts, read_secret=None, clock=time.time):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.key = key or AESGCM.generate_key(bit_length=256)
+        self.facts = facts
+        self.clock = clock
+        if read_secret is None:
+            from agents import secrets
+
+            read_secret = secrets.get_secret
+        self.read_secret = read_secret
+        self.grants: dict[str, SessionGrant] = {}
+        self.lock = threading.Lock()
+
+    # control operations (the host user, through control.sock)
+
+    def issue(self, session: str, manifest: str, servers: dict[str, list[str]],
+              ttl: float = DEFAULT_TTL_SECONDS) -> dict[str, str]:
+        missing = sorted({name for names in servers.values() for name in names} - set(self._known_secrets()))
+        if missing:
+            raise AgentsError("MCP secret(s) not set: " + ", ".join(missing),
+                              hint=f"set each with: coding-agents secrets set {missing[0]}")
+        capabilities = {}
+        with self.lock:
+            grant = self.grants.get(session)
+            if grant is None or grant.manifest != manifest:
+                self._close(grant)
+                grant = self.grants[session] = SessionGrant(manifest)
+            for server, names in servers.items():
+                claims = Claims(session, server, tuple(sorted(names)), self.clock() + ttl, manifest,
+                                base64.urlsafe_b64encode(os.urandom(12)).decode())
+                grant.capability_ids.add(claims.capability_id)
+                capabilities[server] = seal(self.key, claims)
+                audit(event="issue", session=session, server=server, secrets=list(claims.secrets),
+                      capability=claims.capability_id, expires=claims.expires)
+        return capabilities
+
+    def revoke(self, session: str) -> bool:
+        with self.lock:
+            grant = self.grants.pop(session, None)
+            self._close(grant)
+        audit(event="revoke", session=session, had_grants=grant is not None)
+        return grant is not None
+
+    def _close(self, grant: SessionGrant | None) -> None:
+        if grant is not None and grant.server is not None:
+            threading.Thread(target=grant.server.shutdown, daemon=True).start()
+
+    def _known_secrets(self) -> list[str]:
+        from agents import secrets
+
+        return secrets.names()
+
+    # the sidecar's operation (its session's redeem socket)
+
+    def redeem(self, socket_session: str, capability: str) -> dict[str, str]:
+        try:
+            claims = unseal(self.key, capability)
+            if claims.session != socket_session:
+                raise Refused(f"a capability of session {claims.session} presented by session {socket_session}")
+            if self.clock() > claims.expires:
+                raise Refused("expired")
+            with self.lock:
+                grant = self.grants.get(claims.session)
+                known = grant is not None and claims.capability_id in grant.capability_ids
+                manifest = grant.manifest if grant else None
+            if not known:
+                raise Refused("revoked (the session ended or was launched again)")
+            if manifest != claims.manifest:
+                raise Refused("the session's manifest changed since the capability was issued")
+            facts = self.facts(claims.session)
+            if facts is None:
+                raise Refused("the session's container does not exist")
+            if facts[0] != claims.manifest:
+                raise Refused("the container's manifest label does not match the capability")
+            values = {name: self.read_secret(name) for name in claims.secrets}
+        except Refused as refusal:
+            audit(event="redeem", session=socket_session, decision="refused", reason=str(refusal))
+            raise
+        except AgentsError as error:
+            audit(event="redeem", session=socket_session, decision="refused", reason=error.message)
+            raise Refused(error.message) from error
+        audit(event="redeem", session=socket_session, decision="granted", server=claims.server,
+              secrets=list(claims.secrets), capability=claims.capability_id)
+        return values
+
+
+# --- sockets ----------------------------------------------------------------------------------------
+
+
+def _read_request(connection: socket.socket, limit: int = 1024 * 1024) -> dict:
+    chunks, size = [], 0
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit or b"\n" in chunk:
+            break
+    request = json.loads(b"".join(chunks).split(b"\n", 1)[0] or b"{}")
+    if not isinstance(request, dict):
+        raise ValueError("a request is a JSON object")
+    return request
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        try:
+            request = _read_request(self.request)
+            answer = self.server.answer(request)  # type: ignore[attr-defined]
+        except Refused as refusal:
+            answer = {"error": f"refused: {refusal}"}
+        except AgentsError as error:
+            answer = {"error": error.message, "hint": error.hint}
+        except (ValueError, KeyError, TypeError) as error:
+            answer = {"error": f"bad request: {error}"}
+        self.request.sendall(json.dumps(answer).encode() + b"\n")
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: Path, answer):
+        path.unlink(missing_ok=True)
+        self.answer = answer
+        super().__init__(str(path), _Handler)
+
+
+def serve(ready_timeout: float = 0) -> int:
+    """Body of `_broker`: the control socket, and one redeem socket per session with grants."""
+    folder = broker_dir()
+    bridges._own_private_dir(folder.parent)
+    bridges._own_private_dir(folder)
+    broker = Broker()
+    access = bridges.socket_access(os.geteuid())
+
+    def open_session_socket(session: str) -> None:
+        directory = session_socket_dir(session)
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, access.dir_mode)
+        if access.chown_to is not None:
+            os.chown(directory, access.chown_to, access.chown_to)
+        path = directory / "broker.sock"
+        server = _Server(path, lambda request: {"secrets": broker.redeem(session, str(request.get("capability")))})
+        os.chmod(path, int(access.socket_mode, 8))
+        if access.chown_to is not None:
+            os.chown(path, access.chown_to, access.chown_to)
+        broker.grants[session].server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def control(request: dict) -> dict:
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid()}
+        session = str(request.get("session", ""))
+        if op == "issue":
+            before = broker.grants.get(session)
+            capabilities = broker.issue(session, str(request["manifest"]), dict(request["servers"]),
+                                        float(request.get("ttl") or DEFAULT_TTL_SECONDS))
+            if broker.grants[session] is not before or broker.grants[session].server is None:
+                open_session_socket(session)
+            return {"capabilities": capabilities, "socket_dir": str(session_socket_dir(session))}
+        if op == "revoke":
+            revoked = broker.revoke(session)
+            import shutil
+
+            shutil.rmtree(session_socket_dir(session), ignore_errors=True)
+            return {"revoked": revoked}
+        raise ValueError(f"unknown op {op!r}")
+
+    old_umask = os.umask(0o077)
+    try:
+        server = _Server(control_socket(), control)
+    finally:
+        os.umask(old_umask)
+    (folder / "broker.pid").write_text(str(os.getpid()))
+    audit(event="start", pid=os.getpid())
+    try:
+        server.serve_forever()
+    finally:
+        control_socket().unlink(missing_ok=True)
+    return 0
+
+
+def call(request: dict, path: Path | None = None, timeout: float = 30) -> dict:
+    """One request to a broker socket; the answer as a dict (errors become AgentsError)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(timeout)
+        connection.connect(str(path or control_socket()))
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        connection.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    answer = json.loads(data or b"{}")
+    if "error" in answer:
+        raise AgentsError(f"the secret broker refused: {answer['error']}", hint=answer.get("hint"))
+    return answer
+
+
+def running() -> bool:
+    try:
+        return bool(call({"op": "ping"}, timeout=5).get("ok"))
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_running(spawn, timeout: float = 10.0) -> None:
+    """Start the broker when none answers (spawn runs `coding-agents _broker` detached)."""
+    if running():
+        return
+    spawn()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running():
+            return
+        time.sleep(0.05)
+    raise AgentsError("the secret broker did not start", hint="see ~/.local/state/coding-agents/broker-broker.log")
