@@ -9,9 +9,11 @@ from agents.commands import (
     connect,
     doctor,
     images,
+    inspect_command,
     launch,
     list_agents,
     logs,
+    mcp_command,
     policy,
     reap,
     remove,
@@ -21,5 +23,5 @@ from agents.commands import (
 )
 
 # Order here is the order in `coding-agents --help`.
-COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, secrets_command, images, doctor,
-            reap, collect, bridge, bridge_handle, broker_daemon)
+COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, inspect_command, mcp_command,
+            secrets_command, images, doctor, reap, collect, bridge, bridge_handle, broker_daemon)

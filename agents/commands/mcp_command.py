@@ -1,0 +1,119 @@
+"""`coding-agents mcp list|show|approve|revoke`: the MCP servers a session of a repository gets."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "MCP servers: what a session gets, and approvals for a repository's own servers"
+
+
+def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "mcp", parents=[common], help=HELP,
+        description=HELP + ". Servers come from the built-in catalog ([mcp] enable), your config "
+        "([mcp_servers.NAME]) and the repository's .coding-agents/config.toml, whose servers may use a "
+        "secret only after you approve their exact definition. See docs/mcp-setup.md.",
+    )
+    verbs = parser.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND")
+    parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
+    listing = verbs.add_parser("list", parents=[common], help="the servers a session in PATH's repository gets")
+    listing.add_argument("path", nargs="?", default=".", metavar="PATH")
+    listing.add_argument("--json", action="store_true", help="one JSON object per server")
+    listing.set_defaults(handler=run_list)
+    for verb, text, handler in (
+        ("show", "print a server's definition and the hash an approval pins", run_show),
+        ("approve", "let a repository's server use the secrets it names (pins this exact definition)", run_approve),
+        ("revoke", "withdraw an approval", run_revoke),
+    ):
+        sub = verbs.add_parser(verb, parents=[common], help=text, description=text + ".")
+        sub.add_argument("name", metavar="NAME")
+        sub.add_argument("path", nargs="?", default=".", metavar="PATH", help="a folder in the repository (default: .)")
+        sub.set_defaults(handler=handler)
+
+
+def _everything(path: str):
+    from agents import git, mcp
+    from agents.config import load_config
+
+    repo = git.repo_root(path)
+    config = load_config()
+    repo_config = mcp.load_repo_config(repo)
+    approvals = mcp.load_approvals(repo)
+    servers = [mcp.catalog_server(name) for name in config.mcp.enable] + list(config.mcp_servers)
+    servers += list(repo_config.servers if repo_config else ())
+    servers += [mcp.catalog_server(name) for name in (repo_config.enable if repo_config else ())]
+    return repo, [server for server in servers if server is not None], approvals
+
+
+def _status(server, approvals) -> str:
+    if server.source != "repo" or not server.secrets:
+        return "trusted" if server.source != "repo" else "no secrets"
+    return "approved" if approvals.get(server.name) == server.digest else "NOT APPROVED"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import json
+
+    from agents.output import print_table
+
+    repo, servers, approvals = _everything(args.path)
+    rows = [{
+        "name": server.name, "source": server.source, "runs_in": "sidecar" if server.needs_sidecar else "agent",
+        "target": server.url or " ".join((*server.command, *server.args)), "secrets": ",".join(server.secrets),
+        "status": _status(server, approvals),
+    } for server in servers]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+    elif rows:
+        print_table(rows, ["name", "source", "runs_in", "secrets", "status", "target"])
+    else:
+        print(f"no MCP servers for {repo} (enable some: docs/mcp-setup.md)")
+    return 0
+
+
+def _find(args: argparse.Namespace):
+    from agents.errors import AgentsError
+
+    repo, servers, approvals = _everything(args.path)
+    for server in servers:
+        if server.name == args.name:
+            return repo, server, approvals
+    raise AgentsError(f"no MCP server named {args.name!r} for {repo}", hint=f"`coding-agents mcp list {repo}`")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    import json
+
+    repo, server, approvals = _find(args)
+    print(json.dumps({"source": server.source, "definition": server.definition(), "sha256": server.digest,
+                      "secrets": list(server.secrets), "status": _status(server, approvals)}, indent=2))
+    return 0
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    import json
+
+    from agents import mcp
+    from agents.errors import AgentsError
+
+    repo, server, _ = _find(args)
+    if server.source != "repo":
+        raise AgentsError(f"{server.name} comes from your {server.source}, which is trusted already")
+    print(json.dumps(server.definition(), indent=2))
+    mcp.save_approval(repo, server.name, server.digest)
+    print(f"approved {server.name} for {repo}: sha256 {server.digest}")
+    print("any change to its definition in the repository needs a new approval")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    from agents import git, mcp
+    from agents.errors import AgentsError
+
+    repo = git.repo_root(args.path)
+    if args.name not in mcp.load_approvals(repo):
+        raise AgentsError(f"{args.name} has no approval for {repo}")
+    mcp.save_approval(repo, args.name, None)
+    print(f"revoked the approval of {args.name} for {repo}")
+    return 0
