@@ -13,6 +13,8 @@ from agents.errors import AgentsError
 NODE_VERSION = "22.23.3"
 NPM_VERSION = "11.21.2"
 DEBIAN_SUITE = "bookworm"
+# MCP servers of the built-in catalog (agents/mcp.py) that are npm packages: in every image.
+MCP_NPM_PACKAGES = ("@playwright/mcp@0.0.83", "@upstash/context7-mcp@4.1.1")
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 IMAGE_PREFIX = "coding-agents-"
 OS_IMAGE = f"{IMAGE_PREFIX}os:{DEBIAN_SUITE}"  # made by `images bootstrap-base`

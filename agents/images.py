@@ -120,7 +120,8 @@ def build_args(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
     if spec.name == "base" or spec.npm_packages:
         args.append(("NPM_REGISTRY", options.npm_registry))
     if spec.name == "base":
-        args += [("NODE_VERSION", catalog.NODE_VERSION), ("NPM_VERSION", catalog.NPM_VERSION)]
+        args += [("NODE_VERSION", catalog.NODE_VERSION), ("NPM_VERSION", catalog.NPM_VERSION),
+                 ("MCP_NPM_PACKAGES", " ".join(catalog.MCP_NPM_PACKAGES))]
     if spec.npm_packages:
         args.append(("NPM_PACKAGES", " ".join(spec.npm_packages)))
     return args

@@ -723,7 +723,8 @@ def remove(
         # A last copy-back of refreshed logins: `docker rm --force` gives the stub no time.
         runner.run(["docker", "exec", "--user", "1000", info.name, "ca-stub", "logins-push"], check=False, timeout=60)
     runner.run(["docker", "rm", "--force", info.name], check=False)
-    if info.labels.get(sessions.MANIFEST):
+    settings_file = bridges.session_dir(info.name) / "settings.json"
+    if settings_file.exists() and bridges.load_settings(info.name).mcp_sidecar:
         remove_sidecar(info.name)
     bridges.remove(info.name)
     remove_proxy(info.name)

@@ -345,6 +345,7 @@ def sidecar_argv(request: SessionRequest, broker_socket_dir: str) -> list[str]:
           for arg in ("--env", f"{key}={value}")],
         "--volume", f"{mcp_volume(name)}:{MCP_DIR}",
         "--mount", f"type=bind,source={broker_socket_dir},target={BROKER_DIR},readonly",
+        "--env", "HOME=/tmp",  # servers keep caches; the image's home is read-only here
         "--workdir", "/tmp",
         request.image,
         "ca-stub", "mcp-sidecar",

@@ -140,6 +140,7 @@ def test_build_args_base_uses_options_base_image_and_pins_node():
         "NPM_REGISTRY": "https://npm.example",
         "NODE_VERSION": catalog.NODE_VERSION,
         "NPM_VERSION": catalog.NPM_VERSION,
+        "MCP_NPM_PACKAGES": " ".join(catalog.MCP_NPM_PACKAGES),
     }
 
 
