@@ -94,6 +94,11 @@ def _save(entries: dict[str, dict[str, str]]) -> None:
     _write_private(store_dir() / "secrets.json", json.dumps(entries, indent=2, sort_keys=True).encode())
 
 
+def _lock():
+    descriptor = os.open(store_dir() / ".lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(descriptor, "a")
+
+
 def set_secret(name: str, value: str) -> None:
     import fcntl
 
@@ -104,7 +109,7 @@ def set_secret(name: str, value: str) -> None:
     if len(data) > MAX_VALUE_BYTES:
         raise AgentsError(f"the secret is larger than {MAX_VALUE_BYTES // 1024} KiB")
     _private_dir()
-    with open(store_dir() / ".lock", "a") as lock:
+    with _lock() as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         key = _key(create=True)
         nonce = os.urandom(12)
@@ -120,7 +125,7 @@ def remove_secret(name: str) -> bool:
     validate_name(name)
     if not store_dir().exists():
         return False
-    with open(store_dir() / ".lock", "a") as lock:
+    with _lock() as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         entries = _load()
         if name not in entries:

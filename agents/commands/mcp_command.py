@@ -45,6 +45,11 @@ def _everything(path: str):
     return repo, [server for server in servers if server is not None], approvals
 
 
+def _short(text: str, width: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def _status(server, approvals) -> str:
     if server.source != "repo" or not server.secrets:
         return "trusted" if server.source != "repo" else "no secrets"
@@ -59,7 +64,7 @@ def run_list(args: argparse.Namespace) -> int:
     repo, servers, approvals = _everything(args.path)
     rows = [{
         "name": server.name, "source": server.source, "runs_in": "sidecar" if server.needs_sidecar else "agent",
-        "target": server.url or " ".join((*server.command, *server.args)), "secrets": ",".join(server.secrets),
+        "target": _short(server.url or " ".join((*server.command, *server.args))), "secrets": ",".join(server.secrets),
         "status": _status(server, approvals),
     } for server in servers]
     if args.json:
