@@ -32,7 +32,11 @@ MANIFEST_LABEL = "coding-agents.manifest"
 
 
 def broker_dir() -> Path:
-    return bridges.runtime_dir() / "broker"
+    """One broker per secret store (normally: per user); its sockets live here."""
+    from agents import secrets
+
+    store = hashlib.sha256(str(secrets.store_dir()).encode()).hexdigest()[:10]
+    return bridges.runtime_dir() / f"broker-{store}"
 
 
 def control_socket() -> Path:
@@ -171,7 +175,13 @@ class Broker:
 
     def _close(self, grant: SessionGrant | None) -> None:
         if grant is not None and grant.server is not None:
-            threading.Thread(target=grant.server.shutdown, daemon=True).start()
+            server = grant.server
+
+            def stop() -> None:
+                server.shutdown()
+                server.server_close()
+
+            threading.Thread(target=stop, daemon=True).start()
 
     def _known_secrets(self) -> list[str]:
         from agents import secrets
@@ -254,11 +264,27 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(str(path), _Handler)
 
 
+def _stop_on_term(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(ready_timeout: float = 0) -> int:
     """Body of `_broker`: the control socket, and one redeem socket per session with grants."""
+    import fcntl
+    import signal
+
     folder = broker_dir()
     bridges._own_private_dir(folder.parent)
     bridges._own_private_dir(folder)
+    # One broker per store: a second one (two launches at once) leaves quietly.
+    held = os.open(folder / "broker.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(held)
+        return 0
+    if threading.current_thread() is threading.main_thread():  # `docker stop`-like endings clean up too
+        signal.signal(signal.SIGTERM, _stop_on_term)
     broker = Broker()
     access = bridges.socket_access(os.geteuid())
 
@@ -283,8 +309,10 @@ def serve(ready_timeout: float = 0) -> int:
         session = str(request.get("session", ""))
         if op == "issue":
             before = broker.grants.get(session)
-            capabilities = broker.issue(session, str(request["manifest"]), dict(request["servers"]),
-                                        float(request.get("ttl") or DEFAULT_TTL_SECONDS))
+            ttl = float(request.get("ttl") or DEFAULT_TTL_SECONDS)
+            if ttl <= 0:
+                raise ValueError("ttl must be positive")
+            capabilities = broker.issue(session, str(request["manifest"]), dict(request["servers"]), ttl)
             if broker.grants[session] is not before or broker.grants[session].server is None:
                 open_session_socket(session)
             return {"capabilities": capabilities, "socket_dir": str(session_socket_dir(session))}
@@ -305,8 +333,12 @@ def serve(ready_timeout: float = 0) -> int:
     audit(event="start", pid=os.getpid())
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
         control_socket().unlink(missing_ok=True)
+        (folder / "broker.pid").unlink(missing_ok=True)
+        audit(event="stop", pid=os.getpid())
     return 0
 
 
@@ -335,9 +367,24 @@ def running() -> bool:
 
 def ensure_running(spawn, timeout: float = 10.0) -> None:
     """Start the broker when none answers (spawn runs `coding-agents _broker` detached)."""
+    import fcntl
+
     if running():
         return
-    spawn()
+    folder = broker_dir()
+    bridges._own_private_dir(folder.parent)
+    bridges._own_private_dir(folder)
+    # Launches at once: one spawns, the others wait for it (and the daemon's own lock backs this).
+    with open(folder / "spawn.lock", "a") as spawning:
+        fcntl.flock(spawning, fcntl.LOCK_EX)
+        if running():
+            return
+        spawn()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if running():
+                return
+            time.sleep(0.05)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running():

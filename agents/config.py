@@ -195,10 +195,17 @@ def parse_config(text: str, path: Path) -> Config:
         mcp=McpConfig(
             enable=mcp.parse_enable(data["mcp"]["enable"], f"config file {path}") if "enable" in data.get("mcp", {})
             else (),
-            capability_hours=data.get("mcp", {}).get("capability_hours", 24),
+            capability_hours=_positive(data.get("mcp", {}).get("capability_hours", 24), "[mcp] capability_hours",
+                                       path),
         ),
         mcp_servers=servers,
     )
+
+
+def _positive(value: int, what: str, path: Path) -> int:
+    if value < 1:
+        raise AgentsError(f"config file {path}: {what} must be at least 1, not {value}")
+    return value
 
 
 _AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str}

@@ -196,6 +196,8 @@ def build_request(
 
 def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> mcp.McpPlan:
     """The session's MCP servers; a repository's server that wants a secret needs your approval."""
+    if not agent.mcp_format:
+        return mcp.McpPlan()  # this agent reads no MCP config
     repo_config = mcp.load_repo_config(repo)
     approvals = mcp.load_approvals(repo) if repo_config else {}
     selection = mcp.select_servers(tuple(config.mcp_servers), config.mcp.enable, repo_config, approvals)
@@ -203,13 +205,19 @@ def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> mcp.McpPlan:
         raise mcp.unapproved_error(selection.unapproved[0], repo)
     planned = mcp.plan(agent.mcp_format, selection, approvals)
     if planned.sidecar_servers and agent.mcp_format:
+        from agents import secrets
+
+        wanted = [name for server in planned.sidecar_servers for name in server.secrets]
+        missing = sorted(set(wanted) - set(secrets.names()))
+        if missing:
+            users = ", ".join(server.name for server in planned.sidecar_servers if set(server.secrets) & set(missing))
+            raise AgentsError(f"MCP server(s) {users} need the secret(s) {', '.join(missing)}, which are not set",
+                              hint=f"coding-agents secrets set {missing[0]}")
         problem = bridges.unavailable_reason(need_socat=False)
         if problem:
             names = ", ".join(server.name for server in planned.sidecar_servers)
             raise AgentsError(f"MCP servers with secrets ({names}) need the host's secret broker, but {problem}",
                               hint="use a local engine, or drop those servers for this session")
-    if not agent.mcp_format:
-        return mcp.McpPlan()
     return planned
 
 

@@ -42,7 +42,8 @@ class Server:
     @property
     def secrets(self) -> tuple[str, ...]:
         found: list[str] = []
-        for text in (*self.command, *self.args, *(v for _, v in self.env), *(v for _, v in self.headers)):
+        for text in (*self.command, *self.args, *(v for _, v in self.env), *(v for _, v in self.headers),
+                     self.url or ""):
             for name in SECRET_REFERENCE.findall(text):
                 if name not in found:
                     found.append(name)
@@ -198,21 +199,34 @@ def select_servers(user_servers: tuple[Server, ...], user_enable: tuple[str, ...
     A repository cannot replace a server of yours (same name), and its servers that use a
     secret are refused unless `approvals` pins their exact definition (name -> digest).
     """
+    import dataclasses
+
     chosen: dict[str, Server] = {}
-    for name in (*user_enable, *(repo.enable if repo else ())):
+    for name in user_enable:
         found = catalog_server(name)
         if found is not None:
             chosen[name] = found
     for server in user_servers:
         chosen[server.name] = server
     unapproved = []
+    # A catalog server the repository (not you) enables is the repository's choice: the same
+    # approval rule applies when it would use one of your secrets.
+    for name in repo.enable if repo else ():
+        found = catalog_server(name)
+        if found is None or name in chosen:
+            continue
+        found = dataclasses.replace(found, source="repo")
+        if found.secrets and approvals.get(name) != found.digest:
+            unapproved.append(found)
+        else:
+            chosen[name] = found
     for server in repo.servers if repo else ():
-        if server.name in chosen and chosen[server.name].source != "catalog":
-            raise AgentsError(f"the repository's config defines MCP server {server.name!r}, which you define too",
-                              hint="a repository cannot replace your servers; rename it there")
-        if server.name in chosen:
+        if catalog_server(server.name) is not None:
             raise AgentsError(f"the repository's config redefines the catalog server {server.name!r}",
                               hint="a repository may enable catalog servers, not redefine them")
+        if server.name in chosen:
+            raise AgentsError(f"the repository's config defines MCP server {server.name!r}, which you define too",
+                              hint="a repository cannot replace your servers; rename it there")
         if server.secrets and approvals.get(server.name) != server.digest:
             unapproved.append(server)
             continue
@@ -249,6 +263,10 @@ def save_approval(repo: Path, name: str, digest: str | None) -> None:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         data = {}
+    except (OSError, ValueError) as error:
+        raise AgentsError(f"cannot read {path}: {error}", hint="fix or remove it") from error
+    if not isinstance(data, dict) or not isinstance(data.get(str(repo), {}), dict):
+        raise AgentsError(f"{path} is damaged", hint="fix or remove it (approvals are then asked again)")
     entries = data.setdefault(str(repo), {})
     if digest is None:
         entries.pop(name, None)
@@ -390,7 +408,8 @@ def rendered_digest(rendered: Rendered, file_text: str) -> str:
 
 def definition_secrets(definition: dict[str, Any]) -> tuple[str, ...]:
     texts = [*(definition.get("command") or []), *(definition.get("args") or []),
-             *(definition.get("env") or {}).values(), *(definition.get("headers") or {}).values()]
+             *(definition.get("env") or {}).values(), *(definition.get("headers") or {}).values(),
+             definition.get("url") or ""]
     found: list[str] = []
     for text in texts:
         for name in SECRET_REFERENCE.findall(str(text)):

@@ -32,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def _everything(path: str):
+    import dataclasses
+
     from agents import git, mcp
     from agents.config import load_config
 
@@ -39,10 +41,23 @@ def _everything(path: str):
     config = load_config()
     repo_config = mcp.load_repo_config(repo)
     approvals = mcp.load_approvals(repo)
-    servers = [mcp.catalog_server(name) for name in config.mcp.enable] + list(config.mcp_servers)
-    servers += list(repo_config.servers if repo_config else ())
-    servers += [mcp.catalog_server(name) for name in (repo_config.enable if repo_config else ())]
-    return repo, [server for server in servers if server is not None], approvals
+    # Each name once, as a session sees it: yours win; a repository cannot replace them.
+    chosen: dict[str, mcp.Server] = {}
+
+    def add(server, replace: bool) -> None:
+        if server is not None and (replace or server.name not in chosen):
+            chosen[server.name] = server
+
+    for name in config.mcp.enable:
+        add(mcp.catalog_server(name), True)
+    for server in config.mcp_servers:
+        add(server, True)
+    for server in repo_config.servers if repo_config else ():
+        add(server, False)
+    for name in repo_config.enable if repo_config else ():
+        found = mcp.catalog_server(name)
+        add(dataclasses.replace(found, source="repo") if found else None, False)
+    return repo, list(chosen.values()), approvals
 
 
 def _short(text: str, width: int = 60) -> str:

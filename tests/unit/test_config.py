@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import catalog, config
+from agents import catalog, config, mcp
 from agents.errors import AgentsError
 
 
@@ -401,3 +401,84 @@ def test_load_config_custom_agent_unknown_key_hint(tmp_path):
         config.load_config(path)
 
     assert caught.value.hint == "known keys: base, command, prompt_command, title"
+
+
+# --- [mcp] and [mcp_servers.NAME] -----------------------------------------------------------------
+
+
+def test_load_config_mcp_defaults():
+    loaded = config.load_config()
+
+    assert loaded.mcp == config.McpConfig(enable=(), capability_hours=24)
+    assert loaded.mcp_servers == ()
+
+
+def test_load_config_parses_mcp_and_servers(tmp_path):
+    path = write_config(
+        tmp_path / "config.toml",
+        '[mcp]\nenable = ["github", "playwright"]\ncapability_hours = 8\n\n'
+        '[mcp_servers.tool]\ncommand = "npx"\nargs = ["-y", "@acme/tool"]\nenv = {KEY = "${ACME_KEY}"}\n\n'
+        '[mcp_servers.docs]\nurl = "https://docs.example.com/mcp"\nheaders = {Authorization = "Bearer ${DOCS}"}\n',
+    )
+
+    loaded = config.load_config(path)
+
+    assert loaded.mcp == config.McpConfig(enable=("github", "playwright"), capability_hours=8)
+    assert loaded.mcp_servers == (
+        mcp.Server("tool", command=("npx",), args=("-y", "@acme/tool"), env=(("KEY", "${ACME_KEY}"),), source="user"),
+        mcp.Server("docs", url="https://docs.example.com/mcp", headers=(("Authorization", "Bearer ${DOCS}"),),
+                   source="user"),
+    )
+
+
+def test_load_config_mcp_servers_next_to_other_sections(tmp_path):
+    path = write_config(tmp_path / "config.toml",
+                        '[sessions]\nnetwork = "restricted"\n[mcp_servers.tool]\ncommand = "t"\n[mcp]\nenable = []\n')
+
+    loaded = config.load_config(path)
+
+    assert (loaded.sessions.network, [s.name for s in loaded.mcp_servers], loaded.mcp.enable) == \
+        ("restricted", ["tool"], ())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[mcp]\nenable = 'github'\n", "[mcp] enable must be a list"),
+        ("[mcp]\nenable = ['slack']\n", "[mcp] enable names 'slack', which is not in the catalog"),
+        ("[mcp]\ncapability_hours = '8'\n", "[mcp] capability_hours must be a int, not str"),
+        ("[mcp]\ncapability_hours = true\n", "[mcp] capability_hours must be a int, not bool"),
+        ("[mcp]\nservers = []\n", "unknown key 'servers' in [mcp]"),
+        ("mcp_servers = 'x'\n", "mcp_servers must be tables ([mcp_servers.NAME])"),
+        ("[mcp_servers.Tool]\ncommand = 'x'\n", "MCP server name 'Tool' is not valid"),
+        ("[mcp_servers.tool]\ncommand = 'x'\nheaders = {A = 'b'}\n", "[mcp_servers.tool] headers only apply to a url server"),
+        ("[mcp_servers.tool]\nargs = ['x']\n", "[mcp_servers.tool] needs either command (a local server) or url"),
+    ],
+    ids=["enable-string", "enable-unknown", "hours-string", "hours-bool", "unknown-key", "servers-not-tables",
+         "bad-name", "headers-on-command", "no-command"],
+)
+def test_load_config_rejects_bad_mcp_naming_the_file(tmp_path, text, expected):
+    path = write_config(tmp_path / "config.toml", text)
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message.startswith(f"config file {path}")
+    assert expected in caught.value.message
+
+
+def test_load_config_mcp_unknown_key_hint_lists_mcp_keys(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[mcp]\nenabled = ['github']\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.hint == "known keys: enable, capability_hours"
+
+
+@pytest.mark.parametrize("hours", [0, -1])
+def test_load_config_capability_hours_must_be_positive(tmp_path, hours):
+    path = write_config(tmp_path / "config.toml", f"[mcp]\ncapability_hours = {hours}\n")
+
+    with pytest.raises(AgentsError):
+        config.load_config(path)

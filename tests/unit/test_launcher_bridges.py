@@ -392,3 +392,34 @@ def test_remove_skips_the_push_when_there_is_nothing_to_push(fp, state_home, age
 
     assert fp.call_count(PUSH) == 0
     assert fp.call_count(["docker", "rm", "--force", NAME]) == 1
+
+
+# --- remove: the MCP sidecar goes with its session ------------------------------------------------------------
+
+SIDECAR_OWNER = ["docker", "inspect", "--format",
+                 '{{index .Config.Labels "coding-agents.session"}} {{index .Config.Labels "coding-agents.role"}}',
+                 f"{NAME}-mcp"]
+
+
+def test_remove_takes_the_mcp_sidecar_and_its_volume(fp, state_home, isolated_home):
+    register_removal(fp)
+    fp.register(SIDECAR_OWNER, stdout=f"{NAME} mcp\n")
+    fp.register(["docker", "rm", "--force", f"{NAME}-mcp"])
+    fp.register(["docker", "volume", "rm", "--force", f"{NAME}-mcp"])
+    prepared(isolated_home, mcp_sidecar={"github": {"name": "github"}})
+
+    launcher.remove(session("codex"), no_push=True)
+
+    calls = [list(call) for call in fp.calls]
+    assert calls.index(["docker", "rm", "--force", NAME]) < calls.index(["docker", "rm", "--force", f"{NAME}-mcp"])
+    assert fp.call_count(["docker", "volume", "rm", "--force", f"{NAME}-mcp"]) == 1
+
+
+def test_remove_of_a_session_without_a_sidecar_leaves_mcp_alone(fp, state_home, isolated_home):
+    register_removal(fp)
+    prepared(isolated_home)
+
+    launcher.remove(session("codex"), no_push=True)
+
+    assert fp.call_count(SIDECAR_OWNER) == 0
+    assert not any(call[-1] == f"{NAME}-mcp" for call in fp.calls)

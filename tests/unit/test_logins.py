@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, logins
+from agents import bridges, catalog, logins, mcp
 from agents.catalog import FirstRun, LoginFile
 from agents.errors import AgentsError
 
@@ -608,3 +608,132 @@ def test_accept_returned_concurrent_processes_leave_the_newest(state_home, host_
     assert json.loads(host_auth.read_bytes()) == {"v": 24}
     assert host_auth.stat().st_mtime_ns == T0 + 24
     assert sorted(path.name for path in host_auth.parent.iterdir()) == ["auth.json"]
+
+
+# --- MCP servers in the CLI's own config file ------------------------------------------------------------
+
+MCP_SERVERS = (mcp.Server("tool", command=("npx",), args=("-y", "tool")),
+               mcp.Server("keyed", command=("k",), args=("${API_KEY}",)))
+
+
+def rendered_for(agent: str) -> mcp.Rendered:
+    return mcp.render(catalog.get_agent(agent).mcp_format, MCP_SERVERS)
+
+
+def decoded(bundle: dict, path: str) -> bytes:
+    (found,) = [item for item in bundle["files"] if item["path"] == path]
+    return base64.b64decode(found["data"])
+
+
+def test_apply_rendered_json_replaces_mcp_servers_and_keeps_the_rest():
+    existing = json.dumps({"theme": "dark", "mcpServers": {"host-only": {"command": "/usr/local/bin/x"}},
+                           "projects": {"/workspace": {"hasTrustDialogAccepted": True}}}).encode()
+
+    merged = json.loads(logins.apply_rendered(existing, rendered_for("claude")))
+
+    assert merged == {"theme": "dark", "projects": {"/workspace": {"hasTrustDialogAccepted": True}},
+                      **mcp.render_claude(MCP_SERVERS)}
+
+
+def test_apply_rendered_json_tolerates_copilots_comment_lines():
+    existing = b'// User settings belong in config.json.\n// This file is managed automatically.\n{"banner": "never"}\n'
+
+    merged = json.loads(logins.apply_rendered(existing, rendered_for("copilot")))
+
+    assert merged == {"banner": "never", **mcp.render_copilot(MCP_SERVERS)}
+
+
+@pytest.mark.parametrize("existing", [None, b"", b"[1, 2]", b"{half"], ids=["none", "empty", "not-object", "broken"])
+def test_apply_rendered_json_without_a_usable_file_is_ours(existing):
+    assert json.loads(logins.apply_rendered(existing, rendered_for("gemini"))) == mcp.render_gemini(MCP_SERVERS)
+
+
+def test_apply_rendered_toml_appends_to_the_file():
+    rendered = rendered_for("codex")
+
+    joined = logins.apply_rendered(TRUST.encode() + b"\n\n", rendered)
+
+    assert joined == (TRUST + "\n" + rendered.content).encode()
+    assert tomllib.loads(joined.decode()) == {"projects": {"/workspace": {"trust_level": "trusted"}},
+                                              **tomllib.loads(rendered.content)}
+
+
+@pytest.mark.parametrize("existing", [None, b""], ids=["none", "empty"])
+def test_apply_rendered_toml_without_a_file_is_ours(existing):
+    rendered = rendered_for("codex")
+
+    assert logins.apply_rendered(existing, rendered) == rendered.content.encode()
+
+
+@pytest.mark.parametrize("existing", ['[mcp_servers.host]\ncommand = "x"\n', 'mcp_servers = {}\n'],
+                         ids=["table", "inline"])
+def test_apply_rendered_toml_refuses_a_file_that_has_mcp_servers(existing):
+    with pytest.raises(AgentsError) as caught:
+        logins.apply_rendered(existing.encode(), rendered_for("codex"))
+
+    assert caught.value.message == ".codex/config.toml already has [mcp_servers] tables"
+    assert caught.value.hint == "report this: first-run answers should not hold MCP servers"
+
+
+def test_plan_bundle_codex_mcp_servers_go_after_the_first_run_answers():
+    rendered = rendered_for("codex")
+
+    bundle = logins.plan_bundle(CODEX, [], {}, rendered)
+
+    assert bundle["files"] == [{"path": "/home/agent/.codex/config.toml",
+                                "data": b64((TRUST + "\n" + rendered.content).encode())}]
+    assert bundle["watch"] == [AUTH]
+
+
+def test_plan_bundle_rendered_merges_into_the_host_file_and_drops_its_mtime(tmp_path):
+    gemini = catalog.get_agent("gemini")
+    write_file(tmp_path / ".gemini" / "settings.json",
+               b'{"security": {"auth": {"selectedType": "oauth-personal"}}, "mcpServers": {"host": {}}}', T0)
+    write_file(tmp_path / ".gemini" / "oauth_creds.json", b'{"token": "t"}', T0)
+
+    bundle = logins.plan_bundle(gemini, logins.read_host_logins(gemini, tmp_path, {}), {}, rendered_for("gemini"))
+
+    (settings,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/settings.json"]
+    assert "mtime_ns" not in settings
+    assert json.loads(base64.b64decode(settings["data"])) == {
+        "security": {"auth": {"selectedType": "oauth-personal"}}, **mcp.render_gemini(MCP_SERVERS)}
+    (creds,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/oauth_creds.json"]
+    assert creds["mtime_ns"] == T0  # the login files keep theirs
+    assert "/home/agent/.gemini/settings.json" not in bundle["watch"]
+
+
+def test_plan_bundle_rendered_merges_into_claudes_first_run_file(tmp_path):
+    claude = catalog.get_agent("claude")
+    write_file(tmp_path / ".claude.json", b'{"theme": "light"}', T0)
+
+    bundle = logins.plan_bundle(claude, logins.read_host_logins(claude, tmp_path, {}), {"ANTHROPIC_API_KEY": "k"},
+                                rendered_for("claude"))
+
+    paths = [item["path"] for item in bundle["files"]]
+    assert paths == ["/home/agent/.claude/.claude.json"]
+    assert "mtime_ns" not in bundle["files"][0]
+    assert json.loads(decoded(bundle, "/home/agent/.claude/.claude.json")) == {
+        "theme": "light", "projects": {"/workspace": {"hasTrustDialogAccepted": True}},
+        "hasCompletedOnboarding": True, **mcp.render_claude(MCP_SERVERS)}
+
+
+def test_plan_bundle_rendered_in_a_file_of_its_own():
+    copilot = catalog.get_agent("copilot")
+
+    bundle = logins.plan_bundle(copilot, [], {}, rendered_for("copilot"))
+
+    assert [item["path"] for item in bundle["files"]] == ["/home/agent/.copilot/config.json",
+                                                          "/home/agent/.copilot/mcp-config.json"]
+    assert bundle["files"][1] == {"path": "/home/agent/.copilot/mcp-config.json",
+                                  "data": b64(json.dumps(mcp.render_copilot(MCP_SERVERS), indent=2).encode())}
+
+
+def test_deliver_sends_the_rendered_mcp_servers(fp, tmp_path):
+    received = []
+    fp.register(RECEIVE, stdin_callable=received.append)
+
+    logins.deliver(NAME, CODEX, False, {"HOME": str(tmp_path)}, rendered=rendered_for("codex"))
+
+    (config_file,) = json.loads(received[0])["files"]
+    assert "ca-stub" in base64.b64decode(config_file["data"]).decode()
+    assert "${API_KEY}" not in received[0] and "API_KEY" not in received[0]

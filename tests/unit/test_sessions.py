@@ -662,3 +662,106 @@ def test_plan_launch_custom_agent_gets_its_base_agents_logins():
     assert argv[argv.index(CODEX_IMAGE):] == (CODEX_IMAGE, "ca-stub", "session", "--mode", "interactive", "--",
                                               "codex", "-m", "o3")
     assert dict(sessions.labels_for(codex_request(agent=agent)))["coding-agents.agent"] == "codex-o3"
+
+
+# --- the MCP sidecar ------------------------------------------------------------------------------
+
+MANIFEST_DIGEST = "e" * 64
+BROKER_SOCKETS = "/run/user/1000/coding-agents/broker/0123456789abcdef"
+
+
+def test_mcp_names():
+    assert sessions.mcp_volume(NAME) == f"{NAME}-mcp"
+    assert sessions.sidecar_name(NAME) == f"{NAME}-mcp"
+
+
+def sidecar_labels(request: sessions.SessionRequest) -> list[str]:
+    return sessions.label_args(tuple((k, v) for k, v in sessions.labels_for(request) if k != sessions.ROLE)
+                               + ((sessions.ROLE, "mcp"),))
+
+
+def test_sidecar_argv_restricted():
+    request = make_request(network="restricted", mcp_sidecar=True, manifest=MANIFEST_DIGEST)
+
+    assert sessions.sidecar_argv(request, BROKER_SOCKETS) == [
+        "docker", "run", "--detach", "--name", f"{NAME}-mcp", "--hostname", "mcp",
+        *sidecar_labels(request),
+        "--user", "1000:1000", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256",
+        "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=2g", "--init",
+        "--network", "none",
+        "--volume", f"{NAME}-mcp:/run/coding-agents-mcp",
+        "--mount", f"type=bind,source={BROKER_SOCKETS},target=/run/coding-agents-broker,readonly",
+        "--env", "HOME=/tmp",
+        "--workdir", "/tmp",
+        IMAGE,
+        "ca-stub", "mcp-sidecar",
+    ]
+
+
+def test_sidecar_argv_squid_uses_the_sessions_network_and_proxy():
+    request = make_request(network="squid", policy=POLICY, mcp_sidecar=True, manifest=MANIFEST_DIGEST)
+
+    assert sessions.sidecar_argv(request, BROKER_SOCKETS) == [
+        "docker", "run", "--detach", "--name", f"{NAME}-mcp", "--hostname", "mcp",
+        *sidecar_labels(request),
+        *hardening.hardening_args(256),
+        "--network", f"{NAME}-internal", "--dns-option", "timeout:1", "--dns-option", "attempts:1",
+        *[arg for key, value in network.proxy_env() for arg in ("--env", f"{key}={value}")],
+        "--volume", f"{NAME}-mcp:/run/coding-agents-mcp",
+        "--mount", f"type=bind,source={BROKER_SOCKETS},target=/run/coding-agents-broker,readonly",
+        "--env", "HOME=/tmp",
+        "--workdir", "/tmp",
+        IMAGE,
+        "ca-stub", "mcp-sidecar",
+    ]
+
+
+def test_sidecar_labels_are_the_sessions_with_role_mcp_and_the_manifest():
+    argv = sessions.sidecar_argv(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST), BROKER_SOCKETS)
+    labels = values_of(argv, "--label")
+
+    assert f"coding-agents.session={NAME}" in labels
+    assert f"coding-agents.manifest={MANIFEST_DIGEST}" in labels
+    assert [label for label in labels if label.startswith("coding-agents.role=")] == ["coding-agents.role=mcp"]
+
+
+def test_sidecar_is_never_taken_for_a_session():
+    argv = sessions.sidecar_argv(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST), BROKER_SOCKETS)
+    labels = dict(label.split("=", 1) for label in values_of(argv, "--label"))
+
+    assert sessions.session_from_inspect({"Config": {"Labels": labels}, "State": {"Status": "running"}}) is None
+
+
+def test_sidecar_argv_mounts_no_workspace_home_or_bridge():
+    argv = sessions.sidecar_argv(make_request(mcp_sidecar=True, bridge=bridges.BridgeSettings(
+        session=NAME, agent="claude", repo="/r", credential_hosts=("github.com",))), BROKER_SOCKETS)
+
+    assert values_of(argv, "--volume") == [f"{NAME}-mcp:/run/coding-agents-mcp"]
+    assert values_of(argv, "--mount") == [
+        f"type=bind,source={BROKER_SOCKETS},target=/run/coding-agents-broker,readonly"]
+    assert not any(arg.startswith("CODING_AGENTS_") or arg.startswith("GIT_CONFIG") for arg in values_of(argv, "--env"))
+
+
+def test_plan_launch_with_an_mcp_sidecar_makes_three_volumes_and_mounts_the_socket_one():
+    plan = sessions.plan_launch(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST))
+
+    assert [argv[-1] for argv in plan.volume_argvs] == [f"{NAME}-workspace", f"{NAME}-home", f"{NAME}-mcp"]
+    for argv in plan.volume_argvs:
+        assert f"coding-agents.manifest={MANIFEST_DIGEST}" in values_of(argv, "--label")
+    assert values_of(plan.create_argv, "--volume") == [
+        f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent", f"{NAME}-mcp:/run/coding-agents-mcp"]
+    assert f"coding-agents.manifest={MANIFEST_DIGEST}" in values_of(plan.create_argv, "--label")
+    assert "--mount" not in plan.create_argv  # the broker's sockets never reach the agent
+
+
+def test_plan_launch_without_an_mcp_sidecar_has_no_mcp_volume():
+    plan = sessions.plan_launch(make_request(manifest=MANIFEST_DIGEST))
+
+    assert [argv[-1] for argv in plan.volume_argvs] == [f"{NAME}-workspace", f"{NAME}-home"]
+    assert not any(value.endswith("/run/coding-agents-mcp") for value in values_of(plan.create_argv, "--volume"))
+
+
+def test_labels_for_carries_the_manifest_only_when_there_is_one():
+    assert dict(sessions.labels_for(make_request(manifest=MANIFEST_DIGEST)))["coding-agents.manifest"] == \
+        MANIFEST_DIGEST
+    assert "coding-agents.manifest" not in dict(sessions.labels_for(make_request()))

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import socketserver
 import stat
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import SimpleNamespace
@@ -808,3 +810,319 @@ def test_ssh_keygen_program_sign_refused_writes_no_signature(login_stub, monkeyp
 
     assert not (tmp_path / "buffer.sig").exists()
     assert capsys.readouterr().err == "coding-agents: signing refused: x\n"
+
+
+# --- MCP: the relay (agent side) and the sidecar ------------------------------------------------------------
+
+ECHO_CHILD = r"""
+import json, os, sys
+for line in sys.stdin:
+    print(json.dumps({"line": line.strip(), "token": os.environ.get("TOKEN"), "argv": sys.argv[1:],
+                      "cwd": os.getcwd(), "ours": sorted(k for k in os.environ if k.startswith("CODING_AGENTS_"))}),
+          flush=True)
+"""
+
+
+@pytest.fixture
+def mcp_stub(login_stub, monkeypatch, bridge_dir, tmp_path):
+    """The stub with its MCP sockets, spec and broker socket in tmp places."""
+    monkeypatch.setattr(login_stub, "MCP_SOCKETS", str(bridge_dir))
+    monkeypatch.setattr(login_stub, "BROKER_SOCKET", str(bridge_dir / "broker.sock"))
+    monkeypatch.setattr(login_stub, "MCP_SPEC", str(tmp_path / "state" / "mcp.json"))
+    monkeypatch.setattr(login_stub, "MCP_READY", str(tmp_path / "state" / "mcp-ready"))
+    return login_stub
+
+
+def echo_definition(**overrides) -> dict:
+    return {"name": "echo", "command": [sys.executable], "args": ["-c", ECHO_CHILD, "--key=${API_KEY}"],
+            "env": {"TOKEN": "Bearer ${API_KEY}"}, "cwd": None, "url": None, "headers": {}, **overrides}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Bearer ${TOKEN}", "Bearer t0k"), ("${A}${A}-${B}", "aa-"), ("$TOKEN {TOKEN} ${1X}", "$TOKEN {TOKEN} ${1X}"),
+    ("no references", "no references"), ("${TOKEN", "${TOKEN"),
+])
+def test_substitute(stub_module, text, expected):
+    assert stub_module.substitute(text, {"TOKEN": "t0k", "A": "a"}) == expected
+
+
+def test_substitute_a_value_is_not_substituted_again(stub_module):
+    assert stub_module.substitute("${A}", {"A": "${B}", "B": "no"}) == "${B}"
+
+
+def test_mcp_receive_writes_a_private_spec_and_the_ready_marker(mcp_stub, monkeypatch, capsys):
+    spec = {"servers": {"echo": echo_definition(), "gh": echo_definition(name="gh")},
+            "capabilities": {"echo": "cap-1", "gh": "cap-2"}}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(spec)))
+
+    assert mcp_stub.main(["mcp-receive"]) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"servers": ["echo", "gh"]}
+    assert json.loads(Path(mcp_stub.MCP_SPEC).read_text()) == spec
+    assert mode_of(mcp_stub.MCP_SPEC) == 0o600
+    assert os.path.exists(mcp_stub.MCP_READY) and mode_of(mcp_stub.MCP_READY) == 0o600
+    assert mode_of(mcp_stub.STATE_DIR) == 0o700
+
+
+def broker_answers(host_socket, answers: dict[str, dict]):
+    """The broker's redeem socket: capability -> answer (anything else is refused)."""
+
+    def answer(request: bytes) -> bytes:
+        capability = json.loads(request)["capability"]
+        return json.dumps(answers.get(capability, {"error": "refused: not a capability this broker issued"})).encode()
+
+    return host_socket("broker.sock", answer=answer)
+
+
+def test_redeem_granted(mcp_stub, host_socket):
+    broker = broker_answers(host_socket, {"cap-1": {"secrets": {"API_KEY": "sk-1"}}})
+
+    assert mcp_stub.redeem("cap-1") == {"API_KEY": "sk-1"}
+    assert [json.loads(request) for request in broker.requests] == [{"capability": "cap-1"}]
+    assert broker.requests[0].endswith(b"\n")
+
+
+def test_redeem_refused_is_a_runtime_error(mcp_stub, host_socket):
+    broker_answers(host_socket, {})
+
+    with pytest.raises(RuntimeError) as caught:
+        mcp_stub.redeem("forged")
+
+    assert str(caught.value) == "refused: not a capability this broker issued"
+
+
+def test_redeem_without_a_broker(mcp_stub):
+    with pytest.raises(OSError):
+        mcp_stub.redeem("cap-1")
+
+
+def connected_pair(stub, serve, definition, values):
+    """(our end, thread): serve() runs on the other end, which closes when it returns (as the sidecar does)."""
+    ours, theirs = socket.socketpair()
+
+    def run():
+        with theirs:
+            serve(theirs, definition, values)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return ours, thread
+
+
+def exchange(ours, data: bytes) -> bytes:
+    with ours:
+        ours.sendall(data)
+        ours.shutdown(socket.SHUT_WR)
+        return ours.makefile("rb").read()
+
+
+def test_serve_stdio_starts_the_server_with_its_secrets_and_relays_both_ways(mcp_stub, monkeypatch, tmp_path):
+    monkeypatch.setenv("CODING_AGENTS_SESSION", "s1")
+    monkeypatch.setattr(mcp_stub, "WORKSPACE", str(tmp_path / "no-workspace-in-the-sidecar"))
+    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_stdio, echo_definition(), {"API_KEY": "sk-1"})
+
+    answer = exchange(ours, b'{"jsonrpc": "2.0", "id": 1}\n{"id": 2}\n')
+    thread.join(timeout=10)
+
+    lines = [json.loads(line) for line in answer.splitlines()]
+    assert [line["line"] for line in lines] == ['{"jsonrpc": "2.0", "id": 1}', '{"id": 2}']
+    assert lines[0]["token"] == "Bearer sk-1"
+    assert lines[0]["argv"] == ["--key=sk-1"]
+    assert lines[0]["cwd"] == "/tmp"
+    assert lines[0]["ours"] == []  # the session's variables stay out of the server's environment
+    assert not thread.is_alive()
+
+
+def test_serve_stdio_runs_in_the_servers_cwd(mcp_stub, tmp_path):
+    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_stdio, echo_definition(cwd=str(tmp_path)), {})
+
+    (line,) = exchange(ours, b"x\n").splitlines()
+    thread.join(timeout=10)
+
+    assert json.loads(line)["cwd"] == str(tmp_path)
+    assert json.loads(line)["token"] == "Bearer "  # a secret it was not given is empty
+
+
+def test_serve_stdio_child_that_exits_ends_the_connection_at_once(mcp_stub):
+    definition = echo_definition(args=["-c", "print('bye', flush=True)"])
+    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_stdio, definition, {})
+
+    with ours:
+        ours.settimeout(0.5)
+        assert ours.makefile("rb").read() == b"bye\n"
+
+
+# an HTTP MCP server: JSON for initialize (with a session id), SSE for tools/list, 202 for notifications
+
+
+class _McpHttp(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.seen.append((dict(self.headers), json.loads(body)))
+        message = json.loads(body)
+        method = message.get("method")
+        if method == "initialize":
+            self.reply(200, "application/json", json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {}}),
+                       {"Mcp-Session-Id": "session-42"})
+        elif method == "tools/list":
+            events = (f'event: message\ndata: {json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": 1})}\n\n'
+                      'event: ping\ndata:\n\n'
+                      f'data: {json.dumps({"jsonrpc": "2.0", "method": "notifications/progress"})}\n\n')
+            self.reply(200, "text/event-stream", events)
+        elif method == "broken":
+            self.reply(500, "text/plain", "internal error")
+        else:
+            self.reply(202, "application/json", "")
+
+    def reply(self, code, kind, text, headers=None):
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def mcp_http(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _McpHttp)
+    server.seen = []
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_serve_http_relays_json_and_sse_with_the_secret_header_and_the_session_id(mcp_stub, mcp_http):
+    definition = {"name": "gh", "command": [], "args": [], "env": {}, "cwd": None,
+                  "url": f"http://127.0.0.1:{mcp_http.server_port}/mcp",
+                  "headers": {"Authorization": "Bearer ${GITHUB_TOKEN}", "X-Plain": "yes"}}
+    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_http, definition, {"GITHUB_TOKEN": "ghp_1"})
+    requests = [{"jsonrpc": "2.0", "id": 1, "method": "initialize"},
+                {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+                {"jsonrpc": "2.0", "id": 3, "method": "broken"},
+                {"jsonrpc": "2.0", "method": "broken"}]
+
+    answer = exchange(ours, b"".join(json.dumps(request).encode() + b"\n" for request in requests) + b"\n")
+    thread.join(timeout=10)
+
+    lines = [json.loads(line) for line in answer.splitlines()]
+    assert lines[:3] == [{"jsonrpc": "2.0", "id": 1, "result": {}}, {"jsonrpc": "2.0", "id": 2, "result": 1},
+                         {"jsonrpc": "2.0", "method": "notifications/progress"}]
+    assert lines[3]["id"] == 3 and lines[3]["error"]["code"] == -32000
+    assert lines[3]["error"]["message"].startswith("sidecar: HTTP Error 500")
+    assert len(lines) == 4  # the failed notification has nobody to answer
+    assert [body for _, body in mcp_http.seen] == requests
+    for headers, _ in mcp_http.seen:
+        assert headers["Authorization"] == "Bearer ghp_1"
+        assert headers["X-Plain"] == "yes"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["Accept"] == "application/json, text/event-stream"
+    assert ["Mcp-Session-Id" in headers for headers, _ in mcp_http.seen] == [False, True, True, True, True]
+    assert {headers.get("Mcp-Session-Id") for headers, _ in mcp_http.seen[1:]} == {"session-42"}
+
+
+def test_serve_http_unreachable_server_answers_requests_with_errors(mcp_stub):
+    definition = {"url": "http://127.0.0.1:9/mcp", "headers": {}}
+    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_http, definition, {})
+
+    answer = exchange(ours, b'{"jsonrpc": "2.0", "id": "a", "method": "initialize"}\nnot json\n')
+    thread.join(timeout=10)
+
+    (line,) = answer.splitlines()
+    assert json.loads(line)["id"] == "a"
+    assert json.loads(line)["error"]["message"].startswith("sidecar: ")
+
+
+def relay_process(name: str, socket_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(STUB_PATH), "mcp-relay", name], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "CODING_AGENTS_MCP_DIR": str(socket_dir)})
+
+
+def test_mcp_relay_relays_stdin_and_stdout_to_the_sidecar_socket(bridge_dir):
+    class Upper(socketserver.StreamRequestHandler):
+        def handle(self):
+            data = self.rfile.read()  # until the relay half-closes
+            self.server.received.append(data)
+            self.wfile.write(data.upper())
+
+    server = socketserver.UnixStreamServer(str(bridge_dir / "keyed.sock"), Upper)
+    server.received = []
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    try:
+        relay = relay_process("keyed", bridge_dir)
+        out, err = relay.communicate(b'{"id": 1}\n' + bytes(range(256)), timeout=20)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert relay.returncode == 0, err
+    assert server.received == [b'{"id": 1}\n' + bytes(range(256))]
+    assert out == (b'{"id": 1}\n' + bytes(range(256))).upper()
+
+
+def test_mcp_relay_without_the_sidecar_gives_up(mcp_stub, capsys):
+    assert mcp_stub.mcp_relay("keyed", timeout=0) == 1
+
+    assert capsys.readouterr().err.startswith("ca-stub: the MCP sidecar does not serve keyed (")
+
+
+def test_main_mcp_relay_needs_a_name(stub_module, capsys):
+    assert stub_module.main(["mcp-relay"]) == 2
+
+
+def test_mcp_sidecar_serves_each_server_after_redeeming_its_capability(mcp_stub, monkeypatch, capsys, host_socket,
+                                                                        bridge_dir):
+    broker_answers(host_socket, {"cap-echo": {"secrets": {"API_KEY": "sk-1"}}})
+    spec = {"servers": {"echo": echo_definition(), "stale": echo_definition(name="stale")},
+            "capabilities": {"echo": "cap-echo", "stale": "cap-old"}}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(spec)))
+    assert mcp_stub.mcp_receive() == 0
+    capsys.readouterr()
+    handlers, seen = {}, {}
+
+    def client_then_stop(_seconds):
+        """The sidecar's main loop: play the agent's relays once, then SIGTERM."""
+        if not seen:
+            seen["modes"] = {name: mode_of(bridge_dir / f"{name}.sock") for name in ("echo", "stale")}
+            seen["spec_left"] = os.path.exists(mcp_stub.MCP_SPEC)
+            with socket.socket(socket.AF_UNIX) as connection:
+                connection.connect(str(bridge_dir / "echo.sock"))
+                seen["echo"] = exchange(connection, b"hello\n")
+            with socket.socket(socket.AF_UNIX) as connection:
+                connection.connect(str(bridge_dir / "stale.sock"))
+                connection.settimeout(10)
+                seen["stale"] = connection.makefile("rb").read()
+        handlers[signal.SIGTERM]()
+
+    monkeypatch.setattr(mcp_stub, "signal", SimpleNamespace(
+        SIGTERM=signal.SIGTERM, signal=lambda number, handler: handlers.__setitem__(number, handler)))
+    monkeypatch.setattr(mcp_stub, "time", SimpleNamespace(sleep=client_then_stop, monotonic=time.monotonic))
+
+    assert mcp_stub.mcp_sidecar() == 0
+
+    assert seen["modes"] == {"echo": 0o600, "stale": 0o600}
+    assert seen["spec_left"] is False  # the capabilities live in the process only
+    assert json.loads(seen["echo"])["token"] == "Bearer sk-1"
+    assert seen["stale"] == b""  # refused: closed without a server
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["ca-stub: MCP sidecar ready: echo, stale", "ca-stub: serving echo"]
+    assert err == "ca-stub: the broker refused stale: refused: not a capability this broker issued\n"
+
+
+def test_mcp_sidecar_without_servers_gives_up(mcp_stub, monkeypatch, capsys):
+    clock = iter(range(0, 1000, 60))
+    monkeypatch.setattr(mcp_stub, "time", SimpleNamespace(sleep=lambda _: None, monotonic=lambda: next(clock)))
+
+    assert mcp_stub.mcp_sidecar() == 1
+
+    assert capsys.readouterr().err == "ca-stub: no MCP servers arrived from the host\n"

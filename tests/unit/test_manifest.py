@@ -1,0 +1,230 @@
+"""agents/manifest.py and `coding-agents inspect`: a session checked against the manifest recorded at launch.
+
+The recorded manifest and rendered MCP config are real bridge settings in a tmp state dir; docker is faked (fp).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from agents import bridges, cli, manifest, mcp, sessions
+
+NAME = "claude-api-session-1"
+IMAGE = "coding-agents-claude:1.2.3"
+IMAGE_ID = "sha256:" + "1" * 64
+SERVERS = (mcp.Server("tool", command=("npx",), args=("-y", "tool")),
+           mcp.Server("keyed", command=("k",), args=("${API_KEY}",)))
+RENDERED = mcp.render("claude-json", SERVERS)
+STATE = ["docker", "inspect", "--format", "{{.State.Status}}", NAME]
+RUNNING_IMAGE = ["docker", "inspect", "--format", "{{.Image}}", NAME]
+CAT = ["docker", "exec", "--user", "1000", NAME, "cat", "/home/agent/.claude/.claude.json"]
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def recorded(rendered: mcp.Rendered | None = RENDERED, **extra) -> dict:
+    document = {"version": 1, "session": NAME, "images": {IMAGE: IMAGE_ID}, "network": "restricted", **extra}
+    if rendered is not None:
+        document["rendered_mcp"] = {rendered.container: mcp.rendered_digest(rendered, rendered.content)}
+    return document
+
+
+def record(document: dict | None, rendered: mcp.Rendered | None = RENDERED) -> None:
+    bridges.prepare(bridges.BridgeSettings(session=NAME, agent="claude", repo="/home/me/api", manifest=document,
+                                           mcp_rendered=dataclasses.asdict(rendered) if rendered else None))
+
+
+def info(label: str | None, state: str = "running") -> sessions.SessionInfo:
+    labels = {sessions.SESSION: NAME, **({sessions.MANIFEST: label} if label is not None else {})}
+    return sessions.SessionInfo(name=NAME, agent="claude", repo=Path("/home/me/api"), branch="claude/session-1",
+                                base="a" * 40, network="restricted", mode="launch", image=IMAGE, no_push=False,
+                                created="2026-01-02T03:04:05Z", state=state, container_id="c" * 64, labels=labels)
+
+
+def container_file(fp, text: str, state: str = "running", image: str = IMAGE_ID) -> None:
+    fp.register(RUNNING_IMAGE, stdout=image + "\n")
+    fp.register(STATE, stdout=state + "\n")
+    fp.register(CAT, stdout=text)
+
+
+def in_the_container() -> str:
+    """The CLI's file as it is inside: its own keys around our mcpServers."""
+    return json.dumps({"numStartups": 3, **json.loads(RENDERED.content), "projects": {"/workspace": {}}}, indent=2)
+
+
+def test_verify_everything_holds(fp):
+    document = recorded()
+    record(document)
+    container_file(fp, in_the_container())
+
+    found, checks = manifest.verify(info(mcp.manifest_digest(document)))
+
+    assert found == document
+    assert checks == [
+        {"what": "manifest label", "ok": True, "detail": f"sha256 {mcp.manifest_digest(document)}"},
+        {"what": f"image {IMAGE}", "ok": True, "detail": IMAGE_ID},
+        {"what": "MCP servers in .claude/.claude.json", "ok": True, "detail": "as rendered"},
+    ]
+
+
+def test_verify_label_mismatch(fp):
+    document = recorded()
+    record(document)
+    container_file(fp, in_the_container())
+
+    _, checks = manifest.verify(info("f" * 64))
+
+    assert checks[0] == {"what": "manifest label", "ok": False,
+                         "detail": f"label {'f' * 64} but the recorded manifest hashes to {mcp.manifest_digest(document)}"}
+
+
+def test_verify_no_label(fp):
+    document = recorded(rendered=None)
+    record(document, rendered=None)
+    fp.register(RUNNING_IMAGE, stdout=IMAGE_ID + "\n")
+
+    _, checks = manifest.verify(info(None))
+
+    assert checks[0]["ok"] is False
+    assert checks[0]["detail"] == f"label (none) but the recorded manifest hashes to {mcp.manifest_digest(document)}"
+
+
+def test_verify_the_container_runs_another_image(fp):
+    document = recorded()
+    record(document)
+    container_file(fp, in_the_container(), image="sha256:" + "2" * 64)
+
+    _, checks = manifest.verify(info(mcp.manifest_digest(document)))
+
+    assert checks[1] == {"what": f"image {IMAGE}", "ok": False,
+                         "detail": f"the container runs sha256:{'2' * 64}, the manifest says {IMAGE_ID}"}
+
+
+def test_verify_only_checks_the_sessions_own_image(fp):
+    document = recorded(rendered=None, images={"coding-agents-proxy:1.2.3": "sha256:" + "3" * 64})
+    record(document, rendered=None)
+
+    _, checks = manifest.verify(info(mcp.manifest_digest(document)))
+
+    assert [check["what"] for check in checks] == ["manifest label"]
+    assert list(fp.calls) == []
+
+
+@pytest.mark.parametrize("change", ["servers", "junk", "missing"])
+def test_verify_mcp_config_changed_inside(fp, change):
+    document = recorded()
+    record(document)
+    if change == "servers":
+        text = json.dumps({"mcpServers": {**json.loads(RENDERED.content)["mcpServers"],
+                                          "evil": {"command": "curl", "args": ["evil.example"]}}})
+        container_file(fp, text)
+    elif change == "junk":
+        container_file(fp, "{half a file")
+    else:
+        fp.register(RUNNING_IMAGE, stdout=IMAGE_ID + "\n")
+        fp.register(STATE, stdout="running\n")
+        fp.register(CAT, returncode=1, stderr="cat: No such file or directory\n")
+
+    _, checks = manifest.verify(info(mcp.manifest_digest(document)))
+
+    assert checks[2] == {"what": "MCP servers in .claude/.claude.json", "ok": False,
+                         "detail": "changed inside the container (or unreadable)"}
+
+
+def test_verify_mcp_config_of_a_stopped_session_is_not_checked(fp):
+    document = recorded()
+    record(document)
+    fp.register(RUNNING_IMAGE, stdout=IMAGE_ID + "\n")
+    fp.register(STATE, stdout="exited\n")
+
+    _, checks = manifest.verify(info(mcp.manifest_digest(document), state="exited"))
+
+    assert checks[2] == {"what": "MCP servers in .claude/.claude.json", "ok": True,
+                         "detail": "not checked: the session is not running"}
+    assert fp.call_count(CAT) == 0
+
+
+def test_verify_codex_toml(fp):
+    rendered = mcp.render("codex-toml", SERVERS)
+    document = recorded(rendered=rendered)
+    record(document, rendered=rendered)
+    cat = ["docker", "exec", "--user", "1000", NAME, "cat", "/home/agent/.codex/config.toml"]
+    fp.register(RUNNING_IMAGE, stdout=IMAGE_ID + "\n")
+    fp.register(STATE, stdout="running\n", occurrences=2)
+    fp.register(cat, stdout='[projects."/workspace"]\ntrust_level = "trusted"\n\n' + rendered.content)
+    fp.register(cat, stdout="[broken")
+
+    assert manifest.verify(info(mcp.manifest_digest(document)))[1][2]["ok"] is True
+
+    fp.register(RUNNING_IMAGE, stdout=IMAGE_ID + "\n")
+    assert manifest.verify(info(mcp.manifest_digest(document)))[1][2]["ok"] is False
+
+
+def test_verify_a_session_without_a_recorded_manifest(fp):
+    record(None, rendered=None)
+
+    document, checks = manifest.verify(info(""))
+
+    assert document == {}
+    assert checks == [{"what": "manifest label", "ok": False,
+                       "detail": f"label (none) but the recorded manifest hashes to {mcp.manifest_digest({})}"}]
+
+
+# --- coding-agents inspect NAME ---------------------------------------------------------------------------------
+
+PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
+VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
+
+
+def engine_has_the_session(fp, label: str) -> None:
+    fp.register(PS_ALL, stdout="c" * 64 + "\n")
+    labels = {sessions.SESSION: NAME, sessions.AGENT: "claude", sessions.IMAGE: IMAGE, sessions.MANIFEST: label,
+              sessions.CREATED: "2026-01-02T03:04:05Z"}
+    fp.register(["docker", "inspect", "c" * 64],
+                stdout=json.dumps([{"Id": "c" * 64, "Config": {"Labels": labels}, "State": {"Status": "running"}}]))
+    fp.register(VOLUME_LS, stdout="")
+
+
+def test_inspect_command_all_ok_exits_0(fp, capsys):
+    document = recorded()
+    record(document)
+    engine_has_the_session(fp, mcp.manifest_digest(document))
+    container_file(fp, in_the_container())
+
+    assert cli.main(["inspect", NAME], prog="coding-agents") == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith(json.dumps(document, indent=2) + "\n")
+    assert out.endswith(f"ok   manifest label: sha256 {mcp.manifest_digest(document)}\n"
+                        f"ok   image {IMAGE}: {IMAGE_ID}\n"
+                        "ok   MCP servers in .claude/.claude.json: as rendered\n")
+
+
+def test_inspect_command_something_changed_exits_1_as_json(fp, capsys):
+    document = recorded()
+    record(document)
+    engine_has_the_session(fp, mcp.manifest_digest(document))
+    container_file(fp, json.dumps({"mcpServers": {}}))
+
+    assert cli.main(["inspect", NAME, "--json"], prog="coding-agents") == 1
+
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["manifest"] == document
+    assert [check["ok"] for check in shown["checks"]] == [True, True, False]
+
+
+def test_inspect_command_unknown_session(fp, capsys):
+    fp.register(PS_ALL, stdout="")
+    fp.register(VOLUME_LS, stdout="")
+
+    assert cli.main(["inspect", "nope"], prog="coding-agents") == 1
+
+    assert capsys.readouterr().err.startswith("error: no agent session named 'nope'\n")
