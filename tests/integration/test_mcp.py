@@ -98,7 +98,10 @@ class Home:
 
     @property
     def broker_dir(self) -> Path:
-        return self.path / "run" / "coding-agents" / "broker"
+        """One broker per secret store: its folder is named after the store's path."""
+        store = self.env.get("XDG_DATA_HOME") or str(self.path / ".local" / "share")
+        digest = hashlib.sha256(str(Path(store) / "coding-agents" / "secrets").encode()).hexdigest()[:10]
+        return self.path / "run" / "coding-agents" / f"broker-{digest}"
 
     @property
     def control_socket(self) -> Path:
