@@ -77,6 +77,16 @@ def check_optional_program(name: str, why: str) -> Check:
     return Check(name, OK, path)
 
 
+def check_cryptography() -> Check:
+    """The secret store and broker need it (the zipapp carries it; a source checkout may not)."""
+    try:
+        import cryptography
+    except ImportError:
+        return Check("cryptography", WARN, "not importable; MCP servers with secrets cannot be used",
+                     "use the zipapp, or pip install cryptography")
+    return Check("cryptography", OK, f"{cryptography.__version__} (MCP secrets, broker)")
+
+
 def judge_free_space(label: str, path: str, free: int) -> Check:
     """Pure: judge free bytes at path."""
     gib = free / 1024**3
@@ -121,6 +131,7 @@ def run_checks() -> list[Check]:
         checks.append(engine)
     checks += check_git()
     checks.append(check_optional_program("socat", "needed for credential and signing bridges"))
+    checks.append(check_cryptography())
     checks.append(check_optional_program("tmux", "useful on the host; agents use tmux inside containers"))
     checks.append(check_optional_program("trivy", "images are tagged without a secret scan"))
     checks += check_disk(reachable)

@@ -60,17 +60,35 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-@pytest.fixture(scope="session")
-def user_home(tmp_path_factory) -> Path:
-    """A throwaway home with a config file, as a user of this machine would write it."""
-    home = tmp_path_factory.mktemp("home")
+def write_config(home: Path, *sections: str) -> Path:
+    """HOME/.config/coding-agents/config.toml: [images] (with the test CA bundle, if any), then sections."""
     config_dir = home / ".config" / "coding-agents"
-    config_dir.mkdir(parents=True)
+    config_dir.mkdir(parents=True, exist_ok=True)
     lines = ["[images]"]
     ca_cert = os.environ.get("CODING_AGENTS_TEST_CA_CERT")
     if ca_cert:
         lines.append(f"ca_cert = {json.dumps(ca_cert)}")
-    (config_dir / "config.toml").write_text("\n".join(lines) + "\n")
+    path = config_dir / "config.toml"
+    path.write_text("\n".join(lines) + "\n" + "".join("\n" + section.strip() + "\n" for section in sections))
+    return path
+
+
+def agent_screen(name: str) -> str:
+    """The agent's tmux pane while it runs; the last screen ca-stub logged once it has exited."""
+    if container_state(name) == "running":
+        shown = subprocess.run(["docker", "exec", "-u", "1000", name, "tmux", "capture-pane", "-p", "-t", "agent"],
+                               capture_output=True, text=True, timeout=30)
+        if shown.returncode == 0:
+            return shown.stdout
+    logs = docker("logs", name, check=False)
+    return logs.stdout.decode(errors="replace") + logs.stderr.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def user_home(tmp_path_factory) -> Path:
+    """A throwaway home with a config file, as a user of this machine would write it."""
+    home = tmp_path_factory.mktemp("home")
+    write_config(home)
     return home
 
 

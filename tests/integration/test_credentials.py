@@ -42,6 +42,7 @@ from tests.integration.conftest import (
     remove_sessions_under,
     sessions_under,
     wait_for,
+    write_config,
 )
 from tests.integration.gitserver import GitServer, start_git_https_server
 
@@ -113,18 +114,12 @@ def make_home(pyz, cli_env, session_cleanup, tmp_path):
     def make(extra_config: str = "", agents: dict[str, dict] | None = None) -> Home:
         home = Path(tempfile.mkdtemp(prefix="cah-", dir="/tmp"))
         made.append(home)
-        config_dir = home / ".config" / "coding-agents"
-        config_dir.mkdir(parents=True)
-        lines = ["[images]"]
-        ca_cert = os.environ.get("CODING_AGENTS_TEST_CA_CERT")
-        if ca_cert:
-            lines.append(f"ca_cert = {json.dumps(ca_cert)}")
-        lines += ["", extra_config.strip(), ""]
+        lines = [extra_config.strip(), ""]
         for name, table in (agents if agents is not None else {"probe": PROBE, "sleeper": SLEEPER}).items():
             lines.append(f"[agents.{name}]")
             lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
             lines.append("")
-        (config_dir / "config.toml").write_text("\n".join(lines))
+        write_config(home, "\n".join(lines))
         env = {k: v for k, v in cli_env.items() if k not in _UNWANTED_ENV}
         env["HOME"] = str(home)
         env["XDG_STATE_HOME"] = str(home / "st")  # shorter than ~/.local/state: room for the session name

@@ -8,26 +8,15 @@ prompt, with no trust or onboarding question. Without a host login, the CLI's ow
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import container_state, docker, launched_name, wait_for
-
-
-def screen(name: str) -> str:
-    if container_state(name) == "running":
-        shown = subprocess.run(["docker", "exec", "-u", "1000", name, "tmux", "capture-pane", "-p", "-t", "agent"],
-                               capture_output=True, text=True, timeout=30)
-        if shown.returncode == 0:
-            return shown.stdout
-    logs = docker("logs", name, check=False)
-    return logs.stdout.decode(errors="replace") + logs.stderr.decode(errors="replace")
+from tests.integration.conftest import agent_screen, docker, launched_name, wait_for, write_config
 
 
 def wait_screen(name: str, wanted: str, timeout: float = 90) -> str:
-    return wait_for(lambda: wanted in screen(name) and screen(name), timeout, f"{wanted!r} on {name}'s screen",
+    return wait_for(lambda: wanted in agent_screen(name) and agent_screen(name), timeout, f"{wanted!r} on {name}'s screen",
                     interval=1)
 
 
@@ -35,9 +24,7 @@ def wait_screen(name: str, wanted: str, timeout: float = 90) -> str:
 def home(tmp_path, user_home) -> Path:
     """A host home of its own (same config as the suite's), so logins put here stay in this test."""
     fresh = tmp_path / "home"
-    (fresh / ".config" / "coding-agents").mkdir(parents=True)
-    config = user_home / ".config" / "coding-agents" / "config.toml"
-    (fresh / ".config" / "coding-agents" / "config.toml").write_text(config.read_text())
+    write_config(fresh)
     return fresh
 
 

@@ -46,6 +46,7 @@ from tests.integration.conftest import (
     remove_sessions_under,
     sessions_under,
     volume_exists,
+    write_config,
 )
 
 AGENT_HOME = "/home/agent"
@@ -164,16 +165,10 @@ def stop_brokers(home: Home) -> None:
 def home(pyz, cli_env, built_images):
     path = Path(tempfile.mkdtemp(prefix="cam-", dir="/tmp"))
     (path / "run").mkdir(mode=0o700)
-    config_dir = path / ".config" / "coding-agents"
-    config_dir.mkdir(parents=True)
-    lines = ["[images]"]
-    ca_cert = os.environ.get("CODING_AGENTS_TEST_CA_CERT")
-    if ca_cert:
-        lines.append(f"ca_cert = {toml_value(ca_cert)}")
-    lines += ["", "[mcp]", 'enable = ["microsoft-docs"]', "", echo_server_table("echo", "${" + SECRET + "}")]
+    lines = ["[mcp]", 'enable = ["microsoft-docs"]', "", echo_server_table("echo", "${" + SECRET + "}")]
     for base, (agent, _) in AGENTS.items():
         lines += [f"[agents.{agent}]", f"base = {toml_value(base)}", 'command = ["sleep", "infinity"]', ""]
-    (config_dir / "config.toml").write_text("\n".join(lines))
+    write_config(path, "\n".join(lines))
     env = {k: v for k, v in cli_env.items() if k not in _UNWANTED_ENV}
     env.update(HOME=str(path), XDG_STATE_HOME=str(path / "st"), XDG_RUNTIME_DIR=str(path / "run"))
     made = Home(path, pyz, "canary-" + secrets.token_hex(16), env)

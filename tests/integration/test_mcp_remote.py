@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from tests.integration.conftest import (
     launched_name,
     make_repo,
     remove_sessions_under,
+    write_config,
 )
 
 SERVER = Path(__file__).parent / "servers" / "mcp_http_server.py"
@@ -72,15 +72,11 @@ def cli_in(pyz: Path, env: dict[str, str], *args: str, stdin: str | None = None)
 def test_remote_server_gets_the_key_from_the_sidecar_only(pyz, home, tmp_path, http_server, canary, transport):
     folder, env = home
     server_name, ip = http_server
-    config = folder / ".config" / "coding-agents" / "config.toml"
-    config.parent.mkdir(parents=True)
-    ca_cert = os.environ.get("CODING_AGENTS_TEST_CA_CERT")
     url = f"http://{ip}:8080/mcp" + ("?sse=1" if transport == "sse" else "")
-    config.write_text("\n".join([
-        "[images]", *([f"ca_cert = {json.dumps(ca_cert)}"] if ca_cert else []), "",
+    write_config(folder, "\n".join([
         "[mcp_servers.remote]", f"url = {json.dumps(url)}",
         'headers = { Authorization = "Bearer ${REMOTE_KEY}" }', "",
-        "[agents.sleeper]", 'base = "claude"', 'command = ["sleep", "infinity"]', "",
+        "[agents.sleeper]", 'base = "claude"', 'command = ["sleep", "infinity"]',
     ]))
     stored = cli_in(pyz, env, "secrets", "set", "REMOTE_KEY", stdin=canary + "\n")
     assert stored.returncode == 0, stored.stderr

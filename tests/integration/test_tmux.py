@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (
+    agent_screen,
     assert_gone,
     container_state,
     docker,
@@ -179,17 +180,6 @@ FIRST_SCREENS = {
     "codex": "Welcome to Codex",
     "copilot": "Please use /login",  # /workspace is pre-trusted (test_first_run.py)
 }
-
-
-def agent_screen(name: str) -> str:
-    """The agent's tmux pane while it runs; the last screen ca-stub logged once it has exited."""
-    if container_state(name) == "running":
-        shown = subprocess.run(["docker", "exec", "-u", "1000", name, "tmux", "capture-pane", "-p", "-t", "agent"],
-                               capture_output=True, text=True, timeout=30)
-        if shown.returncode == 0:
-            return shown.stdout
-    logs = docker("logs", name, check=False)
-    return logs.stdout.decode(errors="replace") + logs.stderr.decode(errors="replace")
 
 
 @pytest.mark.parametrize("agent", sorted(FIRST_SCREENS))

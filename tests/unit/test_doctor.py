@@ -212,3 +212,29 @@ def test_doctor_command_text_output_says_not_ready(host, capsys):
     assert out.splitlines()[0].split() == ["STATUS", "CHECK", "DETAIL", "FIX"]
     assert "FAIL" in out and "upgrade Docker to 20.10 or newer" in out
     assert out.rstrip().endswith("not ready: fix the FAIL lines above")
+
+
+def test_check_cryptography_present():
+    import cryptography
+
+    check = doctor.check_cryptography()
+
+    assert (check.status, check.detail) == (doctor.OK, f"{cryptography.__version__} (MCP secrets, broker)")
+
+
+def test_check_cryptography_missing_is_a_warning(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cryptography(name, *args, **kwargs):
+        if name == "cryptography":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cryptography)
+
+    check = doctor.check_cryptography()
+
+    assert check.status == doctor.WARN
+    assert check.fix == "use the zipapp, or pip install cryptography"
