@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -56,10 +58,17 @@ def http_server(docker_engine, built_images, canary):
 @pytest.fixture
 def home(pyz, cli_env, tmp_path):
     folder = Path(tempfile.mkdtemp(prefix="cam-", dir="/tmp"))
-    env = {k: v for k, v in cli_env.items() if k not in ("XDG_STATE_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME")}
+    (folder / "run").mkdir(mode=0o700)
+    env = {k: v for k, v in cli_env.items() if k not in ("XDG_STATE_HOME", "XDG_DATA_HOME")}
     env["HOME"] = str(folder)
+    env["XDG_RUNTIME_DIR"] = str(folder / "run")  # this test's broker and sockets, nobody else's
     yield folder, env
     remove_sessions_under(tmp_path)
+    for pid_file in (folder / "run" / "coding-agents").glob("broker-*/broker.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
     shutil.rmtree(folder, ignore_errors=True)
 
 
