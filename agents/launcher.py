@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import bridges, broker, catalog, docker, git, images, mcp, network, runner, sessions, workspace
+from agents import manifest as manifest_module
 from agents.config import Config
 from agents.errors import AgentsError
 
@@ -221,45 +222,6 @@ def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> mcp.McpPlan:
     return planned
 
 
-def build_manifest(request: sessions.SessionRequest, config: Config) -> dict:
-    """What this session is made of; its SHA-256 becomes a label, and capabilities are bound to it."""
-    import hashlib
-
-    def file_digest(path: str | os.PathLike | None) -> str | None:
-        try:
-            return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
-        except OSError:
-            return None
-
-    tool = os.environ.get("PEX")
-    sources = {}
-    if config.path:
-        sources[str(config.path)] = file_digest(config.path)
-    repo_file = request.repo / mcp.REPO_CONFIG
-    if repo_file.exists():
-        sources[str(repo_file)] = file_digest(repo_file)
-    bridge = request.bridge
-    rendered = {}
-    if bridge and bridge.mcp_rendered:
-        chosen = mcp.Rendered(**bridge.mcp_rendered)
-        rendered[chosen.container] = mcp.rendered_digest(chosen, chosen.content)
-    images_used = {request.image: docker.image_id(request.image)}
-    if request.policy is not None:
-        images_used[request.proxy_image] = docker.image_id(request.proxy_image)
-    return {
-        "version": 1,
-        "session": request.name,
-        "tool": {"path": tool or "source", "sha256": file_digest(tool) if tool else None},
-        "config_sources": sources,
-        "rendered_mcp": rendered,
-        "mcp_servers": {name: mcp.definition_digest(definition)
-                        for name, definition in ((bridge.mcp_sidecar or {}) if bridge else {}).items()},
-        "images": images_used,
-        "network": request.network,
-        "allow": list(request.policy.allow) if request.policy else [],
-    }
-
-
 def build_bridge(
     name: str, agent: catalog.Agent, repo: Path, options: LaunchOptions, config: Config
 ) -> bridges.BridgeSettings:
@@ -352,7 +314,7 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
     images.ensure_image(request.agent.image_name, config.images)
     if request.policy is not None:
         images.ensure_image("proxy", config.images)
-    manifest = build_manifest(request, config)
+    manifest = manifest_module.build(request, config)
     request = dataclasses.replace(request, manifest=mcp.manifest_digest(manifest),
                                   bridge=dataclasses.replace(request.bridge, manifest=manifest))
     plan = sessions.plan_launch(request)

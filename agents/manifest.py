@@ -1,10 +1,59 @@
-"""Checking a session against the manifest recorded at launch (see launcher.build_manifest)."""
+"""The session manifest: what a session is made of, recorded at launch, and checked later.
+
+Its SHA-256 is the container label coding-agents.manifest; the broker's capabilities are bound
+to it, and `coding-agents inspect NAME` compares the running session with it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agents import bridges, docker, mcp, runner, sessions, workspace
+
+if TYPE_CHECKING:
+    from agents.config import Config
+
+
+def build(request: sessions.SessionRequest, config: Config) -> dict:
+    """What this session is made of; its SHA-256 becomes a label, and capabilities are bound to it."""
+    import hashlib
+
+    def file_digest(path: str | os.PathLike | None) -> str | None:
+        try:
+            return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
+        except OSError:
+            return None
+
+    tool = os.environ.get("PEX")
+    sources = {}
+    if config.path:
+        sources[str(config.path)] = file_digest(config.path)
+    repo_file = request.repo / mcp.REPO_CONFIG
+    if repo_file.exists():
+        sources[str(repo_file)] = file_digest(repo_file)
+    bridge = request.bridge
+    rendered = {}
+    if bridge and bridge.mcp_rendered:
+        chosen = mcp.Rendered(**bridge.mcp_rendered)
+        rendered[chosen.container] = mcp.rendered_digest(chosen, chosen.content)
+    images_used = {request.image: docker.image_id(request.image)}
+    if request.policy is not None:
+        images_used[request.proxy_image] = docker.image_id(request.proxy_image)
+    return {
+        "version": 1,
+        "session": request.name,
+        "tool": {"path": tool or "source", "sha256": file_digest(tool) if tool else None},
+        "config_sources": sources,
+        "rendered_mcp": rendered,
+        "mcp_servers": {name: mcp.definition_digest(definition)
+                        for name, definition in ((bridge.mcp_sidecar or {}) if bridge else {}).items()},
+        "images": images_used,
+        "network": request.network,
+        "allow": list(request.policy.allow) if request.policy else [],
+    }
+
 
 
 def verify(info: sessions.SessionInfo) -> tuple[dict[str, Any], list[dict[str, Any]]]:

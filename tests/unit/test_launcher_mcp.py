@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, broker, catalog, images, launcher, mcp, network, secrets, sessions
+from agents import bridges, broker, catalog, images, launcher, manifest, mcp, network, secrets, sessions
 from agents.config import Config, McpConfig
 from agents.errors import AgentsError
 from tests.unit.brokers import broker_thread
@@ -231,7 +231,7 @@ def test_build_manifest_records_sources_rendered_servers_images_and_network(fp, 
     policy = network.Policy(allow=(".anthropic.com", "api.githubcopilot.com"))
     image_ids(fp, (images.image_ref("claude"), IMAGE_ID), (images.image_ref("proxy"), PROXY_ID))
 
-    document = launcher.build_manifest(request_for(folder, bridge, network="squid", policy=policy),
+    document = manifest.build(request_for(folder, bridge, network="squid", policy=policy),
                                        Config(path=config_file))
 
     assert document == {
@@ -251,7 +251,7 @@ def test_build_manifest_records_sources_rendered_servers_images_and_network(fp, 
 def test_build_manifest_of_a_plain_session(fp, folder):
     image_ids(fp, (images.image_ref("claude"), IMAGE_ID))
 
-    document = launcher.build_manifest(request_for(folder, None, network="restricted"), Config())
+    document = manifest.build(request_for(folder, None, network="restricted"), Config())
 
     assert document == {"version": 1, "session": NAME, "tool": {"path": "source", "sha256": None},
                         "config_sources": {}, "rendered_mcp": {}, "mcp_servers": {},
@@ -264,19 +264,19 @@ def test_build_manifest_names_the_zipapp_and_its_hash(fp, folder, tmp_path, monk
     monkeypatch.setenv("PEX", str(pex))
     image_ids(fp, (images.image_ref("claude"), IMAGE_ID))
 
-    document = launcher.build_manifest(request_for(folder, None), Config())
+    document = manifest.build(request_for(folder, None), Config())
 
     assert document["tool"] == {"path": str(pex), "sha256": hashlib.sha256(b"zipapp").hexdigest()}
 
 
 def test_build_manifest_digest_changes_with_what_the_session_gets(fp, folder):
     image_ids(fp, (images.image_ref("claude"), IMAGE_ID), (images.image_ref("claude"), IMAGE_ID))
-    plain = launcher.build_manifest(request_for(folder, None), Config())
+    plain = manifest.build(request_for(folder, None), Config())
     servers = (mcp.catalog_server("context7"),)
     bridge = bridges.BridgeSettings(session=NAME, agent="claude", repo=str(folder),
                                     mcp_rendered=dataclasses.asdict(mcp.render("claude-json", servers)))
 
-    with_mcp = launcher.build_manifest(request_for(folder, bridge), Config())
+    with_mcp = manifest.build(request_for(folder, bridge), Config())
 
     assert mcp.manifest_digest(plain) != mcp.manifest_digest(with_mcp)
 
