@@ -11,7 +11,9 @@ ROOT="$PWD"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap tmux:tmux socat:socat git:git
+# gpg, ssh-keygen, ssh-agent and openssl: the signing, --ssh-agent and HTTPS git server tests.
+ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap tmux:tmux socat:socat git:git \
+    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl
 
 VENV="$ROOT/.venv"
 ensure_venv "$VENV" "$ROOT/scripts/test-requirements.txt"
