@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from agents import docker, images, runner
 from agents.errors import AgentsError
@@ -87,6 +88,26 @@ def check_cryptography() -> Check:
     return Check("cryptography", OK, f"{cryptography.__version__} (MCP secrets, broker)")
 
 
+def check_logins(home: Path, environ: dict[str, str]) -> list[Check]:
+    """Which agents have a host login that sessions will get (informational: none is fine)."""
+    from agents import catalog, logins
+
+    checks = []
+    for agent in catalog.AGENTS:
+        if not agent.login_files and not agent.login_env:
+            continue
+        found = [str(item.path) for item in logins.read_host_logins(agent, home, environ)
+                 if item.data is not None and item.login.secret]
+        found += [f"${name}" for name in agent.login_env if environ.get(name)]
+        if found:
+            checks.append(Check(f"{agent.name} login", OK, ", ".join(found)))
+        else:
+            wanted = logins.host_path(next(f for f in agent.login_files if f.secret), home, environ)
+            checks.append(Check(f"{agent.name} login", OK, f"none; sessions show {agent.title}'s own login, "
+                                f"and save it to {wanted}"))
+    return checks
+
+
 def judge_free_space(label: str, path: str, free: int) -> Check:
     """Pure: judge free bytes at path."""
     gib = free / 1024**3
@@ -132,6 +153,10 @@ def run_checks() -> list[Check]:
     checks += check_git()
     checks.append(check_optional_program("socat", "needed for credential and signing bridges"))
     checks.append(check_cryptography())
+    try:
+        checks += check_logins(Path(os.environ.get("HOME") or Path.home()), dict(os.environ))
+    except AgentsError as error:  # an unreadable login file: say so, do not stop the other checks
+        checks.append(Check("logins", WARN, error.message, error.hint or ""))
     checks.append(check_optional_program("tmux", "useful on the host; agents use tmux inside containers"))
     checks.append(check_optional_program("trivy", "images are tagged without a secret scan"))
     checks += check_disk(reachable)

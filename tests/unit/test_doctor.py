@@ -238,3 +238,27 @@ def test_check_cryptography_missing_is_a_warning(monkeypatch):
 
     assert check.status == doctor.WARN
     assert check.fix == "use the zipapp, or pip install cryptography"
+
+
+def test_check_logins_names_what_sessions_will_get(tmp_path):
+    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".codex" / "auth.json").write_text('{"tokens": {}}')
+
+    checks = {check.name: check for check in doctor.check_logins(tmp_path, {"GH_TOKEN": "x"})}
+
+    assert sorted(checks) == ["claude login", "codex login", "copilot login", "gemini login"]
+    assert checks["codex login"].detail == str(tmp_path / ".codex" / "auth.json")
+    assert checks["copilot login"].detail == "$GH_TOKEN"
+    assert checks["claude login"].detail == (
+        f"none; sessions show Claude Code's own login, and save it to {tmp_path / '.claude' / '.credentials.json'}")
+    assert all(check.status == doctor.OK for check in checks.values())  # no login is not a problem
+
+
+def test_check_logins_follows_the_moving_variables(tmp_path):
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (moved / "auth.json").write_text("{}")
+
+    checks = {check.name: check for check in doctor.check_logins(tmp_path, {"CODEX_HOME": str(moved)})}
+
+    assert checks["codex login"].detail == str(moved / "auth.json")
