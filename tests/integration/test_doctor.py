@@ -58,3 +58,21 @@ def test_doctor_missing_git_identity_warns(docker_engine, cli, tmp_path):
     identity = next(check for check in report["checks"] if check["name"] == "git user.email")
     assert identity["status"] == "warn"
     assert "git config --global user.email" in identity["fix"]
+
+
+def test_doctor_shows_the_host_logins_sessions_will_get(docker_engine, cli, tmp_path):
+    from tests.integration.conftest import write_config
+
+    home = tmp_path / "home"
+    write_config(home)
+    (home / ".codex").mkdir()
+    (home / ".codex" / "auth.json").write_text('{"tokens": {}}')
+
+    result = cli("doctor", "--json", env={"HOME": str(home), "CLAUDE_CODE_OAUTH_TOKEN": "not-a-token"})
+
+    rows = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert rows["codex login"] == {"name": "codex login", "status": "ok", "detail": str(home / ".codex" / "auth.json"),
+                                   "fix": ""}
+    assert rows["claude login"]["detail"] == "$CLAUDE_CODE_OAUTH_TOKEN"  # the name only, never the value
+    assert "not-a-token" not in result.stdout
+    assert rows["gemini login"]["detail"].startswith("none; sessions show Gemini CLI's own login")
