@@ -137,7 +137,8 @@ def labels(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
 
 def build_argv(spec: ImageSpec, options: BuildOptions, iidfile: str) -> list[str]:
     """`docker build` reading its context as a tar on stdin (works with remote engines too)."""
-    argv = ["docker", "build", "--iidfile", iidfile, "--file", "Dockerfile"]
+    # --force-rm: a failed step's container is removed too (the classic builder keeps it otherwise).
+    argv = ["docker", "build", "--force-rm", "--iidfile", iidfile, "--file", "Dockerfile"]
     for key, value in build_args(spec, options):
         argv += ["--build-arg", f"{key}={value}"]
     for key, value in labels(spec, options):

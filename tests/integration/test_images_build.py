@@ -85,3 +85,17 @@ def test_images_carry_labels(built_images, version):
     assert labels["coding-agents.managed"] == "true"
     assert labels["coding-agents.image"] == "claude"
     assert labels["coding-agents.version"] == version
+
+
+def test_failed_build_leaves_no_container_and_keeps_the_good_image(built_images, cli, version):
+    proxy = f"coding-agents-proxy:{version}"
+    good = docker("image", "inspect", "--format", "{{.Id}}", proxy).stdout.decode().strip()
+    before = set(docker("ps", "-aq").stdout.decode().split())
+
+    # The base image runs as the agent user, so the proxy's `apt-get` step fails.
+    result = cli("images", "build", "proxy", "--base-image", f"coding-agents-base:{version}", "--quiet")
+
+    assert result.returncode == 1, result.output
+    assert f"error: building {proxy} failed" in result.stderr
+    assert set(docker("ps", "-aq").stdout.decode().split()) - before == set()  # --force-rm
+    assert docker("image", "inspect", "--format", "{{.Id}}", proxy).stdout.decode().strip() == good

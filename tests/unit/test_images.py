@@ -189,7 +189,7 @@ def test_labels_mark_image_as_managed():
 def test_build_argv_contents():
     argv = images.build_argv(images.get_spec("claude"), options(quiet=False), "/tmp/iid")
 
-    assert argv[:6] == ["docker", "build", "--iidfile", "/tmp/iid", "--file", "Dockerfile"]
+    assert argv[:7] == ["docker", "build", "--force-rm", "--iidfile", "/tmp/iid", "--file", "Dockerfile"]
     assert build_arg(argv, "BASE_IMAGE") == ref("base")
     assert build_arg(argv, "NPM_PACKAGES") == catalog.get_agent("claude").npm_spec
     assert "coding-agents.managed=true" in argv
