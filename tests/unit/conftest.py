@@ -40,3 +40,11 @@ def fake_which(monkeypatch):
         monkeypatch.setattr("agents.runner.which", lambda name: f"/usr/bin/{name}" if name in present else None)
 
     return install
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch):
+    """XDG_STATE_HOME in tmp_path: audit logs, bridge settings, the logins lock."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(path))
+    return path

@@ -23,13 +23,6 @@ OPENPGP = bridges.Signing("openpgp", "0123456789ABCDEF")
 SSH = bridges.Signing("ssh", "~/.ssh/id_ed25519", "ssh-ed25519 AAAAC3Nza me@host")
 
 
-@pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(path))
-    return path
-
-
 def settings(**overrides) -> bridges.BridgeSettings:
     return bridges.BridgeSettings(**{"session": NAME, "agent": "codex", "repo": "/home/me/api", **overrides})
 

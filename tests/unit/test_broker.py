@@ -51,12 +51,6 @@ class Facts:
 
 
 @pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
 def stored(tmp_path, monkeypatch) -> dict[str, str]:
     """Real secrets in the store the broker reads by default."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

@@ -13,13 +13,6 @@ from tests.unit.gitrepos import init_repo, run_git
 NAME = "claude-api-session-1"
 
 
-@pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(path))
-    return path
-
-
 def audit_text(state_home: Path) -> str:
     return (state_home / "coding-agents" / "bridges" / f"{NAME}.log").read_text()
 

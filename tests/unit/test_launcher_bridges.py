@@ -24,13 +24,6 @@ CODEX = catalog.get_agent("codex")
 
 
 @pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(path))
-    return path
-
-
-@pytest.fixture
 def repo(tmp_path) -> Path:
     path = init_repo(tmp_path / "api")
     run_git(path, "remote", "add", "origin", "https://github.com/team/api.git")

@@ -30,12 +30,6 @@ KEYED = mcp.Server("keyed", command=("keyed-mcp",), args=("--token", "${API_TOKE
 
 
 @pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
 def data_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return tmp_path / "data"

@@ -26,13 +26,6 @@ TRUST = '[projects."/workspace"]\ntrust_level = "trusted"\n'
 T0 = 1_700_000_000_000_000_000  # an mtime in ns
 
 
-@pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(path))
-    return path
-
-
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

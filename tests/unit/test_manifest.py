@@ -24,12 +24,6 @@ RUNNING_IMAGE = ["docker", "inspect", "--format", "{{.Image}}", NAME]
 CAT = ["docker", "exec", "--user", "1000", NAME, "cat", "/home/agent/.claude/.claude.json"]
 
 
-@pytest.fixture(autouse=True)
-def state_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
 def recorded(rendered: mcp.Rendered | None = RENDERED, **extra) -> dict:
     document = {"version": 1, "session": NAME, "images": {IMAGE: IMAGE_ID}, "network": "restricted", **extra}
     if rendered is not None:

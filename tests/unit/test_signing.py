@@ -19,13 +19,6 @@ PAYLOAD = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +000
 
 
 @pytest.fixture
-def state_home(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(path))
-    return path
-
-
-@pytest.fixture
 def repo(tmp_path) -> Path:
     return init_repo(tmp_path / "repo")
 
