@@ -22,7 +22,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents import hardening, netlog
+from agents import files, hardening, netlog
 from agents.errors import AgentsError
 
 CONTAINER_DIR = "/run/coding-agents"
@@ -115,17 +115,6 @@ def sockets_dir(name: str) -> Path:
     import hashlib
 
     return runtime_dir() / hashlib.sha256(name.encode()).hexdigest()[:16]
-
-
-def _own_private_dir(path: Path) -> None:
-    """Create path 0700, and refuse one someone else made (a shared /tmp is a place for traps)."""
-    import stat
-
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    found = os.lstat(path)
-    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
-        raise AgentsError(f"{path} is not a folder of yours", hint="remove it, or set XDG_RUNTIME_DIR")
-    os.chmod(path, 0o700)
 
 
 def audit_log(name: str) -> Path:
@@ -247,14 +236,12 @@ def prepare(settings: BridgeSettings, host_uid: int | None = None) -> None:
         if len(str(directory / _LONGEST_SOCKET).encode()) > MAX_SOCKET_PATH:
             raise AgentsError(f"the session's socket folder {directory} is too long for Unix sockets",
                               hint="set XDG_RUNTIME_DIR to a short folder (e.g. /run/user/$UID)")
-        _own_private_dir(directory.parent)
+        files.own_private_dir(directory.parent)
         directory.mkdir(exist_ok=True)
         os.chmod(directory, access.dir_mode)
         if access.chown_to is not None:
             os.chown(directory, access.chown_to, access.chown_to)
-    settings_path = session_dir(settings.session) / "settings.json"
-    settings_path.write_text(settings.to_json())
-    os.chmod(settings_path, 0o600)
+    files.write_private(session_dir(settings.session) / "settings.json", settings.to_json().encode())
 
 
 def load_settings(name: str) -> BridgeSettings:
@@ -284,15 +271,7 @@ def remove(name: str) -> None:
 
 def audit(name: str, **event: object) -> None:
     """Append one decision to the session's audit log (never a secret value)."""
-    import fcntl
-    from datetime import UTC, datetime
-
-    path = audit_log(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "session": name, **event})
-    with open(path, "a") as log:
-        fcntl.flock(log, fcntl.LOCK_EX)
-        log.write(line + "\n")
+    files.append_audit(audit_log(name), session=name, **event)
 
 
 def serve(name: str, ready_timeout: float = 10.0) -> int:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import bridges, netlog
+from agents import bridges, files, netlog
 from agents.errors import AgentsError
 
 AAD = b"coding-agents capability v1"
@@ -52,15 +52,7 @@ def audit_log() -> Path:
 
 
 def audit(**event: object) -> None:
-    import fcntl
-    from datetime import UTC, datetime
-
-    path = audit_log()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    line = json.dumps({"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **event})
-    with open(path, "a") as log:
-        fcntl.flock(log, fcntl.LOCK_EX)
-        log.write(line + "\n")
+    files.append_audit(audit_log(), **event)
 
 
 # --- capabilities ------------------------------------------------------------------------------
@@ -274,8 +266,8 @@ def serve(ready_timeout: float = 0) -> int:
     import signal
 
     folder = broker_dir()
-    bridges._own_private_dir(folder.parent)
-    bridges._own_private_dir(folder)
+    files.own_private_dir(folder.parent)
+    files.own_private_dir(folder)
     # One broker per store: a second one (two launches at once) leaves quietly.
     held = os.open(folder / "broker.lock", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
@@ -372,8 +364,8 @@ def ensure_running(spawn, timeout: float = 10.0) -> None:
     if running():
         return
     folder = broker_dir()
-    bridges._own_private_dir(folder.parent)
-    bridges._own_private_dir(folder)
+    files.own_private_dir(folder.parent)
+    files.own_private_dir(folder)
     # Launches at once: one spawns, the others wait for it (and the daemon's own lock backs this).
     with open(folder / "spawn.lock", "a") as spawning:
         fcntl.flock(spawning, fcntl.LOCK_EX)

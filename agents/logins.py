@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, mcp, netlog, runner, sessions
+from agents import bridges, files, mcp, netlog, runner, sessions
 from agents.catalog import Agent, FirstRun, LoginFile
 from agents.errors import AgentsError
 
@@ -275,24 +275,8 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
                 return _decide(settings, event, "unchanged")
             if stat.st_mtime_ns >= mtime_ns:
                 return _decide(settings, event, "kept the host's copy: it is as new or newer")
-        _write_atomically(target, data, mtime_ns)
+        files.write_private(target, data, mtime_ns)
     return _decide(settings, event, "saved" if stat is not None else "saved (new login)", host=host)
-
-
-def _write_atomically(target: Path, data: bytes, mtime_ns: int) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = target.with_name(f".{target.name}.coding-agents-{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.utime(temporary, ns=(mtime_ns, mtime_ns))
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def _decide(settings: bridges.BridgeSettings, event: dict, decision: str, **extra: str) -> str:

@@ -256,7 +256,6 @@ def load_approvals(repo: Path) -> dict[str, str]:
 
 def save_approval(repo: Path, name: str, digest: str | None) -> None:
     """Record (digest) or revoke (None) an approval."""
-    import os
 
     path = approvals_path()
     try:
@@ -274,11 +273,9 @@ def save_approval(repo: Path, name: str, digest: str | None) -> None:
         entries[name] = digest
     if not entries:
         data.pop(str(repo), None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    from agents import files
+
+    files.write_private(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 # --- rendering: each CLI's own file, own spelling ---------------------------------------------

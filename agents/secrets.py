@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 
+from agents import files
 from agents.errors import AgentsError
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -49,16 +50,6 @@ def _private_dir() -> Path:
     return folder
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-
-
 def _key(create: bool) -> bytes | None:
     path = store_dir() / "key"
     try:
@@ -67,7 +58,7 @@ def _key(create: bool) -> bytes | None:
         if not create:
             return None
         key = os.urandom(32)
-        _write_private(path, key)
+        files.write_private(path, key)
         return key
     if len(key) != 32:
         raise AgentsError(f"{path} is not a key this tool wrote", hint="restore it from a backup, or remove the "
@@ -91,7 +82,7 @@ def _load() -> dict[str, dict[str, str]]:
 def _save(entries: dict[str, dict[str, str]]) -> None:
     """A whole-file replace; callers hold the store's lock."""
     _private_dir()
-    _write_private(store_dir() / "secrets.json", json.dumps(entries, indent=2, sort_keys=True).encode())
+    files.write_private(store_dir() / "secrets.json", json.dumps(entries, indent=2, sort_keys=True).encode())
 
 
 def _lock():
