@@ -241,11 +241,20 @@ def prepare(settings: BridgeSettings, host_uid: int | None = None) -> None:
         os.chmod(directory, access.dir_mode)
         if access.chown_to is not None:
             os.chown(directory, access.chown_to, access.chown_to)
-    files.write_private(session_dir(settings.session) / "settings.json", settings.to_json().encode())
+    files.write_private(settings_path(settings.session), settings.to_json().encode())
+
+
+def settings_path(name: str) -> Path:
+    return session_dir(name) / "settings.json"
+
+
+def find_settings(name: str) -> BridgeSettings | None:
+    """The session's settings, or None for a session launched elsewhere (or by an older version)."""
+    return load_settings(name) if settings_path(name).exists() else None
 
 
 def load_settings(name: str) -> BridgeSettings:
-    path = session_dir(name) / "settings.json"
+    path = settings_path(name)
     if not path.exists():
         raise AgentsError(f"{name} has no bridge settings on this machine ({path})",
                           hint="it was launched elsewhere or by an older version; relaunch it for bridges")

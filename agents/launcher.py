@@ -518,8 +518,7 @@ def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAUL
     ensure_proxy(info, subnet_pool)
     if workspace.session_state(info.name) != "running":
         say(f"==> {info.name} had stopped; starting it again (its workspace is intact)")
-        settings = bridges.load_settings(info.name) if (bridges.session_dir(info.name) / "settings.json").exists() \
-            else None
+        settings = bridges.find_settings(info.name)
         if settings is not None:
             bridges.prepare(settings)  # the socket folder is gone after a reboot; docker start mounts it
         docker.run("start", info.name)
@@ -693,8 +692,8 @@ def remove(
         # A last copy-back of refreshed logins: `docker rm --force` gives the stub no time.
         runner.run(["docker", "exec", "--user", "1000", info.name, "ca-stub", "logins-push"], check=False, timeout=60)
     runner.run(["docker", "rm", "--force", info.name], check=False)
-    settings_file = bridges.session_dir(info.name) / "settings.json"
-    if settings_file.exists() and bridges.load_settings(info.name).mcp_sidecar:
+    settings = bridges.find_settings(info.name)
+    if settings is not None and settings.mcp_sidecar:
         remove_sidecar(info.name)
     bridges.remove(info.name)
     remove_proxy(info.name)

@@ -41,13 +41,7 @@ class Server:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        found: list[str] = []
-        for text in (*self.command, *self.args, *(v for _, v in self.env), *(v for _, v in self.headers),
-                     self.url or ""):
-            for name in SECRET_REFERENCE.findall(text):
-                if name not in found:
-                    found.append(name)
-        return tuple(found)
+        return definition_secrets(self.definition())
 
     @property
     def needs_sidecar(self) -> bool:
@@ -64,7 +58,7 @@ class Server:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.definition(), sort_keys=True).encode()).hexdigest()
+        return definition_digest(self.definition())
 
 
 # The common servers: `[mcp] enable = ["github", "context7"]` is all a user writes.
@@ -279,10 +273,6 @@ def save_approval(repo: Path, name: str, digest: str | None) -> None:
 
 
 # --- rendering: each CLI's own file, own spelling ---------------------------------------------
-
-
-def placeholder_free(server: Server) -> bool:
-    return not server.secrets
 
 
 def agent_side(server: Server) -> dict[str, Any]:
