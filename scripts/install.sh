@@ -43,7 +43,8 @@ case ":$PATH:" in *":$bin_dir:"*) ;; *) say "add $bin_dir to your PATH" ;; esac
 [[ -e "$bin_dir/trivy" ]] || ln -s "$VENV/bin/trivy" "$bin_dir/trivy"
 
 if ((build_images)); then
-    ensure_packages docker:docker.io debootstrap:debootstrap
+    # A docker client alone is not an engine: dockerd is what we may have to start.
+    ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap
     ensure_engine
     ensure_base_os_image "$bin_dir/coding-agents"
     args=(images build all)

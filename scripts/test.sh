@@ -13,7 +13,7 @@ source "$ROOT/scripts/lib.sh"
 
 # gpg, ssh-keygen, ssh-agent and openssl: the signing, --ssh-agent and HTTPS git server tests.
 ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap tmux:tmux socat:socat git:git \
-    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl
+    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl ip:iproute2
 
 VENV="$ROOT/.venv"
 ensure_venv "$VENV" "$ROOT/scripts/test-requirements.txt"

@@ -294,8 +294,7 @@ def server(docker_engine, built_images, base_image, tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def host_listener(docker_engine):
     """A TCP listener on the host's address on Docker's bridge (its gateway): (address, port)."""
-    gateway = docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}")
-    address = gateway.stdout.decode().strip()
+    address = bridge_host_address()
     listener = socket.create_server((address, 0))
     stop = threading.Event()
 
@@ -311,6 +310,23 @@ def host_listener(docker_engine):
     yield address, listener.getsockname()[1]
     stop.set()
     listener.close()
+
+
+def bridge_host_address() -> str:
+    """The host's IPv4 address on Docker's default bridge.
+
+    Not `IPAM.Config[0].Gateway`: a fresh engine may leave that empty while docker0 has its
+    address, so the interface itself is asked (its name is an option of the bridge network).
+    """
+    found = docker("network", "inspect", "bridge", "--format",
+                   '{{index .Options "com.docker.network.bridge.name"}}')
+    interface = found.stdout.decode().strip() or "docker0"
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", interface], capture_output=True, text=True)
+    for line in shown.stdout.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            return fields[fields.index("inet") + 1].split("/")[0]
+    raise AssertionError(f"{interface} has no IPv4 address: {shown.stdout or shown.stderr}")
 
 
 @pytest.fixture(scope="module")

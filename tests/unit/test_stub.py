@@ -649,6 +649,19 @@ def test_login_watcher_polls_at_its_interval_and_when_forced(login_stub, monkeyp
     assert capsys.readouterr().out == ""  # quiet: the agent's pane is not the place for it
 
 
+def test_login_watcher_first_look_happens_on_a_freshly_booted_machine(login_stub, monkeypatch, capsys, host_socket):
+    # The monotonic clock starts near zero at boot: a machine up for 5 s must still look at once.
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    host = host_socket("logins.sock")
+    monkeypatch.setattr(login_stub.time, "monotonic", lambda: 5.0)
+    watcher = login_stub.LoginWatcher(interval=3600)
+
+    rewrite(auth, b'{"v": 1}', T0 + 1)
+    watcher.poll()
+
+    assert len(host.requests) == 1
+
+
 def test_login_watcher_never_raises(login_stub, monkeypatch, capsys, bridge_dir):
     (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
     (bridge_dir / "logins.sock").write_text("")  # there, but nobody answers
