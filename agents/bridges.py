@@ -10,6 +10,9 @@ the host only. The container sees just the sockets, read-only, at /run/coding-ag
   sign.sock            the host's gpg / ssh-keygen signs commits; the key stays on the host
   ssh-agent.sock       relay to the host's ssh-agent (--ssh-agent only)
 
+and, for --allow-host-port PORT, a TCP relay from the session's egress gateway (which only its
+proxy can reach) to this machine's 127.0.0.1:PORT.
+
 Bridges need a local engine: a remote engine cannot mount a socket from this machine.
 """
 
@@ -54,6 +57,10 @@ class BridgeSettings:
     mcp_sidecar: dict | None = None
     mcp_hours: int = 24
     manifest: dict | None = None
+    # --allow-host-port: relays from the egress gateway (known once the proxy's networks exist)
+    # to this machine's 127.0.0.1:port
+    host_ports: tuple[int, ...] = ()
+    host_gateway: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -65,13 +72,14 @@ class BridgeSettings:
         data.pop("signing", None)
         data["credential_hosts"] = tuple(data.get("credential_hosts") or ())
         data["login_files"] = tuple(tuple(pair) for pair in data.get("login_files") or ())
+        data["host_ports"] = tuple(int(port) for port in data.get("host_ports") or ())
         known = {f.name for f in dataclasses.fields(cls)}
         data = {key: value for key, value in data.items() if key in known}
         return cls(signing=signing, **data)
 
     @property
     def enabled(self) -> bool:
-        return bool(self.login_files or self.credential_hosts or self.signing or self.ssh_agent)
+        return bool(self.login_files or self.credential_hosts or self.signing or self.ssh_agent or self.host_ports)
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,16 @@ def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], a
         target = "EXEC:" + " ".join([*handler_prefix, "_bridge-handle", str(listener.handler), session])
     check_socat_safe(str(path))
     return ["socat", listen, target]
+
+
+def host_relay_argv(address: str, port: int) -> list[str]:
+    """This machine's 127.0.0.1:port, offered on the session's egress gateway, where only the
+    session's proxy can reach it. When a server already listens on every address, the bind
+    fails and the proxy reaches that server directly: the same port, nothing more."""
+    import ipaddress
+
+    ipaddress.IPv4Address(address)  # never a name or anything socat could read as options
+    return ["socat", f"TCP-LISTEN:{int(port)},bind={address},fork,reuseaddr", f"TCP:127.0.0.1:{int(port)}"]
 
 
 def check_socat_safe(*parts: str) -> None:
@@ -297,6 +315,8 @@ def serve(name: str, ready_timeout: float = 10.0) -> int:
     try:
         for listener in listeners(settings):
             children.append(runner.start(socat_argv(listener, directory, prefix, access, name)))
+        for port in settings.host_ports if settings.host_gateway else ():
+            children.append(runner.start(host_relay_argv(settings.host_gateway, port)))
         (session_dir(name) / "bridge.pid").write_text(str(os.getpid()))
         # Returns when the container stops (or is gone); a restart gets a new bridge.
         deadline = time.monotonic() + ready_timeout

@@ -36,6 +36,19 @@ class LoginFile:
 
 
 @dataclass(frozen=True)
+class HostSettings:
+    """Keys of a host config file that come along into the session (e.g. Codex's model provider)."""
+
+    host: str  # relative to the host's home
+    container: str  # relative to the agent user's home
+    format: str  # toml | json
+    keys: tuple[str, ...]
+    host_moved_by: tuple[str, str] | None = None
+    # Where a chosen key holds endpoint URLs: a path of keys with "*" for any table name.
+    url_keys: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
 class FirstRun:
     """Answers to a CLI's first-run questions, merged into one of its config files."""
 
@@ -44,6 +57,23 @@ class FirstRun:
     content: str
     # Skipping onboarding also skips some CLIs' login screen: only do it when a login came along.
     only_when_logged_in: bool = False
+
+
+AUTONOMY_MODES = ("full", "ask")
+DEFAULT_AUTONOMY = "full"
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a CLI is told for one purpose: flags right after its program, variables, settings.
+
+    Settings are JSON merged into one of the CLI's files with ours winning: they decide the
+    boundary, so the user's own copy of a key never overrides them.
+    """
+
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    settings: tuple[FirstRun, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +98,36 @@ class Agent:
     login_env: tuple[str, ...] = ()
     first_run: tuple[FirstRun, ...] = ()
     image: str | None = None  # a user-defined agent runs in its base agent's image
+    # The container is the boundary: per autonomy mode, how the CLI is told to act without its
+    # own prompts ("full") or to keep them ("ask"); never an inner sandbox that cannot work here.
+    autonomy: tuple[tuple[str, Told], ...] = ()
+    # Every mode: no update checks, telemetry or plugin sync (the proxy log shows only the work).
+    quiet: Told = Told()
+    # Variables that point the CLI at a model endpoint (a URL); their hosts join the allowlist.
+    endpoint_env: tuple[str, ...] = ()
+    # Keys of the host's own config file that choose the model and provider: (file, keys).
+    host_settings: tuple[HostSettings, ...] = ()
+    program: str | None = None  # the CLI's executable; autonomy flags go only after it
+
+    @property
+    def executable(self) -> str:
+        return self.program or self.command[0]
+
+    def told(self, mode: str) -> Told:
+        """Everything this CLI is told in an autonomy mode (plus the quiet switches)."""
+        chosen = dict(self.autonomy).get(mode, Told())
+        return Told(
+            args=(*chosen.args, *self.quiet.args),
+            env=(*chosen.env, *self.quiet.env),
+            settings=(*chosen.settings, *self.quiet.settings),
+        )
+
+    def with_told(self, command: tuple[str, ...], mode: str) -> list[str]:
+        """command with the autonomy flags after the program; a command that runs something
+        else (a user's own script) is left alone."""
+        if not command or command[0] != self.executable:
+            return list(command)
+        return [command[0], *self.told(mode).args, *command[1:]]
 
     @property
     def image_name(self) -> str:
@@ -102,6 +162,10 @@ AGENTS: tuple[Agent, ...] = (
                                host_moved_by=("COPILOT_HOME", "config.json")),),
         login_env=("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"),
         first_run=(FirstRun(".copilot/config.json", "json", '{"trustedFolders": ["/workspace"]}'),),
+        autonomy=(("full", Told(args=("--allow-all-tools",))), ("ask", Told())),
+        quiet=Told(env=(("COPILOT_AUTO_UPDATE", "false"),)),
+        # BYOK (`copilot help providers`): with COPILOT_OFFLINE=true it talks to nothing else.
+        endpoint_env=("COPILOT_PROVIDER_BASE_URL",),
     ),
     Agent(
         name="codex",
@@ -120,6 +184,20 @@ AGENTS: tuple[Agent, ...] = (
         login_files=(LoginFile(".codex/auth.json", ".codex/auth.json", host_moved_by=("CODEX_HOME", "auth.json")),),
         login_env=("OPENAI_API_KEY", "CODEX_API_KEY"),
         first_run=(FirstRun(".codex/config.toml", "toml", '[projects."/workspace"]\ntrust_level = "trusted"\n'),),
+        # Its own sandbox (bubblewrap) cannot make namespaces in our container: every command
+        # would fail. So never that sandbox; the approval policy is what the mode changes.
+        autonomy=(
+            ("full", Told(args=("-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="never"'))),
+            ("ask", Told(args=("-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="untrusted"'))),
+        ),
+        quiet=Told(args=("-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false",
+                         "-c", "features.plugins=false", "-c", "features.remote_plugin=false",
+                         "-c", 'otel.exporter="none"', "-c", 'otel.metrics_exporter="none"')),
+        endpoint_env=("OPENAI_BASE_URL",),
+        host_settings=(HostSettings(".codex/config.toml", ".codex/config.toml", "toml",
+                                    keys=("model", "model_provider", "model_providers", "model_reasoning_effort"),
+                                    host_moved_by=("CODEX_HOME", "config.toml"),
+                                    url_keys=(("model_providers", "*", "base_url"),)),),
     ),
     Agent(
         name="claude",
@@ -147,6 +225,15 @@ AGENTS: tuple[Agent, ...] = (
             FirstRun(".claude/.claude.json", "json", '{"projects": {"/workspace": {"hasTrustDialogAccepted": true}}}'),
             FirstRun(".claude/.claude.json", "json", '{"hasCompletedOnboarding": true}', only_when_logged_in=True),
         ),
+        autonomy=(
+            # The flag's one-time warning dialog is answered too: the container is the boundary.
+            ("full", Told(args=("--dangerously-skip-permissions",),
+                          settings=(FirstRun(".claude/.claude.json", "json",
+                                             '{"bypassPermissionsModeAccepted": true}'),))),
+            ("ask", Told(args=("--permission-mode", "default"))),
+        ),
+        quiet=Told(env=(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"))),
+        endpoint_env=("ANTHROPIC_BASE_URL",),
     ),
     Agent(
         name="gemini",
@@ -172,6 +259,11 @@ AGENTS: tuple[Agent, ...] = (
         login_env=("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA",
                    "GOOGLE_CLOUD_PROJECT"),
         first_run=(FirstRun(".gemini/trustedFolders.json", "json", '{"/workspace": "TRUST_FOLDER"}'),),
+        # In its default mode the shell tool is not even offered to the model in -p.
+        autonomy=(("full", Told(args=("--approval-mode", "yolo"))), ("ask", Told(args=("--approval-mode", "default")))),
+        quiet=Told(settings=(FirstRun(".gemini/settings.json", "json",
+                                      '{"privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}'),)),
+        endpoint_env=("GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL"),
     ),
     Agent(
         name="shell",
@@ -226,6 +318,7 @@ def custom_agent(name: str, base: str, command: tuple[str, ...] | None = None,
         command=command or parent.command,
         prompt_command=prompt_command or parent.prompt_command,
         image=parent.image_name,
+        program=parent.executable,  # so a command that runs something else gets no CLI flags
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.catalog import Agent, custom_agent
+from agents.catalog import AUTONOMY_MODES, DEFAULT_AUTONOMY, Agent, custom_agent, find_agent
 from agents.errors import AgentsError
 
 # Known keys per section, with their types; anything else is a typo we report.
@@ -25,6 +26,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "request_max_mb": int,
         "reply_max_mb": int,
         "subnet_pool": str,  # where squid sessions' small networks are carved from
+        "host_ports": list,  # ports on this machine's loopback that every squid session may reach
     },
     "sessions": {
         "network": str,  # default --network-proxy mode
@@ -33,6 +35,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "memory": str,
         "cpus": float,
         "docker_args": list,  # extra `docker run` arguments; ones that weaken isolation are refused
+        "autonomy": str,  # full (default: no CLI permission prompts; the container is the boundary) | ask
     },
     "mcp": {
         "enable": list,  # catalog servers to turn on: github, microsoft-docs, context7, playwright, serena
@@ -66,6 +69,7 @@ class SessionsConfig:
     memory: str | None = None
     cpus: float | None = None
     docker_args: tuple[str, ...] = ()
+    autonomy: str = DEFAULT_AUTONOMY
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class NetworkConfig:
     request_max_mb: int = 100
     reply_max_mb: int = 2048
     subnet_pool: str = "10.213.0.0/16"
+    host_ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,18 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     agents: tuple[Agent, ...] = ()  # the user's own [agents.NAME]
+    # [agents.NAME] env, for built-in and own agents: (agent, ((KEY, value), ...))
+    agent_env: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     mcp: McpConfig = field(default_factory=McpConfig)
     mcp_servers: tuple = ()  # agents.mcp.Server, from [mcp_servers.NAME]
+
+    def env_for(self, agent: Agent) -> dict[str, str]:
+        """The variables [agents.NAME] env gives an agent: its base agent's, then its own."""
+        tables = dict(self.agent_env)
+        found: dict[str, str] = {}
+        for name in dict.fromkeys((agent.image_name if agent.image else agent.name, agent.name)):
+            found.update(dict(tables.get(name, ())))
+        return found
 
 
 def config_dir() -> Path:
@@ -142,7 +157,7 @@ def parse_config(text: str, path: Path) -> Config:
             f"config file {path} is not valid TOML: {error}",
             hint="fix the file, or move it aside to use defaults",
         ) from error
-    custom = parse_agents(data.pop("agents", {}), path)
+    custom, agent_env = parse_agents(data.pop("agents", {}), path)
     from agents import mcp
 
     servers = mcp.parse_servers(data.pop("mcp_servers", {}), "user", f"config file {path}")
@@ -175,11 +190,17 @@ def parse_config(text: str, path: Path) -> Config:
         sessions["docker_args"] = tuple(sessions["docker_args"])
     if "cpus" in sessions:
         sessions["cpus"] = float(sessions["cpus"])
+    if "autonomy" in sessions and sessions["autonomy"] not in AUTONOMY_MODES:
+        raise AgentsError(f"config file {path}: [sessions] autonomy = {sessions['autonomy']!r} is not a mode",
+                          hint="choose " + " or ".join(repr(mode) for mode in AUTONOMY_MODES))
     net = dict(data.get("network", {}))
     if "allow" in net:
         if not all(isinstance(rule, str) for rule in net["allow"]):
             raise AgentsError(f"config file {path}: [network] allow must be a list of strings")
         net["allow"] = tuple(net["allow"])
+    if "host_ports" in net:
+        net["host_ports"] = tuple(parse_host_port(port, f"config file {path}: [network] host_ports")
+                                  for port in net["host_ports"])
     credentials = dict(data.get("credentials", {}))
     if "git_hosts" in credentials:
         if not all(isinstance(host, str) for host in credentials["git_hosts"]):
@@ -192,6 +213,7 @@ def parse_config(text: str, path: Path) -> Config:
         network=NetworkConfig(**net),
         credentials=CredentialsConfig(**credentials),
         agents=custom,
+        agent_env=agent_env,
         mcp=McpConfig(
             enable=mcp.parse_enable(data["mcp"]["enable"], f"config file {path}") if "enable" in data.get("mcp", {})
             else (),
@@ -208,25 +230,61 @@ def _positive(value: int, what: str, path: Path) -> int:
     return value
 
 
-_AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str}
+_AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str, "env": dict}
+# A built-in agent's table may only add variables (e.g. its model endpoint).
+_BUILTIN_AGENT_KEYS = ("env",)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def parse_agents(tables: object, path: Path) -> tuple[Agent, ...]:
-    """[agents.NAME] tables: base (required), command, prompt_command, title."""
+def parse_host_port(value: object, where: str) -> int:
+    """A TCP port number, 1-65535 (a string of digits is fine: it came from a command line)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise AgentsError(f"{where}: {value!r} is not a port number", hint="use a number from 1 to 65535, e.g. 11434")
+    return value
+
+
+def parse_env_table(value: dict, where: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for key, text in value.items():
+        if not _ENV_NAME.fullmatch(key):
+            raise AgentsError(f"{where}: {key!r} is not a variable name", hint="use letters, digits and '_'")
+        if not isinstance(text, str) or "\0" in text:
+            raise AgentsError(f"{where}: {key} must be a string", hint=f'e.g. {key} = "https://llm.example.com"')
+        pairs.append((key, text))
+    return tuple(pairs)
+
+
+def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
+    """[agents.NAME] tables: the user's own agents (base required; command, prompt_command,
+    title, env) and variables for built-in ones (env only)."""
     if not isinstance(tables, dict):
         raise AgentsError(f"config file {path}: agents must be tables ([agents.NAME])")
     found = []
+    env_tables = []
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise AgentsError(f"config file {path}: [agents.{name}] must be a table")
+        builtin = find_agent(name) is not None
         for key, value in table.items():
             expected = _AGENT_KEYS.get(key)
+            if builtin and key in _AGENT_KEYS and key not in _BUILTIN_AGENT_KEYS:
+                raise AgentsError(f"config file {path}: [agents.{name}] would replace the built-in agent {name}",
+                                  hint="pick another name for your own agent; a built-in agent's table takes "
+                                  "only: " + ", ".join(_BUILTIN_AGENT_KEYS))
             if expected is None:
+                known = _BUILTIN_AGENT_KEYS if builtin else tuple(_AGENT_KEYS)
                 raise AgentsError(f"config file {path}: unknown key {key!r} in [agents.{name}]",
-                                  hint="known keys: " + ", ".join(_AGENT_KEYS))
+                                  hint=("a built-in agent's table takes: " if builtin else "known keys: ")
+                                  + ", ".join(known))
             if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
-                raise AgentsError(f"config file {path}: [agents.{name}] {key} must be a "
-                                  + ("list of strings" if expected is list else "string"))
+                kind = {list: "list of strings", dict: "table of variables", str: "string"}[expected]
+                raise AgentsError(f"config file {path}: [agents.{name}] {key} must be a {kind}")
+        if "env" in table:
+            env_tables.append((name, parse_env_table(table["env"], f"config file {path}: [agents.{name}] env")))
+        if builtin:
+            continue
         if "base" not in table:
             raise AgentsError(f"config file {path}: [agents.{name}] needs base = \"<agent>\"",
                               hint="the built-in agent whose image and logins it uses, e.g. base = \"codex\"")
@@ -242,4 +300,4 @@ def parse_agents(tables: object, path: Path) -> tuple[Agent, ...]:
             ))
         except AgentsError as error:
             raise AgentsError(f"config file {path}: {error.message}", hint=error.hint) from error
-    return tuple(found)
+    return tuple(found), tuple(env_tables)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import bridges, broker, catalog, docker, git, images, mcp, network, runner, sessions, workspace
+from agents import bridges, broker, catalog, docker, endpoints, git, images, mcp, network, runner, sessions, workspace
 from agents import manifest as manifest_module
 from agents.config import Config
 from agents.errors import AgentsError
@@ -40,6 +40,8 @@ class LaunchOptions:
     learn: bool = False
     ssh_agent: bool = False
     host_logins: bool = True
+    autonomy: str | None = None  # full | ask; None: [sessions] autonomy
+    host_ports: tuple[str, ...] = ()  # --allow-host-port, as typed
 
 
 # --- finding sessions (one engine query for the list, one for the details) ----------------
@@ -154,16 +156,24 @@ def build_request(
             hint="commit your changes, or use a new --branch",
         )
     hardening_extra = tuple(config.sessions.docker_args)
+    autonomy = choose_autonomy(options, config)
+    endpoint_plan = session_endpoints(agent, config)
+    host_ports = tuple(sorted({*config.network.host_ports,
+                               *(parse_host_port(port, "--allow-host-port") for port in options.host_ports)}))
     mcp_plan = build_mcp(agent, repo, config)
     policy = None
     if network == "squid":
-        policy = build_policy(agent, options, config, mcp_plan.domains)
-    elif options.allow_domains or options.learn:
+        if endpoints.uses_host_alias(endpoint_plan) and not host_ports:
+            raise AgentsError(f"{agent.name}'s endpoint is {endpoints.HOST_ALIAS}, but no port of this "
+                              "machine is open to the session", hint="add --allow-host-port PORT (the endpoint's port)")
+        extra = (*mcp_plan.domains, *(host for host in endpoint_plan.hosts if host != endpoints.HOST_ALIAS))
+        policy = build_policy(agent, options, config, extra, host_ports)
+    elif options.allow_domains or options.learn or options.host_ports:
         raise AgentsError(
-            "--allow-domain and --learn only apply to --network-proxy squid",
+            "--allow-domain, --allow-host-port and --learn only apply to --network-proxy squid",
             hint=f"this session's network mode is {network}",
         )
-    bridge = build_bridge(name, agent, repo, options, config)
+    bridge = build_bridge(name, agent, repo, options, config, host_ports if network == "squid" else ())
     bridge = dataclasses.replace(
         bridge,
         mcp_rendered=dataclasses.asdict(mcp_plan.rendered) if mcp_plan.rendered else None,
@@ -192,7 +202,32 @@ def build_request(
         proxy_image=images.image_ref("proxy"),
         bridge=bridge,
         mcp_sidecar=bool(mcp_plan.sidecar_servers),
+        autonomy=autonomy,
+        endpoints=endpoint_plan,
     )
+
+
+def choose_autonomy(options: LaunchOptions, config: Config) -> str:
+    """--ask / --autonomy, else [sessions] autonomy; "ask" needs someone to answer the prompts."""
+    mode = options.autonomy or config.sessions.autonomy
+    if mode not in catalog.AUTONOMY_MODES:
+        raise AgentsError(f"--autonomy {mode!r} is not a mode", hint="choose full or ask")
+    if mode == "ask" and options.prompt is not None:
+        where = "--ask" if options.autonomy else "[sessions] autonomy = \"ask\""
+        raise AgentsError(f"{where} keeps the agent's approval prompts, but with --prompt nobody is there to answer them",
+                          hint="run it interactively, or pass --autonomy full for this prompt")
+    return mode
+
+
+def session_endpoints(agent: catalog.Agent, config: Config) -> endpoints.Endpoints:
+    home = Path(os.environ.get("HOME") or Path.home())
+    return endpoints.plan(agent, config.env_for(agent), dict(os.environ), home)
+
+
+def parse_host_port(text: str, where: str) -> int:
+    from agents.config import parse_host_port as parse
+
+    return parse(text, where)
 
 
 def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> mcp.McpPlan:
@@ -223,7 +258,8 @@ def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> mcp.McpPlan:
 
 
 def build_bridge(
-    name: str, agent: catalog.Agent, repo: Path, options: LaunchOptions, config: Config
+    name: str, agent: catalog.Agent, repo: Path, options: LaunchOptions, config: Config,
+    host_ports: tuple[int, ...] = (),
 ) -> bridges.BridgeSettings:
     """What the session's host-side bridges will serve; refuses what cannot work."""
     from agents import credentials, logins, signing
@@ -253,6 +289,7 @@ def build_bridge(
         ssh_agent=ssh_agent,
         save_new_logins=wanted.save_new_logins,
         host_logins=use_logins,
+        host_ports=host_ports,
     )
     if not settings.enabled:
         return settings
@@ -265,6 +302,9 @@ def build_bridge(
                               "is not installed here", hint="install it, or set [credentials] signing = false")
     if problem is None:
         return settings
+    if host_ports:
+        raise AgentsError(f"--allow-host-port needs the session's host-side relay, but {problem}",
+                          hint="install socat / use a local engine, or leave out --allow-host-port")
     if signer is not None or ssh_agent is not None:
         feature = "commit signing (commit.gpgsign is on)" if signer else "--ssh-agent"
         raise AgentsError(f"{feature} needs the session's host bridge, but {problem}",
@@ -293,7 +333,7 @@ def validate_limits(cpus: float | None, memory: str | None) -> None:
 
 
 def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config,
-                 extra: tuple[str, ...] = ()) -> network.Policy:
+                 extra: tuple[str, ...] = (), host_ports: tuple[int, ...] = ()) -> network.Policy:
     return network.build_policy(
         (*agent.allowed_domains, *extra),
         config.network.allow,
@@ -302,6 +342,7 @@ def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config,
         learn=options.learn,
         request_max_mb=config.network.request_max_mb,
         reply_max_mb=config.network.reply_max_mb,
+        host_ports=host_ports,
     )
 
 
@@ -334,7 +375,10 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
                 raise AgentsError(f"a container named {plan.proxy.container} already exists",
                                   hint="pass --name to choose another session name")
             proxy_created = True
-            start_proxy(plan.proxy, config.network.subnet_pool)
+            gateway = start_proxy(plan.proxy, config.network.subnet_pool)
+            if request.bridge and request.bridge.host_ports:
+                request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
+                bridges.prepare(request.bridge)
         for argv in plan.volume_argvs:
             runner.run(list(argv))
             created_volumes.append(argv[-1])
@@ -345,7 +389,7 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
         runner.run(list(plan.create_argv))
         sidecar = sessions.sidecar_argv(request, str(broker.session_socket_dir(plan.name))) if request.mcp_sidecar \
             else None
-        start_session_services(plan.name, request.agent, request.bridge, sidecar)
+        start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints)
     except BaseException:
         # Undo what this launch created; no branch or commit exists yet, so nothing is lost.
         if container_created:
@@ -366,14 +410,20 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
 # --- the network proxy sidecar -----------------------------------------------------------
 
 
-def create_networks(proxy: sessions.ProxyPlan, subnet_pool: str) -> None:
-    """Both session networks, each on the first free small subnet of the pool."""
+def create_networks(proxy: sessions.ProxyPlan, subnet_pool: str) -> dict[str, str]:
+    """Both session networks, each on the first free small subnet of the pool: {network: subnet}.
+
+    The gateway is given, not left to the engine: the host-port relay listens on it.
+    """
     candidates = network.candidate_subnets(subnet_pool, proxy.container)
+    chosen: dict[str, str] = {}
     for argv in proxy.network_argvs:
         for subnet in candidates:
-            result = runner.run([*argv[:-1], "--subnet", subnet, argv[-1]], check=False)
+            result = runner.run([*argv[:-1], "--subnet", subnet, "--gateway", network.gateway_of(subnet), argv[-1]],
+                                check=False)
             if result.ok:
                 candidates.remove(subnet)
+                chosen[argv[-1]] = subnet
                 break
             if "overlap" not in result.stderr.lower():
                 raise runner.CommandFailed(result)
@@ -382,27 +432,39 @@ def create_networks(proxy: sessions.ProxyPlan, subnet_pool: str) -> None:
                 f"no free subnet left in {subnet_pool} for {argv[-1]}",
                 hint="remove old sessions (list-agents --all), or set [network] subnet_pool to a larger range",
             )
+    return chosen
 
 
 def start_proxy(proxy: sessions.ProxyPlan, subnet_pool: str = network.DEFAULT_SUBNET_POOL,
-                timeout: float = 20.0) -> None:
-    """Networks, then squid; returns once squid accepts connections (the agent starts after)."""
+                timeout: float = 20.0) -> str:
+    """Networks, then squid; returns (once squid accepts connections) the egress gateway."""
     import time
 
-    create_networks(proxy, subnet_pool)
-    runner.run(list(proxy.create_argv))
+    subnets = create_networks(proxy, subnet_pool)
+    gateway = network.gateway_of(subnets[proxy.egress_network])
+    runner.run(proxy.create_argv_for(gateway))
     runner.run(list(proxy.connect_argv))
     runner.run(list(proxy.start_argv))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if runner.run(list(proxy.ready_argv), check=False).ok:
-            return
+            return gateway
         time.sleep(0.2)
     logs = runner.run(["docker", "logs", "--tail", "20", proxy.container], check=False)
     raise AgentsError(
         f"the network proxy {proxy.container} did not start: {runner.last_line(logs.stderr or logs.stdout)}",
         hint=f"see `docker logs {proxy.container}`",
     )
+
+
+def egress_gateway(net: str, created: dict[str, str] | None = None) -> str | None:
+    """The host's address on a session's egress network (just created, or asked of the engine)."""
+    if created and net in created:
+        return network.gateway_of(created[net])
+    found = runner.run(["docker", "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", net],
+                       check=False)
+    subnets = [subnet for subnet in found.stdout.split() if "." in subnet] if found.ok else []
+    return network.gateway_of(subnets[0]) if subnets else None
 
 
 def save_network_log(info: sessions.SessionInfo) -> None:
@@ -474,9 +536,9 @@ def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_
         elif net_owner != info.name:
             raise AgentsError(f"network {argv[-1]} exists but belongs to another session",
                               hint="remove it (docker network rm), then try again")
-    if missing:
-        create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool)
-    runner.run(list(proxy.create_argv))
+    subnets = create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool) if missing else {}
+    gateway = egress_gateway(proxy.egress_network, subnets) if proxy.host_ports else None
+    runner.run(proxy.create_argv_for(gateway))
     runner.run(list(proxy.connect_argv))
     runner.run(list(proxy.start_argv))
 
@@ -525,7 +587,19 @@ def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAUL
         # tmpfs folders start empty again: logins and bridges are set up as at launch.
         agent = session_agent(info)
         if agent is not None:
-            start_session_services(info.name, agent, settings)
+            start_session_services(info.name, agent, settings, autonomy=info.autonomy,
+                                   endpoint_plan=restart_endpoints(agent))
+
+
+def restart_endpoints(agent: catalog.Agent) -> endpoints.Endpoints | None:
+    """The endpoint variables for a restarted session, from today's config (none if it broke)."""
+    from agents.config import load_config
+
+    try:
+        return session_endpoints(agent, load_config())
+    except AgentsError as error:
+        say(f"==> warning: {error.message}: the agent starts without its endpoint settings")
+        return None
 
 
 def session_agent(info: sessions.SessionInfo) -> catalog.Agent | None:
@@ -542,9 +616,11 @@ def session_agent(info: sessions.SessionInfo) -> catalog.Agent | None:
 
 
 def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.BridgeSettings | None,
-                           sidecar_argv: list[str] | None = None) -> None:
-    """After the container starts: the host bridge, the logins (and MCP config) the stub waits
-    for, then the MCP sidecar with fresh capabilities."""
+                           sidecar_argv: list[str] | None = None, autonomy: str = catalog.DEFAULT_AUTONOMY,
+                           endpoint_plan: endpoints.Endpoints | None = None) -> None:
+    """After the container starts: the host bridge, the logins (with the endpoint variables, the
+    MCP config and what the autonomy mode tells the CLI) the stub waits for, then the MCP
+    sidecar with fresh capabilities."""
     from agents import logins
 
     if bridge is not None and bridge.enabled:
@@ -556,7 +632,7 @@ def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.Brid
     if sessions.wants_logins(agent):
         use_host = bridge.host_logins if bridge is not None else False
         rendered = mcp.Rendered(**bridge.mcp_rendered) if bridge is not None and bridge.mcp_rendered else None
-        line = logins.deliver(name, agent, use_host, rendered=rendered)
+        line = logins.deliver(name, agent, use_host, rendered=rendered, autonomy=autonomy, endpoints=endpoint_plan)
         if line:
             say(f"==> {line}")
     if bridge is not None and bridge.mcp_sidecar:

@@ -18,8 +18,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, files, mcp, netlog, runner, sessions
-from agents.catalog import Agent, FirstRun, LoginFile
+from agents import bridges, files, mcp, netlog, runner, sessions, toml_text
+from agents.catalog import DEFAULT_AUTONOMY, Agent, FirstRun, LoginFile
+from agents.endpoints import Endpoints
 from agents.errors import AgentsError
 
 MAX_LOGIN_BYTES = 1024 * 1024
@@ -155,9 +156,26 @@ def apply_rendered(existing: bytes | None, rendered: mcp.Rendered) -> bytes:
     return joined.encode()
 
 
+def apply_host_settings(existing: bytes | None, file_format: str, chosen: dict) -> bytes:
+    """The host's chosen keys (model, provider...) written into the container's copy of a file."""
+    if file_format == "json":
+        return json.dumps(deep_merge(load_json_object(existing) or {}, chosen), indent=2).encode()
+    text = existing.decode("utf-8", "replace") if existing else ""
+    try:
+        have = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        have = {}
+    return toml_text.dumps({**have, **chosen}).encode()
+
+
 def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str],
-                rendered: mcp.Rendered | None = None) -> dict:
-    """What logins-receive writes: files (with the host's mtimes), login variables, files to watch."""
+                rendered: mcp.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
+                endpoints: Endpoints | None = None) -> dict:
+    """What logins-receive writes: files (with the host's mtimes), login variables, files to watch.
+
+    Files are layered: the host's logins, the host's provider settings, first-run answers, what
+    the autonomy mode tells the CLI (ours win), then the MCP servers.
+    """
     files: dict[str, dict] = {}
     for item in host_logins:
         if item.data is not None:
@@ -166,17 +184,21 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
                 "data": base64.b64encode(item.data).decode(),
                 "mtime_ns": item.mtime_ns,
             }
+
+    def layer(container: str, change) -> None:
+        current = files.get(container)
+        existing = base64.b64decode(current["data"]) if current else None
+        files[container] = {"path": container_path(container), "data": base64.b64encode(change(existing)).decode()}
+
+    endpoints = endpoints or Endpoints()
+    for container, file_format, chosen in endpoints.settings:
+        layer(container, lambda existing, f=file_format, c=chosen: apply_host_settings(existing, f, c))
     logged_in = any(item.data is not None and item.login.secret for item in host_logins) or any(
         environ.get(name) for name in agent.login_env)
-    for answers in agent.first_run:
+    for answers in (*agent.first_run, *agent.told(autonomy).settings):
         if answers.only_when_logged_in and not logged_in:
             continue
-        current = files.get(answers.container)
-        existing = base64.b64decode(current["data"]) if current else None
-        files[answers.container] = {
-            "path": container_path(answers.container),
-            "data": base64.b64encode(apply_first_run(existing, answers)).decode(),
-        }
+        layer(answers.container, lambda existing, a=answers: apply_first_run(existing, a))
     if rendered is not None:
         current = files.get(rendered.container)
         existing = base64.b64decode(current["data"]) if current else None
@@ -187,7 +209,7 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
         files[rendered.container].pop("mtime_ns", None)
     return {
         "files": list(files.values()),
-        "env": {name: environ[name] for name in agent.login_env if environ.get(name)},
+        "env": {**{name: environ[name] for name in agent.login_env if environ.get(name)}, **dict(endpoints.env)},
         "watch": [container_path(login.container) for login in agent.login_files if login.secret],
     }
 
@@ -201,12 +223,13 @@ def returned_files(agent: Agent, home: Path, environ: dict[str, str]) -> tuple[t
 
 
 def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, str] | None = None,
-            rendered: mcp.Rendered | None = None) -> str:
+            rendered: mcp.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
+            endpoints: Endpoints | None = None) -> str:
     """Stream the bundle into the running container; returns a one-line summary for the user."""
     environ = dict(os.environ if environ is None else environ)
     home = Path(environ.get("HOME") or Path.home())
     host_logins = read_host_logins(agent, home, environ) if use_host_logins else []
-    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered)
+    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered, autonomy, endpoints)
     result = runner.run(
         ["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"],
         input=json.dumps(bundle), check=False, timeout=60,

@@ -6,6 +6,7 @@ to it, and `coding-agents inspect NAME` compares the running session with it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,28 @@ def build(request: sessions.SessionRequest, config: Config) -> dict:
         "images": images_used,
         "network": request.network,
         "allow": list(request.policy.allow) if request.policy else [],
+        "host_ports": list(request.policy.host_ports) if request.policy else [],
+        "agent": told(request),
+    }
+
+
+def told(request: sessions.SessionRequest) -> dict:
+    """What the agent's CLI was told: its command, variables (names only where they may be
+    keys), and the settings forced into its files."""
+    import json
+
+    agent = request.agent
+    said = agent.told(request.autonomy)
+    plan = request.endpoints
+    return {
+        "name": agent.name,
+        "autonomy": request.autonomy,
+        "command": sessions.agent_command(dataclasses.replace(request, prompt="PROMPT" if request.prompt else None)),
+        "env": dict((*agent.env, *said.env)),
+        "settings": {item.container: json.loads(item.content) for item in said.settings},
+        "endpoint_env": list(plan.env_names) if plan else [],
+        "endpoint_hosts": list(plan.hosts) if plan else [],
+        "host_settings": {container: sorted(chosen) for container, _, chosen in plan.settings} if plan else {},
     }
 
 

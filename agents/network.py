@@ -13,6 +13,7 @@ from agents.errors import AgentsError
 
 PROXY_PORT = 3128
 PROXY_ALIAS = "proxy"  # the sidecar's name on the session's internal network
+HOST_ALIAS = "host.coding-agents.internal"  # this machine, for the ports a session opened
 
 # Denied even when an allowed name resolves to them. No two ranges overlap: squid drops
 # overlapping entries with a warning.
@@ -80,6 +81,7 @@ class Policy:
     learn: bool = False
     request_max_mb: int = 100
     reply_max_mb: int = 2048
+    host_ports: tuple[int, ...] = ()  # this machine's loopback ports, by the name HOST_ALIAS
 
 
 def build_policy(
@@ -90,9 +92,11 @@ def build_policy(
     learn: bool = False,
     request_max_mb: int = 100,
     reply_max_mb: int = 2048,
+    host_ports: tuple[int, ...] = (),
 ) -> Policy:
     rules = minimal_rules([*agent_domains, *config_domains, *cli_domains])
-    return Policy(tuple(rules), block_private, learn, request_max_mb, reply_max_mb)
+    return Policy(tuple(rules), block_private, learn, request_max_mb, reply_max_mb,
+                  tuple(sorted(set(host_ports))))
 
 
 # One line per decision: time method url status bytes squid-result (TCP_DENIED/403 means denied).
@@ -121,14 +125,36 @@ def squid_config(policy: Policy) -> str:
         f"logformat codingagents {LOG_FORMAT}",
         "access_log stdio:/dev/stdout codingagents",
         "cache_log /dev/stderr",
+        "acl CONNECT method CONNECT",
+    ]
+    if policy.host_ports:
+        # Ports the user opened on this machine, reached by name (the proxy's /etc/hosts maps
+        # it to the relay on this session's egress gateway); every other port there is denied.
+        lines += [
+            f"acl host_service dstdomain -n {HOST_ALIAS}",
+            "acl host_service_ports port " + " ".join(str(port) for port in policy.host_ports),
+            "http_access allow host_service host_service_ports",
+            "http_access deny host_service",
+            "deny_info ERR_CA_PORT host_service",
+        ]
+    lines += [
         "acl https_port port 443",
         "acl http_port_80 port 80",
-        "acl CONNECT method CONNECT",
         "http_access deny CONNECT !https_port",
         "http_access deny !CONNECT !http_port_80",
         "deny_info ERR_CA_PORT https_port",
         "deny_info ERR_CA_PORT http_port_80",
     ]
+    if not policy.learn:
+        # Names first, and by name only (-n): a name off the allowlist is refused before squid
+        # would resolve it for the address check below, so its DNS lookup never happens.
+        if policy.allow:
+            lines += ["acl allowlist dstdomain -n " + " ".join(policy.allow),
+                      "http_access deny !allowlist",
+                      "deny_info ERR_CA_NOT_ALLOWED allowlist"]
+        else:
+            lines += ["acl everything_else src all", "http_access deny everything_else",
+                      "deny_info ERR_CA_NOT_ALLOWED everything_else"]
     if policy.block_private:
         lines += [
             "acl private_destination dst " + " ".join(PRIVATE_RANGES),
@@ -137,13 +163,8 @@ def squid_config(policy: Policy) -> str:
         ]
     if policy.learn:
         lines.append("http_access allow all")
-    else:
-        if policy.allow:
-            # -n: match names only; never reverse-resolve a bare IP into an allowed domain.
-            lines.append("acl allowlist dstdomain -n " + " ".join(policy.allow))
-            lines.append("http_access allow allowlist")
-        lines += ["acl everything_else src all", "http_access deny everything_else",
-                  "deny_info ERR_CA_NOT_ALLOWED everything_else"]
+    elif policy.allow:
+        lines.append("http_access allow allowlist")
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +190,11 @@ def candidate_subnets(pool: str, seed: str, count: int = 64) -> list[str]:
         str(ipaddress.ip_network((int(network.network_address) + ((start + i) % total) * size, SESSION_PREFIX_LENGTH)))
         for i in range(min(count, total))
     ]
+
+
+def gateway_of(subnet: str) -> str:
+    """The first host address: the engine host's own address on a network we created."""
+    return str(next(ipaddress.ip_network(subnet).hosts()))
 
 
 def proxy_env() -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents import bridges, hardening, logins, network
 from agents.catalog import Agent
+from agents.endpoints import Endpoints
 from agents.errors import AgentsError
 
 LABEL = "coding-agents"
@@ -35,6 +36,8 @@ LIMITS = f"{LABEL}.proxy-limits"  # "request_mb reply_mb"
 BLOCK_PRIVATE = f"{LABEL}.block-private"
 ROLE = f"{LABEL}.role"  # agent | proxy | mcp
 MANIFEST = f"{LABEL}.manifest"
+AUTONOMY = f"{LABEL}.autonomy"  # full | ask: what the agent's CLI was told
+HOST_PORTS = f"{LABEL}.host-ports"  # loopback ports of this machine the proxy lets through
 MCP_DIR = "/run/coding-agents-mcp"
 BROKER_DIR = "/run/coding-agents-broker"
 
@@ -91,6 +94,8 @@ class SessionRequest:
     bridge: bridges.BridgeSettings | None = None
     mcp_sidecar: bool = False  # secret-using MCP servers: a sidecar and a shared socket volume
     manifest: str = ""  # SHA-256 of the session manifest (a label the broker checks)
+    autonomy: str = "full"
+    endpoints: Endpoints | None = None  # variables and provider settings, delivered with the logins
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -121,6 +126,7 @@ def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
         (CREATED, request.created),
         (INTERACTIVE, "false" if request.prompt is not None else "true"),
         (ROLE, "agent"),
+        (AUTONOMY, request.autonomy),
         *(((MANIFEST, request.manifest),) if request.manifest else ()),
     ) + policy_labels(request.policy)
 
@@ -133,6 +139,7 @@ def policy_labels(policy: network.Policy | None) -> tuple[tuple[str, str], ...]:
         (LEARN, "true" if policy.learn else "false"),
         (BLOCK_PRIVATE, "true" if policy.block_private else "false"),
         (LIMITS, f"{policy.request_max_mb} {policy.reply_max_mb}"),
+        *(((HOST_PORTS, " ".join(str(port) for port in policy.host_ports)),) if policy.host_ports else ()),
     )
 
 
@@ -145,6 +152,7 @@ def policy_from_labels(labels: dict[str, str]) -> network.Policy:
         learn=labels.get(LEARN) == "true",
         request_max_mb=sizes[0],
         reply_max_mb=sizes[1],
+        host_ports=tuple(int(port) for port in labels.get(HOST_PORTS, "").split() if port.isdigit()),
     )
 
 
@@ -191,6 +199,15 @@ class ProxyPlan:
     connect_argv: tuple[str, ...]
     start_argv: tuple[str, ...]
     ready_argv: tuple[str, ...]
+    host_ports: tuple[int, ...] = ()
+
+    def create_argv_for(self, egress_gateway: str | None) -> list[str]:
+        """create_argv, and with opened host ports, the host's name for the proxy: the egress
+        gateway, where the session's host-side relay listens (known once the network exists)."""
+        argv = list(self.create_argv)
+        if self.host_ports and egress_gateway:
+            argv[-1:-1] = ["--add-host", f"{network.HOST_ALIAS}:{egress_gateway}"]
+        return argv
 
 
 def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.Policy, image: str) -> ProxyPlan:
@@ -224,6 +241,7 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
         connect_argv=("docker", "network", "connect", egress, container),
         start_argv=("docker", "start", container),
         ready_argv=("docker", "exec", container, "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{network.PROXY_PORT}"),
+        host_ports=policy.host_ports,
     )
 
 
@@ -257,9 +275,12 @@ def helper_run_args(workspace_volume: str, image: str, pids_limit: int) -> list[
 
 
 def agent_command(request: SessionRequest) -> list[str]:
+    """The CLI's command line, with what its autonomy mode tells it after the program."""
+    agent = request.agent
     if request.prompt is None:
-        return list(request.agent.command)
-    return [part.replace("{prompt}", request.prompt) for part in request.agent.prompt_command]
+        return agent.with_told(agent.command, request.autonomy)
+    command = agent.with_told(agent.prompt_command, request.autonomy)
+    return [part.replace("{prompt}", request.prompt) for part in command]
 
 
 def wants_logins(agent: Agent) -> bool:
@@ -302,7 +323,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         "--env", f"CODING_AGENTS_BRANCH={request.branch}",
         "--env", f"CODING_AGENTS_BASE={request.start_commit}",
         "--env", f"CODING_AGENTS_AUTO_COMMIT={'1' if request.auto_commit else '0'}",
-        *[arg for key, value in request.agent.env for arg in ("--env", f"{key}={value}")],
+        *[arg for key, value in (*request.agent.env, *request.agent.told(request.autonomy).env)
+          for arg in ("--env", f"{key}={value}")],
         *[arg for key, value in (network.proxy_env() if request.network == "squid" else [])
           for arg in ("--env", f"{key}={value}")],
         "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
@@ -386,6 +408,7 @@ class SessionInfo:
     container_id: str
     interactive: bool = True
     labels: dict[str, str] = field(default_factory=dict)
+    autonomy: str = "full"
     tip: str | None = None  # from the last health report
     ahead: int | None = None
     dirty: bool | None = None
@@ -436,6 +459,7 @@ def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
         container_id=inspect.get("Id", ""),
         interactive=labels.get(INTERACTIVE, "true") == "true",
         labels=dict(labels),
+        autonomy=labels.get(AUTONOMY, "full"),
         tip=health.get("tip"),
         ahead=health.get("ahead"),
         dirty=health.get("dirty"),

@@ -38,6 +38,20 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         help="squid mode: allow everything but record it; then `coding-agents policy suggest NAME`",
     )
     parser.add_argument(
+        "--allow-host-port", action="append", default=[], metavar="PORT",
+        help="squid mode: let the session reach PORT on this machine's loopback (e.g. a local model "
+        f"server on 11434) as http://{endpoints_alias()}:PORT, and nothing else on this machine; repeatable",
+    )
+    autonomy = parser.add_mutually_exclusive_group()
+    autonomy.add_argument(
+        "--autonomy", choices=catalog.AUTONOMY_MODES, metavar="MODE",
+        help="full: the agent's CLI runs commands without asking (the container is the boundary); "
+        "ask: it keeps its own approval prompts. Never the CLI's own inner sandbox, which cannot work "
+        "in the container. Default from [sessions] autonomy (full)",
+    )
+    autonomy.add_argument("--ask", dest="autonomy", action="store_const", const="ask",
+                          help="the same as --autonomy ask")
+    parser.add_argument(
         "--ssh-agent", action="store_true",
         help="forward the host's ssh-agent into the session (off by default: anything inside can then "
         "use your loaded keys while the session runs)",
@@ -74,4 +88,12 @@ def launch_options(args: argparse.Namespace, mode: str):
         learn=args.learn,
         ssh_agent=args.ssh_agent,
         host_logins=not args.no_host_logins,
+        autonomy=args.autonomy,
+        host_ports=tuple(args.allow_host_port),
     )
+
+
+def endpoints_alias() -> str:
+    from agents.network import HOST_ALIAS
+
+    return HOST_ALIAS

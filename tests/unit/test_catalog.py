@@ -109,7 +109,7 @@ def test_custom_agent_is_its_base_with_other_commands():
     agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
 
     assert agent == dataclasses.replace(codex, name="codex-o3", title="OpenAI Codex CLI (codex-o3)",
-                                        command=("codex", "-m", "o3"), image="codex")
+                                        command=("codex", "-m", "o3"), image="codex", program="codex")
     assert agent.image_name == "codex"
     assert agent.npm_spec == codex.npm_spec
 

@@ -188,7 +188,7 @@ def test_load_config_sessions_unknown_key_hint_lists_sessions_keys(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args"
+    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args, autonomy"
 
 
 def test_load_config_unknown_section_hint_names_sessions(tmp_path):
@@ -395,12 +395,12 @@ def test_load_config_rejects_bad_custom_agents(tmp_path, text, expected):
 
 
 def test_load_config_custom_agent_unknown_key_hint(tmp_path):
-    path = write_config(tmp_path / "config.toml", "[agents.x]\nbase = 'codex'\nenv = {}\n")
+    path = write_config(tmp_path / "config.toml", "[agents.x]\nbase = 'codex'\nenvironment = {}\n")
 
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known keys: base, command, prompt_command, title"
+    assert caught.value.hint == "known keys: base, command, prompt_command, title, env"
 
 
 # --- [mcp] and [mcp_servers.NAME] -----------------------------------------------------------------

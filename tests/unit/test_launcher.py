@@ -303,7 +303,7 @@ def test_build_request_bad_allow_domain_is_refused(engine, repo):
 def test_build_request_squid_only_options_refused_in_other_modes(engine, repo, network_mode, extra):
     no_container(engine, "claude-api-session-1")
 
-    with pytest.raises(AgentsError, match="--allow-domain and --learn only apply to --network-proxy squid") as caught:
+    with pytest.raises(AgentsError, match="--allow-domain, --allow-host-port and --learn only apply to --network-proxy squid") as caught:
         build(repo, network=network_mode, **extra)
 
     assert caught.value.hint == f"this session's network mode is {network_mode}"
@@ -731,18 +731,21 @@ OVERLAP = "Error response from daemon: invalid pool request: Pool overlaps with 
 def test_create_networks_skips_subnets_in_use(fp):
     plan = proxy_plan()
     candidates = network.candidate_subnets("10.213.0.0/16", plan.container)
-    internal = [*plan.network_argvs[0][:-1], "--subnet", candidates[0], plan.internal_network]
-    fp.register(internal, returncode=1, stderr=OVERLAP)
-    fp.register([*plan.network_argvs[0][:-1], "--subnet", candidates[1], plan.internal_network])
-    fp.register([*plan.network_argvs[1][:-1], "--subnet", candidates[0], plan.egress_network], returncode=1,
-                stderr=OVERLAP)
-    fp.register([*plan.network_argvs[1][:-1], "--subnet", candidates[2], plan.egress_network])
 
-    launcher.create_networks(plan, "10.213.0.0/16")
+    def on(argv, subnet):
+        return [*argv[:-1], "--subnet", subnet, "--gateway", network.gateway_of(subnet), argv[-1]]
+
+    fp.register(on(plan.network_argvs[0], candidates[0]), returncode=1, stderr=OVERLAP)
+    fp.register(on(plan.network_argvs[0], candidates[1]))
+    fp.register(on(plan.network_argvs[1], candidates[0]), returncode=1, stderr=OVERLAP)
+    fp.register(on(plan.network_argvs[1], candidates[2]))
+
+    chosen = launcher.create_networks(plan, "10.213.0.0/16")
 
     subnets = [call[call.index("--subnet") + 1] for call in fp.calls]
     # The internal network's subnet (candidates[1]) is not offered to the egress network.
     assert subnets == [candidates[0], candidates[1], candidates[0], candidates[2]]
+    assert chosen == {plan.internal_network: candidates[1], plan.egress_network: candidates[2]}
 
 
 def test_create_networks_other_failures_are_not_retried(fp):

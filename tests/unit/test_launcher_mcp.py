@@ -239,6 +239,8 @@ def test_build_manifest_records_sources_rendered_servers_images_and_network(fp, 
         "images": {images.image_ref("claude"): IMAGE_ID, images.image_ref("proxy"): PROXY_ID},
         "network": "squid",
         "allow": [".anthropic.com", "api.githubcopilot.com"],
+        "host_ports": [],
+        "agent": CLAUDE_TOLD,
     }
 
 
@@ -249,7 +251,18 @@ def test_build_manifest_of_a_plain_session(fp, folder):
 
     assert document == {"version": 1, "session": NAME, "tool": {"path": "source", "sha256": None},
                         "config_sources": {}, "rendered_mcp": {}, "mcp_servers": {},
-                        "images": {images.image_ref("claude"): IMAGE_ID}, "network": "restricted", "allow": []}
+                        "images": {images.image_ref("claude"): IMAGE_ID}, "network": "restricted", "allow": [],
+                        "host_ports": [], "agent": CLAUDE_TOLD}
+
+
+# What a plain claude session's CLI is told in the default (full) autonomy mode.
+CLAUDE_TOLD = {
+    "name": "claude", "autonomy": "full", "command": ["claude", "--dangerously-skip-permissions"],
+    "env": {"DISABLE_AUTOUPDATER": "1", "CLAUDE_CONFIG_DIR": "/home/agent/.claude",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1"},
+    "settings": {".claude/.claude.json": {"bypassPermissionsModeAccepted": True}},
+    "endpoint_env": [], "endpoint_hosts": [], "host_settings": {},
+}
 
 
 def test_build_manifest_names_the_zipapp_and_its_hash(fp, folder, tmp_path, monkeypatch):

@@ -300,6 +300,7 @@ def test_plan_bundle_merges_first_run_answers_into_a_host_file(tmp_path):
         login_files=(LoginFile(".claude/.credentials.json", ".claude/.credentials.json"),
                      LoginFile(".claude.json", ".claude.json", secret=False)),
         first_run=(ONBOARDING,),
+        autonomy=(),
     )
     write_file(tmp_path / ".claude" / ".credentials.json", b'{"oauth": "x"}', T0)
     write_file(tmp_path / ".claude.json", b'{"theme": "light"}', T0)
@@ -689,7 +690,8 @@ def test_plan_bundle_rendered_merges_into_the_host_file_and_drops_its_mtime(tmp_
     (settings,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/settings.json"]
     assert "mtime_ns" not in settings
     assert json.loads(base64.b64decode(settings["data"])) == {
-        "security": {"auth": {"selectedType": "oauth-personal"}}, **mcp.render_gemini(MCP_SERVERS)}
+        "security": {"auth": {"selectedType": "oauth-personal"}}, **mcp.render_gemini(MCP_SERVERS),
+        "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}  # quiet, in every mode
     (creds,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/oauth_creds.json"]
     assert creds["mtime_ns"] == T0  # the login files keep theirs
     assert "/home/agent/.gemini/settings.json" not in bundle["watch"]
@@ -707,7 +709,7 @@ def test_plan_bundle_rendered_merges_into_claudes_first_run_file(tmp_path):
     assert "mtime_ns" not in bundle["files"][0]
     assert json.loads(decoded(bundle, "/home/agent/.claude/.claude.json")) == {
         "theme": "light", "projects": {"/workspace": {"hasTrustDialogAccepted": True}},
-        "hasCompletedOnboarding": True, **mcp.render_claude(MCP_SERVERS)}
+        "hasCompletedOnboarding": True, "bypassPermissionsModeAccepted": True, **mcp.render_claude(MCP_SERVERS)}
 
 
 def test_plan_bundle_rendered_in_a_file_of_its_own():

@@ -127,8 +127,39 @@ def test_squid_config_allowlist_mode_allows_only_the_rules():
     assert "acl allowlist dstdomain -n .anthropic.com pypi.org" in lines  # -n: no reverse DNS of bare IPs
     assert "http_access allow allowlist" in lines
     assert "http_access allow all" not in lines
-    assert lines[-3:] == ["acl everything_else src all", "http_access deny everything_else",
-                          "deny_info ERR_CA_NOT_ALLOWED everything_else"]
+    assert lines[-1] == "http_access allow allowlist"  # the last word: nothing else is allowed
+
+
+def test_squid_config_refuses_names_off_the_allowlist_before_any_address_check():
+    # A dst ACL makes squid resolve the name; for a name off the list that lookup would carry
+    # whatever the agent put in the name out through DNS. So names are refused first.
+    lines = config_lines()
+
+    assert lines.index("http_access deny !allowlist") < lines.index("http_access deny private_destination")
+    assert "deny_info ERR_CA_NOT_ALLOWED allowlist" in lines
+
+
+def test_squid_config_empty_allowlist_denies_everything_before_any_address_check():
+    lines = config_lines(network.Policy(allow=()))
+
+    assert lines.index("http_access deny everything_else") < lines.index("http_access deny private_destination")
+    assert not any(line.startswith("http_access allow") for line in lines)
+
+
+def test_squid_config_host_ports_pass_only_by_the_host_name_and_port():
+    lines = config_lines(network.Policy(allow=("pypi.org",), host_ports=(11434, 8080)))
+
+    assert f"acl host_service dstdomain -n {network.HOST_ALIAS}" in lines
+    assert "acl host_service_ports port 8080 11434" in lines or "acl host_service_ports port 11434 8080" in lines
+    allow = lines.index("http_access allow host_service host_service_ports")
+    # before the port rules (11434 is not 80/443) and the private ranges (the gateway is private)
+    assert allow < lines.index("http_access deny !CONNECT !http_port_80")
+    assert allow < lines.index("http_access deny private_destination")
+    assert lines[allow + 1] == "http_access deny host_service"  # any other port of the host
+
+
+def test_squid_config_without_host_ports_has_no_host_rules():
+    assert not any("host_service" in line for line in config_lines())
 
 
 def test_squid_config_learn_mode_allows_everything():

@@ -216,7 +216,53 @@ def test_plan_launch_create_argv_env_and_health_check():
 def test_plan_launch_interactive_command_follows_image():
     argv = sessions.plan_launch(make_request()).create_argv
 
-    assert argv[argv.index(IMAGE) :] == (IMAGE, "ca-stub", "session", "--mode", "interactive", "--", "claude")
+    assert argv[argv.index(IMAGE) :] == (IMAGE, "ca-stub", "session", "--mode", "interactive", "--", "claude",
+                                         "--dangerously-skip-permissions")
+
+
+@pytest.mark.parametrize(("agent", "mode", "told"), [
+    ("claude", "full", ["--dangerously-skip-permissions"]),
+    ("claude", "ask", ["--permission-mode", "default"]),
+    ("gemini", "full", ["--approval-mode", "yolo"]),
+    ("gemini", "ask", ["--approval-mode", "default"]),
+    ("copilot", "full", ["--allow-all-tools"]),
+    ("copilot", "ask", []),
+])
+def test_plan_launch_tells_each_cli_its_autonomy_mode_after_the_program(agent, mode, told):
+    row = catalog.get_agent(agent)
+    argv = sessions.plan_launch(make_request(agent=row, autonomy=mode)).create_argv
+
+    command = list(argv[argv.index("--", argv.index(IMAGE)) + 1:])
+    assert command == [row.command[0], *told, *row.command[1:]]
+    assert dict(sessions.labels_for(make_request(agent=row, autonomy=mode)))["coding-agents.autonomy"] == mode
+
+
+@pytest.mark.parametrize("mode", ["full", "ask"])
+def test_plan_launch_codex_never_uses_its_own_sandbox(mode):
+    argv = sessions.plan_launch(make_request(agent=catalog.get_agent("codex"), autonomy=mode, prompt="go")).create_argv
+
+    command = list(argv[argv.index("--", argv.index(IMAGE)) + 1:])
+    overrides = [command[i + 1] for i, part in enumerate(command) if part == "-c"]
+    assert 'sandbox_mode="danger-full-access"' in overrides  # bubblewrap cannot work in the container
+    assert ('approval_policy="never"' if mode == "full" else 'approval_policy="untrusted"') in overrides
+    assert command[-2:] == ["exec", "go"]
+
+
+def test_plan_launch_quiet_switches_in_every_mode():
+    for mode in ("full", "ask"):
+        argv = sessions.plan_launch(make_request(autonomy=mode)).create_argv
+        env = values_of(argv, "--env")
+        assert "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" in env and "DISABLE_TELEMETRY=1" in env
+        codex = sessions.plan_launch(make_request(agent=catalog.get_agent("codex"), autonomy=mode)).create_argv
+        assert "check_for_update_on_startup=false" in codex
+
+
+def test_plan_launch_a_users_own_command_that_runs_something_else_gets_no_cli_flags():
+    agent = catalog.custom_agent("scripted", "claude", command=("bash", "-c", "echo hi"))
+
+    argv = sessions.plan_launch(make_request(agent=agent)).create_argv
+
+    assert argv[-3:] == ("bash", "-c", "echo hi")
 
 
 def test_plan_launch_prompt_for_shell_agent():
@@ -233,7 +279,7 @@ def test_plan_launch_prompt_for_shell_agent():
 def test_plan_launch_prompt_for_claude_substitutes_text():
     argv = sessions.plan_launch(make_request(prompt="fix the bug")).create_argv
 
-    assert argv[-3:] == ("claude", "-p", "fix the bug")
+    assert argv[-4:] == ("claude", "--dangerously-skip-permissions", "-p", "fix the bug")
 
 
 def test_plan_launch_limits_only_when_given():
@@ -659,8 +705,9 @@ def test_plan_launch_custom_agent_gets_its_base_agents_logins():
 
     assert CODEX_TMPFS in values_of(argv, "--tmpfs")
     assert "CODING_AGENTS_WAIT_LOGINS=1" in values_of(argv, "--env")
+    told = catalog.get_agent("codex").told("full").args
     assert argv[argv.index(CODEX_IMAGE):] == (CODEX_IMAGE, "ca-stub", "session", "--mode", "interactive", "--",
-                                              "codex", "-m", "o3")
+                                              "codex", *told, "-m", "o3")
     assert dict(sessions.labels_for(codex_request(agent=agent)))["coding-agents.agent"] == "codex-o3"
 
 
