@@ -108,6 +108,7 @@ class Agent:
     # Keys of the host's own config file that choose the model and provider: (file, keys).
     host_settings: tuple[HostSettings, ...] = ()
     program: str | None = None  # the CLI's executable; autonomy flags go only after it
+    base: str | None = None  # a user's own agent: the built-in one it is made from
 
     @property
     def executable(self) -> str:
@@ -319,6 +320,7 @@ def custom_agent(name: str, base: str, command: tuple[str, ...] | None = None,
         prompt_command=prompt_command or parent.prompt_command,
         image=parent.image_name,
         program=parent.executable,  # so a command that runs something else gets no CLI flags
+        base=parent.name,
     )
 
 

@@ -115,7 +115,7 @@ class Config:
         """The variables [agents.NAME] env gives an agent: its base agent's, then its own."""
         tables = dict(self.agent_env)
         found: dict[str, str] = {}
-        for name in dict.fromkeys((agent.image_name if agent.image else agent.name, agent.name)):
+        for name in dict.fromkeys((agent.base or agent.name, agent.name)):
             found.update(dict(tables.get(name, ())))
         return found
 
@@ -238,7 +238,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def parse_host_port(value: object, where: str) -> int:
     """A TCP port number, 1-65535 (a string of digits is fine: it came from a command line)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise AgentsError(f"{where}: {value!r} is not a port number", hint="use a number from 1 to 65535, e.g. 11434")

@@ -27,6 +27,7 @@ class Endpoints:
     env: tuple[tuple[str, str], ...] = ()  # delivered with the logins (values may be keys)
     settings: tuple[tuple[str, str, dict], ...] = ()  # (container file, format, chosen keys)
     hosts: tuple[str, ...] = ()  # for the allowlist
+    host_alias_ports: tuple[int, ...] = ()  # ports of endpoints on this machine (HOST_ALIAS)
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -71,16 +72,22 @@ def urls_at(data: object, path: tuple[str, ...]) -> list[str]:
     return [url for value in values for url in urls_at(value, rest)]
 
 
-def url_host(url: str, where: str) -> str:
+def url_host_port(url: str, where: str) -> tuple[str, int]:
+    """(host, port) of an endpoint URL; the URL is never echoed whole (it may carry a password)."""
     try:
         parts = urlsplit(url.strip())
         scheme, host = parts.scheme, parts.hostname
-        parts.port  # noqa: B018 - raises on a port that is not a number
+        port = parts.port
     except ValueError:
-        scheme, host = "", None
+        scheme, host, port = "", None, None
     if scheme not in ("http", "https") or not host:
-        raise AgentsError(f"{where} = {url!r} is not an http(s) URL", hint="e.g. https://llm.example.com/v1")
-    return host
+        shown = scheme + "://" + (host or "?") if scheme else "a value without http:// or https://"
+        raise AgentsError(f"{where} is not an http(s) URL ({shown})", hint="e.g. https://llm.example.com/v1")
+    return host, port or (443 if scheme == "https" else 80)
+
+
+def url_host(url: str, where: str) -> str:
+    return url_host_port(url, where)[0]
 
 
 def plan(agent: Agent, config_env: dict[str, str], environ: dict[str, str], home: Path) -> Endpoints:
@@ -91,7 +98,7 @@ def plan(agent: Agent, config_env: dict[str, str], environ: dict[str, str], home
         if value == "":
             raise AgentsError(f"[agents.{agent.name}] env {name} is empty",
                               hint=f"give it a value, or remove {name} from the table")
-    hosts = [url_host(env[name], name) for name in agent.endpoint_env if env.get(name)]
+    found = [url_host_port(env[name], name) for name in agent.endpoint_env if env.get(name)]
     settings = []
     for item in agent.host_settings:
         chosen = read_host_settings(item, home, environ)
@@ -99,8 +106,10 @@ def plan(agent: Agent, config_env: dict[str, str], environ: dict[str, str], home
             continue
         settings.append((item.container, item.format, chosen))
         for key_path in item.url_keys:
-            hosts += [url_host(url, f"{item.host} {'.'.join(key_path)}") for url in urls_at(chosen, key_path)]
-    return Endpoints(env=tuple(env.items()), settings=tuple(settings), hosts=tuple(dict.fromkeys(hosts)))
+            found += [url_host_port(url, f"{item.host} {'.'.join(key_path)}") for url in urls_at(chosen, key_path)]
+    return Endpoints(env=tuple(env.items()), settings=tuple(settings),
+                     hosts=tuple(dict.fromkeys(host for host, _ in found)),
+                     host_alias_ports=tuple(sorted({port for host, port in found if host == HOST_ALIAS})))
 
 
 def uses_host_alias(endpoints: Endpoints) -> bool:

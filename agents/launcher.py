@@ -111,6 +111,9 @@ def build_request(
     agent = catalog.get_agent(options.agent, config.agents)
     network = options.network or config.sessions.network
     sessions.network_args(network)  # refuses unknown or unavailable modes
+    autonomy = choose_autonomy(options, config)
+    host_ports = tuple(sorted({*config.network.host_ports,
+                               *(parse_host_port(port, "--allow-host-port") for port in options.host_ports)}))
     repo = git.repo_root(options.path)
     head = git.head_commit(repo)
     existing = find_existing()
@@ -156,16 +159,15 @@ def build_request(
             hint="commit your changes, or use a new --branch",
         )
     hardening_extra = tuple(config.sessions.docker_args)
-    autonomy = choose_autonomy(options, config)
     endpoint_plan = session_endpoints(agent, config)
-    host_ports = tuple(sorted({*config.network.host_ports,
-                               *(parse_host_port(port, "--allow-host-port") for port in options.host_ports)}))
     mcp_plan = build_mcp(agent, repo, config)
     policy = None
     if network == "squid":
-        if endpoints.uses_host_alias(endpoint_plan) and not host_ports:
-            raise AgentsError(f"{agent.name}'s endpoint is {endpoints.HOST_ALIAS}, but no port of this "
-                              "machine is open to the session", hint="add --allow-host-port PORT (the endpoint's port)")
+        closed = [port for port in endpoint_plan.host_alias_ports if port not in host_ports]
+        if closed:
+            raise AgentsError(f"{agent.name}'s endpoint is port {closed[0]} of this machine "
+                              f"({endpoints.HOST_ALIAS}), but that port is not open to the session",
+                              hint=f"add --allow-host-port {closed[0]} (or [network] host_ports)")
         extra = (*mcp_plan.domains, *(host for host in endpoint_plan.hosts if host != endpoints.HOST_ALIAS))
         policy = build_policy(agent, options, config, extra, host_ports)
     elif options.allow_domains or options.learn or options.host_ports:
@@ -549,31 +551,78 @@ def attach_argv(name: str) -> list[str]:
             name, "tmux", "attach-session", "-t", sessions.TMUX_SESSION]
 
 
-def wait_ready(name: str) -> None:
+def wait_ready(info: sessions.SessionInfo) -> None:
+    """Until the agent's tmux session exists; if the agent is gone instead, say why."""
+    name = info.name
     result = runner.run(["docker", "exec", "--user", "1000", name, "ca-stub", "wait-ready"], check=False)
-    if not result.ok:
-        logs = runner.run(["docker", "logs", "--tail", "20", name], check=False)
-        raise AgentsError(
-            f"the agent in {name} did not start: {runner.last_line(result.stderr) or runner.last_line(logs.stderr)}",
-            hint=f"see `docker logs {name}`",
-        )
+    if result.ok:
+        return
+    if workspace.session_state(name) != "running":
+        raise exited_error(info, exit_status(name))
+    screen = last_screen(name)
+    raise AgentsError(
+        f"the agent in {name} did not start: {runner.last_line(result.stderr) or 'no tmux session appeared'}"
+        + (f"; its last output: {screen.splitlines()[-1].strip()}" if screen.strip() else ""),
+        hint=f"coding-agents logs {name} shows its output",
+    )
 
 
-def report_early_exit(name: str, grace: float = 1.0) -> bool:
-    """After a launch, say so (with the agent's last screen) if it exited within `grace` seconds."""
+def last_screen(name: str, lines: int = 25) -> str:
+    """The container's last output: the agent's final screen, as ca-stub logged it."""
+    logs = runner.run(["docker", "logs", "--tail", str(lines), name], check=False)
+    return (logs.stdout + logs.stderr).rstrip()
+
+
+def show_last_screen(name: str) -> None:
+    screen = last_screen(name)
+    if screen.strip():
+        say(f"==> the last screen of {name}:")
+        say("\n".join("    " + line for line in screen.splitlines()))
+
+
+def exited_error(info: sessions.SessionInfo, status: int) -> AgentsError:
+    """Why the agent ended at once: its status, and the network mode when that is the likely cause."""
+    agent = session_agent(info)
+    show_last_screen(info.name)
+    title = agent.title if agent else info.agent
+    message = f"{title} in {info.name} exited at start with status {status}"
+    if info.network == "restricted" and agent is not None and agent.npm_package:
+        return AgentsError(message + ": the session has no network (restricted), so the CLI cannot reach its model API",
+                           hint="launch it with --network-proxy squid (the default; add your endpoint's host with "
+                           "--allow-domain) or allow-all", exit_code=status or 1)
+    return AgentsError(message, hint="its last screen is above; fix what it says, then launch again",
+                       exit_code=status or 1)
+
+
+def exited_at_start(name: str, grace: float = 1.0) -> int | None:
+    """The agent's exit status when it ended within `grace` seconds of the launch, else None."""
     import time
 
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         if workspace.session_state(name) != "running":
-            break
+            return exit_status(name)
         time.sleep(0.2)
-    else:
+    return None
+
+
+def remove_if_untouched(info: sessions.SessionInfo) -> bool:
+    """Remove a session whose agent never did anything (no commit, no change): nothing to lose."""
+    report = workspace.health(info)
+    if report.get("unsynced") or report.get("dirty") or report.get("elsewhere"):
         return False
-    logs = runner.run(["docker", "logs", "--tail", "25", name], check=False)
-    say(f"==> the agent in {name} exited right away; its last screen:")
-    say("\n".join("    " + line for line in logs.stdout.rstrip().splitlines()))
+    remove(info, no_push=True, yes=True, auto_commit=False)
     return True
+
+
+def prompt_failed_error(info: sessions.SessionInfo, status: int) -> AgentsError | None:
+    """After --prompt: a failed run in a session without network is explained, not left bare."""
+    agent = session_agent(info)
+    if status == 0 or info.network != "restricted" or agent is None or not agent.npm_package:
+        return None
+    return AgentsError(f"{agent.title} in {info.name} exited with status {status}; the session has no network "
+                       "(restricted), so the CLI cannot reach its model API",
+                       hint="run it with --network-proxy squid (the default) or allow-all", exit_code=status)
 
 
 def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_SUBNET_POOL) -> None:
@@ -629,7 +678,7 @@ def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.Brid
         if not bridges.wait_for_sockets(bridge):
             raise AgentsError(f"the host bridge of {name} did not start",
                               hint=f"see {bridges_log(name)}")
-    if sessions.wants_logins(agent):
+    if sessions.wants_logins(agent, endpoint_plan):
         use_host = bridge.host_logins if bridge is not None else False
         rendered = mcp.Rendered(**bridge.mcp_rendered) if bridge is not None and bridge.mcp_rendered else None
         line = logins.deliver(name, agent, use_host, rendered=rendered, autonomy=autonomy, endpoints=endpoint_plan)
@@ -678,9 +727,10 @@ def bridges_log(name: str) -> Path:
     return log_dir() / f"bridge-{name}.log"
 
 
-def attach(name: str) -> int:
+def attach(info: sessions.SessionInfo) -> int:
     """Attach this terminal to the agent's tmux session until detach or exit."""
-    wait_ready(name)
+    name = info.name
+    wait_ready(info)
     done = subprocess.run(attach_argv(name))  # noqa: S603 - argv built above; TTY must be ours
     return done.returncode
 

@@ -246,7 +246,7 @@ def summary(agent: Agent, host_logins: list[HostLogin], bundle: dict, use_host_l
     if not use_host_logins:
         return f"host logins not used: log in to {agent.title} inside the session"
     have = [str(item.path) for item in host_logins if item.data is not None and item.login.secret]
-    variables = sorted(bundle["env"])
+    variables = sorted(name for name in bundle["env"] if name in agent.login_env)
     if have or variables:
         return "logins from the host: " + ", ".join(have + [f"${name}" for name in variables])
     wanted = ", ".join(str(item.path) for item in host_logins if item.login.secret)

@@ -283,9 +283,10 @@ def agent_command(request: SessionRequest) -> list[str]:
     return [part.replace("{prompt}", request.prompt) for part in command]
 
 
-def wants_logins(agent: Agent) -> bool:
-    """Whether the stub waits for a login bundle before it starts the agent."""
-    return bool(agent.login_files or agent.login_env or agent.first_run)
+def wants_logins(agent: Agent, endpoints: Endpoints | None = None) -> bool:
+    """Whether the stub waits for a login bundle (logins, answers, variables) before the agent starts."""
+    return bool(agent.login_files or agent.login_env or agent.first_run or agent.told("full").settings
+                or (endpoints is not None and endpoints.env))
 
 
 def plan_launch(request: SessionRequest) -> LaunchPlan:
@@ -329,7 +330,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
           for arg in ("--env", f"{key}={value}")],
         "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
         *logins.tmpfs_args(request.agent),
-        *(["--env", "CODING_AGENTS_WAIT_LOGINS=1"] if wants_logins(request.agent) else []),
+        *(["--env", "CODING_AGENTS_WAIT_LOGINS=1"] if wants_logins(request.agent, request.endpoints) else []),
         *(bridges.container_args(request.bridge) if request.bridge else []),
         *hardening.check_extra_docker_args(request.extra_docker_args),
         request.image,

@@ -21,7 +21,7 @@ def value(item: object) -> str:
     if isinstance(item, (int, float)):
         return repr(item)
     if isinstance(item, str):
-        return json.dumps(item, ensure_ascii=False)
+        return json.dumps(item, ensure_ascii=False).replace("\x7f", "\\u007f")  # TOML forbids a raw DEL
     if isinstance(item, list):
         return "[" + ", ".join(value(part) for part in item) + "]"
     if isinstance(item, dict):
@@ -33,7 +33,8 @@ def dumps(data: dict, prefix: tuple[str, ...] = ()) -> str:
     """Plain keys first, then one [table] per nested table (TOML needs that order)."""
     lines = [f"{key(k)} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
     text = ""
-    if lines and prefix:
+    # A table with plain keys needs its header; so does an empty one, or it would vanish.
+    if prefix and (lines or not data):
         text += "[" + ".".join(key(part) for part in prefix) + "]\n"
     text += "".join(line + "\n" for line in lines)
     for k, v in data.items():

@@ -32,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     from agents.config import load_config
 
     launcher.ensure_running(info, load_config().network.subnet_pool)
-    launcher.wait_ready(info.name)
+    launcher.wait_ready(info)
     runner.exec_replace(launcher.attach_argv(info.name))
     return 0

@@ -33,10 +33,18 @@ def run(args: argparse.Namespace) -> int:
         if not info.no_push:
             launcher.sync(launcher.get_session(info.name))
         print(f"{info.name} finished (exit {code}); its workspace is kept until remove-agent {info.name}")
+        failed = launcher.prompt_failed_error(info, code)
+        if failed is not None:
+            raise failed
         return code
-    if launcher.report_early_exit(info.name):
-        print(f"{info.name} stopped; collect its branch with: remove-agent {info.name}")
-        return 1
+    status = launcher.exited_at_start(info.name)
+    if status is not None:
+        error = launcher.exited_error(info, status)
+        if launcher.remove_if_untouched(launcher.get_session(info.name)):
+            error.message += " (the session is removed: it had done nothing)"
+        else:
+            error.hint = f"its work is kept: remove-agent {info.name} brings {info.branch} home"
+        raise error
     print(f"launched {info.name} ({info.agent} on {info.branch}, network {info.network})")
     print(f"connect:  connect-agent {info.name}")
     print(f"finish:   remove-agent {info.name}   (syncs {info.branch} into {info.repo})")

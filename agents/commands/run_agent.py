@@ -26,6 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     from agents import launcher
     from agents.config import load_config
+    from agents.errors import AgentsError
 
     info = launcher.launch(_session_args.launch_options(args, "run"), load_config())
     if args.prompt is not None:
@@ -35,8 +36,19 @@ def run(args: argparse.Namespace) -> int:
             launcher.spawn_reaper(info.name)
             print(f"\nstopped watching; {info.name} keeps running and cleans up after itself when done")
             return 130
+        failed = launcher.prompt_failed_error(info, code)
+        if failed is not None:
+            launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                            auto_commit=load_config().sessions.auto_commit)
+            raise failed
     else:
-        launcher.attach(info.name)
+        try:
+            launcher.attach(info)
+        except AgentsError:
+            # The agent is gone before it could be attached: an ephemeral session ends here too.
+            launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                            auto_commit=load_config().sessions.auto_commit)
+            raise
         code = 0
         if launcher.agent_ended(info.name):
             code = launcher.exit_status(info.name)

@@ -7,21 +7,30 @@ import tempfile
 
 import pytest
 
+from agents import catalog
+
 # Variables that change which engine, program name or config a run sees.
 _AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CODING_AGENTS_PROG", "PEX", "_", "XDG_STATE_HOME",
                       "SSH_AUTH_SOCK")
+# A developer's own logins, endpoints (ANTHROPIC_BASE_URL...) and moved CLI homes (CODEX_HOME...) would
+# otherwise reach the plans: launcher and logins read os.environ.
+_AGENT_VARIABLES = tuple(sorted({
+    *(name for agent in catalog.AGENTS for name in (*agent.login_env, *agent.endpoint_env)),
+    *(item.host_moved_by[0] for agent in catalog.AGENTS for item in (*agent.login_files, *agent.host_settings)
+      if item.host_moved_by),
+}))
 
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
-    """Point HOME and both config locations into tmp_path; drop ambient docker/pex variables."""
+    """Point HOME and both config locations into tmp_path; drop ambient docker/pex and agent CLI variables."""
     home_dir = tmp_path / "home"
     home_dir.mkdir()
     config_dir = tmp_path / "xdg-config"
     monkeypatch.setenv("HOME", str(home_dir))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_dir))
     monkeypatch.delenv("CODING_AGENTS_CONFIG", raising=False)
-    for name in _AMBIENT_VARIABLES:
+    for name in (*_AMBIENT_VARIABLES, *_AGENT_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     # Session sockets go to $XDG_RUNTIME_DIR/coding-agents: a short folder (socket paths max 107 bytes).
     runtime = tempfile.mkdtemp(prefix="ca-run-", dir="/tmp")

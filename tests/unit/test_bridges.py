@@ -481,6 +481,65 @@ def test_serve_waits_for_the_container_to_exist(state_home, fp):
     assert fp.call_count(["docker", "wait", NAME]) == 2
 
 
+# --- the host-port relay ----------------------------------------------------------------------
+
+
+def test_host_relay_argv_listens_on_the_gateway_and_forwards_to_loopback():
+    assert bridges.host_relay_argv("10.213.0.1", 11434) == [
+        "socat", "TCP-LISTEN:11434,bind=10.213.0.1,fork,reuseaddr", "TCP:127.0.0.1:11434"]
+
+
+@pytest.mark.parametrize("address", ["localhost", "host.coding-agents.internal", "10.213.0.1,fork", "10.213.0.256",
+                                     "", "::1", "10.213.0.1 "],
+                         ids=["name", "alias", "socat-option", "out-of-range", "empty", "ipv6", "space"])
+def test_host_relay_argv_refuses_anything_but_an_ipv4_address(address):
+    with pytest.raises(ValueError):
+        bridges.host_relay_argv(address, 11434)
+
+
+def test_bridge_settings_enabled_with_only_host_ports():
+    assert settings(host_ports=(11434,)).enabled is True
+
+
+def test_bridge_settings_json_round_trip_keeps_host_ports_and_gateway():
+    original = settings(host_ports=(8080, 11434), host_gateway="10.213.0.1")
+
+    loaded = bridges.BridgeSettings.from_json(original.to_json())
+
+    assert loaded == original
+    assert (loaded.host_ports, loaded.host_gateway) == ((8080, 11434), "10.213.0.1")
+
+
+def test_bridge_settings_from_json_without_host_ports_has_none():
+    data = json.loads(settings().to_json())
+    del data["host_ports"], data["host_gateway"]  # a settings file written before --allow-host-port
+
+    loaded = bridges.BridgeSettings.from_json(json.dumps(data))
+
+    assert (loaded.host_ports, loaded.host_gateway) == ((), "")
+
+
+def test_serve_relays_each_host_port_from_the_gateway(state_home, fp):
+    bridges.prepare(settings(host_ports=(8080, 11434), host_gateway="10.213.0.1"))
+    fp.register(["socat", fp.any()], occurrences=2)
+    fp.register(["docker", "wait", NAME], stdout="0\n")
+
+    assert bridges.serve(NAME) == 0
+
+    assert [list(call) for call in fp.calls] == [bridges.host_relay_argv("10.213.0.1", 8080),
+                                                 bridges.host_relay_argv("10.213.0.1", 11434),
+                                                 ["docker", "wait", NAME]]
+
+
+def test_serve_without_a_gateway_relays_nothing(state_home, fp):
+    bridges.prepare(settings(host_ports=(11434,)))
+    fp.register(["docker", "wait", NAME], stdout="0\n")
+
+    assert bridges.serve(NAME) == 0
+
+    assert [list(call) for call in fp.calls] == [["docker", "wait", NAME]]
+
+
 # --- where bridges cannot run --------------------------------------------------------------------
 
 

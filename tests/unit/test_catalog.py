@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import pytest
@@ -109,7 +110,8 @@ def test_custom_agent_is_its_base_with_other_commands():
     agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
 
     assert agent == dataclasses.replace(codex, name="codex-o3", title="OpenAI Codex CLI (codex-o3)",
-                                        command=("codex", "-m", "o3"), image="codex", program="codex")
+                                        command=("codex", "-m", "o3"), image="codex", program="codex",
+                                        base="codex")
     assert agent.image_name == "codex"
     assert agent.npm_spec == codex.npm_spec
 
@@ -167,3 +169,118 @@ def test_get_agent_finds_custom_agents_and_lists_them_when_unknown():
         catalog.get_agent("clippy", CUSTOM)
 
     assert caught.value.hint == "choose one of: copilot, codex, claude, gemini, shell, codex-o3"
+
+
+# --- what each CLI is told: autonomy modes and quiet switches ----------------------------------
+
+
+def missing_modes(agent: catalog.Agent) -> list[str]:
+    """The autonomy modes an agent row says nothing about."""
+    told = dict(agent.autonomy)
+    return [mode for mode in catalog.AUTONOMY_MODES if mode not in told]
+
+
+@pytest.mark.parametrize("agent", catalog.packaged_agents(), ids=lambda agent: agent.name)
+def test_packaged_agent_has_a_row_for_every_autonomy_mode(agent):
+    assert missing_modes(agent) == []
+
+
+def test_missing_modes_catches_a_new_row_without_them():
+    row = dataclasses.replace(catalog.get_agent("claude"), name="newcli", autonomy=(("full", catalog.Told()),))
+
+    assert missing_modes(row) == ["ask"]
+    assert missing_modes(dataclasses.replace(row, autonomy=())) == list(catalog.AUTONOMY_MODES)
+
+
+@pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)
+def test_agent_autonomy_rows_name_known_modes_once(agent):
+    modes = [mode for mode, _ in agent.autonomy]
+
+    assert len(modes) == len(set(modes))
+    assert set(modes) <= set(catalog.AUTONOMY_MODES)
+
+
+def test_default_autonomy_is_a_mode():
+    assert catalog.DEFAULT_AUTONOMY in catalog.AUTONOMY_MODES
+
+
+@pytest.mark.parametrize("mode", catalog.AUTONOMY_MODES)
+@pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)
+def test_told_settings_are_json_objects_in_a_login_dir(agent, mode):
+    for item in agent.told(mode).settings:
+        assert item.format == "json", item
+        assert isinstance(json.loads(item.content), dict), item
+        assert any(item.container.startswith(folder + "/") for folder in agent.login_dirs), item
+
+
+def test_agent_told_joins_the_mode_and_the_quiet_switches():
+    claude = catalog.get_agent("claude")
+
+    told = claude.told("full")
+
+    assert told.args == ("--dangerously-skip-permissions",)
+    assert told.env == (("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"))
+    assert told.settings == (catalog.FirstRun(".claude/.claude.json", "json", '{"bypassPermissionsModeAccepted": true}'),)
+
+
+def test_agent_told_puts_the_modes_flags_before_the_quiet_ones():
+    codex = catalog.get_agent("codex")
+    ask = dict(codex.autonomy)["ask"]
+
+    assert codex.told("ask").args == (*ask.args, *codex.quiet.args)
+
+
+def test_agent_told_quiet_settings_in_every_mode():
+    gemini = catalog.get_agent("gemini")
+
+    for mode in catalog.AUTONOMY_MODES:
+        assert gemini.quiet.settings[0] in gemini.told(mode).settings
+
+
+def test_agent_told_unknown_mode_is_only_the_quiet_switches():
+    codex = catalog.get_agent("codex")
+
+    assert codex.told("sideways") == codex.quiet
+
+
+def test_agent_told_without_rows_is_nothing():
+    assert catalog.get_agent("shell").told("full") == catalog.Told()
+
+
+def test_with_told_puts_the_flags_right_after_the_program():
+    codex = catalog.get_agent("codex")
+
+    assert codex.with_told(("codex", "--no-daemon"), "full") == ["codex", *codex.told("full").args, "--no-daemon"]
+
+
+def test_with_told_prompt_command_keeps_the_subcommand_after_the_flags():
+    claude = catalog.get_agent("claude")
+
+    assert claude.with_told(claude.prompt_command, "ask") == ["claude", "--permission-mode", "default", "-p", "{prompt}"]
+
+
+@pytest.mark.parametrize("command", [("bash", "-c", "claude"), ("/usr/local/bin/claude",), ("npx", "claude")],
+                         ids=["script", "full-path", "npx"])
+def test_with_told_leaves_a_command_of_another_program_alone(command):
+    assert catalog.get_agent("claude").with_told(command, "full") == list(command)
+
+
+def test_with_told_empty_command_stays_empty():
+    assert catalog.get_agent("claude").with_told((), "full") == []
+
+
+def test_custom_agent_keeps_the_program_of_its_base():
+    assert catalog.custom_agent("scripted", "claude", command=("bash", "-c", "claude -p hi")).executable == "claude"
+    assert catalog.get_agent("codex").executable == "codex"
+
+
+def test_custom_agent_running_a_script_gets_no_cli_flags():
+    agent = catalog.custom_agent("scripted", "codex", command=("bash", "-c", "codex exec hi"))
+
+    assert agent.with_told(agent.command, "full") == ["bash", "-c", "codex exec hi"]
+
+
+def test_custom_agent_running_its_bases_program_gets_the_flags():
+    agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
+
+    assert agent.with_told(agent.command, "ask") == ["codex", *catalog.get_agent("codex").told("ask").args, "-m", "o3"]

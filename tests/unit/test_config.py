@@ -191,6 +191,35 @@ def test_load_config_sessions_unknown_key_hint_lists_sessions_keys(tmp_path):
     assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args, autonomy"
 
 
+def test_load_config_sessions_autonomy_defaults_to_full():
+    assert config.load_config().sessions.autonomy == "full"
+
+
+@pytest.mark.parametrize("mode", ["full", "ask"])
+def test_load_config_sessions_autonomy_modes(tmp_path, mode):
+    path = write_config(tmp_path / "config.toml", f"[sessions]\nautonomy = '{mode}'\n")
+
+    assert config.load_config(path).sessions.autonomy == mode
+
+
+@pytest.mark.parametrize("mode", ["yolo", "Full", "", "none"])
+def test_load_config_sessions_autonomy_other_modes_refused_with_hint(tmp_path, mode):
+    path = write_config(tmp_path / "config.toml", f"[sessions]\nautonomy = '{mode}'\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path}: [sessions] autonomy = {mode!r} is not a mode"
+    assert caught.value.hint == "choose 'full' or 'ask'"
+
+
+def test_load_config_sessions_autonomy_must_be_a_string(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[sessions]\nautonomy = true\n")
+
+    with pytest.raises(AgentsError, match=r"\[sessions\] autonomy must be a str, not bool"):
+        config.load_config(path)
+
+
 def test_load_config_unknown_section_hint_names_sessions(tmp_path):
     path = write_config(tmp_path / "config.toml", "[session]\nnetwork = 'x'\n")
 
@@ -242,6 +271,46 @@ def test_load_config_rejects_bad_network_values(tmp_path, text, expected):
 
     assert caught.value.message.startswith(f"config file {path}")
     assert expected in caught.value.message
+
+
+def test_load_config_network_host_ports_default_to_none():
+    assert config.load_config().network.host_ports == ()
+
+
+def test_load_config_network_host_ports(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[network]\nhost_ports = [11434, 1, 65535]\n")
+
+    assert config.load_config(path).network.host_ports == (11434, 1, 65535)
+
+
+@pytest.mark.parametrize(("port", "shown"), [("0", "0"), ("70000", "70000"), ("65536", "65536"), ("-1", "-1"),
+                                             ("'abc'", "'abc'"), ("true", "True"), ("1.5", "1.5"), ("''", "''")],
+                         ids=["zero", "too-big", "just-too-big", "negative", "word", "bool", "float", "empty"])
+def test_load_config_network_host_ports_refuses_what_is_not_a_port(tmp_path, port, shown):
+    path = write_config(tmp_path / "config.toml", f"[network]\nhost_ports = [8080, {port}]\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path}: [network] host_ports: {shown} is not a port number"
+    assert caught.value.hint == "use a number from 1 to 65535, e.g. 11434"
+
+
+def test_load_config_network_host_ports_must_be_a_list(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[network]\nhost_ports = 11434\n")
+
+    with pytest.raises(AgentsError, match=r"\[network\] host_ports must be a list, not int"):
+        config.load_config(path)
+
+
+@pytest.mark.parametrize(("text", "port"), [("11434", 11434), (" 8080 ", 8080), (8080, 8080)])
+def test_parse_host_port_takes_digits_from_a_command_line(text, port):
+    assert config.parse_host_port(text, "--allow-host-port") == port
+
+
+def test_parse_host_port_refuses_a_superscript_digit():
+    with pytest.raises(AgentsError, match="is not a port number"):
+        config.parse_host_port("\u00b2", "--allow-host-port")
 
 
 # --- [credentials] ------------------------------------------------------------------------
@@ -401,6 +470,143 @@ def test_load_config_custom_agent_unknown_key_hint(tmp_path):
         config.load_config(path)
 
     assert caught.value.hint == "known keys: base, command, prompt_command, title, env"
+
+
+# --- [agents.NAME] env --------------------------------------------------------------------------------
+
+ENDPOINT = "https://llm.example.com/v1"
+
+
+def test_load_config_builtin_agent_env(tmp_path):
+    path = write_config(tmp_path / "config.toml",
+                        f'[agents.claude]\nenv = {{ANTHROPIC_BASE_URL = "{ENDPOINT}", ANTHROPIC_MODEL = "m"}}\n')
+
+    loaded = config.load_config(path)
+
+    assert loaded.agent_env == (("claude", (("ANTHROPIC_BASE_URL", ENDPOINT), ("ANTHROPIC_MODEL", "m"))),)
+    assert loaded.agents == ()  # variables for the built-in agent, not an agent of its own
+
+
+def test_load_config_builtin_agent_env_as_a_sub_table(tmp_path):
+    path = write_config(tmp_path / "config.toml", f'[agents.codex.env]\nOPENAI_BASE_URL = "{ENDPOINT}"\n')
+
+    assert config.load_config(path).agent_env == (("codex", (("OPENAI_BASE_URL", ENDPOINT),)),)
+
+
+@pytest.mark.parametrize("line", ["base = 'codex'", "command = ['claude', '--x']", "prompt_command = ['claude']",
+                                  "title = 'Mine'"], ids=["base", "command", "prompt-command", "title"])
+def test_load_config_builtin_agent_table_takes_only_env(tmp_path, line):
+    path = write_config(tmp_path / "config.toml", f"[agents.claude]\nenv = {{}}\n{line}\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path}: [agents.claude] would replace the built-in agent claude"
+    assert caught.value.hint == ("pick another name for your own agent; a built-in agent's table takes only: env")
+
+
+def test_load_config_builtin_agent_unknown_key_hint(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[agents.gemini]\nmodel = 'x'\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path}: unknown key 'model' in [agents.gemini]"
+    assert caught.value.hint == "a built-in agent's table takes: env"
+
+
+def test_load_config_custom_agent_env(tmp_path):
+    path = write_config(tmp_path / "config.toml",
+                        f'[agents.mine]\nbase = "codex"\nenv = {{OPENAI_BASE_URL = "{ENDPOINT}"}}\n')
+
+    loaded = config.load_config(path)
+
+    assert [(agent.name, agent.image_name) for agent in loaded.agents] == [("mine", "codex")]
+    assert loaded.agent_env == (("mine", (("OPENAI_BASE_URL", ENDPOINT),)),)
+
+
+@pytest.mark.parametrize("name", ["1ABC", "A-B", '"A B"', '"A.B"', '"Ä"', '""'],
+                         ids=["leading-digit", "dash", "space", "dot", "non-ascii", "empty"])
+def test_load_config_agent_env_refuses_bad_variable_names(tmp_path, name):
+    path = write_config(tmp_path / "config.toml", f"[agents.claude]\nenv = {{{name} = 'x'}}\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    shown = name.strip('"')
+    assert caught.value.message == f"config file {path}: [agents.claude] env: {shown!r} is not a variable name"
+    assert caught.value.hint == "use letters, digits and '_'"
+
+
+@pytest.mark.parametrize("value", ["1", "true", "['a']", "{x = 'y'}", '"a\\u0000b"'],
+                         ids=["int", "bool", "list", "table", "nul"])
+def test_load_config_agent_env_refuses_values_that_are_not_strings(tmp_path, value):
+    path = write_config(tmp_path / "config.toml", f"[agents.mine]\nbase = 'codex'\nenv = {{API_X = {value}}}\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path}: [agents.mine] env: API_X must be a string"
+    assert caught.value.hint == 'e.g. API_X = "https://llm.example.com"'
+
+
+def test_load_config_agent_env_must_be_a_table(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[agents.claude]\nenv = 'A=1'\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path}: [agents.claude] env must be a table of variables"
+
+
+ENV_TABLES = (
+    '[agents.codex]\nenv = {OPENAI_BASE_URL = "https://base.example.com", MODE = "base"}\n\n'
+    '[agents.mine]\nbase = "codex"\nenv = {MODE = "mine", EXTRA = "1"}\n\n'
+    '[agents.plain]\nbase = "codex"\n'
+)
+
+
+def test_config_env_for_a_builtin_agent_is_its_table(tmp_path):
+    loaded = config.load_config(write_config(tmp_path / "config.toml", ENV_TABLES))
+
+    assert loaded.env_for(catalog.get_agent("codex")) == {"OPENAI_BASE_URL": "https://base.example.com", "MODE": "base"}
+
+
+def test_config_env_for_an_agent_without_a_table_is_empty(tmp_path):
+    loaded = config.load_config(write_config(tmp_path / "config.toml", ENV_TABLES))
+
+    assert loaded.env_for(catalog.get_agent("claude")) == {}
+
+
+def test_config_env_for_a_custom_agent_is_its_bases_then_its_own(tmp_path):
+    loaded = config.load_config(write_config(tmp_path / "config.toml", ENV_TABLES))
+    mine = catalog.get_agent("mine", loaded.agents)
+
+    assert loaded.env_for(mine) == {"OPENAI_BASE_URL": "https://base.example.com", "MODE": "mine", "EXTRA": "1"}
+
+
+def test_config_env_for_a_custom_agent_without_a_table_is_its_bases(tmp_path):
+    loaded = config.load_config(write_config(tmp_path / "config.toml", ENV_TABLES))
+    plain = catalog.get_agent("plain", loaded.agents)
+
+    assert loaded.env_for(plain) == {"OPENAI_BASE_URL": "https://base.example.com", "MODE": "base"}
+
+
+def test_config_env_for_a_custom_agent_of_the_shell_is_the_shells(tmp_path):
+    path = write_config(tmp_path / "config.toml",
+                        '[agents.shell]\nenv = {FOO = "shell"}\n\n[agents.myshell]\nbase = "shell"\n')
+    loaded = config.load_config(path)
+
+    assert loaded.env_for(catalog.get_agent("myshell", loaded.agents)) == {"FOO": "shell"}
+
+
+def test_config_env_for_never_takes_an_unrelated_agents_table(tmp_path):
+    path = write_config(tmp_path / "config.toml",
+                        '[agents.base]\nbase = "codex"\nenv = {FOO = "not yours"}\n\n'
+                        '[agents.myshell]\nbase = "shell"\n')
+    loaded = config.load_config(path)
+
+    assert loaded.env_for(catalog.get_agent("myshell", loaded.agents)) == {}
 
 
 # --- [mcp] and [mcp_servers.NAME] -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, images, launcher, network, runner, sessions
+from agents import bridges, catalog, endpoints, images, launcher, network, runner, sessions
 from agents.config import Config, NetworkConfig, SessionsConfig
 from agents.errors import AgentsError
 from tests.unit.gitrepos import make_template, run_git
@@ -314,6 +314,233 @@ def test_build_request_other_modes_have_no_policy(engine, repo, network_mode):
     no_container(engine, "claude-api-session-1")
 
     assert build(repo, network=network_mode).policy is None
+
+
+# --- build_request: autonomy ---------------------------------------------------------------
+
+
+def test_build_request_autonomy_defaults_to_full(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    assert build(repo).autonomy == "full"
+
+
+def test_build_request_autonomy_from_the_config(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    assert build(repo, config=Config(sessions=SessionsConfig(autonomy="ask"))).autonomy == "ask"
+
+
+def test_build_request_ask_option_wins_over_the_config(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    assert build(repo, config=Config(sessions=SessionsConfig(autonomy="full")), autonomy="ask").autonomy == "ask"
+
+
+def test_build_request_ask_with_a_prompt_refused(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, autonomy="ask", prompt="fix it", mode="run")
+
+    assert caught.value.message == ("--ask keeps the agent's approval prompts, but with --prompt nobody is there to "
+                                    "answer them")
+    assert "--autonomy full" in caught.value.hint
+
+
+def test_build_request_config_ask_with_a_prompt_refused_naming_the_config(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, config=Config(sessions=SessionsConfig(autonomy="ask")), prompt="fix it", mode="run")
+
+    assert caught.value.message.startswith('[sessions] autonomy = "ask" keeps the agent\'s approval prompts')
+    assert caught.value.hint == "run it interactively, or pass --autonomy full for this prompt"
+
+
+def test_build_request_autonomy_full_lets_a_prompt_run_with_config_ask(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, config=Config(sessions=SessionsConfig(autonomy="ask")), autonomy="full", prompt="fix it",
+                    mode="run")
+
+    assert (request.autonomy, request.prompt) == ("full", "fix it")
+
+
+def test_choose_autonomy_refuses_an_unknown_mode(repo):
+    options = launcher.LaunchOptions(agent="claude", path=str(repo), autonomy="yolo")
+
+    with pytest.raises(AgentsError) as caught:
+        launcher.choose_autonomy(options, Config())
+
+    assert caught.value.message == "--autonomy 'yolo' is not a mode"
+    assert caught.value.hint == "choose full or ask"
+
+
+@pytest.mark.parametrize("options", [{"autonomy": "ask", "prompt": "fix it"}, {"host_ports": ("abc",)}],
+                         ids=["ask-with-prompt", "bad-port"])
+def test_build_request_refuses_bad_autonomy_and_ports_before_docker(engine, repo, options):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError):
+        build(repo, **options)
+
+    assert docker_calls(engine) == []
+
+
+# --- build_request: model endpoints and host ports --------------------------------------------
+
+ENDPOINT = "https://llm.example.com/v1"
+LOCAL_ENDPOINT = f"http://{network.HOST_ALIAS}:11434"
+
+
+def claude_env(url: str, **config) -> Config:
+    return Config(agent_env=(("claude", (("ANTHROPIC_BASE_URL", url),)),), **config)
+
+
+def test_build_request_carries_the_endpoints(engine, repo, fake_which):
+    fake_which("socat")
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, config=claude_env(ENDPOINT))
+
+    assert request.endpoints == endpoints.Endpoints(env=(("ANTHROPIC_BASE_URL", ENDPOINT),), hosts=("llm.example.com",))
+
+
+def test_build_request_without_endpoints_carries_an_empty_plan(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    assert build(repo).endpoints == endpoints.Endpoints()
+
+
+def test_build_request_endpoint_host_joins_the_allowlist(engine, repo, fake_which):
+    fake_which("socat")
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, config=claude_env(ENDPOINT))
+
+    assert "llm.example.com" in request.policy.allow
+    assert set(catalog.get_agent("claude").allowed_domains) - {"claude.ai"} <= set(request.policy.allow)
+
+
+def test_build_request_hosts_endpoint_variable_joins_the_allowlist(engine, repo, fake_which, monkeypatch):
+    fake_which("socat")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://gateway.example.com/anthropic")
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo)
+
+    assert request.endpoints.env == (("ANTHROPIC_BASE_URL", "https://gateway.example.com/anthropic"),)
+    assert "gateway.example.com" in request.policy.allow
+
+
+def test_build_request_codex_host_provider_joins_the_allowlist(engine, repo, fake_which, isolated_home):
+    fake_which("socat")
+    (isolated_home / ".codex").mkdir()
+    (isolated_home / ".codex" / "config.toml").write_text(
+        'model_provider = "corp"\n\n[model_providers.corp]\nbase_url = "https://corp-llm.example.com/v1"\n')
+    no_container(engine, "codex-api-session-1")
+
+    request = build(repo, agent="codex")
+
+    assert "corp-llm.example.com" in request.policy.allow
+    assert [container for container, _, _ in request.endpoints.settings] == [".codex/config.toml"]
+
+
+def test_build_request_bad_endpoint_url_refused(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, config=claude_env("llm.example.com"))
+
+    assert caught.value.message.startswith("ANTHROPIC_BASE_URL is not an http(s) URL")
+    assert caught.value.hint == "e.g. https://llm.example.com/v1"
+
+
+def test_build_request_endpoint_on_this_machine_without_a_port_refused(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, config=claude_env(LOCAL_ENDPOINT))
+
+    assert caught.value.message == (f"claude's endpoint is port 11434 of this machine ({network.HOST_ALIAS}), "
+                                    "but that port is not open to the session")
+    assert "--allow-host-port" in caught.value.hint
+
+
+def test_build_request_endpoint_on_this_machine_with_a_port(engine, repo, fake_which):
+    fake_which("socat")
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, config=claude_env(LOCAL_ENDPOINT), host_ports=("11434",))
+
+    assert network.HOST_ALIAS not in request.policy.allow  # reached through the host-port rules, not the allowlist
+    assert request.policy.host_ports == (11434,)
+    assert request.endpoints.hosts == (network.HOST_ALIAS,)
+
+
+def test_build_request_endpoint_on_this_machine_with_a_configured_port(engine, repo, fake_which):
+    fake_which("socat")
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, config=claude_env(LOCAL_ENDPOINT, network=NetworkConfig(host_ports=(11434,))))
+
+    assert request.policy.host_ports == (11434,)
+
+
+def test_build_request_host_ports_go_to_the_policy_and_the_bridge(engine, repo, fake_which):
+    fake_which("socat")
+    no_container(engine, "claude-api-session-1")
+    config = Config(network=NetworkConfig(host_ports=(8080, 11434)))
+
+    request = build(repo, config=config, host_ports=("11434", "3000"))
+
+    assert request.policy.host_ports == (3000, 8080, 11434)
+    assert request.bridge.host_ports == (3000, 8080, 11434)
+    assert request.bridge.enabled is True
+
+
+@pytest.mark.parametrize("network_mode", ["restricted", "allow-all"])
+def test_build_request_allow_host_port_refused_outside_squid(engine, repo, network_mode):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, network=network_mode, host_ports=("11434",))
+
+    assert caught.value.message == "--allow-domain, --allow-host-port and --learn only apply to --network-proxy squid"
+    assert caught.value.hint == f"this session's network mode is {network_mode}"
+
+
+def test_build_request_configured_host_ports_are_not_used_outside_squid(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, network="restricted", config=Config(network=NetworkConfig(host_ports=(11434,))))
+
+    assert (request.policy, request.bridge.host_ports) == (None, ())
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "", "11434/tcp"])
+def test_build_request_allow_host_port_that_is_not_a_port_refused(engine, repo, port):
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, host_ports=(port,))
+
+    assert caught.value.message.startswith("--allow-host-port: ")
+    assert caught.value.message.endswith(" is not a port number")
+    assert caught.value.hint == "use a number from 1 to 65535, e.g. 11434"
+
+
+def test_build_request_allow_host_port_needs_socat(engine, repo, fake_which):
+    fake_which()
+    no_container(engine, "claude-api-session-1")
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, host_ports=("11434",))
+
+    assert caught.value.message == ("--allow-host-port needs the session's host-side relay, but socat is not installed "
+                                    "on this machine (apt-get install socat)")
+    assert caught.value.hint == "install socat / use a local engine, or leave out --allow-host-port"
 
 
 # --- build_request: branch-name clashes and limits ------------------------------------------

@@ -3,6 +3,7 @@ copy-back of logins on removal. Git runs for real on repositories in tmp_path; d
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, launcher, sessions
+from agents import bridges, catalog, endpoints, launcher, sessions
 from agents.config import Config, CredentialsConfig
 from agents.errors import AgentsError
 from tests.unit.gitrepos import init_repo, run_git
@@ -293,6 +294,38 @@ def test_start_session_services_shell_without_bridge_does_nothing(fp, state_home
 
     assert list(fp.calls) == []
     assert capsys.readouterr().err == ""
+
+
+def test_start_session_services_sends_the_endpoint_variables_with_the_logins(fp, state_home, isolated_home):
+    settings = prepared(isolated_home)
+    (bridges.session_dir(NAME) / "bridge.pid").write_text(str(os.getpid()))
+    received = []
+    fp.register(RECEIVE, stdin_callable=received.append)
+    plan = endpoints.Endpoints(env=(("OPENAI_BASE_URL", "https://llm.example.com/v1"),), hosts=("llm.example.com",))
+
+    launcher.start_session_services(NAME, CODEX, settings, endpoint_plan=plan)
+
+    assert json.loads(received[0])["env"] == {"OPENAI_BASE_URL": "https://llm.example.com/v1"}
+
+
+def test_start_session_services_tells_the_autonomy_mode_through_the_logins(fp, state_home, isolated_home):
+    received = []
+    fp.register(RECEIVE, stdin_callable=received.append)
+
+    launcher.start_session_services(NAME, catalog.get_agent("claude"), None, autonomy="ask")
+
+    (claude_json,) = [item for item in json.loads(received[0])["files"]
+                      if item["path"] == "/home/agent/.claude/.claude.json"]
+    assert "bypassPermissionsModeAccepted" not in base64.b64decode(claude_json["data"]).decode()
+
+
+def test_start_session_services_shell_gets_its_env_variables(fp, state_home):
+    fp.register(RECEIVE)
+
+    launcher.start_session_services(NAME, catalog.get_agent("shell"), None,
+                                    endpoint_plan=endpoints.Endpoints(env=(("FOO", "bar"),)))
+
+    assert fp.call_count(RECEIVE) == 1
 
 
 # --- session_agent ------------------------------------------------------------------------------------

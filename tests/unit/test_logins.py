@@ -17,6 +17,7 @@ import pytest
 
 from agents import bridges, catalog, logins, mcp
 from agents.catalog import FirstRun, LoginFile
+from agents.endpoints import Endpoints
 from agents.errors import AgentsError
 
 NAME = "codex-api-session-1"
@@ -732,3 +733,121 @@ def test_deliver_sends_the_rendered_mcp_servers(fp, tmp_path):
     (config_file,) = json.loads(received[0])["files"]
     assert "ca-stub" in base64.b64decode(config_file["data"]).decode()
     assert "${API_KEY}" not in received[0] and "API_KEY" not in received[0]
+
+
+# --- model endpoints and autonomy in the bundle -------------------------------------------------------
+
+CLAUDE = catalog.get_agent("claude")
+GEMINI = catalog.get_agent("gemini")
+CLAUDE_JSON = "/home/agent/.claude/.claude.json"
+GEMINI_SETTINGS = "/home/agent/.gemini/settings.json"
+CODEX_CONFIG = "/home/agent/.codex/config.toml"
+PROVIDER = {"model": "llama3", "model_provider": "ollama",
+            "model_providers": {"ollama": {"name": "Ollama", "base_url": "http://host.coding-agents.internal:11434/v1"}}}
+CODEX_ENDPOINTS = Endpoints(settings=((".codex/config.toml", "toml", PROVIDER),), hosts=("host.coding-agents.internal",))
+
+
+def test_plan_bundle_merges_the_endpoint_variables_into_the_env():
+    endpoints = Endpoints(env=(("ANTHROPIC_BASE_URL", "https://llm.example.com"), ("ANTHROPIC_MODEL", "m")))
+
+    bundle = logins.plan_bundle(CLAUDE, [], {"ANTHROPIC_API_KEY": "k"}, endpoints=endpoints)
+
+    assert bundle["env"] == {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": "https://llm.example.com",
+                             "ANTHROPIC_MODEL": "m"}
+
+
+def test_plan_bundle_endpoint_variable_wins_over_a_host_login_variable():
+    endpoints = Endpoints(env=(("ANTHROPIC_API_KEY", "from-config"),))
+
+    assert logins.plan_bundle(CLAUDE, [], {"ANTHROPIC_API_KEY": "from-host"}, endpoints=endpoints)["env"] == {
+        "ANTHROPIC_API_KEY": "from-config"}
+
+
+def test_plan_bundle_codex_host_settings_come_before_the_trust_table_and_the_mcp_servers():
+    rendered = rendered_for("codex")
+
+    bundle = logins.plan_bundle(CODEX, [], {}, rendered, endpoints=CODEX_ENDPOINTS)
+
+    text = decoded(bundle, CODEX_CONFIG).decode()
+    assert [item["path"] for item in bundle["files"]] == [CODEX_CONFIG]
+    assert text.index('model = "llama3"') < text.index('[projects."/workspace"]') < text.index("[mcp_servers.")
+    assert tomllib.loads(text) == {**PROVIDER, "projects": {"/workspace": {"trust_level": "trusted"}},
+                                   **tomllib.loads(rendered.content)}
+
+
+def test_plan_bundle_codex_host_settings_without_mcp_servers_parse_with_the_trust_table():
+    bundle = logins.plan_bundle(CODEX, [], {}, endpoints=CODEX_ENDPOINTS)
+
+    assert tomllib.loads(decoded(bundle, CODEX_CONFIG).decode()) == {
+        **PROVIDER, "projects": {"/workspace": {"trust_level": "trusted"}}}
+
+
+def test_apply_host_settings_toml_replaces_the_chosen_keys_and_keeps_the_rest():
+    existing = b'model = "old"\napproval_policy = "never"\n'
+
+    merged = tomllib.loads(logins.apply_host_settings(existing, "toml", {"model": "new"}).decode())
+
+    assert merged == {"model": "new", "approval_policy": "never"}
+
+
+@pytest.mark.parametrize("existing", [None, b"", b"[broken\n"], ids=["none", "empty", "not-toml"])
+def test_apply_host_settings_toml_without_a_usable_file_is_the_chosen_keys(existing):
+    assert tomllib.loads(logins.apply_host_settings(existing, "toml", PROVIDER).decode()) == PROVIDER
+
+
+def test_apply_host_settings_json_deep_merges():
+    existing = b'{"model": {"name": "old", "keep": 1}, "theme": "dark"}'
+
+    merged = json.loads(logins.apply_host_settings(existing, "json", {"model": {"name": "new"}}))
+
+    assert merged == {"model": {"name": "new", "keep": 1}, "theme": "dark"}
+
+
+def test_plan_bundle_full_autonomy_accepts_claudes_bypass_dialog():
+    bundle = logins.plan_bundle(CLAUDE, [], {}, autonomy="full")
+
+    assert json.loads(decoded(bundle, CLAUDE_JSON))["bypassPermissionsModeAccepted"] is True
+
+
+def test_plan_bundle_ask_autonomy_leaves_claudes_bypass_dialog_alone():
+    bundle = logins.plan_bundle(CLAUDE, [], {}, autonomy="ask")
+
+    assert json.loads(decoded(bundle, CLAUDE_JSON)) == {"projects": {"/workspace": {"hasTrustDialogAccepted": True}}}
+
+
+@pytest.mark.parametrize("mode", catalog.AUTONOMY_MODES)
+def test_plan_bundle_gemini_quiet_settings_in_every_mode(mode):
+    bundle = logins.plan_bundle(GEMINI, [], {}, autonomy=mode)
+
+    assert json.loads(decoded(bundle, GEMINI_SETTINGS)) == {"privacy": {"usageStatisticsEnabled": False},
+                                                            "telemetry": {"enabled": False}}
+
+
+@pytest.mark.parametrize("mode", catalog.AUTONOMY_MODES)
+def test_plan_bundle_gemini_quiet_settings_win_over_the_users_own(tmp_path, mode):
+    write_file(tmp_path / ".gemini" / "settings.json",
+               b'{"privacy": {"usageStatisticsEnabled": true}, "telemetry": {"enabled": true}, "theme": "Dracula"}', T0)
+
+    bundle = logins.plan_bundle(GEMINI, logins.read_host_logins(GEMINI, tmp_path, {}), {}, autonomy=mode)
+
+    assert json.loads(decoded(bundle, GEMINI_SETTINGS)) == {"privacy": {"usageStatisticsEnabled": False},
+                                                            "telemetry": {"enabled": False}, "theme": "Dracula"}
+
+
+def test_deliver_sends_the_endpoint_variables_without_host_logins(fp, tmp_path):
+    received = []
+    fp.register(RECEIVE, stdin_callable=received.append)
+    endpoints = Endpoints(env=(("OPENAI_BASE_URL", "https://llm.example.com/v1"),))
+
+    logins.deliver(NAME, CODEX, False, {"HOME": str(tmp_path), "OPENAI_API_KEY": "sk-host"}, endpoints=endpoints)
+
+    assert json.loads(received[0])["env"] == {"OPENAI_BASE_URL": "https://llm.example.com/v1"}
+    assert not any("llm.example.com" in arg for call in fp.calls for arg in call)  # never on a command line
+
+
+def test_summary_endpoint_variables_are_not_a_login(tmp_path):
+    host_logins = logins.read_host_logins(CLAUDE, tmp_path, {})
+    bundle = logins.plan_bundle(CLAUDE, host_logins, {},
+                                endpoints=Endpoints(env=(("ANTHROPIC_BASE_URL", "https://llm.example.com"),)))
+
+    assert logins.summary(CLAUDE, host_logins, bundle, True).startswith("no host login for Claude Code")

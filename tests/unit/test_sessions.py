@@ -396,6 +396,26 @@ def test_policy_labels_carry_the_proxy_size_limits():
     assert labels["coding-agents.proxy-limits"] == "5 50"
 
 
+def test_policy_labels_carry_the_host_ports():
+    labels = dict(sessions.policy_labels(network.Policy(allow=(), host_ports=(8080, 11434))))
+
+    assert labels["coding-agents.host-ports"] == "8080 11434"
+
+
+def test_policy_labels_without_host_ports_have_no_host_ports_label():
+    assert "coding-agents.host-ports" not in dict(sessions.policy_labels(POLICY))
+
+
+def test_policy_from_labels_reads_the_host_ports_back():
+    policy = network.Policy(allow=("pypi.org",), host_ports=(8080, 11434))
+
+    assert sessions.policy_from_labels(dict(sessions.policy_labels(policy))).host_ports == (8080, 11434)
+
+
+def test_policy_from_labels_skips_unreadable_host_ports():
+    assert sessions.policy_from_labels({"coding-agents.host-ports": "8080 x -1 11434"}).host_ports == (8080, 11434)
+
+
 def test_policy_from_labels_defaults_are_the_strict_ones():
     assert sessions.policy_from_labels({}) == network.Policy(allow=(), block_private=True, learn=False)
 
@@ -463,6 +483,32 @@ def test_plan_proxy_connects_egress_then_starts_and_probes_port():
     assert plan.start_argv == ("docker", "start", f"{NAME}-proxy")
     assert plan.ready_argv[:3] == ("docker", "exec", f"{NAME}-proxy")
     assert plan.ready_argv[-1].endswith("/dev/tcp/127.0.0.1/3128")
+
+
+def test_proxy_plan_create_argv_for_adds_the_host_alias_before_the_image():
+    plan = proxy_plan(network.Policy(allow=("pypi.org",), host_ports=(11434,)))
+
+    argv = plan.create_argv_for("10.213.0.17")
+
+    assert argv[-3:] == ["--add-host", f"{network.HOST_ALIAS}:10.213.0.17", PROXY_IMAGE]
+    assert argv[:-3] == list(plan.create_argv[:-1])
+
+
+def test_proxy_plan_create_argv_for_without_host_ports_is_the_plain_argv():
+    plan = proxy_plan()
+
+    assert plan.create_argv_for("10.213.0.17") == list(plan.create_argv)
+    assert "--add-host" not in plan.create_argv_for("10.213.0.17")
+
+
+def test_proxy_plan_create_argv_for_without_a_gateway_is_the_plain_argv():
+    plan = proxy_plan(network.Policy(allow=(), host_ports=(11434,)))
+
+    assert plan.create_argv_for(None) == list(plan.create_argv)
+
+
+def test_plan_proxy_keeps_the_policys_host_ports():
+    assert proxy_plan(network.Policy(allow=(), host_ports=(8080, 11434))).host_ports == (8080, 11434)
 
 
 # --- the ext:: transport ------------------------------------------------------------------
