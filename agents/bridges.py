@@ -351,10 +351,12 @@ def running(name: str) -> bool:
 def wait_for_sockets(settings: BridgeSettings, timeout: float = 10.0) -> bool:
     import time
 
+    from agents import runner
+
     wanted = [sockets_dir(settings.session) / listener.socket for listener in listeners(settings)]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(path.exists() for path in wanted):
             return True
-        time.sleep(0.05)
+        runner.pause(0.05)  # a Ctrl-C during a launch is acted on here too
     return False

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import bridges, files, netlog
+from agents import bridges, files, netlog, runner
 from agents.errors import AgentsError
 
 AAD = b"coding-agents capability v1"
@@ -376,10 +376,10 @@ def ensure_running(spawn, timeout: float = 10.0) -> None:
         while time.monotonic() < deadline:
             if running():
                 return
-            time.sleep(0.05)
+            runner.pause(0.05)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running():
             return
-        time.sleep(0.05)
+        runner.pause(0.05)
     raise AgentsError("the secret broker did not start", hint="see ~/.local/state/coding-agents/broker-broker.log")

@@ -5,9 +5,10 @@ Every version this project pins lives in this file.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 
 # Node.js and npm come as tarballs from the npm registry (packages node-linux-<arch>, npm).
 NODE_VERSION = "22.23.3"
@@ -18,6 +19,7 @@ MCP_NPM_PACKAGES = ("@playwright/mcp@0.0.83", "@upstash/context7-mcp@4.1.1")
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 IMAGE_PREFIX = "coding-agents-"
 OS_IMAGE = f"{IMAGE_PREFIX}os:{DEBIAN_SUITE}"  # made by `images bootstrap-base`
+COPILOT_PACKAGE_DIR = "/opt/copilot-package"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ class Agent:
     # Keys of the host's own config file that choose the model and provider: (file, keys).
     host_settings: tuple[HostSettings, ...] = ()
     program: str | None = None  # the CLI's executable; autonomy flags go only after it
+    # Shell steps run as root when the image is built, after the npm install.
+    image_prepare: tuple[str, ...] = ()
+    # Variables set when the CLI is pointed at the user's own endpoint (e.g. "talk to nothing else").
+    endpoint_quiet: tuple[tuple[str, str], ...] = ()
     base: str | None = None  # a user's own agent: the built-in one it is made from
 
     @property
@@ -164,9 +170,16 @@ AGENTS: tuple[Agent, ...] = (
         login_env=("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"),
         first_run=(FirstRun(".copilot/config.json", "json", '{"trustedFolders": ["/workspace"]}'),),
         autonomy=(("full", Told(args=("--allow-all-tools",))), ("ask", Told())),
+        # Its package unpacks ~235 MB into the home at each first start (needing exec there):
+        # done once in the image instead, read-only, where the variable points.
+        env=(("COPILOT_PKG_CACHE_HOME", COPILOT_PACKAGE_DIR),),
+        image_prepare=(f"COPILOT_PKG_CACHE_HOME={COPILOT_PACKAGE_DIR} COPILOT_SEA_EXTRACT_ONLY=1 copilot",
+                       f"chmod -R a+rX {COPILOT_PACKAGE_DIR}"),
         quiet=Told(env=(("COPILOT_AUTO_UPDATE", "false"),)),
-        # BYOK (`copilot help providers`): with COPILOT_OFFLINE=true it talks to nothing else.
+        # BYOK (`copilot help providers`): with COPILOT_OFFLINE=true it talks to nothing else,
+        # which would break a GitHub login, so only with the user's own endpoint.
         endpoint_env=("COPILOT_PROVIDER_BASE_URL",),
+        endpoint_quiet=(("COPILOT_OFFLINE", "true"),),
     ),
     Agent(
         name="codex",
@@ -262,8 +275,9 @@ AGENTS: tuple[Agent, ...] = (
         first_run=(FirstRun(".gemini/trustedFolders.json", "json", '{"/workspace": "TRUST_FOLDER"}'),),
         # In its default mode the shell tool is not even offered to the model in -p.
         autonomy=(("full", Told(args=("--approval-mode", "yolo"))), ("ask", Told(args=("--approval-mode", "default")))),
-        quiet=Told(settings=(FirstRun(".gemini/settings.json", "json",
-                                      '{"privacy": {"usageStatisticsEnabled": false}, "telemetry": {"enabled": false}}'),)),
+        quiet=Told(settings=(FirstRun(".gemini/settings.json", "json", json.dumps({
+            "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False},
+            "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False}})),)),
         endpoint_env=("GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL"),
     ),
     Agent(
@@ -288,7 +302,7 @@ def get_agent(name: str, custom: tuple[Agent, ...] = ()) -> Agent:
     found = find_agent(name, custom)
     if found is None:
         names = agent_names() + [agent.name for agent in custom]
-        raise AgentsError(f"unknown agent {name!r}", hint="choose one of: " + ", ".join(names))
+        raise UsageError(f"unknown agent {name!r}", hint="choose one of: " + ", ".join(names))
     return found
 
 
@@ -308,7 +322,8 @@ def custom_agent(name: str, base: str, command: tuple[str, ...] | None = None,
     if find_agent(name) is not None:
         raise AgentsError(f"[agents.{name}] would replace the built-in agent {name}", hint="pick another name")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-        raise AgentsError(f"[agents.{name}]: agent names use lowercase letters, digits, '-' and '_'")
+        raise AgentsError(f"[agents.{name}]: agent names use lowercase letters, digits, '-' and '_'",
+                          hint="rename the table, e.g. [agents.my-codex]")
     parent = find_agent(base)
     if parent is None:
         raise AgentsError(f"[agents.{name}] base = {base!r} is not an agent", hint="choose one of: " + ", ".join(agent_names()))

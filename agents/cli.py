@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from agents import __version__
-from agents.commands import COMMANDS
-from agents.errors import EXIT_BUG, EXIT_INTERRUPTED, AgentsError
+from agents.errors import EXIT_BUG, EXIT_INTERRUPTED, AgentsError, UsageError
 
 PROG = "coding-agents"
+# For the rare error raised without a hint of its own (a program we ran failed in a way we did not foresee).
+FALLBACK_HINT = "rerun with --debug to see every command run and its output; `coding-agents doctor` checks the setup"
 
 # Program names (links, shims, console scripts) that stand for a command prefix.
 SHIM_COMMANDS: dict[str, list[str]] = {
@@ -31,12 +32,39 @@ SHIM_COMMANDS: dict[str, list[str]] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but its mistakes are ours: `error:` plus `hint:` and exit 2 (a UsageError), an
+    empty value is refused rather than taken for "not given", and internal commands stay unlisted."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise UsageError(message, hint=f"`{self.prog} --help` shows what it takes")
+
+    def _get_value(self, action: argparse.Action, arg_string: str):
+        # `--branch ''` would otherwise mean "no --branch" wherever the code tests the value's truth.
+        if isinstance(arg_string, str) and not arg_string.strip() and action.option_strings:
+            option = "/".join(action.option_strings)
+            raise UsageError(f"{option} needs a value, not an empty string",
+                             hint=f"leave out {action.option_strings[0]} for its default; `{self.prog} --help`")
+        if isinstance(arg_string, str) and not arg_string.strip() and not action.choices \
+                and action.nargs != argparse.REMAINDER:  # `_complete -- run-claude ''`: completing an empty word
+            raise UsageError(f"{action.metavar or action.dest} must not be empty",
+                             hint=f"`{self.prog} --help` says what {action.metavar or action.dest} is")
+        return super()._get_value(action, arg_string)
+
+    def _check_value(self, action: argparse.Action, value) -> None:
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            public = ", ".join(name for name in action.choices if not name.startswith("_"))
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from {public})")
+        super()._check_value(action, value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="log every command run; show tracebacks"
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Run AI coding agents (Copilot, Codex, Claude Code, Gemini) in hardened Docker "
         "containers, each on its own git branch.",
@@ -44,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--debug", action="store_true", help="log every command run; show tracebacks")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (each has its own --help)")
+    from agents.commands import COMMANDS  # here, not at the top: main's Ctrl-C handling covers the imports
+
     for command in COMMANDS:
         command.add_parser(subparsers, common)
     return parser
@@ -95,22 +125,23 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="debug: %(message)s", stream=sys.stderr
     )
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(args_list)
         if not getattr(args, "handler", None):
-            parser.print_help(sys.stderr)
-            return 2
+            parser.print_help()  # the same as --help, and where --help goes
+            return 0
         return int(args.handler(args) or 0)
     except AgentsError as error:
         if debug:
             _print_traceback()
         print(f"error: {error.message}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
+        print(f"hint: {error.hint or FALLBACK_HINT}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # One line; on a terminal after a line break, as the ^C the terminal echoed has none.
+        start = "\n" if sys.stderr.isatty() else ""
+        print(f"{start}interrupted" + (f": {interrupt}" if str(interrupt) else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and friends; not worth a traceback.
@@ -132,4 +163,12 @@ def _print_traceback() -> None:
 
 def entry() -> None:
     """Console-script entry (pip/pipx): every script name maps through argv[0]."""
-    raise SystemExit(main())
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # CPython 3.11 takes a KeyboardInterrupt that passed through exec() (dataclasses make their
+        # methods with it while a module is imported) for unhandled even after main handled it, and
+        # at exit kills the process with SIGINT instead of returning our code: leave directly.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -50,6 +52,47 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "ssh_agent": bool,  # forward the host's ssh-agent to every session (like --ssh-agent)
     },
 }
+
+
+# What each key looks like, for the hint when a value is refused.
+_EXAMPLES: dict[str, str] = {
+    "registry": 'registry = "registry.example.com/team"',
+    "base_image": 'base_image = "debian:bookworm-slim"',
+    "ca_cert": 'ca_cert = "/etc/ssl/certs/ca-certificates.crt"',
+    "npm_registry": 'npm_registry = "https://registry.npmjs.org"',
+    "debian_mirror": 'debian_mirror = "http://deb.debian.org/debian"',
+    "allow": 'allow = ["pypi.org", ".pythonhosted.org"]',
+    "block_private": "block_private = true",
+    "request_max_mb": "request_max_mb = 100",
+    "reply_max_mb": "reply_max_mb = 2048",
+    "subnet_pool": 'subnet_pool = "10.213.0.0/16"',
+    "host_ports": "host_ports = [11434]",
+    "network": 'network = "squid"',
+    "auto_commit": "auto_commit = true",
+    "pids_limit": "pids_limit = 1024",
+    "memory": 'memory = "4g"',
+    "cpus": "cpus = 2",
+    "docker_args": 'docker_args = ["--shm-size", "1g"]',
+    "autonomy": 'autonomy = "full"',
+    "enable": 'enable = ["github", "context7"]',
+    "capability_hours": "capability_hours = 24",
+    "logins": "logins = true",
+    "save_new_logins": "save_new_logins = true",
+    "git_credentials": "git_credentials = true",
+    "git_hosts": 'git_hosts = ["git.example.com"]',
+    "signing": "signing = true",
+    "ssh_agent": "ssh_agent = false",
+}
+# TOML's words for the types, for "must be a ..." messages.
+_KINDS = {str: "string", int: "whole number", float: "number", bool: "boolean", list: "list",
+          dict: "table"}
+_FOUND_KINDS = {**_KINDS, float: "decimal number"}
+NETWORK_MODES = ("restricted", "squid", "allow-all")  # the same as --network-proxy's choices
+MIN_PIDS_LIMIT = 64  # the agent's CLI, tmux, git and a shell; 0 or -1 would mean no limit at all
+MIN_MEMORY_BYTES = 6 * 1024 * 1024  # the engine refuses less
+MIN_CPUS = 0.01  # the engine's smallest share
+_SIZE = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?) ?(?P<unit>[bkmgtp]?)(?:i?b)?", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
 @dataclass(frozen=True)
@@ -136,6 +179,14 @@ def load_config(path: Path | None = None) -> Config:
     path = path or config_path()
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AgentsError(
+            f"config file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start})",
+            hint="save it as UTF-8 (TOML files must be), or move it aside to use defaults",
+        ) from None
+    except IsADirectoryError:
+        raise AgentsError(f"cannot read config file {path}: it is a folder",
+                          hint="point CODING_AGENTS_CONFIG at a file") from None
     except FileNotFoundError:
         if explicit:  # a file the user named must exist; only the default may be absent
             raise AgentsError(
@@ -168,7 +219,8 @@ def parse_config(text: str, path: Path) -> Config:
                 hint="known sections: " + ", ".join(f"[{s}]" for s in _SCHEMA),
             )
         if not isinstance(values, dict):
-            raise AgentsError(f"config file {path}: {section} must be a table ([{section}])")
+            raise AgentsError(f"config file {path}: {section} must be a table ([{section}])",
+                              hint=f"write it as a section: [{section}] on its own line, then its keys")
         for key, value in values.items():
             expected = _SCHEMA[section].get(key)
             if expected is None:
@@ -176,35 +228,33 @@ def parse_config(text: str, path: Path) -> Config:
                     f"config file {path}: unknown key {key!r} in [{section}]",
                     hint="known keys: " + ", ".join(_SCHEMA[section]),
                 )
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                continue
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            whole_for_float = expected is float and isinstance(value, int) and not isinstance(value, bool)
+            wrong_type = not isinstance(value, expected) or isinstance(value, bool) != (expected is bool)
+            if wrong_type and not whole_for_float:
                 raise AgentsError(
-                    f"config file {path}: [{section}] {key} must be a {expected.__name__}, "
-                    f"not {type(value).__name__}"
+                    f"config file {path}: [{section}] {key} must be a {_KINDS[expected]}, "
+                    f"not a {_FOUND_KINDS.get(type(value), type(value).__name__)}",
+                    hint=f"e.g. {_EXAMPLES[key]}",
                 )
+            check_value(section, key, value, f"config file {path}: [{section}] {key}")
     sessions = dict(data.get("sessions", {}))
     if "docker_args" in sessions:
-        if not all(isinstance(arg, str) for arg in sessions["docker_args"]):
-            raise AgentsError(f"config file {path}: [sessions] docker_args must be a list of strings")
         sessions["docker_args"] = tuple(sessions["docker_args"])
     if "cpus" in sessions:
         sessions["cpus"] = float(sessions["cpus"])
+    if "memory" in sessions:
+        sessions["memory"] = check_memory(sessions["memory"], f"config file {path}: [sessions] memory")
     if "autonomy" in sessions and sessions["autonomy"] not in AUTONOMY_MODES:
         raise AgentsError(f"config file {path}: [sessions] autonomy = {sessions['autonomy']!r} is not a mode",
                           hint="choose " + " or ".join(repr(mode) for mode in AUTONOMY_MODES))
     net = dict(data.get("network", {}))
     if "allow" in net:
-        if not all(isinstance(rule, str) for rule in net["allow"]):
-            raise AgentsError(f"config file {path}: [network] allow must be a list of strings")
         net["allow"] = tuple(net["allow"])
     if "host_ports" in net:
         net["host_ports"] = tuple(parse_host_port(port, f"config file {path}: [network] host_ports")
                                   for port in net["host_ports"])
     credentials = dict(data.get("credentials", {}))
     if "git_hosts" in credentials:
-        if not all(isinstance(host, str) for host in credentials["git_hosts"]):
-            raise AgentsError(f"config file {path}: [credentials] git_hosts must be a list of strings")
         credentials["git_hosts"] = tuple(credentials["git_hosts"])
     return Config(
         path=path,
@@ -226,8 +276,93 @@ def parse_config(text: str, path: Path) -> Config:
 
 def _positive(value: int, what: str, path: Path) -> int:
     if value < 1:
-        raise AgentsError(f"config file {path}: {what} must be at least 1, not {value}")
+        raise AgentsError(f"config file {path}: {what} must be at least 1, not {value}",
+                          hint=f"e.g. {_EXAMPLES[what.split()[-1]]}, or leave it out for the default")
     return value
+
+
+def check_value(section: str, key: str, value: object, where: str) -> None:
+    """Values of the right type that still make no sense: refused, never quietly replaced."""
+    example = f"e.g. {_EXAMPLES[key]}, or leave it out for the default"
+    if isinstance(value, str) and not value.strip():
+        raise AgentsError(f"{where} is empty", hint=example)
+    if isinstance(value, list) and key != "host_ports":
+        if not all(isinstance(item, str) for item in value):
+            raise AgentsError(f"{where} must be a list of strings", hint=f"e.g. {_EXAMPLES[key]}")
+        if not all(item.strip() for item in value):
+            raise AgentsError(f"{where} has an empty entry", hint=f"e.g. {_EXAMPLES[key]}")
+    if (section, key) == ("sessions", "pids_limit") and value < MIN_PIDS_LIMIT:
+        meaning = " (the engine would then set no limit at all)" if value <= 0 else ""
+        raise AgentsError(f"{where} = {value} is too small{meaning}",
+                          hint=f"use at least {MIN_PIDS_LIMIT}; the default is 1024")
+    if (section, key) in (("network", "request_max_mb"), ("network", "reply_max_mb")) and value < 1:
+        raise AgentsError(f"{where} = {value} would refuse every request that has a body" if key == "request_max_mb"
+                          else f"{where} = {value} would refuse every reply", hint=f"use at least 1; {example}")
+    if (section, key) == ("sessions", "cpus"):
+        check_cpus(float(value), where)
+    if (section, key) == ("sessions", "network") and value not in NETWORK_MODES:
+        raise AgentsError(f"{where} = {value!r} is not a network mode",
+                          hint="choose " + ", ".join(repr(mode) for mode in NETWORK_MODES))
+    if (section, key) == ("network", "subnet_pool"):
+        check_subnet_pool(value, where)
+    if (section, key) == ("network", "allow"):
+        from agents import network
+
+        for rule in value:
+            try:
+                network.normalize_rule(rule)
+            except AgentsError as error:
+                raise AgentsError(f"{where}: {error.message}", hint=error.hint) from error
+    if (section, key) in (("images", "npm_registry"), ("images", "debian_mirror")):
+        check_url(value, where, _EXAMPLES[key].split('"')[1])
+
+
+def check_cpus(value: float, where: str) -> float:
+    if not math.isfinite(value) or value < MIN_CPUS:
+        raise AgentsError(f"{where} must be a number of cores from {MIN_CPUS:g} up, not {value:g}",
+                          hint="e.g. 2, or 0.5 for half a core")
+    return value
+
+
+def check_memory(text: str, where: str) -> str:
+    """A memory size the engine takes (4g, 512m, 1.5g, 2GiB ...), at least 6m; returned as e.g. 1536m."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise AgentsError(f"{where} {text!r} is not a size", hint="e.g. 4g or 512m (k, m, g or t)")
+    size = float(match["number"]) * _UNITS[match["unit"].lower()]
+    if not math.isfinite(size) or size > 2**63 - 1:
+        raise AgentsError(f"{where} {text!r} is more than the engine can count", hint="e.g. 4g or 512m")
+    size = int(size)
+    if size < MIN_MEMORY_BYTES:
+        raise AgentsError(f"{where} {text!r} is less than the engine's minimum of 6m", hint="e.g. 4g or 512m")
+    unit = next(unit for unit in "tgmkb" if size % _UNITS[unit] == 0)
+    return f"{size // _UNITS[unit]}{unit}"
+
+
+def check_subnet_pool(text: str, where: str) -> str:
+    """A private IPv4 range large enough for a few /28 session networks."""
+    hint = "use a private IPv4 range of /27 or larger that nothing else on this machine uses, e.g. 10.213.0.0/16"
+    try:
+        pool = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise AgentsError(f"{where} = {text!r} is not an address range (CIDR)", hint=hint) from None
+    if pool.version != 4 or not pool.is_private or pool.is_loopback or pool.is_link_local or pool.is_multicast:
+        raise AgentsError(f"{where} = {text!r} is not a private IPv4 range", hint=hint)
+    if pool.prefixlen > 27:
+        raise AgentsError(f"{where} = {text!r} is too small for session networks", hint=hint)
+    return text
+
+
+def check_url(text: str, where: str, example: str = "https://registry.npmjs.org") -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AgentsError(f"{where} {text!r} is not an http(s) URL", hint=f"e.g. {example}")
+    return text
 
 
 _AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str, "env": dict}
@@ -260,12 +395,14 @@ def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
     """[agents.NAME] tables: the user's own agents (base required; command, prompt_command,
     title, env) and variables for built-in ones (env only)."""
     if not isinstance(tables, dict):
-        raise AgentsError(f"config file {path}: agents must be tables ([agents.NAME])")
+        raise AgentsError(f"config file {path}: agents must be tables ([agents.NAME])",
+                          hint='e.g. [agents.my-codex] on its own line, then base = "codex"')
     found = []
     env_tables = []
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise AgentsError(f"config file {path}: [agents.{name}] must be a table")
+            raise AgentsError(f"config file {path}: [agents.{name}] must be a table",
+                              hint=f'e.g. [agents.{name}] on its own line, then base = "codex"')
         builtin = find_agent(name) is not None
         for key, value in table.items():
             expected = _AGENT_KEYS.get(key)
@@ -280,7 +417,13 @@ def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
                                   + ", ".join(known))
             if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
                 kind = {list: "list of strings", dict: "table of variables", str: "string"}[expected]
-                raise AgentsError(f"config file {path}: [agents.{name}] {key} must be a {kind}")
+                raise AgentsError(f"config file {path}: [agents.{name}] {key} must be a {kind}",
+                                  hint="see docs/configuration.md#agents for an example")
+            if isinstance(value, str) and not value.strip() or isinstance(value, list) and not all(
+                    item.strip() for item in value):
+                raise AgentsError(f"config file {path}: [agents.{name}] {key} is empty"
+                                  + (" or has an empty entry" if isinstance(value, list) else ""),
+                                  hint="give it a value, or leave the key out for the base agent's")
         if "env" in table:
             env_tables.append((name, parse_env_table(table["env"], f"config file {path}: [agents.{name}] env")))
         if builtin:
@@ -290,7 +433,8 @@ def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
                               hint="the built-in agent whose image and logins it uses, e.g. base = \"codex\"")
         for key in ("command", "prompt_command"):
             if key in table and not table[key]:
-                raise AgentsError(f"config file {path}: [agents.{name}] {key} must not be empty")
+                raise AgentsError(f"config file {path}: [agents.{name}] {key} must not be empty",
+                                  hint=f'e.g. {key} = ["codex", "--model", "o3"], or leave it out for the base agent\'s')
         try:
             found.append(custom_agent(
                 name, table["base"],

@@ -22,10 +22,10 @@ def url_host(url: str) -> str | None:
     """'https://user@github.com:8443/x.git' -> 'github.com:8443' (git credential's `host`)."""
     if _SCP_LIKE.match(url) or "://" not in url:
         return None
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port
-    except ValueError:  # not a port number: not a URL git could use either
+    except ValueError:  # an unclosed [ or not a port number: not a URL git could use either
         return None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return None

@@ -105,6 +105,43 @@ def list_managed_images() -> list[ImageInfo]:
     ]
 
 
+def image_facts(refs: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+    """Each present image's size in bytes, creation time (UTC, ISO 8601) and full ID, in one engine query.
+
+    `docker images` only has rounded, human sizes ("412MB") and ages ("2 days ago").
+    """
+    import json
+
+    if not refs:
+        return {}
+    # An image removed between the listing and now makes inspect exit 1 but still print the rest.
+    result = run("image", "inspect", *refs, check=False)
+    if not result.ok and not result.stdout.strip().strip("[]").strip():
+        if "no such" in result.stderr.lower():
+            return {}
+        raise explain(runner.CommandFailed(result))
+    try:
+        items = json.loads(result.stdout or "[]")
+    except ValueError as error:
+        raise AgentsError(f"`docker image inspect` printed something unexpected: {error}",
+                          hint="rerun with --debug to see it; `coding-agents doctor` checks the engine") from error
+    facts = {}
+    for item in items:
+        for ref in item.get("RepoTags") or ():
+            facts[ref] = (int(item.get("Size") or 0), iso_utc(item.get("Created") or ""), item.get("Id") or "")
+    return facts
+
+
+def iso_utc(text: str) -> str:
+    """Docker's RFC 3339 time (nanoseconds, any offset) as 2026-01-01T10:00:00Z; '' stays ''."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return ""
+
+
 def image_id(ref: str) -> str | None:
     """The full ID of a local image, or None when it is not present."""
     result = run("image", "inspect", "--format", "{{.Id}}", ref, check=False)

@@ -113,7 +113,8 @@ def judge_free_space(label: str, path: str, free: int) -> Check:
     gib = free / 1024**3
     detail = f"{gib:.1f} GiB free at {path}"
     if free < MIN_FREE_BYTES:
-        return Check(label, FAIL, detail, "free some space (docker system prune, or delete files)")
+        return Check(label, FAIL, detail, "free some space: remove finished sessions (`list-agents --all`, then "
+                     "`remove-agent NAME`), old images (docker image prune), or other files")
     if free < LOW_FREE_BYTES:
         return Check(label, WARN, detail, "images need several GiB; consider freeing space")
     return Check(label, OK, detail)

@@ -99,6 +99,8 @@ def plan(agent: Agent, config_env: dict[str, str], environ: dict[str, str], home
             raise AgentsError(f"[agents.{agent.name}] env {name} is empty",
                               hint=f"give it a value, or remove {name} from the table")
     found = [url_host_port(env[name], name) for name in agent.endpoint_env if env.get(name)]
+    if found:
+        env = {**dict(agent.endpoint_quiet), **env}  # the user may still say otherwise
     settings = []
     for item in agent.host_settings:
         chosen = read_host_settings(item, home, environ)

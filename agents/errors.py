@@ -19,3 +19,11 @@ class AgentsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class UsageError(AgentsError):
+    """The command line is wrong (an unknown choice, a malformed or empty value, options that do
+    not go together): exit 2, the same as argparse's own errors, whatever finds the mistake."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message, hint=hint, exit_code=EXIT_USAGE)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import runner
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 
 # Set by hooks and some IDEs; they would point our git calls at the wrong repository.
 _MISDIRECTING_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
@@ -37,9 +37,13 @@ def repo_root(path: str | Path) -> Path:
     """The top of the work tree containing path; a clear error for anything else."""
     text = str(path)
     if "://" in text or re.match(r"^[\w.-]+@[\w.-]+:", text):
+        from agents.remote import SCHEMES, redact
+
+        shown = redact(text)
         raise AgentsError(
-            f"{text} is a URL; agents work on a local clone (the container itself never fetches)",
-            hint=f"clone it first: git clone {text} && launch-agent AGENT <folder>",
+            f"{shown} is a URL this command cannot use; only launch-agent and run-agent clone one "
+            f"({', '.join(scheme + '://' for scheme in SCHEMES)} or user@host:path)",
+            hint=f"clone it yourself: git clone {shown} && pass the folder",
         )
     target = Path(path).expanduser()
     if not target.exists():
@@ -70,7 +74,7 @@ def current_branch(repo: Path) -> str | None:
 def validate_branch_name(name: str) -> str:
     result = runner.run(["git", "check-ref-format", "--branch", name], check=False, env=git_env())
     if not result.ok or name.startswith("-"):
-        raise AgentsError(f"{name!r} is not a valid branch name", hint="use letters, digits, '-', '_', '.' and '/'")
+        raise UsageError(f"{name!r} is not a valid branch name", hint="use letters, digits, '-', '_', '.' and '/'")
     return name
 
 

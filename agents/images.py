@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agents import __version__, catalog, docker, runner, scan
 from agents.config import ImagesConfig
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 from agents.resources import walk_files
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class ImageSpec:
     depends_on: str | None = None  # another ImageSpec name used as BASE_IMAGE
     npm_packages: tuple[str, ...] = ()
     include_stub: bool = False
+    prepare: tuple[str, ...] = ()  # the agents' build-time steps (shell, as root, after npm)
 
 
 def image_specs() -> tuple[ImageSpec, ...]:
@@ -43,7 +44,8 @@ def image_specs() -> tuple[ImageSpec, ...]:
     specs = [ImageSpec("base", "images/base", "OS, git, tmux, socat, python3, Node.js, agent user", include_stub=True)]
     for agent in agents:
         specs.append(
-            ImageSpec(agent.name, "images/agent", agent.title, depends_on="base", npm_packages=(agent.npm_spec or "",))
+            ImageSpec(agent.name, "images/agent", agent.title, depends_on="base", npm_packages=(agent.npm_spec or "",),
+                      prepare=agent.image_prepare)
         )
     specs.append(
         ImageSpec(
@@ -52,6 +54,7 @@ def image_specs() -> tuple[ImageSpec, ...]:
             "every agent CLI in one image",
             depends_on="base",
             npm_packages=tuple(a.npm_spec or "" for a in agents),
+            prepare=tuple(step for a in agents for step in a.image_prepare),
         )
     )
     specs.append(ImageSpec("proxy", "images/proxy", "squid egress proxy sidecar"))
@@ -67,7 +70,7 @@ def get_spec(name: str) -> ImageSpec:
     for spec in image_specs():
         if spec.name == name:
             return spec
-    raise AgentsError(f"unknown image {name!r}", hint="choose from: all, " + ", ".join(image_names()))
+    raise UsageError(f"unknown image {name!r}", hint="choose from: all, " + ", ".join(image_names()))
 
 
 def image_ref(name: str, version: str = __version__) -> str:
@@ -124,6 +127,7 @@ def build_args(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
                  ("MCP_NPM_PACKAGES", " ".join(catalog.MCP_NPM_PACKAGES))]
     if spec.npm_packages:
         args.append(("NPM_PACKAGES", " ".join(spec.npm_packages)))
+        args.append(("PREPARE", " && ".join(spec.prepare) or "true"))
     return args
 
 
@@ -320,6 +324,18 @@ def list_rows(images: list[docker.ImageInfo], version: str = __version__) -> lis
     return rows
 
 
+def list_json(images: list[docker.ImageInfo], facts: dict[str, tuple[int, str, str]],
+              version: str = __version__) -> list[dict[str, object]]:
+    """`images list --json`: the same rows, with size in bytes, created in ISO 8601 and the full ID
+    (each null for a missing image)."""
+    rows = []
+    for row in list_rows(images, version):
+        size, created, image_id = facts.get(row["image"], (None, None, None))
+        rows.append({"image": row["image"], "status": row["status"], "size": size, "created": created or None,
+                     "id": image_id or row["id"] or None})
+    return rows
+
+
 def export_images(path: str, version: str = __version__) -> list[str]:
     present = {image.ref for image in docker.list_managed_images()}
     refs = [ref for ref in expected_refs(version) if ref in present]
@@ -328,7 +344,11 @@ def export_images(path: str, version: str = __version__) -> list[str]:
     target = Path(path)
     if target.exists() and not target.is_file():
         raise AgentsError(f"{path} exists and is not a file", hint="choose another path")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise AgentsError(f"cannot create the folder for {path}: {error.strerror}",
+                          hint="choose a path in a folder you can write to") from error
     docker.run("save", "--output", str(target), *refs)
     return refs
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from agents import bridges, broker, catalog, docker, endpoints, git, images, mcp, network, runner, sessions, workspace
 from agents import manifest as manifest_module
 from agents.config import Config
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 
 
 def say(message: str) -> None:
@@ -78,7 +79,8 @@ def _inspect_all(kind: str, ids: list[str]) -> list[dict]:
     try:
         return json.loads(result.stdout or "[]")
     except ValueError as error:
-        raise AgentsError(f"`docker {kind} inspect` printed something unexpected: {error}") from error
+        raise AgentsError(f"`docker {kind} inspect` printed something unexpected: {error}",
+                          hint="rerun with --debug to see it; `coding-agents doctor` checks the engine") from error
 
 
 def get_session(name: str) -> sessions.SessionInfo:
@@ -112,13 +114,18 @@ def build_request(
     network = options.network or config.sessions.network
     sessions.network_args(network)  # refuses unknown or unavailable modes
     autonomy = choose_autonomy(options, config)
+    if network == "restricted" and options.prompt is not None and agent.npm_package:
+        # Measured: Codex retries "waiting for network" forever; the others fail after a while.
+        raise AgentsError(f"--prompt with --network-proxy restricted: {agent.title} would have no network, so it "
+                          "could not reach its model API", hint="use --network-proxy squid (the default; add your "
+                          "endpoint with [agents.NAME] env or --allow-domain) or allow-all")
     host_ports = tuple(sorted({*config.network.host_ports,
                                *(parse_host_port(port, "--allow-host-port") for port in options.host_ports)}))
     repo = git.repo_root(options.path)
     head = git.head_commit(repo)
     existing = find_existing()
     if options.branch and options.use_current_branch:
-        raise AgentsError("--branch and --use-current-branch cannot be combined", hint="pick one")
+        raise UsageError("--branch and --use-current-branch cannot be combined", hint="pick one")
     if options.use_current_branch:
         current = git.current_branch(repo)
         if current is None:
@@ -171,7 +178,7 @@ def build_request(
         extra = (*mcp_plan.domains, *(host for host in endpoint_plan.hosts if host != endpoints.HOST_ALIAS))
         policy = build_policy(agent, options, config, extra, host_ports)
     elif options.allow_domains or options.learn or options.host_ports:
-        raise AgentsError(
+        raise UsageError(
             "--allow-domain, --allow-host-port and --learn only apply to --network-proxy squid",
             hint=f"this session's network mode is {network}",
         )
@@ -216,7 +223,7 @@ def choose_autonomy(options: LaunchOptions, config: Config) -> str:
         raise AgentsError(f"--autonomy {mode!r} is not a mode", hint="choose full or ask")
     if mode == "ask" and options.prompt is not None:
         where = "--ask" if options.autonomy else "[sessions] autonomy = \"ask\""
-        raise AgentsError(f"{where} keeps the agent's approval prompts, but with --prompt nobody is there to answer them",
+        raise UsageError(f"{where} keeps the agent's approval prompts, but with --prompt nobody is there to answer them",
                           hint="run it interactively, or pass --autonomy full for this prompt")
     return mode
 
@@ -349,11 +356,97 @@ def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config,
 
 
 def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
+    """Create the session; anything that stops it halfway (an error, Ctrl-C) removes what it made."""
+    with launching(options, config) as info:
+        return info
+
+
+@contextlib.contextmanager
+def launching(options: LaunchOptions, config: Config) -> Iterator[sessions.SessionInfo]:
+    """launch, for a command with more to do before the launch counts as done (see the agent
+    start, then report): a Ctrl-C inside its with-block also removes the new session. Ctrl-C
+    is only noted while the launch runs, and acted on at safe points (runner.deferred_interrupts)."""
+    options = clone_if_url(options, config)
+    with runner.deferred_interrupts():
+        info, undo = _launch(options, config)
+        try:
+            yield info
+            runner.check_interrupt()
+        except KeyboardInterrupt:
+            undo.run()
+            raise KeyboardInterrupt(f"the launch of {info.name} is undone; nothing of it is left") from None
+
+
+def clone_if_url(options: LaunchOptions, config: Config) -> LaunchOptions:
+    """A git URL instead of a folder: our clone of it on the host (made or fetched now) becomes the
+    folder. Before any Ctrl-C deferral, as git may ask for a password on this terminal."""
+    from agents import remote
+
+    found = remote.parse(options.path)
+    if found is None:
+        return options
+    catalog.get_agent(options.agent, config.agents)  # a typo is refused before any download
+    clone = remote.ensure_clone(found)
+    say(f"==> the agent works on {clone} (our clone of {found.shown}); its branch comes back there")
+    return dataclasses.replace(options, path=str(clone))
+
+
+def clone_note(info: sessions.SessionInfo) -> str | None:
+    """Where the work is when the session's repository is our clone of a URL (None otherwise)."""
+    from agents import remote
+
+    origin = remote.origin_of(info.repo) if info.repo.is_dir() else None
+    if origin is None:
+        return None
+    return f"{info.branch} is in {info.repo}, our clone of {remote.redact(origin)}: push or merge it from there"
+
+
+@dataclass
+class Undo:
+    """What a launch has created, or is creating (noted before each step): removed again if it does
+    not finish. No branch or commit exists yet, so nothing is lost."""
+
+    name: str
+    volumes: list[str] = dataclasses.field(default_factory=list)
+    container: bool = False
+    proxy: bool = False
+    sidecar: bool = False
+    helpers: list[int] = dataclasses.field(default_factory=list)  # detached _bridge/_collect (group leaders)
+
+    def run(self) -> None:
+        with runner.shielded():  # a second Ctrl-C must not leave half a rollback
+            stop_helpers(self.helpers)
+            if self.container:
+                runner.run(["docker", "rm", "--force", self.name], check=False)
+            if self.volumes:
+                runner.run(["docker", "volume", "rm", "--force", *self.volumes], check=False)
+            if self.proxy:
+                remove_proxy(self.name)
+            if self.sidecar:
+                remove_sidecar(self.name)
+            bridges.remove(self.name)
+
+
+def stop_helpers(pids: list[int]) -> None:
+    """End detached helpers this launch started, with their children (each leads its own group)."""
+    import signal
+
+    for pid in pids:
+        try:
+            if pid > 1 and os.getpgid(pid) == pid and pid != os.getpgrp():
+                os.killpg(pid, signal.SIGTERM)
+        except OSError:
+            pass  # already gone
+
+
+def _launch(options: LaunchOptions, config: Config) -> tuple[sessions.SessionInfo, Undo]:
     def find_existing() -> list[sessions.SessionInfo]:
         docker.engine_version()  # a clear "engine down" error before the first real query
         return find_sessions()
 
     request = build_request(options, config, find_existing)
+    if request.network == "restricted" and request.agent.npm_package:
+        say(f"==> note: no network (restricted): {request.agent.title} cannot reach its model API in this session")
     images.ensure_image(request.agent.image_name, config.images)
     if request.policy is not None:
         images.ensure_image("proxy", config.images)
@@ -361,14 +454,12 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
     request = dataclasses.replace(request, manifest=mcp.manifest_digest(manifest),
                                   bridge=dataclasses.replace(request.bridge, manifest=manifest))
     plan = sessions.plan_launch(request)
-    created_volumes: list[str] = []
-    container_created = False
-    proxy_created = False
     for volume in (plan.workspace_volume, plan.home_volume, *([sessions.mcp_volume(plan.name)] if request.mcp_sidecar
                                                               else [])):
         if docker.run("volume", "inspect", volume, check=False).ok:
             # Never reuse (or, on rollback, delete) a volume we did not create: it may hold work.
             raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
+    undo = Undo(plan.name, sidecar=request.mcp_sidecar)
     try:
         if request.bridge:
             bridges.prepare(request.bridge)
@@ -376,37 +467,31 @@ def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
             if workspace.session_state(plan.proxy.container) is not None:
                 raise AgentsError(f"a container named {plan.proxy.container} already exists",
                                   hint="pass --name to choose another session name")
-            proxy_created = True
+            undo.proxy = True
             gateway = start_proxy(plan.proxy, config.network.subnet_pool)
             if request.bridge and request.bridge.host_ports:
                 request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
                 bridges.prepare(request.bridge)
         for argv in plan.volume_argvs:
+            undo.volumes.append(argv[-1])
             runner.run(list(argv))
-            created_volumes.append(argv[-1])
         say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
         commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
         workspace.populate(plan, request.repo, commits)
-        container_created = True
+        undo.container = True
         runner.run(list(plan.create_argv))
         sidecar = sessions.sidecar_argv(request, str(broker.session_socket_dir(plan.name))) if request.mcp_sidecar \
             else None
-        start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints)
-    except BaseException:
-        # Undo what this launch created; no branch or commit exists yet, so nothing is lost.
-        if container_created:
-            runner.run(["docker", "rm", "--force", plan.name], check=False)
-        if created_volumes:
-            runner.run(["docker", "volume", "rm", "--force", *created_volumes], check=False)
-        if proxy_created:
-            remove_proxy(plan.name)
-        if request.mcp_sidecar:
-            remove_sidecar(plan.name)
-        bridges.remove(plan.name)
+        start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints,
+                               helpers=undo.helpers)
+        if plan.proxy:
+            undo.helpers.append(spawn_collector(plan.name))
+        return get_session(plan.name), undo
+    except BaseException as error:
+        undo.run()
+        if isinstance(error, KeyboardInterrupt):
+            raise KeyboardInterrupt(f"the launch of {plan.name} is undone; nothing of it is left") from None
         raise
-    if plan.proxy:
-        spawn_collector(plan.name)
-    return get_session(plan.name)
 
 
 # --- the network proxy sidecar -----------------------------------------------------------
@@ -455,7 +540,7 @@ def start_proxy(proxy: sessions.ProxyPlan, subnet_pool: str = network.DEFAULT_SU
     logs = runner.run(["docker", "logs", "--tail", "20", proxy.container], check=False)
     raise AgentsError(
         f"the network proxy {proxy.container} did not start: {runner.last_line(logs.stderr or logs.stdout)}",
-        hint=f"see `docker logs {proxy.container}`",
+        hint=f"see `coding-agents logs {proxy.container}`",
     )
 
 
@@ -537,7 +622,8 @@ def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_
             missing.append(argv)
         elif net_owner != info.name:
             raise AgentsError(f"network {argv[-1]} exists but belongs to another session",
-                              hint="remove it (docker network rm), then try again")
+                              hint=f"remove that session first (`coding-agents remove-agent {net_owner}`)" if net_owner
+                              else "it was not made by coding-agents: remove or rename it (docker network rm), then try again")
     subnets = create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool) if missing else {}
     gateway = egress_gateway(proxy.egress_network, subnets) if proxy.host_ports else None
     runner.run(proxy.create_argv_for(gateway))
@@ -615,16 +701,6 @@ def remove_if_untouched(info: sessions.SessionInfo) -> bool:
     return True
 
 
-def prompt_failed_error(info: sessions.SessionInfo, status: int) -> AgentsError | None:
-    """After --prompt: a failed run in a session without network is explained, not left bare."""
-    agent = session_agent(info)
-    if status == 0 or info.network != "restricted" or agent is None or not agent.npm_package:
-        return None
-    return AgentsError(f"{agent.title} in {info.name} exited with status {status}; the session has no network "
-                       "(restricted), so the CLI cannot reach its model API",
-                       hint="run it with --network-proxy squid (the default) or allow-all", exit_code=status)
-
-
 def ensure_running(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_SUBNET_POOL) -> None:
     ensure_proxy(info, subnet_pool)
     if workspace.session_state(info.name) != "running":
@@ -666,15 +742,17 @@ def session_agent(info: sessions.SessionInfo) -> catalog.Agent | None:
 
 def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.BridgeSettings | None,
                            sidecar_argv: list[str] | None = None, autonomy: str = catalog.DEFAULT_AUTONOMY,
-                           endpoint_plan: endpoints.Endpoints | None = None) -> None:
+                           endpoint_plan: endpoints.Endpoints | None = None, helpers: list[int] | None = None) -> None:
     """After the container starts: the host bridge, the logins (with the endpoint variables, the
     MCP config and what the autonomy mode tells the CLI) the stub waits for, then the MCP
-    sidecar with fresh capabilities."""
+    sidecar with fresh capabilities. The pid of a bridge started here is added to helpers."""
     from agents import logins
 
     if bridge is not None and bridge.enabled:
         if not bridges.running(name):
-            spawn_internal("_bridge", name)
+            pid = spawn_internal("_bridge", name)
+            if helpers is not None:
+                helpers.append(pid)
         if not bridges.wait_for_sockets(bridge):
             raise AgentsError(f"the host bridge of {name} did not start",
                               hint=f"see {bridges_log(name)}")
@@ -706,7 +784,7 @@ def start_sidecar(name: str, bridge: bridges.BridgeSettings, create_argv: list[s
                         input=json.dumps({"servers": spec, "capabilities": answer["capabilities"]}), check=False)
     if not result.ok:
         raise AgentsError(f"the MCP sidecar of {name} did not take its servers: {runner.last_line(result.stderr)}",
-                          hint=f"see `docker logs {container}`")
+                          hint=f"see `coding-agents logs {container}`")
     say(f"==> MCP sidecar {container} serves: {', '.join(sorted(spec))} (secrets stay out of {name})")
 
 
@@ -844,18 +922,15 @@ def spawn_reaper(name: str) -> None:
     spawn_internal("_reap", name)
 
 
-def spawn_internal(command: str, name: str) -> None:
-    """Run `coding-agents COMMAND NAME` detached from this terminal, logging to the state dir."""
+def spawn_internal(command: str, name: str) -> int:
+    """Run `coding-agents COMMAND NAME` detached from this terminal, logging to the state dir; its pid."""
     argv = [sys.executable, "-m", "agents", command, name]
     pex = os.environ.get("PEX")
     if pex:
         argv = [pex, command, name]
     log_dir().mkdir(parents=True, exist_ok=True)
-    with open(log_dir() / f"{command.strip('_')}-{name}.log", "ab") as log:
-        subprocess.Popen(  # noqa: S603
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None,
-        )
+    return runner.spawn_detached(argv, log_dir() / f"{command.strip('_')}-{name}.log",
+                                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None)
 
 
 def log_dir() -> Path:
@@ -880,6 +955,22 @@ def reap(name: str, auto_commit: bool = True) -> int:
     info = get_session(name)
     remove(info, no_push=info.no_push, yes=False, auto_commit=auto_commit)
     return 0
+
+
+def with_current_reports(infos: list[sessions.SessionInfo]) -> list[sessions.SessionInfo]:
+    """Sessions whose engine data holds no current health report (stopped, orphaned, just started)
+    get a fresh one from their workspace; where even that fails, tip, ahead and dirty stay unknown."""
+    current = []
+    for info in infos:
+        if info.tip is None:
+            try:
+                report = workspace.health(info)
+            except AgentsError:
+                report = {}
+            info = dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"),
+                                       dirty=report.get("dirty"))
+        current.append(info)
+    return current
 
 
 def session_rows(infos: list[sessions.SessionInfo]) -> list[dict[str, object]]:
@@ -911,9 +1002,9 @@ def denied_requests(info: sessions.SessionInfo) -> int | None:
     return netlog.denied_count(info.name)
 
 
-def spawn_collector(name: str) -> None:
+def spawn_collector(name: str) -> int:
     """A detached host process that copies the proxy's decisions to the host log while the session lives."""
-    spawn_internal("_collect", name)
+    return spawn_internal("_collect", name)
 
 
 def age(created: str, now: datetime | None = None) -> str:

@@ -236,7 +236,7 @@ def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, s
     )
     if not result.ok:
         raise AgentsError(f"could not hand the logins to {name}: {runner.last_line(result.stderr)}",
-                          hint=f"see `docker logs {name}`")
+                          hint=f"see `coding-agents logs {name}`")
     return summary(agent, host_logins, bundle, use_host_logins)
 
 

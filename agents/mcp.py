@@ -81,6 +81,8 @@ def catalog_server(name: str) -> Server | None:
     return next((server for server in CATALOG if server.name == name), None)
 
 
+_EXAMPLE_HINT = ('e.g. [mcp_servers.docs] then command = "docs-mcp" and args = ["--stdio"], or url = '
+                 '"https://mcp.example.com/mcp"; see docs/mcp-setup.md')
 _KEYS: dict[str, type] = {"command": str, "args": list, "env": dict, "cwd": str, "url": str, "headers": dict}
 
 
@@ -90,30 +92,41 @@ def parse_server(name: str, table: object, source: str, where: str) -> Server:
         raise AgentsError(f"{where}: MCP server name {name!r} is not valid",
                           hint="use lowercase letters, digits, '-' and '_'")
     if not isinstance(table, dict):
-        raise AgentsError(f"{where}: [mcp_servers.{name}] must be a table")
+        raise AgentsError(f"{where}: [mcp_servers.{name}] must be a table", hint=_EXAMPLE_HINT)
     for key, value in table.items():
         expected = _KEYS.get(key)
         if expected is None:
             raise AgentsError(f"{where}: unknown key {key!r} in [mcp_servers.{name}]", hint="known keys: " + ", ".join(_KEYS))
         if not isinstance(value, expected):
-            raise AgentsError(f"{where}: [mcp_servers.{name}] {key} must be a {expected.__name__}")
+            kind = {str: "string", list: "list of strings", dict: "table of strings"}[expected]
+            raise AgentsError(f"{where}: [mcp_servers.{name}] {key} must be a {kind}", hint=_EXAMPLE_HINT)
         if expected is list and not all(isinstance(item, str) for item in value):
-            raise AgentsError(f"{where}: [mcp_servers.{name}] {key} must be a list of strings")
+            raise AgentsError(f"{where}: [mcp_servers.{name}] {key} must be a list of strings", hint=_EXAMPLE_HINT)
         if expected is dict and not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise AgentsError(f"{where}: [mcp_servers.{name}] {key} must map names to strings")
+            raise AgentsError(f"{where}: [mcp_servers.{name}] {key} must map names to strings", hint=_EXAMPLE_HINT)
     has_command, has_url = "command" in table, "url" in table
     if has_command == has_url:
-        raise AgentsError(f"{where}: [mcp_servers.{name}] needs either command (a local server) or url (a remote one)")
+        raise AgentsError(f"{where}: [mcp_servers.{name}] needs either command (a local server) or url (a remote one)",
+                          hint=_EXAMPLE_HINT)
     if has_url:
         if any(key in table for key in ("args", "env", "cwd")):
-            raise AgentsError(f"{where}: [mcp_servers.{name}] has a url, so args, env and cwd do not apply")
-        parts = urlsplit(table["url"])
+            raise AgentsError(f"{where}: [mcp_servers.{name}] has a url, so args, env and cwd do not apply",
+                              hint="a remote server takes url and headers only; drop args, env and cwd")
+        try:
+            parts = urlsplit(table["url"])
+        except ValueError:  # e.g. an unclosed [ of an IPv6 address
+            parts = urlsplit("")
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise AgentsError(f"{where}: [mcp_servers.{name}] url must be an http(s) URL")
+            raise AgentsError(f"{where}: [mcp_servers.{name}] url must be an http(s) URL",
+                              hint='e.g. url = "https://mcp.example.com/mcp"')
     elif "headers" in table:
-        raise AgentsError(f"{where}: [mcp_servers.{name}] headers only apply to a url server")
+        raise AgentsError(f"{where}: [mcp_servers.{name}] headers only apply to a url server",
+                          hint="a local server gets its secrets through env instead")
+    if "cwd" in table and not table["cwd"].strip():
+        raise AgentsError(f"{where}: [mcp_servers.{name}] cwd is empty",
+                          hint="give a folder, or leave cwd out for the server's default")
     if has_command and not table["command"].strip():
-        raise AgentsError(f"{where}: [mcp_servers.{name}] command is empty")
+        raise AgentsError(f"{where}: [mcp_servers.{name}] command is empty", hint=_EXAMPLE_HINT)
     return Server(
         name=name,
         command=(table["command"],) if has_command else (),
@@ -128,13 +141,15 @@ def parse_server(name: str, table: object, source: str, where: str) -> Server:
 
 def parse_servers(tables: object, source: str, where: str) -> tuple[Server, ...]:
     if not isinstance(tables, dict):
-        raise AgentsError(f"{where}: mcp_servers must be tables ([mcp_servers.NAME])")
+        raise AgentsError(f"{where}: mcp_servers must be tables ([mcp_servers.NAME])", hint=_EXAMPLE_HINT)
     return tuple(parse_server(name, table, source, where) for name, table in tables.items())
 
 
 def parse_enable(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise AgentsError(f"{where}: [mcp] enable must be a list of catalog server names")
+        raise AgentsError(f"{where}: [mcp] enable must be a list of catalog server names",
+                          hint="e.g. enable = [\"github\", \"context7\"]; catalog: "
+                          + ", ".join(server.name for server in CATALOG))
     for name in value:
         if catalog_server(name) is None:
             raise AgentsError(f"{where}: [mcp] enable names {name!r}, which is not in the catalog",
@@ -159,6 +174,9 @@ def load_repo_config(repo: Path) -> RepoConfig | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as error:
+        raise AgentsError(f"cannot read the repository config {path}: {error.strerror}",
+                          hint="it must be a readable file, or absent") from error
     where = f"repository config {path}"
     try:
         data = tomllib.loads(raw.decode())
@@ -171,7 +189,8 @@ def load_repo_config(repo: Path) -> RepoConfig | None:
                           "to set in ~/.config/coding-agents/config.toml")
     mcp_table = data.get("mcp", {})
     if not isinstance(mcp_table, dict) or set(mcp_table) - {"enable"}:
-        raise AgentsError(f"{where}: [mcp] may only hold enable in a repository's config")
+        raise AgentsError(f"{where}: [mcp] may only hold enable in a repository's config",
+                          hint="other [mcp] settings are yours to set in ~/.config/coding-agents/config.toml")
     return RepoConfig(
         path=path,
         digest=hashlib.sha256(raw).hexdigest(),
@@ -378,7 +397,7 @@ def render(mcp_format: str | None, servers: tuple[Server, ...]) -> Rendered | No
         return Rendered(".gemini/settings.json", "json", json.dumps(render_gemini(servers)), "mcpServers")
     if mcp_format == "codex-toml":
         return Rendered(".codex/config.toml", "toml", render_codex(servers), "mcp_servers")
-    raise AgentsError(f"no MCP renderer for {mcp_format!r}")
+    raise AgentsError(f"no MCP renderer for {mcp_format!r}", hint="this is a bug: please report it")
 
 
 def rendered_digest(rendered: Rendered, file_text: str) -> str:

@@ -1,8 +1,10 @@
 """Per-session network log on the host: every proxy decision, copied from the sidecar's output.
 
 The file (JSON lines, one decision each) lives under ~/.local/state/coding-agents/network/ and
-outlives the session. Collection is idempotent: a cursor remembers how many lines of which
-proxy container were already copied, so a recreated proxy starts a fresh count.
+outlives the session. Collection is idempotent: each entry names the proxy container and the
+line of its output it came from, so the log itself says how far it got (a collector stopped
+between appending and noting it can never append the same line twice), and a recreated proxy
+starts a fresh count.
 """
 
 from __future__ import annotations
@@ -47,40 +49,77 @@ def _collect_locked(name: str) -> int:
     found = runner.run(["docker", "inspect", "--format", "{{.Id}}", proxy], check=False)
     if not found.ok:
         return 0
-    proxy_id = found.stdout.strip()
-    output = runner.run(["docker", "logs", proxy], check=False).stdout.splitlines()
-    cursor = _cursor_path(name)
-    done = 0
-    if cursor.exists():
+    proxy_id = found.stdout.strip()[:12]
+    text = runner.run(["docker", "logs", proxy], check=False).stdout
+    output = text.splitlines()
+    if output and not text.endswith("\n"):
+        output.pop()  # a line squid is still writing: next time, whole
+    lines = []
+    for number in range(_lines_done(name, proxy_id), len(output)):
+        decision = network.parse_log_line(output[number])
+        if decision is not None:
+            lines.append(json.dumps({"session": name, **decision.as_dict(), "proxy": proxy_id, "line": number}) + "\n")
+    if lines:
+        path = log_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write("".join(lines))  # one write: a reader never sees half a batch
+    return len(lines)
+
+
+def _lines_done(name: str, proxy_id: str) -> int:
+    """How many lines of this proxy's output the log already holds (from its last entry)."""
+    last = _last_entry(name)
+    if last is not None and "line" in last:
+        return int(last["line"]) + 1 if last.get("proxy") == proxy_id else 0
+    cursor = _cursor_path(name)  # a log written before entries said where they came from
+    if last is not None and cursor.exists():
         saved_id, _, count = cursor.read_text().partition(" ")
-        if saved_id == proxy_id and count.strip().isdigit():
-            done = int(count)
-    new_lines = output[done:]
-    added = 0
-    path = log_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as log:
-        for line in new_lines:
-            decision = network.parse_log_line(line)
-            if decision is None:
-                continue
-            log.write(json.dumps({"session": name, **decision.as_dict()}) + "\n")
-            added += 1
-    cursor.write_text(f"{proxy_id} {len(output)}")
-    return added
+        if saved_id[:12] == proxy_id and count.strip().isdigit():
+            return int(count)
+    return 0
 
 
-def read(name: str) -> list[dict]:
+def _last_entry(name: str) -> dict | None:
     path = log_path(name)
-    if not path.exists():
-        return []
+    try:
+        with open(path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(log.tell() - 65536, 0))
+            tail = log.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            return entry
+    return None
+
+
+def read_new(name: str, offset: int = 0) -> tuple[list[dict], int]:
+    """Entries after byte `offset` of the log, and the offset after the last whole line read."""
+    path = log_path(name)
+    try:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            data = log.read()
+    except OSError:
+        return [], offset
+    whole = data[: data.rfind(b"\n") + 1]  # a line still being written waits for the next look
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in whole.decode("utf-8", "replace").splitlines():
         try:
             entries.append(json.loads(line))
         except ValueError:
             continue
-    return entries
+    return entries, offset + len(whole)
+
+
+def read(name: str) -> list[dict]:
+    return read_new(name)[0]
 
 
 def decisions(name: str) -> list[network.Decision]:

@@ -266,7 +266,38 @@ def parse_log_line(line: str) -> Decision | None:
     return Decision(when, method, host, port, status, size, result_code, allowed)
 
 
-def suggest_allowlist(decisions: list[Decision]) -> list[str]:
-    """The smallest set of exact-host rules that would have passed every recorded request."""
-    hosts = {d.host.lower() for d in decisions if d.host and d.status != 0}
+def suggest_allowlist(decisions: list[Decision], block_private: bool = True) -> list[str]:
+    """The exact-host rules that would have passed every recorded request that any rule could pass."""
+    hosts = {d.host.lower() for d in decisions if d.host and d.status != 0 and never_allowed(d, block_private) is None}
     return sorted(hosts)
+
+
+def never_allowed(decision: Decision, block_private: bool = True) -> str | None:
+    """Why no allowlist entry would let this request through (squid_config's other rules), or None."""
+    host = decision.host.lower().rstrip(".")
+    if host == HOST_ALIAS:
+        return "this machine: open its ports with --allow-host-port or [network] host_ports instead"
+    if decision.method == "CONNECT" and decision.port != 443:
+        return f"port {decision.port}: only 443 passes for HTTPS"
+    if decision.method != "CONNECT" and decision.port != 80:
+        return f"port {decision.port}: only 80 passes for plain HTTP"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if block_private and (host == "localhost" or host.endswith(".localhost")
+                          or address is not None and is_private_address(address)):
+        return "a private address, denied while [network] block_private is on"
+    try:
+        normalize_rule(host)
+    except AgentsError:
+        return "not a name an allowlist rule can hold"
+    return None
+
+
+def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """In PRIVATE_RANGES (what the proxy denies with block_private); IPv4-mapped IPv6 counts as IPv4."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    address = mapped or address
+    return any(address in ipaddress.ip_network(cidr) for cidr in PRIVATE_RANGES
+               if ipaddress.ip_network(cidr).version == address.version)

@@ -6,12 +6,14 @@ logged at debug level with secrets redacted, and tests have a single seam to fak
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +109,113 @@ def _missing_program(argv: Sequence[Arg]) -> AgentsError:
     )
 
 
+# --- Ctrl-C while things are being created ------------------------------------------------------
+#
+# Python raises KeyboardInterrupt wherever the main thread happens to be, and when that is a
+# finalizer (`Popen.__del__` right after a child exits) it is printed as "Exception ignored" and
+# lost: the launch went on as if no key was pressed. A docker CLI killed by the terminal's Ctrl-C
+# halfway through `volume create` leaves the engine in a state nobody knows. So while a launch
+# creates things, SIGINT is only noted; it is raised as KeyboardInterrupt at the next checkpoint
+# (before and after each child, and in poll loops), where the caller's rollback can see it. Those
+# children run in their own process group, so the terminal's Ctrl-C cannot cut an engine call in
+# half; children that only wait or download (builds, pulls) are interruptible and get the signal.
+
+
+class _Interrupts:
+    def __init__(self) -> None:
+        self.depth = 0  # nested deferred_interrupts()
+        self.pending = False
+        self.shield = 0  # nested shielded(): rollbacks run to the end
+        self.previous: Any = None
+        self.interruptible: subprocess.Popen | None = None  # the child that gets our SIGINT
+
+    def note(self, signum: int, frame: Any) -> None:
+        self.pending = True
+        child = self.interruptible
+        if child is not None and child.poll() is None:
+            try:
+                os.kill(child.pid, signum)
+            except OSError:
+                pass
+
+
+_interrupts = _Interrupts()
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """SIGINT inside is raised as KeyboardInterrupt at checkpoints only (see above)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread gets signals
+        return
+    outer = _interrupts.depth == 0
+    if outer:
+        _interrupts.pending = False
+        _interrupts.previous = signal.signal(signal.SIGINT, _interrupts.note)
+    _interrupts.depth += 1
+    try:
+        yield
+    finally:
+        _interrupts.depth -= 1
+        if outer:
+            signal.signal(signal.SIGINT, _interrupts.previous or signal.default_int_handler)
+            pending, _interrupts.pending = _interrupts.pending, False
+            if pending and sys.exc_info()[0] is None:
+                raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """No checkpoint raises inside (a rollback runs to its end); a Ctrl-C meanwhile stays noted."""
+    _interrupts.shield += 1
+    try:
+        yield
+    finally:
+        _interrupts.shield -= 1
+
+
+def deferring() -> bool:
+    return _interrupts.depth > 0
+
+
+def check_interrupt() -> None:
+    """A checkpoint: raise the Ctrl-C noted since the last one (only inside deferred_interrupts)."""
+    if _interrupts.pending and _interrupts.depth and not _interrupts.shield:
+        _interrupts.pending = False
+        raise KeyboardInterrupt
+
+
+def pause(seconds: float) -> None:
+    """time.sleep for poll loops, and a checkpoint after it."""
+    import time
+
+    time.sleep(seconds)
+    check_interrupt()
+
+
+def _child_options(has_input: bool, interruptible: bool) -> dict[str, Any]:
+    """Popen keywords for a child started while interrupts are deferred: an engine call in its own
+    process group (so the terminal's Ctrl-C cannot cut it short), with no terminal for stdin."""
+    if not deferring() or interruptible:
+        return {}
+    return {"process_group": 0, **({} if has_input else {"stdin": subprocess.DEVNULL})}
+
+
+@contextlib.contextmanager
+def _interruptible(child: subprocess.Popen, interruptible: bool) -> Iterator[None]:
+    if not interruptible or not deferring():
+        yield
+        return
+    _interrupts.interruptible = child
+    try:
+        yield
+    finally:
+        _interrupts.interruptible = None
+
+
 def run(
     argv: Sequence[Arg],
     *,
@@ -117,30 +226,44 @@ def run(
     stream: bool = False,
     timeout: float | None = None,
     hint: str | None = None,
+    interruptible: bool | None = None,
 ) -> Result:
-    """Run argv; capture output unless stream=True (progress goes straight to the terminal)."""
+    """Run argv; capture output unless stream=True (progress goes straight to the terminal).
+
+    interruptible (default: stream) says the child may be stopped by Ctrl-C while interrupts are
+    deferred: it only waits or downloads, and creates nothing a rollback must know about.
+    """
     command = display(argv)
     log.debug("run: %s", command)
+    check_interrupt()
     text = not isinstance(input, bytes)
+    stoppable = stream if interruptible is None else interruptible
+    options: dict[str, Any] = {"stdin": subprocess.PIPE if input is not None else None,
+                               **_child_options(input is not None, stoppable)}
     try:
-        done = subprocess.run(
+        with subprocess.Popen(  # what subprocess.run does, plus the Ctrl-C rules above
             reveal(argv),
-            input=input,
             env=dict(env) if env is not None else None,
             cwd=cwd,
             stdout=None if stream else subprocess.PIPE,
             stderr=None if stream else subprocess.PIPE,
             text=text,
-            timeout=timeout,
-        )
+            **options,
+        ) as child, _interruptible(child, stoppable):
+            try:
+                stdout, stderr = child.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired as error:
+                child.kill()
+                child.wait()
+                raise AgentsError(f"`{command}` did not finish within {timeout:g}s", hint=hint) from error
+            except BaseException:
+                child.kill()  # __exit__ waits for it
+                raise
     except FileNotFoundError as error:
         raise _missing_program(argv) from error
-    except subprocess.TimeoutExpired as error:
-        raise AgentsError(f"`{command}` did not finish within {timeout:g}s", hint=hint) from error
-    stdout = _as_text(done.stdout)
-    stderr = _as_text(done.stderr)
-    result = Result(command, done.returncode, stdout, stderr)
-    log.debug("exit %d: %s", done.returncode, command)
+    check_interrupt()
+    result = Result(command, child.returncode, _as_text(stdout), _as_text(stderr))
+    log.debug("exit %d: %s", child.returncode, command)
     if check and not result.ok:
         raise CommandFailed(result, hint=hint)
     return result
@@ -154,13 +277,17 @@ def _as_text(data: str | bytes | None) -> str:
     return data
 
 
+_JSON_HINT = "rerun with --debug to see what it printed; `coding-agents doctor` checks the docker and git versions"
+
+
 def run_json(argv: Sequence[Arg], **kwargs: Any) -> Any:
     """Run argv and parse its stdout as one JSON document."""
     result = run(argv, **kwargs)
     try:
         return json.loads(result.stdout)
     except json.JSONDecodeError as error:
-        raise AgentsError(f"`{result.command}` printed output that is not JSON: {error}") from error
+        raise AgentsError(f"`{short_command(result.command)}` printed output that is not JSON: {error}",
+                          hint=_JSON_HINT) from error
 
 
 def run_json_lines(argv: Sequence[Arg], **kwargs: Any) -> list[Any]:
@@ -169,7 +296,8 @@ def run_json_lines(argv: Sequence[Arg], **kwargs: Any) -> list[Any]:
     try:
         return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     except json.JSONDecodeError as error:
-        raise AgentsError(f"`{result.command}` printed a line that is not JSON: {error}") from error
+        raise AgentsError(f"`{short_command(result.command)}` printed a line that is not JSON: {error}",
+                          hint=_JSON_HINT) from error
 
 
 def run_pipeline(
@@ -184,13 +312,16 @@ def run_pipeline(
     import tempfile
 
     log.debug("pipe: %s | %s", display(producer), display(consumer))
+    check_interrupt()
+    group = _child_options(True, False)  # both ends have their stdin given
     # The producer's stderr goes to a file: a pipe nobody reads would fill up and hang both.
     child_env = dict(env) if env is not None else None
     with tempfile.TemporaryFile() as producer_stderr:
         stdin = open(producer_stdin, "rb") if producer_stdin else subprocess.DEVNULL
         try:
             first = subprocess.Popen(
-                reveal(producer), stdin=stdin, stdout=subprocess.PIPE, stderr=producer_stderr, env=child_env
+                reveal(producer), stdin=stdin, stdout=subprocess.PIPE, stderr=producer_stderr, env=child_env,
+                **group,
             )
         except FileNotFoundError as error:
             raise _missing_program(producer) from error
@@ -199,7 +330,7 @@ def run_pipeline(
                 stdin.close()
         try:
             second = subprocess.run(
-                reveal(consumer), stdin=first.stdout, capture_output=True, text=True, env=child_env
+                reveal(consumer), stdin=first.stdout, capture_output=True, text=True, env=child_env, **group
             )
         except FileNotFoundError as error:
             first.kill()
@@ -211,6 +342,7 @@ def run_pipeline(
         first.wait()
         producer_stderr.seek(0)
         first_stderr = producer_stderr.read().decode("utf-8", "replace")
+    check_interrupt()
     # The consumer first: when it dies early the producer only reports a broken pipe.
     result = Result(display(consumer), second.returncode, second.stdout, second.stderr)
     if not result.ok:
@@ -246,3 +378,20 @@ def start(argv: Sequence[Arg], *, log_file: Any = None) -> subprocess.Popen:
         )
     except FileNotFoundError as error:
         raise _missing_program(argv) from error
+
+
+def spawn_detached(argv: Sequence[Arg], log_path: str | os.PathLike, env: Mapping[str, str] | None = None) -> int:
+    """Start a host helper in its own session (no terminal, no Ctrl-C from it); output to log_path; its pid.
+
+    The helper leads its own process group, so it can be stopped with everything it started.
+    """
+    log.debug("spawn: %s", display(argv))
+    with open(log_path, "ab") as log_file:
+        try:
+            child = subprocess.Popen(  # noqa: S603 - argv lists built by our own plans
+                reveal(argv), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,
+                env=dict(env) if env is not None else None,
+            )
+        except FileNotFoundError as error:
+            raise _missing_program(argv) from error
+    return child.pid

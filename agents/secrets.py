@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from agents import files
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_VALUE_BYTES = 64 * 1024
@@ -29,7 +29,7 @@ def store_dir() -> Path:
 
 def validate_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name):
-        raise AgentsError(f"{name!r} is not a valid secret name",
+        raise UsageError(f"{name!r} is not a valid secret name",
                           hint="use letters, digits and '_', not starting with a digit (e.g. GITHUB_TOKEN)")
     return name
 
@@ -73,7 +73,8 @@ def _load() -> dict[str, dict[str, str]]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
-        raise AgentsError(f"cannot read the secret store {path}: {error}") from error
+        raise AgentsError(f"cannot read the secret store {path}: {error}",
+                          hint="check its permissions; if it is damaged, remove it and set the secrets again") from error
     if not isinstance(data, dict):
         raise AgentsError(f"the secret store {path} is damaged", hint="remove it and set the secrets again")
     return data
@@ -94,11 +95,15 @@ def set_secret(name: str, value: str) -> None:
     import fcntl
 
     validate_name(name)
-    data = value.encode()
+    try:
+        data = value.encode()
+    except UnicodeEncodeError:  # bytes that were not UTF-8, smuggled in as surrogates by stdin's decoder
+        raise AgentsError("the secret is not UTF-8 text", hint="store it as text, e.g. base64-encoded") from None
     if not data:
         raise AgentsError("the secret is empty", hint="type or pipe in a value")
     if len(data) > MAX_VALUE_BYTES:
-        raise AgentsError(f"the secret is larger than {MAX_VALUE_BYTES // 1024} KiB")
+        raise AgentsError(f"the secret is larger than {MAX_VALUE_BYTES // 1024} KiB",
+                          hint="store a token or key, not a file; MCP servers get secrets as variables")
     _private_dir()
     with _lock() as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

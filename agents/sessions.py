@@ -15,7 +15,7 @@ from typing import Any
 from agents import bridges, hardening, logins, network
 from agents.catalog import Agent
 from agents.endpoints import Endpoints
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 
 LABEL = "coding-agents"
 MANAGED = f"{LABEL}.managed"
@@ -61,7 +61,8 @@ def default_name(agent: str, repo: Path, branch: str) -> str:
 
 def validate_name(name: str) -> str:
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) or len(name) > 120:
-        raise AgentsError(f"{name!r} is not a valid container name", hint="use letters, digits, '_', '.' and '-'")
+        raise UsageError(f"{name!r} is not a valid container name",
+                         hint="use letters, digits, '_', '.' and '-' (at most 120), starting with a letter or digit")
     return name
 
 
@@ -339,7 +340,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     proxy = None
     if request.network == "squid":
         if request.policy is None:
-            raise AgentsError("squid mode needs a network policy")
+            raise AgentsError("squid mode needs a network policy",
+                              hint="this is a bug: please report it (with --debug output)")
         proxy = plan_proxy(name, labels, request.policy, request.proxy_image)
     return LaunchPlan(
         name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv, proxy
@@ -386,7 +388,8 @@ def upload_pack_url(name: str, running: bool, workspace_volume: str, image: str,
         argv = helper_run_args(workspace_volume, image, pids_limit)
     for part in argv:
         if " " in part or "%" in part:
-            raise AgentsError(f"cannot use {part!r} in a git transport command")
+            raise AgentsError(f"cannot use {part!r} in a git transport command",
+                              hint="rename the session or image so it has no spaces or '%'")
     return "ext::" + " ".join(argv + ["%S", WORKSPACE])
 
 
@@ -428,16 +431,39 @@ class SessionInfo:
 
 
 def parse_health(inspect: dict[str, Any]) -> dict[str, Any]:
-    """The newest `ca-stub health` JSON from a container's inspect data, or {}."""
+    """The newest `ca-stub health` JSON from a container's inspect data, or {} when it has none that
+    is current: a stopped container's last report predates the stub's auto-commit on the way out,
+    and reports from before a restart describe an earlier run."""
     import json
 
-    logs = ((inspect.get("State") or {}).get("Health") or {}).get("Log") or []
+    state = inspect.get("State") or {}
+    if state.get("Status") != "running":
+        return {}
+    started = _docker_time(state.get("StartedAt"))
+    logs = (state.get("Health") or {}).get("Log") or []
     for entry in reversed(logs):
+        when = _docker_time(entry.get("Start"))
+        if started is not None and when is not None and when < started:
+            return {}
         try:
-            return json.loads(entry.get("Output") or "")
+            report = json.loads(entry.get("Output") or "")
         except (ValueError, TypeError):
             continue
+        if isinstance(report, dict):
+            return report
     return {}
+
+
+def _docker_time(text: Any) -> float | None:
+    """Docker's RFC 3339 times ('2026-01-02T03:04:05.123456789Z', any number of digits) as seconds."""
+    if not isinstance(text, str) or not text.endswith("Z") or text.startswith("0001-"):
+        return None
+    whole, _, fraction = text[:-1].partition(".")
+    try:
+        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    return seconds + (float("0." + fraction) if fraction.isdigit() else 0.0)
 
 
 def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:

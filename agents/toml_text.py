@@ -26,7 +26,8 @@ def value(item: object) -> str:
         return "[" + ", ".join(value(part) for part in item) + "]"
     if isinstance(item, dict):
         return "{" + ", ".join(f"{key(k)} = {value(v)}" for k, v in item.items()) + "}"
-    raise AgentsError(f"cannot write {type(item).__name__} values as TOML")
+    raise AgentsError(f"cannot write {type(item).__name__} values as TOML",
+                      hint="this is a bug: please report it (with --debug output)")
 
 
 def dumps(data: dict, prefix: tuple[str, ...] = ()) -> str:

@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
 # Set up coding-agents on this machine and build its images:
 #   1. build dist/coding-agents.pyz (pex, in a project venv)
-#   2. install it as ~/.local/bin/coding-agents (or $PREFIX/bin) with the run-claude, launch-agent, ... shims
-#   3. make a base OS image with debootstrap if no registry is reachable (root)
-#   4. build every image (`coding-agents images build all`) and run `coding-agents doctor`
+#   2. install it as ~/.local/bin/coding-agents (or $PREFIX/bin) with the run-claude, launch-agent, ... shims,
+#      and bash and zsh completion (~/.local/share/bash-completion/completions/, ~/.local/share/zsh/site-functions/)
+#   3. offer to put that bin folder on PATH when it is not (asks y/N on a terminal; never edits without a yes)
+#   4. make a base OS image with debootstrap if no registry is reachable (root)
+#   5. build every image (`coding-agents images build all`) and run `coding-agents doctor`
 #
-#   scripts/install.sh [--ca-cert FILE] [--no-images]
-# --ca-cert: a PEM bundle for TLS-intercepting proxies (also read from $CODING_AGENTS_CA_CERT).
+#   scripts/install.sh [--ca-cert FILE] [--no-images] [--add-to-path | --no-path-prompt]
+# --ca-cert FILE    a PEM bundle for TLS-intercepting proxies (also read from $CODING_AGENTS_CA_CERT)
+# --no-images       install the tool only; build the images later with `coding-agents images build`
+# --add-to-path     add the bin folder to PATH in your shell's rc file without asking
+# --no-path-prompt  never ask: only print the line to add
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
 ca_cert="${CODING_AGENTS_CA_CERT:-}"
 build_images=1
+path_choice=ask  # ask | add | print
 while (($#)); do
     case $1 in
-        --ca-cert) ca_cert=${2:?--ca-cert needs a file}; shift 2 ;;
+        --ca-cert) [[ -n ${2:-} ]] || die "--ca-cert needs a file (see --help)"; ca_cert=$2; shift 2 ;;
         --no-images) build_images=0; shift ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --add-to-path) path_choice=add; shift ;;
+        --no-path-prompt) path_choice=print; shift ;;
+        -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -34,11 +44,12 @@ bin_dir="${PREFIX:-$HOME/.local}/bin"
 mkdir -p "$bin_dir"
 install -m 0755 "$ROOT/dist/coding-agents.pyz" "$bin_dir/coding-agents"
 for shim in "$ROOT"/shell/*; do
-    [[ $shim == *.ps1 ]] && continue
+    [[ -f $shim && $shim != *.ps1 ]] || continue
     install -m 0755 "$shim" "$bin_dir/$(basename "$shim")"
 done
 say "installed coding-agents and its shims into $bin_dir"
-case ":$PATH:" in *":$bin_dir:"*) ;; *) say "add $bin_dir to your PATH" ;; esac
+install_completion "$ROOT/shell/completion" "$ROOT/shell" "${PREFIX:+$PREFIX/share}"
+offer_path "$bin_dir" "$path_choice"
 # trivy (from the venv) lets image builds scan for secrets before tagging.
 [[ -e "$bin_dir/trivy" ]] || ln -s "$VENV/bin/trivy" "$bin_dir/trivy"
 

@@ -58,3 +58,46 @@ ensure_base_os_image() {
     [[ $EUID -eq 0 ]] || die "bootstrapping needs root: sudo $pyz images bootstrap-base"
     "$pyz" images bootstrap-base
 }
+
+# Bash and zsh completion for coding-agents and its shims: the scripts from $1 (shell/completion)
+# for the commands named by coding-agents and the shims in $2 (shell/), under $3 (a share folder;
+# default ${XDG_DATA_HOME:-~/.local/share}). bash-completion loads a command's completion from
+# completions/<command>, so the bash file goes in under each name.
+install_completion() {
+    local source=$1 shims=$2 share=${3:-${XDG_DATA_HOME:-$HOME/.local/share}} shim
+    local bash_dir="$share/bash-completion/completions" zsh_dir="$share/zsh/site-functions"
+    mkdir -p "$bash_dir" "$zsh_dir"
+    install -m 0644 "$source/coding-agents.bash" "$bash_dir/coding-agents"
+    for shim in "$shims"/*; do
+        [[ -f $shim && $shim != *.ps1 ]] || continue
+        install -m 0644 "$source/coding-agents.bash" "$bash_dir/$(basename "$shim")"
+    done
+    install -m 0644 "$source/_coding-agents" "$zsh_dir/_coding-agents"
+    say "installed shell completion: bash in $bash_dir (new shells load it), zsh in $zsh_dir"
+    say "for zsh, put this line before compinit in ~/.zshrc:  fpath=($zsh_dir \$fpath)"
+}
+
+# When $1 is not on PATH: ask (on a terminal), add it ($2 = add), or only print the line ($2 = print,
+# or no terminal). The rc file is ~/.zshrc for zsh users, else ~/.bashrc; nothing is edited without a yes.
+offer_path() {
+    local bin_dir=$1 choice=$2 rc line answer
+    case ":$PATH:" in *":$bin_dir:"*) return 0 ;; esac
+    rc="$HOME/.bashrc"
+    [[ ${SHELL:-} == */zsh ]] && rc="$HOME/.zshrc"
+    line="export PATH=\"$bin_dir:\$PATH\""
+    if [[ -f $rc ]] && grep -qxF "$line" "$rc"; then
+        say "$rc already puts $bin_dir on PATH; open a new shell (or: source $rc)"
+        return 0
+    fi
+    if [[ $choice == ask && -t 0 && -t 1 ]]; then
+        read -r -p "==> $bin_dir is not on your PATH. Add it in $rc? [y/N] " answer || answer=
+        [[ $answer == [yY]* ]] && choice=add
+    fi
+    if [[ $choice == add ]]; then
+        printf '\n# added by coding-agents scripts/install.sh\n%s\n' "$line" >>"$rc"
+        say "added $bin_dir to PATH in $rc; open a new shell (or: source $rc)"
+    else
+        say "$bin_dir is not on your PATH; add this line to $rc, then open a new shell:"
+        printf '    %s\n' "$line" >&2
+    fi
+}

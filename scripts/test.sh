@@ -5,15 +5,22 @@
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh tests/unit -x   # extra arguments go to pytest
+#   scripts/test.sh --help          # this text (pytest's own: scripts/test.sh -- --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 
-# gpg, ssh-keygen, ssh-agent and openssl: the signing, --ssh-agent and HTTPS git server tests.
+case ${1:-} in
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    --) shift ;;
+esac
+
+# gpg, ssh-keygen, ssh-agent and openssl: the signing, --ssh-agent and HTTPS git server tests; zsh: the
+# zsh completion's tests.
 ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap tmux:tmux socat:socat git:git \
-    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl ip:iproute2
+    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl ip:iproute2 zsh:zsh
 
 VENV="$ROOT/.venv"
 ensure_venv "$VENV" "$ROOT/scripts/test-requirements.txt"

@@ -6,6 +6,7 @@ from agents.commands import (
     broker_daemon,
     code,
     collect,
+    complete,
     connect,
     doctor,
     images,
@@ -24,4 +25,4 @@ from agents.commands import (
 
 # Order here is the order in `coding-agents --help`.
 COMMANDS = (run_agent, launch, connect, list_agents, remove, sync, logs, policy, code, inspect_command, mcp_command,
-            secrets_command, images, doctor, reap, collect, bridge, bridge_handle, broker_daemon)
+            secrets_command, images, doctor, reap, collect, bridge, bridge_handle, broker_daemon, complete)

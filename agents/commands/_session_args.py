@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from agents import catalog
+from agents.commands import _values
 
-NETWORK_MODES = ("restricted", "squid", "allow-all")
+NETWORK_MODES = ("restricted", "squid", "allow-all")  # = agents.config.NETWORK_MODES (kept cheap to import)
 
 
 def add_agent_argument(parser: argparse.ArgumentParser) -> None:
@@ -15,13 +16,15 @@ def add_agent_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_session_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="any folder inside the git repo (default: .)")
-    parser.add_argument("--branch", metavar="B", help="work on <agent>/B (default: a fresh <agent>/session-N)")
-    parser.add_argument("--use-current-branch", action="store_true", help="start from the branch checked out on the host")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--branch", metavar="B", help="work on <agent>/B (default: a fresh <agent>/session-N)")
+    start.add_argument("--use-current-branch", action="store_true", help="start from the branch checked out on the host")
     parser.add_argument("--name", metavar="N", help="container name (default <agent>-<repo>-<branch>)")
     parser.add_argument("--no-push", action="store_true", help="do not sync the agent's branch back to the host repo")
     parser.add_argument("--prompt", metavar="TEXT", help="non-interactive: run the agent's print/exec mode with TEXT")
-    parser.add_argument("--cpu", metavar="N", type=float, help="CPU limit (cores)")
-    parser.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 4g")
+    parser.add_argument("--cpu", metavar="N", type=_values.cores("--cpu"), help="CPU limit in cores, e.g. 2 or 0.5")
+    parser.add_argument("--memory", metavar="SIZE", type=_values.memory("--memory"),
+                        help="memory limit, e.g. 4g or 512m (at least 6m)")
     parser.add_argument("--include-uncommitted", action="store_true", help="carry uncommitted host changes into the session")
     parser.add_argument(
         "--network-proxy", choices=NETWORK_MODES, metavar="MODE",
@@ -29,7 +32,7 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         "or allow-all (plain bridge); the default comes from [sessions] network",
     )
     parser.add_argument(
-        "--allow-domain", action="append", default=[], metavar="D",
+        "--allow-domain", action="append", default=[], metavar="D", type=_values.allow_rule("--allow-domain"),
         help="squid mode: also allow D for this session (example.com, or .example.com / *.example.com "
         "for it and its subdomains); repeatable",
     )
@@ -38,7 +41,7 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         help="squid mode: allow everything but record it; then `coding-agents policy suggest NAME`",
     )
     parser.add_argument(
-        "--allow-host-port", action="append", default=[], metavar="PORT",
+        "--allow-host-port", action="append", default=[], metavar="PORT", type=_values.port("--allow-host-port"),
         help="squid mode: let the session reach PORT on this machine's loopback (e.g. a local model "
         f"server on 11434) as http://{endpoints_alias()}:PORT, and nothing else on this machine; repeatable",
     )

@@ -8,7 +8,7 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("_bridge", parents=[common])
-    parser.add_argument("name")
+    parser.add_argument("name", help="the session whose host sockets to serve")
     parser.set_defaults(handler=run)
 
 

@@ -9,8 +9,8 @@ KINDS = ("logins", "git-credential", "sign")
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("_bridge-handle", parents=[common])
-    parser.add_argument("kind", choices=KINDS)
-    parser.add_argument("name")
+    parser.add_argument("kind", choices=KINDS, help="which socket the request came in on")
+    parser.add_argument("name", help="the session it is for")
     parser.set_defaults(handler=run)
 
 

@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("_collect", parents=[common])
-    parser.add_argument("name")
+    parser.add_argument("name", help="the session whose proxy log to copy")
     parser.set_defaults(handler=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agents import catalog
+from agents.commands import _values
 
 # Implementation modules are imported inside the handlers: building the parser for
 # every invocation must stay cheap (see docs/build.md, start-up time).
@@ -19,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         help=HELP,
         description=HELP + ". Images are named coding-agents-<name>:<tool version>.",
     )
-    verbs = parser.add_subparsers(dest="images_command", metavar="SUBCOMMAND")
+    verbs = parser.add_subparsers(dest="images_command", metavar="SUBCOMMAND", help="what to do")
     parser.set_defaults(handler=lambda args: _missing_verb(parser))
 
     names = [name for name in catalog.image_names() if name != "all"]
@@ -44,12 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         help="PEM CA bundle to trust inside the images (for TLS-intercepting proxies), "
         "e.g. /etc/ssl/certs/ca-certificates.crt",
     )
-    build.add_argument("--npm-registry", metavar="URL", help="npm registry for Node.js and the agent CLIs")
+    build.add_argument("--npm-registry", metavar="URL",
+                       type=_values.http_url("--npm-registry", "https://registry.npmjs.org"),
+                       help="npm registry for Node.js and the agent CLIs")
     build.add_argument("--quiet", "-q", action="store_true", help="hide docker build output")
     build.set_defaults(handler=run_build)
 
     listing = verbs.add_parser("list", parents=[common], help="show which images are present, with sizes")
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--json", action="store_true",
+                         help="print a JSON list: image, status, size (bytes), created (UTC, ISO 8601), id")
     listing.set_defaults(handler=run_list)
 
     boot = verbs.add_parser(
@@ -59,7 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         description=f"Create {catalog.OS_IMAGE} with debootstrap and `docker import`, for machines "
         "that cannot reach a container registry. Later builds use it automatically.",
     )
-    boot.add_argument("--mirror", metavar="URL", help="Debian mirror (default http://deb.debian.org/debian)")
+    boot.add_argument("--mirror", metavar="URL", type=_values.http_url("--mirror", "http://deb.debian.org/debian"),
+                      help="Debian mirror (default http://deb.debian.org/debian)")
     boot.add_argument("--force", action="store_true", help="rebuild even if the image is present")
     boot.add_argument("--tag", metavar="NAME:TAG", default=catalog.OS_IMAGE, help=f"image to create (default {catalog.OS_IMAGE})")
     boot.set_defaults(handler=run_bootstrap)
@@ -84,8 +89,9 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def _missing_verb(parser: argparse.ArgumentParser) -> int:
+    """`images` alone: the same help as `images --help`, where the top level's goes (stdout, exit 0)."""
     parser.print_help()
-    return 2
+    return 0
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -116,11 +122,11 @@ def run_list(args: argparse.Namespace) -> int:
     from agents import docker, images
     from agents.output import print_json, print_table
 
-    rows = images.list_rows(docker.list_managed_images())
+    present = docker.list_managed_images()
     if args.json:
-        print_json(rows)
+        print_json(images.list_json(present, docker.image_facts([image.ref for image in present])))
     else:
-        print_table(rows, ["image", "status", "size", "created"])
+        print_table(images.list_rows(present), ["image", "status", "size", "created"])
     return 0
 
 

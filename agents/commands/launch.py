@@ -27,17 +27,15 @@ def run(args: argparse.Namespace) -> int:
     from agents import launcher
     from agents.config import load_config
 
-    info = launcher.launch(_session_args.launch_options(args, "launch"), load_config())
+    with launcher.launching(_session_args.launch_options(args, "launch"), load_config()) as info:
+        # Until the agent is seen to start, Ctrl-C still undoes the launch.
+        status = launcher.exited_at_start(info.name) if args.prompt is None else None
     if args.prompt is not None:
         code = launcher.stream_until_exit(info.name)
         if not info.no_push:
             launcher.sync(launcher.get_session(info.name))
         print(f"{info.name} finished (exit {code}); its workspace is kept until remove-agent {info.name}")
-        failed = launcher.prompt_failed_error(info, code)
-        if failed is not None:
-            raise failed
         return code
-    status = launcher.exited_at_start(info.name)
     if status is not None:
         error = launcher.exited_error(info, status)
         if launcher.remove_if_untouched(launcher.get_session(info.name)):

@@ -9,7 +9,8 @@ HELP = "list agent sessions: name, agent, repo, branch, state, network, age, uns
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("list-agents", parents=[common], help=HELP, description=HELP + ".")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON list, one object per session ([] for none); times in ISO 8601")
     parser.add_argument("--all", action="store_true", help="include stopped sessions")
     parser.set_defaults(handler=run)
 
@@ -18,12 +19,29 @@ def run(args: argparse.Namespace) -> int:
     from agents import launcher
     from agents.output import print_json, print_table
 
-    infos = launcher.find_sessions(include_stopped=args.all)
+    infos = launcher.with_current_reports(launcher.find_sessions(include_stopped=args.all))
     rows = launcher.session_rows(infos)
     if args.json:
-        print_json(rows)
+        print_json(json_rows(infos, rows))
     elif not rows:
         print("no agent sessions" + ("" if args.all else " running (--all shows stopped ones)"))
     else:
         print_table(rows, ["name", "agent", "branch", "state", "network", "age", "unsynced", "denied", "repo"])
     return 0
+
+
+def json_rows(infos: list, rows: list[dict], now=None) -> list[dict]:
+    """The table's rows for programs: docker's state alone, dirty apart (null until the first health
+    report), and the age in seconds next to created."""
+    from datetime import UTC, datetime
+
+    shaped = []
+    for info, row in zip(infos, rows, strict=True):
+        try:
+            then = datetime.strptime(info.created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            age = max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
+        except ValueError:
+            age = None
+        shaped.append({**{key: value for key, value in row.items() if key != "age"},
+                       "state": info.state, "dirty": info.dirty, "age_seconds": age})
+    return shaped

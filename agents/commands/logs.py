@@ -15,7 +15,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         description=HELP + ". Network decisions are kept on the host in "
         "~/.local/state/coding-agents/network/NAME.log, also after the session is removed.",
     )
-    parser.add_argument("name", metavar="NAME", help="session name (see list-agents --all)")
+    parser.add_argument("name", metavar="NAME", help="session name (see list-agents --all), or its proxy "
+                        "(NAME-proxy) or MCP sidecar (NAME-mcp)")
     parser.add_argument("--network", action="store_true", help="show proxy decisions (squid mode)")
     parser.add_argument("--denied", action="store_true", help="with --network: only denied requests")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new entries (Ctrl-C stops)")
@@ -27,12 +28,24 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from agents import launcher, netlog, runner
-    from agents.errors import AgentsError
+    from agents import launcher, netlog, runner, sessions
+    from agents.errors import AgentsError, UsageError
+
+    sessions.validate_name(args.name)  # it names a file under the state folder: no '/' or '..'
 
     if not args.network:
         if args.denied or args.json:
-            raise AgentsError("--denied and --json go with --network", hint=f"coding-agents logs {args.name} --network")
+            raise UsageError("--denied and --json go with --network", hint=f"coding-agents logs {args.name} --network")
+        if not _is_session_container(args.name):
+            raise AgentsError(f"no agent session named {args.name!r}",
+                              hint="`list-agents --all` shows the sessions; `logs NAME --network` also reads a "
+                              "removed session's network log")
+        screen = _agent_screen(args.name)
+        if screen is not None:
+            # An interactive agent draws in tmux: the container log only gets its last screen at exit.
+            runner.run(["docker", "logs", args.name], stream=True)
+            print(screen, flush=True)
+            return _follow_screen(args.name, screen) if args.follow else 0
         argv = ["docker", "logs", *(["--follow"] if args.follow else []), args.name]
         runner.run(argv, stream=True)
         return 0
@@ -49,15 +62,76 @@ def run(args: argparse.Namespace) -> int:
 
     if live:
         netlog.collect(args.name)
-    seen = netlog.read(args.name)
-    show(seen)
+    # Read on from where the last look ended (a byte offset): whoever appended (this command, the
+    # session's collector, remove-agent), each entry is shown once, and a half-written one not yet.
+    entries, offset = netlog.read_new(args.name)
+    show(entries)
     try:
         while args.follow:
             time.sleep(1.0)
-            if netlog.collect(args.name):
-                entries = netlog.read(args.name)
-                show(entries[len(seen):])
-                seen = entries
+            netlog.collect(args.name)
+            entries, offset = netlog.read_new(args.name, offset)
+            show(entries)
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _agent_screen(name: str) -> str | None:
+    """What a running interactive agent shows now (its tmux pane), or None when name is no such agent
+    (stopped, a --prompt task, a proxy or sidecar): those have all their output in the container log."""
+    from agents import hardening, runner, sessions
+
+    shown = runner.run(["docker", "exec", "--user", str(hardening.AGENT_UID), name,
+                        "tmux", "capture-pane", "-p", "-t", sessions.TMUX_SESSION], check=False)
+    if not shown.ok:
+        return None
+    lines = [line.rstrip() for line in shown.stdout.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()  # the empty rows below the cursor
+    return "\n".join(lines)
+
+
+def _follow_screen(name: str, screen: str, interval: float = 1.0) -> int:
+    """Print the agent's screen again each time it changes, until the agent ends (Ctrl-C stops)."""
+    import time
+    from datetime import datetime
+
+    from agents import runner, workspace
+
+    try:
+        while True:
+            time.sleep(interval)
+            now = _agent_screen(name)
+            if now is None:
+                break
+            if now != screen:
+                print(f"--- {name} at {datetime.now().strftime('%H:%M:%S')} ---", flush=True)
+                print(now, flush=True)
+                screen = now
+    except KeyboardInterrupt:
+        return 0
+    # The agent ended: the stub's closing lines (its status) follow the last screen in the container
+    # log, written as the container stops.
+    deadline = time.monotonic() + 10
+    while workspace.session_state(name) == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    tail = runner.run(["docker", "logs", "--tail", "5", name], check=False)
+    for line in (tail.stdout + tail.stderr).splitlines():
+        if line.startswith("[ca-stub:"):
+            print(line, flush=True)
+    return 0
+
+
+def _is_session_container(name: str) -> bool:
+    """A container of one of our sessions (the agent, its proxy or its MCP sidecar), so `docker logs`
+    has something of ours to show; anything else gets our error, not docker's raw one."""
+    from agents import docker, runner, sessions
+
+    label = "{{index .Config.Labels \"" + sessions.SESSION + "\"}}"
+    result = docker.run("inspect", "--type", "container", "--format", label, name, check=False)
+    if result.ok:
+        return bool(result.stdout.strip())
+    if "no such" in (result.stderr + result.stdout).lower():
+        return False
+    raise docker.explain(runner.CommandFailed(result))

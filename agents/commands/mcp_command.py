@@ -14,11 +14,11 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         "([mcp_servers.NAME]) and the repository's .coding-agents/config.toml, whose servers may use a "
         "secret only after you approve their exact definition. See docs/mcp-setup.md.",
     )
-    verbs = parser.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND")
-    parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
+    verbs = parser.add_subparsers(dest="mcp_command", metavar="SUBCOMMAND", help="what to do")
+    parser.set_defaults(handler=lambda args: (parser.print_help(), 0)[1])  # like --help, as the top level does
     listing = verbs.add_parser("list", parents=[common], help="the servers a session in PATH's repository gets")
-    listing.add_argument("path", nargs="?", default=".", metavar="PATH")
-    listing.add_argument("--json", action="store_true", help="one JSON object per server")
+    listing.add_argument("path", nargs="?", default=".", metavar="PATH", help="a folder in the repository (default: .)")
+    listing.add_argument("--json", action="store_true", help="print a JSON list, one object per server ([] for none)")
     listing.set_defaults(handler=run_list)
     for verb, text, handler in (
         ("show", "print a server's definition and the hash an approval pins", run_show),
@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         ("revoke", "withdraw an approval", run_revoke),
     ):
         sub = verbs.add_parser(verb, parents=[common], help=text, description=text + ".")
-        sub.add_argument("name", metavar="NAME")
+        sub.add_argument("name", metavar="NAME", help="server name (see mcp list)")
         sub.add_argument("path", nargs="?", default=".", metavar="PATH", help="a folder in the repository (default: .)")
         sub.set_defaults(handler=handler)
 
@@ -72,9 +72,7 @@ def _status(server, approvals) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    import json
-
-    from agents.output import print_table
+    from agents.output import print_json, print_table
 
     repo, servers, approvals = _everything(args.path)
     rows = [{
@@ -83,8 +81,7 @@ def run_list(args: argparse.Namespace) -> int:
         "status": _status(server, approvals),
     } for server in servers]
     if args.json:
-        for row in rows:
-            print(json.dumps(row))
+        print_json(rows)
     elif rows:
         print_table(rows, ["name", "source", "runs_in", "secrets", "status", "target"])
     else:
@@ -119,7 +116,8 @@ def run_approve(args: argparse.Namespace) -> int:
 
     repo, server, _ = _find(args)
     if server.source != "repo":
-        raise AgentsError(f"{server.name} comes from your {server.source}, which is trusted already")
+        raise AgentsError(f"{server.name} comes from your {server.source}, which is trusted already",
+                          hint="only a repository's own servers need an approval; sessions get this one as it is")
     print(json.dumps(server.definition(), indent=2))
     mcp.save_approval(repo, server.name, server.digest)
     print(f"approved {server.name} for {repo}: sha256 {server.digest}")
@@ -133,7 +131,8 @@ def run_revoke(args: argparse.Namespace) -> int:
 
     repo = git.repo_root(args.path)
     if args.name not in mcp.load_approvals(repo):
-        raise AgentsError(f"{args.name} has no approval for {repo}")
+        raise AgentsError(f"{args.name} has no approval for {repo}",
+                          hint=f"`coding-agents mcp list {repo}` shows each server's status")
     mcp.save_approval(repo, args.name, None)
     print(f"revoked the approval of {args.name} for {repo}")
     return 0

@@ -7,7 +7,7 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser("_reap", parents=[common])
-    parser.add_argument("name")
+    parser.add_argument("name", help="the session to wait for")
     parser.set_defaults(handler=run)
 
 

@@ -28,7 +28,17 @@ def run(args: argparse.Namespace) -> int:
     from agents.config import load_config
     from agents.errors import AgentsError
 
-    info = launcher.launch(_session_args.launch_options(args, "run"), load_config())
+    config = load_config()
+    with launcher.launching(_session_args.launch_options(args, "run"), config) as info:
+        if args.prompt is None:
+            # Until the agent's terminal is up, Ctrl-C still undoes the launch.
+            try:
+                launcher.wait_ready(info)
+            except AgentsError:
+                # The agent is gone before it could be attached: an ephemeral session ends here too.
+                launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                                auto_commit=config.sessions.auto_commit)
+                raise
     if args.prompt is not None:
         try:
             code = launcher.stream_until_exit(info.name)
@@ -36,11 +46,7 @@ def run(args: argparse.Namespace) -> int:
             launcher.spawn_reaper(info.name)
             print(f"\nstopped watching; {info.name} keeps running and cleans up after itself when done")
             return 130
-        failed = launcher.prompt_failed_error(info, code)
-        if failed is not None:
-            launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
-                            auto_commit=load_config().sessions.auto_commit)
-            raise failed
+
     else:
         try:
             launcher.attach(info)
@@ -59,4 +65,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
     auto_commit = load_config().sessions.auto_commit
     launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes, auto_commit=auto_commit)
+    note = launcher.clone_note(info)
+    if note:
+        print(note)
     return code

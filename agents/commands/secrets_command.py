@@ -13,8 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         description=HELP + ". MCP servers refer to a secret as ${NAME} in their env, args or headers; "
         "the broker hands its value to the session's MCP sidecar only. See docs/mcp-setup.md.",
     )
-    verbs = parser.add_subparsers(dest="secrets_command", metavar="SUBCOMMAND")
-    parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
+    verbs = parser.add_subparsers(dest="secrets_command", metavar="SUBCOMMAND", help="what to do")
+    parser.set_defaults(handler=lambda args: (parser.print_help(), 0)[1])  # like --help, as the top level does
     set_parser = verbs.add_parser(
         "set", parents=[common], help="store a secret (value from a prompt, or from stdin when piped)",
         description="Store a secret. The value is read from a hidden prompt, or from stdin when stdin "
@@ -23,9 +23,11 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
     set_parser.add_argument("name", metavar="NAME", help="e.g. GITHUB_TOKEN")
     set_parser.set_defaults(handler=run_set)
     list_parser = verbs.add_parser("list", parents=[common], help="list the names of stored secrets (never values)")
+    list_parser.add_argument("--json", action="store_true",
+                             help='print a JSON list of {"name": ...} objects ([] for none); never values')
     list_parser.set_defaults(handler=run_list)
     remove_parser = verbs.add_parser("rm", parents=[common], help="remove a secret")
-    remove_parser.add_argument("name", metavar="NAME")
+    remove_parser.add_argument("name", metavar="NAME", help="secret name (see secrets list)")
     remove_parser.set_defaults(handler=run_remove)
 
 
@@ -33,6 +35,7 @@ def run_set(args: argparse.Namespace) -> int:
     import sys
 
     from agents import secrets
+    from agents.errors import AgentsError
 
     secrets.validate_name(args.name)
     if sys.stdin.isatty():
@@ -40,7 +43,10 @@ def run_set(args: argparse.Namespace) -> int:
 
         value = getpass.getpass(f"value for {args.name} (hidden): ")
     else:
-        value = sys.stdin.read()
+        try:
+            value = sys.stdin.read()
+        except UnicodeDecodeError:
+            raise AgentsError("the secret is not UTF-8 text", hint="store it as text, e.g. base64-encoded") from None
         value = value[:-1] if value.endswith("\n") else value
     secrets.set_secret(args.name, value)
     print(f"stored {args.name}", file=sys.stderr)
@@ -49,8 +55,13 @@ def run_set(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from agents import secrets
+    from agents.output import print_json
 
-    for name in secrets.names():
+    names = secrets.names()
+    if args.json:
+        print_json([{"name": name} for name in names])
+        return 0
+    for name in names:
         print(name)
     return 0
 

@@ -225,7 +225,9 @@ def test_launch_bad_input_is_one_clean_error(cli, new_repo, tmp_path, case, frag
         args += ["--cpu", "-3"]
     result = cli(*args, env=env)
     assert_clean_error(result, fragment)
-    assert result.returncode == 1
+    # A wrong command line is a usage error (2); a right one that cannot work here is 1.
+    usage = case in ("unknown-agent", "bad-branch", "bad-name", "bad-memory", "bad-cpu")
+    assert result.returncode == (2 if usage else 1)
     assert sessions_under(tmp_path) == (set(), set())
 
 

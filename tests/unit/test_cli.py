@@ -17,6 +17,7 @@ from agents.commands import (
     broker_daemon,
     code,
     collect,
+    complete,
     connect,
     doctor,
     inspect_command,
@@ -32,7 +33,7 @@ from agents.commands import (
     sync,
 )
 from agents.commands import images as images_command
-from agents.errors import AgentsError
+from agents.errors import AgentsError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +53,7 @@ COMMAND_HANDLERS = [
     (["_bridge", "claude-repo-main"], bridge, "run"),
     (["_bridge-handle", "logins", "claude-repo-main"], bridge_handle, "run"),
     (["_broker"], broker_daemon, "run"),
+    (["_complete", "--", "coding-agents", ""], complete, "run"),
     (["inspect", "claude-repo-main"], inspect_command, "run"),
     (["mcp", "list"], mcp_command, "run_list"),
     (["mcp", "show", "github"], mcp_command, "run_show"),
@@ -167,22 +169,29 @@ def test_entry_dispatches_on_argv0(handlers, monkeypatch):
     assert handlers[0][1].all is True
 
 
-def test_main_without_command_prints_help_and_returns_2(capsys):
-    assert cli.main([], prog="coding-agents") == 2
+def test_entry_after_ctrl_c_leaves_with_130_directly(monkeypatch):
+    # CPython 3.11 would otherwise end the process by SIGINT when the interrupt passed through exec().
+    monkeypatch.setattr(cli, "main", lambda: 130)
+    left = []
+    monkeypatch.setattr(cli.os, "_exit", left.append)
 
-    assert "usage: coding-agents" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # only because the faked os._exit returns
+        cli.entry()
+
+    assert left == [130]
 
 
-def test_main_images_without_verb_prints_help_and_returns_2(capsys):
-    assert cli.main(["images"], prog="coding-agents") == 2
+@pytest.mark.parametrize("words", [[], ["images"], ["policy"], ["mcp"], ["secrets"]],
+                         ids=["top-level", "images", "policy", "mcp", "secrets"])
+def test_main_without_a_verb_prints_the_same_help_as_dash_h_to_stdout(capsys, words):
+    dash_h = run_help(capsys, words)
 
-    assert "usage: coding-agents images" in capsys.readouterr().out
+    assert cli.main(words, prog="coding-agents") == 0
 
-
-def test_main_policy_without_verb_prints_help_and_returns_2(capsys):
-    assert cli.main(["policy"], prog="coding-agents") == 2
-
-    assert "usage: coding-agents policy" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == dash_h
+    assert captured.out.startswith(" ".join(["usage: coding-agents", *words]))
+    assert captured.err == ""
 
 
 def test_main_internal_commands_are_hidden_from_top_level_help(capsys):
@@ -191,12 +200,158 @@ def test_main_internal_commands_are_hidden_from_top_level_help(capsys):
     assert "_collect" not in out and "_reap" not in out
 
 
-def test_main_usage_error_exits_2(capsys):
-    with pytest.raises(SystemExit) as caught:
-        cli.main(["run-agent", "claude", "--network-proxy", "open"], prog="coding-agents")
+def test_main_usage_error_exits_2_with_error_and_hint(capsys):
+    assert cli.main(["run-agent", "claude", "--network-proxy", "open"], prog="coding-agents") == 2
 
-    assert caught.value.code == 2
-    assert "invalid choice: 'open'" in capsys.readouterr().err
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("usage: coding-agents run-agent")
+    assert lines[-2].startswith("error: argument --network-proxy: invalid choice: 'open' (choose from ")
+    assert all(mode in lines[-2] for mode in ("restricted", "squid", "allow-all"))
+    assert lines[-1] == "hint: `coding-agents run-agent --help` shows what it takes"
+
+
+def test_main_unknown_command_lists_only_public_commands(capsys):
+    assert cli.main(["frobnicate"], prog="coding-agents") == 2
+
+    error = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("error: "))
+    assert "invalid choice: 'frobnicate'" in error
+    listed = error.split("(choose from ", 1)[1].rstrip(")").split(", ")
+    assert listed == [name for name in subcommand_names_in_order(cli.build_parser()) if not name.startswith("_")]
+    assert "run-agent" in listed and not any(name.startswith("_") for name in listed)
+
+
+def test_main_unknown_sub_verb_lists_its_verbs(capsys):
+    assert cli.main(["images", "nosuch"], prog="coding-agents") == 2
+
+    assert ("error: argument SUBCOMMAND: invalid choice: 'nosuch' "
+            "(choose from build, list, bootstrap-base, export, import, scan)") in capsys.readouterr().err
+
+
+def test_main_internal_commands_still_parse(handlers):
+    assert cli.main(["_reap", "claude-repo-main"], prog="coding-agents") == 0
+
+
+def test_main_missing_argument_is_usage_error_with_hint(capsys):
+    assert cli.main(["logs"], prog="coding-agents") == 2
+
+    err = capsys.readouterr().err
+    assert "error: the following arguments are required: NAME\n" in err
+    assert err.endswith("hint: `coding-agents logs --help` shows what it takes\n")
+
+
+def subcommand_names_in_order(parser: argparse.ArgumentParser) -> list[str]:
+    action = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return list(action.choices)
+
+
+def walk_actions(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()):
+    """Every (command words, action) in the parser tree, internal commands included."""
+    for action in parser._actions:
+        yield words, action
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk_actions(sub, (*words, name))
+
+
+def test_parser_every_argument_and_option_has_help():
+    missing = [" ".join(["coding-agents", *words, *(action.option_strings or [action.metavar or action.dest])])
+               for words, action in walk_actions(cli.build_parser()) if not action.help]
+
+    assert missing == []
+
+
+def test_parser_every_public_command_and_sub_verb_has_a_help_line():
+    listed, public = set(), set()
+    for words, action in walk_actions(cli.build_parser()):
+        if isinstance(action, argparse._SubParsersAction):
+            public |= {(*words, name) for name in action.choices if not name.startswith("_")}
+            listed |= {(*words, choice.dest) for choice in action._choices_actions if choice.help}
+
+    assert public - listed == {("verify-prerequisites",)}  # an alias, listed with doctor
+
+
+# Every option that takes a value, with a command line it belongs to.
+VALUE_OPTIONS = sorted({
+    (words, action.option_strings[0])
+    for words, action in walk_actions(cli.build_parser())
+    if action.option_strings and action.nargs != 0 and not isinstance(action, argparse._HelpAction)
+    and not any(word.startswith("_") or word == "verify-prerequisites" for word in words)
+})
+POSITIONAL_NEEDS = {("run-agent",): ["claude"], ("launch-agent",): ["claude"], ("logs",): ["s"],
+                    ("policy", "suggest"): ["s"], ("images", "bootstrap-base"): [], ("images", "build"): []}
+
+
+@pytest.mark.parametrize(("words", "option"), VALUE_OPTIONS, ids=[" ".join((*w, o)) for w, o in VALUE_OPTIONS])
+@pytest.mark.parametrize("empty", ["", "  "], ids=["empty", "blank"])
+def test_main_refuses_an_empty_value_for_every_option(handlers, capsys, words, option, empty):
+    argv = [*words, *POSITIONAL_NEEDS.get(words, []), option, empty]
+
+    assert cli.main(argv, prog="coding-agents") == 2
+
+    assert handlers == []
+    err = capsys.readouterr().err
+    assert f"error: {option}" in err and "needs a value, not an empty string" in err
+    assert f"hint: leave out {option} for its default" in err
+
+
+@pytest.mark.parametrize("argv", [["run-agent", ""], ["run-agent", "claude", ""], ["logs", ""], ["sync", " "],
+                                  ["secrets", "set", ""], ["images", "build", ""], ["images", "export", ""]],
+                         ids=lambda argv: " ".join(argv))
+def test_main_refuses_an_empty_argument(handlers, capsys, argv):
+    assert cli.main(argv, prog="coding-agents") == 2
+
+    assert handlers == []
+    err = capsys.readouterr().err
+    assert "must not be empty\n" in err and "\nhint: " in err
+
+
+@pytest.mark.parametrize(
+    ("value_args", "error"),
+    [
+        (["--cpu", "abc"], "error: --cpu 'abc' is not a number of cores"),
+        (["--cpu", "0"], "error: --cpu must be a number of cores from 0.01 up, not 0"),
+        (["--cpu", "-3"], "error: --cpu must be a number of cores from 0.01 up, not -3"),
+        (["--cpu", "inf"], "error: --cpu must be a number of cores from 0.01 up, not inf"),
+        (["--cpu", "nan"], "error: --cpu must be a number of cores from 0.01 up, not nan"),
+        (["--memory", "lots"], "error: --memory 'lots' is not a size"),
+        (["--memory", "0"], "error: --memory '0' is less than the engine's minimum of 6m"),
+        (["--memory", "1k"], "error: --memory '1k' is less than the engine's minimum of 6m"),
+        (["--allow-domain", "not a host"], "error: --allow-domain: 'not a host' is not an allowlist rule"),
+        (["--allow-host-port", "0"], "error: --allow-host-port: 0 is not a port number"),
+        (["--allow-host-port", "http"], "error: --allow-host-port: 'http' is not a port number"),
+        (["--branch", "x", "--use-current-branch"],
+         "error: argument --use-current-branch: not allowed with argument --branch"),
+        (["--autonomy", "yolo"], "error: argument --autonomy: invalid choice: 'yolo'"),
+    ],
+    ids=["cpu-word", "cpu-zero", "cpu-negative", "cpu-inf", "cpu-nan", "memory-word", "memory-zero", "memory-tiny",
+         "allow-domain", "host-port-zero", "host-port-word", "branch-and-current", "autonomy"],
+)
+@pytest.mark.parametrize("command", ["run-agent", "launch-agent"])
+def test_main_bad_session_values_are_usage_errors(handlers, capsys, command, value_args, error):
+    assert cli.main([command, "claude", *value_args], prog="coding-agents") == 2
+
+    assert handlers == []
+    lines = capsys.readouterr().err.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(error)
+    assert lines[lines.index(errors[0]) + 1].startswith("hint: ")
+
+
+@pytest.mark.parametrize(("text", "normalized"), [("4g", "4g"), ("512m", "512m"), ("1.5g", "1536m"), ("2GiB", "2g"),
+                                                  ("4 g", "4g"), ("6m", "6m"), ("1t", "1t"), ("8388608", "8m")])
+def test_main_memory_sizes_reach_the_handler_normalized(handlers, text, normalized):
+    assert cli.main(["launch-agent", "claude", "--memory", text], prog="coding-agents") == 0
+
+    assert handlers[0][1].memory == normalized
+
+
+def test_main_session_values_pass_through_as_given(handlers):
+    argv = ["run-agent", "claude", "--cpu", "0.5", "--allow-domain", "*.example.com", "--allow-host-port", "11434"]
+
+    assert cli.main(argv, prog="coding-agents") == 0
+
+    args = handlers[0][1]
+    assert (args.cpu, args.allow_domain, args.allow_host_port) == (0.5, ["*.example.com"], ["11434"])
 
 
 # --- help and version -------------------------------------------------------------------
@@ -365,11 +520,18 @@ def test_main_agents_error_prints_error_and_hint_without_traceback(monkeypatch, 
     assert captured.out == ""
 
 
-def test_main_agents_error_without_hint_prints_one_line(monkeypatch, capsys):
+def test_main_agents_error_without_hint_gets_the_fallback_hint(monkeypatch, capsys):
     raise_in_doctor(monkeypatch, AgentsError("plain failure"))
 
     assert cli.main(["doctor"], prog="coding-agents") == 1
-    assert capsys.readouterr().err == "error: plain failure\n"
+    assert capsys.readouterr().err == f"error: plain failure\nhint: {cli.FALLBACK_HINT}\n"
+
+
+def test_main_usage_error_is_exit_2(monkeypatch, capsys):
+    raise_in_doctor(monkeypatch, UsageError("--frob goes with --blah", hint="add --blah"))
+
+    assert cli.main(["doctor"], prog="coding-agents") == 2
+    assert capsys.readouterr().err == "error: --frob goes with --blah\nhint: add --blah\n"
 
 
 @pytest.mark.parametrize("argv", [["doctor", "--debug"], ["--debug", "doctor"]], ids=["after", "before"])
@@ -405,7 +567,14 @@ def test_main_ctrl_c_is_exit_130(monkeypatch, capsys):
     raise_in_doctor(monkeypatch, KeyboardInterrupt())
 
     assert cli.main(["doctor"], prog="coding-agents") == 130
-    assert capsys.readouterr().err == "\ninterrupted\n"
+    assert capsys.readouterr().err == "interrupted\n"  # not a terminal: no line break for an echoed ^C
+
+
+def test_main_ctrl_c_says_what_was_undone_in_one_line(monkeypatch, capsys):
+    raise_in_doctor(monkeypatch, KeyboardInterrupt("the launch of x is undone; nothing of it is left"))
+
+    assert cli.main(["doctor"], prog="coding-agents") == 130
+    assert capsys.readouterr().err == "interrupted: the launch of x is undone; nothing of it is left\n"
 
 
 def test_main_broken_pipe_is_exit_1_quietly(monkeypatch):
@@ -419,13 +588,13 @@ def test_main_broken_pipe_is_exit_1_quietly(monkeypatch):
 
 @pytest.mark.parametrize("command", ["launch-agent", "run-agent"])
 def test_main_unknown_agent_is_clear_error(capsys, command):
-    assert cli.main([command, "clippy"], prog="coding-agents") == 1
+    assert cli.main([command, "clippy"], prog="coding-agents") == 2  # a usage error, like an unknown choice
 
     err = capsys.readouterr().err
     assert err == "error: unknown agent 'clippy'\nhint: choose one of: copilot, codex, claude, gemini, shell\n"
 
 
 def test_main_unknown_agent_through_shim(capsys):
-    assert cli.main(["clippy"], prog="run-agent") == 1
+    assert cli.main(["clippy"], prog="run-agent") == 2
     assert "error: unknown agent 'clippy'" in capsys.readouterr().err
 

@@ -53,7 +53,7 @@ def test_load_config_empty_file_gives_defaults(tmp_path):
         ("[images\n", "is not valid TOML"),
         ("[imagez]\nregistry = 'x'\n", "unknown section [imagez]"),
         ("[images]\nregsitry = 'x'\n", "unknown key 'regsitry' in [images]"),
-        ("[images]\nregistry = 5\n", "[images] registry must be a str, not int"),
+        ("[images]\nregistry = 5\n", "[images] registry must be a string, not a whole number"),
         ("images = 'x'\n", "images must be a table"),
     ],
     ids=["invalid-toml", "unknown-section", "unknown-key", "wrong-type", "not-a-table"],
@@ -158,13 +158,13 @@ def test_load_config_sessions_and_images_together(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[sessions]\npids_limit = true\n", "[sessions] pids_limit must be a int, not bool"),
-        ("[sessions]\npids_limit = 1.5\n", "[sessions] pids_limit must be a int, not float"),
-        ("[sessions]\nauto_commit = 'yes'\n", "[sessions] auto_commit must be a bool, not str"),
-        ("[sessions]\ncpus = true\n", "[sessions] cpus must be a float, not bool"),
-        ("[sessions]\ncpus = '2'\n", "[sessions] cpus must be a float, not str"),
-        ("[sessions]\nmemory = 512\n", "[sessions] memory must be a str, not int"),
-        ("[sessions]\ndocker_args = '--env A=1'\n", "[sessions] docker_args must be a list, not str"),
+        ("[sessions]\npids_limit = true\n", "[sessions] pids_limit must be a whole number, not a boolean"),
+        ("[sessions]\npids_limit = 1.5\n", "[sessions] pids_limit must be a whole number, not a decimal number"),
+        ("[sessions]\nauto_commit = 'yes'\n", "[sessions] auto_commit must be a boolean, not a string"),
+        ("[sessions]\ncpus = true\n", "[sessions] cpus must be a number, not a boolean"),
+        ("[sessions]\ncpus = '2'\n", "[sessions] cpus must be a number, not a string"),
+        ("[sessions]\nmemory = 512\n", "[sessions] memory must be a string, not a whole number"),
+        ("[sessions]\ndocker_args = '--env A=1'\n", "[sessions] docker_args must be a list, not a string"),
         ("[sessions]\ndocker_args = ['--env', 1]\n", "[sessions] docker_args must be a list of strings"),
         ("[sessions]\nnetwrok = 'restricted'\n", "unknown key 'netwrok' in [sessions]"),
         ("sessions = 1\n", "sessions must be a table"),
@@ -202,7 +202,7 @@ def test_load_config_sessions_autonomy_modes(tmp_path, mode):
     assert config.load_config(path).sessions.autonomy == mode
 
 
-@pytest.mark.parametrize("mode", ["yolo", "Full", "", "none"])
+@pytest.mark.parametrize("mode", ["yolo", "Full", "none"])
 def test_load_config_sessions_autonomy_other_modes_refused_with_hint(tmp_path, mode):
     path = write_config(tmp_path / "config.toml", f"[sessions]\nautonomy = '{mode}'\n")
 
@@ -216,7 +216,7 @@ def test_load_config_sessions_autonomy_other_modes_refused_with_hint(tmp_path, m
 def test_load_config_sessions_autonomy_must_be_a_string(tmp_path):
     path = write_config(tmp_path / "config.toml", "[sessions]\nautonomy = true\n")
 
-    with pytest.raises(AgentsError, match=r"\[sessions\] autonomy must be a str, not bool"):
+    with pytest.raises(AgentsError, match=r"\[sessions\] autonomy must be a string, not a boolean"):
         config.load_config(path)
 
 
@@ -255,10 +255,10 @@ def test_load_config_parses_network_section(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[network]\nallow = 'pypi.org'\n", "[network] allow must be a list, not str"),
+        ("[network]\nallow = 'pypi.org'\n", "[network] allow must be a list, not a string"),
         ("[network]\nallow = ['pypi.org', 3]\n", "[network] allow must be a list of strings"),
-        ("[network]\nblock_private = 'no'\n", "[network] block_private must be a bool, not str"),
-        ("[network]\nreply_max_mb = true\n", "[network] reply_max_mb must be a int, not bool"),
+        ("[network]\nblock_private = 'no'\n", "[network] block_private must be a boolean, not a string"),
+        ("[network]\nreply_max_mb = true\n", "[network] reply_max_mb must be a whole number, not a boolean"),
         ("[network]\nallowed = []\n", "unknown key 'allowed' in [network]"),
     ],
     ids=["allow-str", "allow-not-strings", "block-private-str", "reply-bool", "unknown-key"],
@@ -299,7 +299,7 @@ def test_load_config_network_host_ports_refuses_what_is_not_a_port(tmp_path, por
 def test_load_config_network_host_ports_must_be_a_list(tmp_path):
     path = write_config(tmp_path / "config.toml", "[network]\nhost_ports = 11434\n")
 
-    with pytest.raises(AgentsError, match=r"\[network\] host_ports must be a list, not int"):
+    with pytest.raises(AgentsError, match=r"\[network\] host_ports must be a list, not a whole number"):
         config.load_config(path)
 
 
@@ -341,9 +341,9 @@ def test_load_config_parses_credentials_section(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[credentials]\nlogins = 'yes'\n", "[credentials] logins must be a bool, not str"),
-        ("[credentials]\nssh_agent = 1\n", "[credentials] ssh_agent must be a bool, not int"),
-        ("[credentials]\ngit_hosts = 'github.com'\n", "[credentials] git_hosts must be a list, not str"),
+        ("[credentials]\nlogins = 'yes'\n", "[credentials] logins must be a boolean, not a string"),
+        ("[credentials]\nssh_agent = 1\n", "[credentials] ssh_agent must be a boolean, not a whole number"),
+        ("[credentials]\ngit_hosts = 'github.com'\n", "[credentials] git_hosts must be a list, not a string"),
         ("[credentials]\ngit_hosts = ['github.com', 443]\n", "[credentials] git_hosts must be a list of strings"),
         ("[credentials]\ntoken = 'x'\n", "unknown key 'token' in [credentials]"),
         ("credentials = true\n", "credentials must be a table"),
@@ -652,8 +652,8 @@ def test_load_config_mcp_servers_next_to_other_sections(tmp_path):
     [
         ("[mcp]\nenable = 'github'\n", "[mcp] enable must be a list"),
         ("[mcp]\nenable = ['slack']\n", "[mcp] enable names 'slack', which is not in the catalog"),
-        ("[mcp]\ncapability_hours = '8'\n", "[mcp] capability_hours must be a int, not str"),
-        ("[mcp]\ncapability_hours = true\n", "[mcp] capability_hours must be a int, not bool"),
+        ("[mcp]\ncapability_hours = '8'\n", "[mcp] capability_hours must be a whole number, not a string"),
+        ("[mcp]\ncapability_hours = true\n", "[mcp] capability_hours must be a whole number, not a boolean"),
         ("[mcp]\nservers = []\n", "unknown key 'servers' in [mcp]"),
         ("mcp_servers = 'x'\n", "mcp_servers must be tables ([mcp_servers.NAME])"),
         ("[mcp_servers.Tool]\ncommand = 'x'\n", "MCP server name 'Tool' is not valid"),
@@ -688,3 +688,122 @@ def test_load_config_capability_hours_must_be_positive(tmp_path, hours):
 
     with pytest.raises(AgentsError):
         config.load_config(path)
+
+
+# --- values of the right type that make no sense: refused, never quietly replaced -------------
+
+
+def refused(tmp_path, text: str) -> AgentsError:
+    path = write_config(tmp_path / "config.toml", text)
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+    assert caught.value.message.startswith(f"config file {path}")
+    assert caught.value.hint, caught.value.message  # every refusal says how to fix it
+    assert caught.value.exit_code == 1  # a bad file is not a bad command line
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[sessions]\npids_limit = 0\n", "[sessions] pids_limit = 0 is too small (the engine would then set no limit"),
+        ("[sessions]\npids_limit = -1\n", "[sessions] pids_limit = -1 is too small (the engine would then set no limit"),
+        ("[sessions]\npids_limit = 10\n", "[sessions] pids_limit = 10 is too small"),
+        ("[sessions]\nmemory = ''\n", "[sessions] memory is empty"),
+        ("[sessions]\nmemory = '  '\n", "[sessions] memory is empty"),
+        ("[sessions]\nmemory = 'lots'\n", "[sessions] memory 'lots' is not a size"),
+        ("[sessions]\nmemory = '1k'\n", "[sessions] memory '1k' is less than the engine's minimum of 6m"),
+        ("[sessions]\ncpus = 0\n", "[sessions] cpus must be a number of cores from 0.01 up, not 0"),
+        ("[sessions]\ncpus = -2.5\n", "[sessions] cpus must be a number of cores from 0.01 up, not -2.5"),
+        ("[sessions]\ncpus = nan\n", "[sessions] cpus must be a number of cores from 0.01 up, not nan"),
+        ("[sessions]\ncpus = inf\n", "[sessions] cpus must be a number of cores from 0.01 up, not inf"),
+        ("[sessions]\nnetwork = 'open'\n", "[sessions] network = 'open' is not a network mode"),
+        ("[sessions]\nnetwork = ''\n", "[sessions] network is empty"),
+        ("[sessions]\nautonomy = ''\n", "[sessions] autonomy is empty"),
+        ("[sessions]\ndocker_args = ['--shm-size', '']\n", "[sessions] docker_args has an empty entry"),
+        ("[network]\nrequest_max_mb = 0\n", "[network] request_max_mb = 0 would refuse every request that has a body"),
+        ("[network]\nreply_max_mb = -1\n", "[network] reply_max_mb = -1 would refuse every reply"),
+        ("[network]\nsubnet_pool = 'lots'\n", "[network] subnet_pool = 'lots' is not an address range (CIDR)"),
+        ("[network]\nsubnet_pool = '10.213.0.0/33'\n", "[network] subnet_pool = '10.213.0.0/33' is not an address"),
+        ("[network]\nsubnet_pool = 'fd00::/64'\n", "[network] subnet_pool = 'fd00::/64' is not a private IPv4 range"),
+        ("[network]\nsubnet_pool = '8.8.0.0/16'\n", "[network] subnet_pool = '8.8.0.0/16' is not a private IPv4 range"),
+        ("[network]\nsubnet_pool = '127.0.0.0/8'\n", "[network] subnet_pool = '127.0.0.0/8' is not a private IPv4"),
+        ("[network]\nsubnet_pool = '10.0.0.0/29'\n", "[network] subnet_pool = '10.0.0.0/29' is too small"),
+        ("[network]\nsubnet_pool = ''\n", "[network] subnet_pool is empty"),
+        ("[network]\nallow = ['pypi.org', '']\n", "[network] allow has an empty entry"),
+        ("[network]\nallow = ['not a host']\n", "[network] allow: 'not a host' is not an allowlist rule"),
+        ("[network]\nallow = ['pypi.org', 3]\n", "[network] allow must be a list of strings"),
+        ("[images]\nregistry = ''\n", "[images] registry is empty"),
+        ("[images]\nbase_image = ' '\n", "[images] base_image is empty"),
+        ("[images]\nnpm_registry = 'registry.npmjs.org'\n", "[images] npm_registry 'registry.npmjs.org' is not an"),
+        ("[images]\ndebian_mirror = 'ftp://deb.example/debian'\n", "[images] debian_mirror 'ftp://deb.example/debian'"),
+        ("[images]\nnpm_registry = 'http://[::1/npm'\n", "[images] npm_registry 'http://[::1/npm' is not an"),
+        ("[sessions]\nmemory = '99999999999999999999p'\n", "is more than the engine can count"),
+        ("[credentials]\ngit_hosts = ['']\n", "[credentials] git_hosts has an empty entry"),
+        ("[mcp]\ncapability_hours = 0\n", "[mcp] capability_hours must be at least 1, not 0"),
+        ("[agents.x]\nbase = 'codex'\ntitle = ''\n", "[agents.x] title is empty"),
+        ("[agents.x]\nbase = 'codex'\ncommand = ['codex', ' ']\n", "[agents.x] command is empty or has an empty entry"),
+        ("[agents.x]\nbase = ''\n", "[agents.x] base is empty"),
+        ("[mcp_servers.s]\ncommand = 'tool'\ncwd = ''\n", "[mcp_servers.s] cwd is empty"),
+    ],
+    ids=["pids-zero", "pids-minus-one", "pids-tiny", "memory-empty", "memory-blank", "memory-word", "memory-tiny",
+         "cpus-zero", "cpus-negative", "cpus-nan", "cpus-inf", "network-mode", "network-empty", "autonomy-empty",
+         "docker-args-empty", "request-zero", "reply-negative", "pool-word", "pool-prefix", "pool-ipv6",
+         "pool-public", "pool-loopback", "pool-tiny", "pool-empty", "allow-empty", "allow-bad-rule",
+         "allow-not-strings", "registry-empty", "base-image-blank", "npm-not-url", "mirror-ftp", "npm-unclosed-bracket", "memory-huge",
+         "git-hosts-empty",
+         "hours-zero", "agent-title-empty", "agent-command-entry-empty", "agent-base-empty", "mcp-cwd-empty"],
+)
+def test_load_config_refuses_nonsense_values_with_a_hint(tmp_path, text, expected):
+    assert expected in refused(tmp_path, text).message
+
+
+def test_load_config_pids_limit_hint_gives_the_floor_and_default(tmp_path):
+    error = refused(tmp_path, "[sessions]\npids_limit = 0\n")
+
+    assert error.hint == f"use at least {config.MIN_PIDS_LIMIT}; the default is 1024"
+
+
+@pytest.mark.parametrize("text", ["[images\n", "[imagez]\nregistry = 'x'\n", "[images]\nregsitry = 'x'\n",
+                                  "[images]\nregistry = 5\n", "images = 'x'\n", "agents = 1\n",
+                                  "[agents.x]\nbase = 'codex'\ncommand = []\n", "[mcp_servers.s]\n",
+                                  "[mcp]\nenable = 'github'\n", "[network]\nhost_ports = [0]\n"],
+                         ids=["toml", "section", "key", "type", "table", "agents", "agent-command", "mcp-server",
+                              "mcp-enable", "host-port"])
+def test_load_config_every_refusal_has_a_hint(tmp_path, text):
+    refused(tmp_path, text)
+
+
+def test_load_config_type_error_hint_shows_an_example(tmp_path):
+    assert refused(tmp_path, "[sessions]\npids_limit = '512'\n").hint == "e.g. pids_limit = 1024"
+
+
+def test_load_config_not_utf8_is_a_clean_error(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[images]\nbase_image = \"caf\xe9\"\n")
+
+    with pytest.raises(AgentsError) as caught:
+        config.load_config(path)
+
+    assert caught.value.message == f"config file {path} is not UTF-8 text (byte 0xe9 at offset 26)"
+    assert "UTF-8" in caught.value.hint
+
+
+def test_load_config_memory_is_normalized_for_the_engine(tmp_path):
+    path = write_config(tmp_path / "config.toml", "[sessions]\nmemory = '1.5g'\n")
+
+    assert config.load_config(path).sessions.memory == "1536m"
+
+
+@pytest.mark.parametrize(("pool", "ok"), [("10.213.0.0/16", True), ("172.20.0.0/20", True), ("192.168.64.0/27", True),
+                                          ("10.213.5.0/16", True)], ids=["ten", "172", "smallest", "host-bits"])
+def test_load_config_subnet_pool_takes_private_ranges(tmp_path, pool, ok):
+    path = write_config(tmp_path / "config.toml", f"[network]\nsubnet_pool = '{pool}'\n")
+
+    assert config.load_config(path).network.subnet_pool == pool
+
+
+def test_config_network_modes_match_the_command_line_choices():
+    from agents.commands import _session_args
+
+    assert config.NETWORK_MODES == _session_args.NETWORK_MODES

@@ -46,8 +46,8 @@ def test_url_host(url, expected):
     assert credentials.url_host(url) == expected
 
 
-@pytest.mark.parametrize("url", ["https://git.example.com:notaport/x", "https://git.example.com:99999/x"],
-                         ids=["not-a-number", "out-of-range"])
+@pytest.mark.parametrize("url", ["https://git.example.com:notaport/x", "https://git.example.com:99999/x",
+                                 "https://[::1/x"], ids=["not-a-number", "out-of-range", "unclosed-bracket"])
 def test_url_host_bad_port_is_no_host(url):
     assert credentials.url_host(url) is None
 

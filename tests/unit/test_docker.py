@@ -181,3 +181,38 @@ def test_remove_images_forces(fp):
     docker.remove_images(["a", "b"])
 
     assert fp.call_count(["docker", "rmi", "--force", "a", "b"]) == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-01T11:15:02.555936598Z", "2026-12-01T11:15:02Z"),
+    ("2026-12-01T11:15:02+01:00", "2026-12-01T10:15:02Z"),
+    ("2026-12-01T11:15:02Z", "2026-12-01T11:15:02Z"),
+    ("", ""),
+    ("yesterday", ""),
+], ids=["nanoseconds", "offset", "plain", "empty", "garbage"])
+def test_iso_utc_normalizes_docker_times(text, expected):
+    assert docker.iso_utc(text) == expected
+
+
+def test_image_facts_size_time_and_id_by_tag(fp):
+    fp.register(["docker", "image", "inspect", "a:1", "b:1"], stdout=json.dumps([
+        {"Id": "sha256:aa", "RepoTags": ["a:1", "a:latest"], "Size": 1234, "Created": "2026-01-01T10:00:00.1Z"},
+        {"Id": "sha256:bb", "RepoTags": ["b:1"], "Size": 99, "Created": "2026-01-02T10:00:00Z"},
+    ]))
+
+    assert docker.image_facts(["a:1", "b:1"]) == {
+        "a:1": (1234, "2026-01-01T10:00:00Z", "sha256:aa"), "a:latest": (1234, "2026-01-01T10:00:00Z", "sha256:aa"),
+        "b:1": (99, "2026-01-02T10:00:00Z", "sha256:bb"),
+    }
+
+
+def test_image_facts_of_nothing_asks_nothing(fp):
+    assert docker.image_facts([]) == {}
+    assert list(fp.calls) == []
+
+
+def test_image_facts_engine_down(fp):
+    fp.register(["docker", "image", "inspect", "a:1"], returncode=1, stderr=DAEMON_DOWN)
+
+    with pytest.raises(AgentsError, match="cannot reach the Docker engine"):
+        docker.image_facts(["a:1"])

@@ -506,6 +506,19 @@ def test_export_images_saves_present_expected_images(fp, tmp_path):
     assert target.parent.is_dir()
 
 
+def test_export_images_into_a_folder_that_cannot_be_made_is_a_clean_error(fp, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__}))
+
+    with pytest.raises(AgentsError) as caught:
+        images.export_images(str(blocker / "sub" / "images.tar"))
+
+    assert caught.value.message.startswith(f"cannot create the folder for {blocker}/sub/images.tar")
+    assert caught.value.hint == "choose a path in a folder you can write to"
+    assert fp.call_count(["docker", "save", fp.any()]) == 0
+
+
 def test_import_images_missing_archive_refuses(tmp_path):
     with pytest.raises(AgentsError, match="^no such archive: "):
         images.import_images(str(tmp_path / "nope.tar"))
@@ -525,14 +538,40 @@ def test_import_images_reports_loaded_refs(fp, tmp_path):
 # --- the `images` command ---------------------------------------------------------------
 
 
-def test_images_command_list_json(fp, capsys):
-    fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__, "Size": "1GB"}))
+def test_images_command_list_json_sizes_in_bytes_times_in_iso_8601(fp, capsys):
+    fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__, "Size": "1GB",
+                                                "ID": "83e7cb755ead", "CreatedSince": "2 days ago"}))
+    fp.register(["docker", "image", "inspect", ref("base")], stdout=json.dumps([{
+        "Id": "sha256:" + "8" * 64, "RepoTags": [ref("base")], "Size": 411770192,
+        "Created": "2026-12-01T11:15:02.555936598+01:00"}]))
 
     assert cli.main(["images", "list", "--json"], prog="coding-agents") == 0
 
     rows = json.loads(capsys.readouterr().out)
-    assert rows[0] == {"image": ref("base"), "status": "present", "size": "1GB", "created": "", "id": ""}
+    assert rows[0] == {"image": ref("base"), "status": "present", "size": 411770192,
+                       "created": "2026-12-01T10:15:02Z", "id": "sha256:" + "8" * 64}
     assert {row["status"] for row in rows[1:]} == {"missing"}
+    assert {(row["size"], row["created"], row["id"]) for row in rows[1:]} == {(None, None, None)}
+
+
+def test_images_command_list_json_without_images_asks_nothing_more(fp, capsys):
+    fp.register(IMAGES_ARGV, stdout="")
+
+    assert cli.main(["images", "list", "--json"], prog="coding-agents") == 0
+
+    assert {row["status"] for row in json.loads(capsys.readouterr().out)} == {"missing"}
+    assert fp.call_count(["docker", "image", "inspect", fp.any()]) == 0
+
+
+def test_images_command_list_json_survives_an_image_removed_meanwhile(fp, capsys):
+    fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__}))
+    fp.register(["docker", "image", "inspect", ref("base")], returncode=1, stdout="[]\n",
+                stderr=f"Error: No such image: {ref('base')}\n")
+
+    assert cli.main(["images", "list", "--json"], prog="coding-agents") == 0
+
+    row = json.loads(capsys.readouterr().out)[0]
+    assert (row["status"], row["size"], row["created"]) == ("present", None, None)
 
 
 def test_images_command_build_passes_flags_as_options(fp, recorded_builds, tmp_path):

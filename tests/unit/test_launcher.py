@@ -842,7 +842,7 @@ def test_launch_proxy_that_never_listens_is_rolled_back_before_any_volume(engine
     assert caught.value.message == (
         f"the network proxy {name}-proxy did not start: FATAL: Bungled /tmp/squid.conf line 3: http_port"
     )
-    assert caught.value.hint == f"see `docker logs {name}-proxy`"
+    assert caught.value.hint == f"see `coding-agents logs {name}-proxy`"
     assert engine.call_count(["docker", "volume", "create", engine.any()]) == 0
     assert engine.call_count(["docker", "volume", "rm", engine.any()]) == 0
     assert len(proxy_removal_calls(engine, name)) == 3
@@ -1416,9 +1416,10 @@ def test_ensure_proxy_refuses_a_network_of_another_session(fp, tmp_path):
     fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
     network_owner(fp, "other-session", occurrences=1)
 
-    with pytest.raises(AgentsError, match="belongs to another session"):
+    with pytest.raises(AgentsError, match="belongs to another session") as caught:
         launcher.ensure_proxy(squid_session(tmp_path))
 
+    assert caught.value.hint == "remove that session first (`coding-agents remove-agent other-session`)"
     assert fp.call_count(["docker", "create", fp.any()]) == 0
 
 
@@ -1519,3 +1520,146 @@ def test_collect_while_alive_stops_when_the_session_is_gone(fp, tmp_path, monkey
     assert fp.call_count(state) == 2
     log_path = tmp_path / "state" / "coding-agents" / "network" / f"{NAME}.log"
     assert len(log_path.read_text().splitlines()) == 1  # the second pass found nothing new
+
+
+# --- Ctrl-C during a launch ----------------------------------------------------------------------
+
+
+def interrupt_me(process=None) -> None:
+    """The terminal's Ctrl-C, as it lands while a faked child runs."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_launch_ctrl_c_while_the_agent_starts_removes_everything_and_says_so(engine, repo):
+    name = "claude-api-session-1"
+    engine.register(["docker", "run", "--detach", engine.any()], callback=interrupt_me)  # wins: registered first
+    register_launch(engine, name)
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    assert str(caught.value) == f"the launch of {name} is undone; nothing of it is left"
+    # The docker run finished (its own process group: the Ctrl-C could not cut it short), then all went.
+    assert docker_calls(engine)[-10:] == [
+        ["docker", "rm", "--force", name],
+        ["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"],
+        proxy_owner_argv(name), ["docker", "rm", "--force", f"{name}-proxy"],
+        network_owner_argv(f"{name}-internal"), network_members_argv(f"{name}-internal"),
+        ["docker", "network", "rm", f"{name}-internal"],
+        network_owner_argv(f"{name}-egress"), network_members_argv(f"{name}-egress"),
+        ["docker", "network", "rm", f"{name}-egress"],
+    ]
+    assert engine.call_count([sys.executable, "-m", "agents", "_bridge", name]) == 0  # nothing started after it
+    assert engine.call_count(collector_argv(name)) == 0
+    assert not bridges.session_dir(name).exists()
+
+
+def test_launch_ctrl_c_while_a_volume_is_created_removes_that_volume_too(engine, repo):
+    name = "claude-api-session-1"
+    engine.register(["docker", "volume", "create", engine.any()], callback=interrupt_me)
+    register_launch(engine, name)
+
+    with pytest.raises(KeyboardInterrupt):
+        launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    # Noted before the call: the engine may have made it even though the call was interrupted.
+    assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace"]) == 1
+    assert engine.call_count(["docker", "run", engine.any()]) == 0
+
+
+def test_launch_ctrl_c_before_anything_exists_removes_nothing(engine, repo):
+    name = "claude-api-session-1"
+    engine.register(["docker", "inspect", "--type", "container", name], returncode=1, callback=interrupt_me)
+    register_launch(engine, name)
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        launcher.launch(launcher.LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    assert str(caught.value) == ""  # main says just "interrupted"
+    for argv in (["docker", "network", engine.any()], ["docker", "volume", "create", engine.any()],
+                 ["docker", "volume", "rm", engine.any()], ["docker", "rm", engine.any()],
+                 ["docker", "create", engine.any()]):
+        assert engine.call_count(argv) == 0, argv
+
+
+def test_launching_ctrl_c_in_the_callers_block_undoes_the_launch(engine, repo):
+    name = "claude-api-session-1"
+    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
+    engine.register(["docker", "inspect", "--format", "{{.State.Status}}", name], stdout="running\n",
+                    callback=interrupt_me)
+    register_launch(engine, name, found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
+
+    with pytest.raises(KeyboardInterrupt, match=f"the launch of {name} is undone"):
+        with launcher.launching(launcher.LaunchOptions(agent="claude", path=str(repo)), Config()) as info:
+            assert info.name == name
+            launcher.workspace.session_state(name)  # e.g. exited_at_start watching the agent start
+            raise AssertionError("the interrupt comes at that checkpoint")
+
+    assert engine.call_count(["docker", "rm", "--force", name]) == 1
+    assert engine.call_count(["docker", "network", "rm", engine.any()]) == 2
+
+
+def test_launching_a_finished_block_keeps_the_session(engine, repo):
+    name = "claude-api-session-1"
+    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
+    register_launch(engine, name, found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
+
+    with launcher.launching(launcher.LaunchOptions(agent="claude", path=str(repo)), Config()) as info:
+        pass
+
+    assert info.name == name
+    assert engine.call_count(["docker", "rm", engine.any()]) == 0
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_stop_helpers_ends_a_helper_with_its_children(tmp_path):
+    import time
+
+    pid = runner.spawn_detached(["sh", "-c", "sleep 60 & sleep 60 & wait"], tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while len(group_members(pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(group_members(pid)) == 3
+
+    launcher.stop_helpers([pid, 0, 1])  # 0 and 1 are never signalled (a fake's pid; init)
+
+    deadline = time.monotonic() + 10
+    while group_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert group_members(pid) == []
+
+
+def test_with_current_reports_asks_the_workspace_of_sessions_without_one(engine, tmp_path):
+    current = dataclasses.replace(existing_session(tmp_path / "api", "claude/a", "claude-api-a"),
+                                  tip="1" * 40, ahead=1, dirty=False)
+    stopped = dataclasses.replace(existing_session(tmp_path / "api", "claude/b", "claude-api-b"), state="exited")
+    broken = dataclasses.replace(existing_session(tmp_path / "api", "claude/c", "claude-api-c"), state="exited")
+    for name in ("claude-api-b", "claude-api-c"):
+        engine.register(["docker", "inspect", "--format", "{{.State.Status}}", name], stdout="exited\n")
+    engine.register(["docker", "run", "--rm", "-i", engine.any(), "--volume", "claude-api-b-workspace:/workspace",
+                     engine.any()], stdout=json.dumps({"tip": "2" * 40, "ahead": 2, "dirty": True}) + "\n")
+    engine.register(["docker", "run", "--rm", "-i", engine.any(), "--volume", "claude-api-c-workspace:/workspace",
+                     engine.any()], returncode=125, stderr="Unable to find image\n")
+
+    fresh = launcher.with_current_reports([current, stopped, broken])
+
+    assert fresh[0] is current  # a running session's current report is used as it is: no engine call
+    assert (fresh[1].tip, fresh[1].ahead, fresh[1].dirty) == ("2" * 40, 2, True)  # after `docker stop`: the truth
+    assert (fresh[2].tip, fresh[2].ahead, fresh[2].dirty) == (None, None, None)  # unknown, not a stale guess
+    assert launcher.session_rows(fresh)[1]["state"] == "exited (dirty)"
+    assert engine.call_count(["docker", "run", engine.any()]) == 2

@@ -368,7 +368,7 @@ def test_start_sidecar_that_does_not_take_its_servers(running_broker, fp):
 
     assert caught.value.message == (f"the MCP sidecar of {NAME} did not take its servers: "
                                     "Error response from daemon: container is not running")
-    assert caught.value.hint == f"see `docker logs {SIDECAR}`"
+    assert caught.value.hint == f"see `coding-agents logs {SIDECAR}`"
 
 
 def test_start_sidecar_with_a_secret_gone_since_the_launch_checks(running_broker, fp):

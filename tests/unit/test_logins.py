@@ -437,7 +437,7 @@ def test_deliver_failure_names_the_session(fp, tmp_path):
         logins.deliver(NAME, CODEX, True, {"HOME": str(tmp_path)})
 
     assert caught.value.message == f"could not hand the logins to {NAME}: Error response from daemon: container is not running"
-    assert caught.value.hint == f"see `docker logs {NAME}`"
+    assert caught.value.hint == f"see `coding-agents logs {NAME}`"
 
 
 # --- copy-back ------------------------------------------------------------------------------------------
@@ -680,6 +680,11 @@ def test_plan_bundle_codex_mcp_servers_go_after_the_first_run_answers():
     assert bundle["watch"] == [AUTH]
 
 
+# Gemini's switches for telemetry and update checks (verified against 0.61), in every mode.
+GEMINI_QUIET = {"privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False},
+                "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False}}
+
+
 def test_plan_bundle_rendered_merges_into_the_host_file_and_drops_its_mtime(tmp_path):
     gemini = catalog.get_agent("gemini")
     write_file(tmp_path / ".gemini" / "settings.json",
@@ -692,7 +697,7 @@ def test_plan_bundle_rendered_merges_into_the_host_file_and_drops_its_mtime(tmp_
     assert "mtime_ns" not in settings
     assert json.loads(base64.b64decode(settings["data"])) == {
         "security": {"auth": {"selectedType": "oauth-personal"}}, **mcp.render_gemini(MCP_SERVERS),
-        "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}  # quiet, in every mode
+        **GEMINI_QUIET}  # in every mode
     (creds,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/oauth_creds.json"]
     assert creds["mtime_ns"] == T0  # the login files keep theirs
     assert "/home/agent/.gemini/settings.json" not in bundle["watch"]
@@ -819,7 +824,7 @@ def test_plan_bundle_ask_autonomy_leaves_claudes_bypass_dialog_alone():
 def test_plan_bundle_gemini_quiet_settings_in_every_mode(mode):
     bundle = logins.plan_bundle(GEMINI, [], {}, autonomy=mode)
 
-    assert json.loads(decoded(bundle, GEMINI_SETTINGS)) == {"privacy": {"usageStatisticsEnabled": False},
+    assert json.loads(decoded(bundle, GEMINI_SETTINGS)) == {**GEMINI_QUIET,
                                                             "telemetry": {"enabled": False}}
 
 
@@ -830,7 +835,7 @@ def test_plan_bundle_gemini_quiet_settings_win_over_the_users_own(tmp_path, mode
 
     bundle = logins.plan_bundle(GEMINI, logins.read_host_logins(GEMINI, tmp_path, {}), {}, autonomy=mode)
 
-    assert json.loads(decoded(bundle, GEMINI_SETTINGS)) == {"privacy": {"usageStatisticsEnabled": False},
+    assert json.loads(decoded(bundle, GEMINI_SETTINGS)) == {**GEMINI_QUIET,
                                                             "telemetry": {"enabled": False}, "theme": "Dracula"}
 
 

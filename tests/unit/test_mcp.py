@@ -119,12 +119,12 @@ def test_parse_server_env_order_does_not_change_the_digest():
     ("a" * 64, {"command": "c"}, f"MCP server name '{'a' * 64}' is not valid"),
     ("s", "npx", "[mcp_servers.s] must be a table"),
     ("s", {"command": "c", "cmd": "x"}, "unknown key 'cmd' in [mcp_servers.s]"),
-    ("s", {"command": ["c"]}, "[mcp_servers.s] command must be a str"),
-    ("s", {"command": "c", "args": "x"}, "[mcp_servers.s] args must be a list"),
+    ("s", {"command": ["c"]}, "[mcp_servers.s] command must be a string"),
+    ("s", {"command": "c", "args": "x"}, "[mcp_servers.s] args must be a list of strings"),
     ("s", {"command": "c", "args": ["x", 1]}, "[mcp_servers.s] args must be a list of strings"),
     ("s", {"command": "c", "env": {"A": 1}}, "[mcp_servers.s] env must map names to strings"),
-    ("s", {"command": "c", "env": ["A=1"]}, "[mcp_servers.s] env must be a dict"),
-    ("s", {"command": "c", "cwd": 5}, "[mcp_servers.s] cwd must be a str"),
+    ("s", {"command": "c", "env": ["A=1"]}, "[mcp_servers.s] env must be a table of strings"),
+    ("s", {"command": "c", "cwd": 5}, "[mcp_servers.s] cwd must be a string"),
     ("s", {"url": "https://h.example", "headers": {"A": True}}, "[mcp_servers.s] headers must map names to strings"),
     ("s", {}, "[mcp_servers.s] needs either command (a local server) or url (a remote one)"),
     ("s", {"command": "c", "url": "https://h.example"},
@@ -135,11 +135,12 @@ def test_parse_server_env_order_does_not_change_the_digest():
     ("s", {"url": "ftp://h.example/"}, "[mcp_servers.s] url must be an http(s) URL"),
     ("s", {"url": "https:///path"}, "[mcp_servers.s] url must be an http(s) URL"),
     ("s", {"url": "h.example/mcp"}, "[mcp_servers.s] url must be an http(s) URL"),
+    ("s", {"url": "http://[::1/mcp"}, "[mcp_servers.s] url must be an http(s) URL"),
     ("s", {"command": "c", "headers": {"A": "b"}}, "[mcp_servers.s] headers only apply to a url server"),
     ("s", {"command": "  "}, "[mcp_servers.s] command is empty"),
 ], ids=["upper", "leading-dash", "too-long", "not-table", "unknown-key", "command-list", "args-str", "args-int",
         "env-int", "env-list", "cwd-int", "header-bool", "neither", "both", "url-args", "url-env", "url-cwd", "ftp",
-        "no-host", "no-scheme", "headers-on-command", "empty-command"])
+        "no-host", "no-scheme", "unclosed-bracket", "headers-on-command", "empty-command"])
 def test_parse_server_errors(name, table, message):
     error = raises(mcp.parse_server, name, table, "repo", WHERE)
 
@@ -189,6 +190,16 @@ def test_load_repo_config_reads_servers_and_enable(tmp_path):
         path=path, digest=hashlib.sha256(text.encode()).hexdigest(),
         servers=(mcp.Server("keyed", command=("keyed-mcp",), args=("${API_TOKEN}",), source="repo"),),
         enable=("context7",))
+
+
+def test_load_repo_config_that_is_a_folder_is_a_clean_error(tmp_path):
+    (tmp_path / mcp.REPO_CONFIG).mkdir(parents=True)
+
+    with pytest.raises(AgentsError) as caught:
+        mcp.load_repo_config(tmp_path)
+
+    assert caught.value.message.startswith(f"cannot read the repository config {tmp_path / mcp.REPO_CONFIG}")
+    assert caught.value.hint == "it must be a readable file, or absent"
 
 
 def test_load_repo_config_empty_file_has_nothing(tmp_path):

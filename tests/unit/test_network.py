@@ -400,6 +400,46 @@ def test_suggest_allowlist_rules_are_valid_rules():
     assert [network.normalize_rule(rule) for rule in rules] == rules
 
 
+def request(host: str, port: int = 443, method: str = "CONNECT") -> network.Decision:
+    return network.Decision(1767225600.0, method, host, port, 200, 10, "TCP_TUNNEL", True)
+
+
+@pytest.mark.parametrize(
+    ("seen", "reason"),
+    [
+        (request("10.1.2.3"), "a private address, denied while [network] block_private is on"),
+        (request("192.168.0.10", 80, "GET"), "a private address, denied while [network] block_private is on"),
+        (request("fd00::1"), "a private address, denied while [network] block_private is on"),
+        (request("::ffff:10.0.0.1"), "a private address, denied while [network] block_private is on"),
+        (request("localhost"), "a private address, denied while [network] block_private is on"),
+        (request("api.localhost"), "a private address, denied while [network] block_private is on"),
+        (request("example.com", 8443), "port 8443: only 443 passes for HTTPS"),
+        (request("example.com", 8080, "GET"), "port 8080: only 80 passes for plain HTTP"),
+        (request("example.com", 443, "GET"), "port 443: only 80 passes for plain HTTP"),
+        (request(network.HOST_ALIAS, 11434, "GET"), "this machine: open its ports with --allow-host-port or "
+                                                    "[network] host_ports instead"),
+        (request("under_score.example"), "not a name an allowlist rule can hold"),
+    ],
+    ids=["ipv4-10", "ipv4-192-http", "ipv6-ula", "ipv4-mapped", "localhost", "dot-localhost", "connect-8443",
+         "http-8080", "http-on-443", "host-alias", "bad-name"],
+)
+def test_never_allowed_names_what_no_rule_can_pass(seen, reason):
+    assert network.never_allowed(seen) == reason
+    assert network.suggest_allowlist([seen, request("pypi.org")]) == ["pypi.org"]
+
+
+@pytest.mark.parametrize("seen", [request("pypi.org"), request("deb.example", 80, "GET"), request("8.8.8.8"),
+                                  request("2001:db8::1")],
+                         ids=["https", "http", "public-ipv4", "ipv6-outside-private-ranges"])
+def test_never_allowed_passes_what_a_rule_would_let_through(seen):
+    assert network.never_allowed(seen) is None
+
+
+def test_never_allowed_private_addresses_pass_with_block_private_off():
+    assert network.never_allowed(request("10.1.2.3"), block_private=False) is None
+    assert network.suggest_allowlist([request("10.1.2.3")], block_private=False) == ["10.1.2.3"]
+
+
 # --- subnets for a session's networks ---------------------------------------------------------
 
 

@@ -272,3 +272,122 @@ def test_last_line_skips_blank_lines():
 def test_which_finds_real_program():
     assert runner.which("sh") is not None
     assert runner.which("coding-agents-no-such-program") is None
+
+
+# --- Ctrl-C while a launch creates things (deferred_interrupts) ----------------------------------
+
+
+def interrupt_me() -> None:
+    """What the terminal's Ctrl-C does to this process (the handler runs at the next bytecode)."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_deferred_interrupt_is_raised_at_the_next_child_not_in_between(fp):
+    fp.register(["docker", "volume", "create", "v"], callback=lambda process: interrupt_me())
+    fp.register(["docker", "volume", "create", "w"])
+    seen = []
+
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        runner.run(["docker", "volume", "create", "v"])
+        seen.append("plain code after the child that saw the signal still runs")
+        runner.run(["docker", "volume", "create", "w"])
+
+    assert seen == []  # raised right after the child that was running: a checkpoint
+    assert fp.call_count(["docker", "volume", "create", "w"]) == 0
+
+
+def test_deferred_interrupt_noted_between_children_stops_the_next_one(fp):
+    fp.register(["docker", "volume", "create", "w"])
+
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        interrupt_me()
+        for _ in range(1000):  # plain Python: the handler has run, nothing was raised
+            pass
+        runner.run(["docker", "volume", "create", "w"])
+
+    assert fp.call_count(["docker", "volume", "create", "w"]) == 0
+
+
+def test_deferred_interrupt_not_at_a_checkpoint_is_raised_on_leaving():
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        interrupt_me()
+        for _ in range(1000):
+            pass
+
+
+def test_deferred_interrupts_restore_the_previous_handler():
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    with runner.deferred_interrupts():
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):  # and a Ctrl-C now is an ordinary one again
+        interrupt_me()
+        for _ in range(1000):
+            pass
+
+
+def test_shielded_code_runs_to_its_end_and_the_interrupt_comes_after(fp):
+    fp.register(["docker", "rm", "--force", "x"], occurrences=2)
+
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        with runner.shielded():
+            runner.run(["docker", "rm", "--force", "x"])
+            interrupt_me()
+            runner.run(["docker", "rm", "--force", "x"])
+
+    assert fp.call_count(["docker", "rm", "--force", "x"]) == 2
+
+
+def test_pause_is_a_checkpoint(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: interrupt_me())
+
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        runner.pause(0.1)
+
+
+def test_deferred_children_have_their_own_process_group_and_no_terminal_stdin():
+    # Real processes: the terminal's Ctrl-C goes to its foreground group, and must not cut an engine call short.
+    import os
+
+    with runner.deferred_interrupts():
+        inside = runner.run(["sh", "-c", "ps -o pgid= -p $$; echo $$; readlink /proc/self/fd/0"]).stdout.split()
+    outside = runner.run(["sh", "-c", "ps -o pgid= -p $$"]).stdout.split()
+
+    assert inside[0] == inside[1] != str(os.getpgrp())  # the child leads a group of its own
+    assert inside[2] == "/dev/null"
+    assert outside[0] == str(os.getpgrp())
+
+
+def test_deferred_interruptible_child_gets_the_signal_and_the_interrupt_follows():
+    # A build or pull only waits or downloads: Ctrl-C stops it instead of waiting for it to finish.
+    import threading
+    import time
+
+    threading.Timer(0.3, interrupt_me).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        runner.run(["sleep", "30"], interruptible=True)
+
+    assert time.monotonic() - started < 10
+
+
+def test_spawn_detached_leads_its_own_group_and_logs(tmp_path):
+    import os
+    import time
+
+    log_path = tmp_path / "helper.log"
+    pid = runner.spawn_detached(["sh", "-c", "echo started; sleep 30"], log_path)
+    try:
+        assert os.getpgid(pid) == pid
+        assert os.getsid(pid) == pid
+        deadline = time.monotonic() + 10
+        while "started" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log_path.read_text() == "started\n"
+    finally:
+        os.killpg(pid, 15)

@@ -269,11 +269,37 @@ def test_secrets_set_bad_name_reads_nothing(store, monkeypatch, capsys):
     piped = Piped(TOKEN)
     monkeypatch.setattr(sys, "stdin", piped)
 
-    assert run_cli("set", "bad-name") == 1
+    assert run_cli("set", "bad-name") == 2  # a usage error: the name on the command line is wrong
 
     assert piped.tell() == 0
     assert capsys.readouterr().err == ("error: 'bad-name' is not a valid secret name\n"
                                        "hint: use letters, digits and '_', not starting with a digit (e.g. GITHUB_TOKEN)\n")
+
+
+def test_secrets_set_bytes_that_are_not_utf8_is_a_clean_error(store, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", Piped(b"\xff\xfe".decode("utf-8", "surrogateescape")))
+
+    assert run_cli("set", "GITHUB_TOKEN") == 1
+
+    assert capsys.readouterr().err == "error: the secret is not UTF-8 text\nhint: store it as text, e.g. base64-encoded\n"
+    assert secrets.names() == []
+
+
+def test_secrets_list_json_names_only(store, capsys):
+    secrets.set_secret("GITHUB_TOKEN", TOKEN)
+    secrets.set_secret("API_KEY", "other-value")
+
+    assert run_cli("list", "--json") == 0
+
+    out = capsys.readouterr().out
+    assert json.loads(out) == [{"name": "API_KEY"}, {"name": "GITHUB_TOKEN"}]
+    assert TOKEN not in out and "other-value" not in out
+
+
+def test_secrets_list_json_empty_is_an_empty_list(store, capsys):
+    assert run_cli("list", "--json") == 0
+
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def test_secrets_set_empty_stdin(store, monkeypatch, capsys):
@@ -317,6 +343,6 @@ def test_secrets_rm_unknown(store, capsys):
 
 
 def test_secrets_without_a_verb_prints_help(store, capsys):
-    assert run_cli() == 2
+    assert run_cli() == 0
 
     assert "set" in capsys.readouterr().out

@@ -588,18 +588,38 @@ def test_parse_health_missing_is_empty(health):
 EXPECTED_INFO = {
     "name": NAME, "agent": "claude", "repo": Path("/home/me/src/api"), "branch": "claude/session-1", "base": START,
     "network": "restricted", "mode": "launch", "image": IMAGE, "no_push": False, "created": "2026-01-02T03:04:05Z",
-    "state": "exited", "container_id": "f" * 64, "tip": "2" * 40, "ahead": 3, "dirty": True,
+    "state": "running", "container_id": "f" * 64, "tip": "2" * 40, "ahead": 3, "dirty": True,
 }
 
 
 def test_session_from_inspect_reads_labels_state_and_health():
     health = {"Status": "healthy", "Log": [health_entry(report("2" * 40, 3, True))]}
 
-    info = sessions.session_from_inspect(inspect_data(health, status="exited"))
+    info = sessions.session_from_inspect(inspect_data(health))
 
     assert {key: getattr(info, key) for key in EXPECTED_INFO} == EXPECTED_INFO
-    assert info.running is False
+    assert info.running is True
     assert (info.workspace_volume, info.home_volume) == (f"{NAME}-workspace", f"{NAME}-home")
+
+
+@pytest.mark.parametrize("status", ["exited", "created", "paused"])
+def test_session_from_inspect_of_a_stopped_container_has_no_report(status):
+    # Its last health report predates the stub's auto-commit on the way out: not the truth any more.
+    health = {"Status": "healthy", "Log": [health_entry(report("2" * 40, 3, False))]}
+
+    info = sessions.session_from_inspect(inspect_data(health, status=status))
+
+    assert (info.state, info.tip, info.ahead, info.dirty) == (status, None, None, None)
+
+
+def test_parse_health_ignores_reports_from_before_the_last_start():
+    data = inspect_data({"Status": "healthy", "Log": [health_entry(report("1" * 40, 1, False))]})
+    data["State"]["StartedAt"] = "2026-01-02T03:05:00.5Z"  # after the report's Start (03:05:00)
+
+    assert sessions.parse_health(data) == {}
+
+    data["State"]["StartedAt"] = "2026-01-02T03:04:59.999999999Z"
+    assert sessions.parse_health(data)["tip"] == "1" * 40
 
 
 def test_session_from_inspect_without_health_has_no_tip():

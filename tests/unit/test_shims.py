@@ -96,7 +96,8 @@ def test_shim_ps1_helper_defines_invoke_function():
 
 
 def test_shim_files_all_match_shim_commands():
-    bash_names = {path.name for path in SHELL_DIR.iterdir() if not path.suffix and not path.name.startswith("_")}
+    bash_names = {path.name for path in SHELL_DIR.iterdir()
+                  if path.is_file() and not path.suffix and not path.name.startswith("_")}  # not completion/
     ps1_names = {path.stem for path in SHELL_DIR.glob("*.ps1") if not path.name.startswith("_")}
 
     assert bash_names == set(SHIM_COMMANDS)

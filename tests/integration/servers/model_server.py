@@ -10,8 +10,9 @@ One port speaks four wire APIs (Python 3.11 stdlib only):
        /v1beta/models/M:streamGenerateContent   Gemini, SSE; M:countTokens
   POST /v1/chat/completions                     OpenAI chat completions (Copilot BYOK)
   GET  /v1/models[/ID], other GETs under /v1... a harmless model list / object
-Control (not under /v1): GET /_health, GET /_requests (every request so far, with the step it was
-answered with), GET /_script, POST /_script (replace the script), POST /_reset (clear the records).
+Control (not under /v1): GET /_health, GET /_requests (every request so far: method, path, query,
+headers, body, "step": the script index it was answered from or null, "answer": what it got), GET
+/_script, POST /_script (replace the script), POST /_reset (clear the records).
 CONNECT (and absolute-URI requests) are recorded and refused with 403: point a CLI's HTTPS_PROXY
 here to see which other hosts it tries.
 
@@ -21,7 +22,10 @@ The script is a JSON list of steps:
   {"text": T}                  a final assistant message (ends the turn)
 After the last step the answer is the text "done". The step is chosen statelessly: it is the number of
 tool results already in the request's conversation, so retries and side requests never advance it.
-Requests that offer no tools (titles, quota probes, summaries) get a short text, never a tool call.
+Requests that offer no tools (titles, quota probes, summaries) get a short text, never a tool call;
+Gemini's JSON side calls (its model router) get JSON filling the schema they ask for. Claude Code only
+names MCP tools until the model loads them: a {"tool": ...} step then first calls its ToolSearch tool
+(not counted as a step).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ FINAL_TEXT = "done"  # the answer once the script has run out
 # Shell tools by CLI, most specific first; a request offering one of these gets it for {"shell": ...}.
 SHELL_TOOLS = ("exec_command", "shell_command", "shell", "Bash", "run_shell_command", "bash")
 USAGE = {"input": 12, "output": 5}
+TOOL_SEARCH = "ToolSearch"  # Claude Code's loader for deferred tools
+CONTROL = ("/_health", "/_requests", "/_script", "/_reset")  # not recorded
 
 _lock = threading.Lock()
 _records: list[dict] = []
@@ -95,17 +101,18 @@ def shell_args(schema: dict, command: str) -> dict:
     properties = (schema or {}).get("properties", {})
     key = "cmd" if "cmd" in properties else "command"
     args = {key: ["bash", "-lc", command] if properties.get(key, {}).get("type") == "array" else command}
+    if "description" in properties:  # shown to the user by Claude and Copilot
+        args["description"] = "scripted step"
     for name in (schema or {}).get("required", []):
         if name not in args:
             args[name] = fill_schema(properties.get(name, {}), name)
-    if "description" in properties and "description" not in args:
-        args["description"] = "scripted step"
     return args
 
 
 def choose(tools: dict[str, dict], results: int) -> tuple[int | None, dict]:
     """(step index, action) for a request offering `tools` (name -> parameter schema) and holding
-    `results` tool results. An action is {"text": T} or {"call": NAME, "args": {...}}."""
+    `results` tool results. An action is {"text": T} or {"call": NAME, "args": {...}}; a tool step
+    whose tool is not offered gives a text naming the offered ones, with "missing": PART."""
     if not tools:
         return None, {"text": SIDE_TEXT}
     with _lock:
@@ -119,8 +126,18 @@ def choose(tools: dict[str, dict], results: int) -> tuple[int | None, dict]:
         return results, {"call": name, "args": {**shell_args(tools[name], step["shell"]), **step.get("args", {})}}
     name = next((n for n in tools if step["tool"] in n), None)
     if name is None:
-        return results, {"text": f"model_server: no tool matching {step['tool']!r} among {sorted(tools)}"}
+        return results, {"text": f"model_server: no tool matching {step['tool']!r} among {sorted(tools)}",
+                         "missing": step["tool"]}
     return results, {"call": name, "args": step.get("args", {})}
+
+
+def strings(value) -> list[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [text for item in value for text in strings(item)] if isinstance(value, list) else []
 
 
 def sse(events: list[tuple[str | None, dict | str]]) -> bytes:
@@ -191,19 +208,43 @@ def render_responses(body: dict, step: int | None, action: dict) -> tuple[str, b
 # --- Anthropic Messages (Claude Code) -----------------------------------------------------------
 
 def messages_tools(body: dict) -> dict[str, dict]:
-    return {t["name"]: t.get("input_schema") or {} for t in body.get("tools") or [] if t.get("name")}
+    return {t["name"]: t.get("input_schema") or {} for t in body.get("tools") or []
+            if t.get("name") and t["name"] != "DeferredToolPlaceholder"}  # "never call this tool"
+
+
+def messages_blocks(body: dict, kind: str) -> list[dict]:
+    return [block for message in body.get("messages") or [] if isinstance(message.get("content"), list)
+            for block in message["content"] if isinstance(block, dict) and block.get("type") == kind]
 
 
 def messages_results(body: dict) -> int:
-    return sum(1 for message in body.get("messages") or [] if isinstance(message.get("content"), list)
-               for block in message["content"] if isinstance(block, dict) and block.get("type") == "tool_result")
+    # The ToolSearch calls this server makes on its own (messages_search) are not script steps.
+    searches = {b.get("id") for b in messages_blocks(body, "tool_use") if b.get("name") == TOOL_SEARCH}
+    return sum(1 for block in messages_blocks(body, "tool_result") if block.get("tool_use_id") not in searches)
+
+
+def messages_search(body: dict, tools: dict[str, dict], action: dict) -> dict:
+    """For a {"tool": PART} step whose tool is deferred (named in the prompt, not offered yet): call
+    ToolSearch to load it, once; the next request then offers it."""
+    if "missing" not in action or TOOL_SEARCH not in tools:
+        return action
+    words = [w for text in strings([body.get("system"), body.get("messages")]) for w in re.findall(r"[\w.-]+", text)]
+    names = [w for w in words if action["missing"] in w and w.startswith("mcp__")]
+    names = names or [w for w in words if action["missing"] in w]
+    asked = {json.dumps(b.get("input")) for b in messages_blocks(body, "tool_use") if b.get("name") == TOOL_SEARCH}
+    for name in names:
+        args = {"query": f"select:{name}"}
+        if json.dumps(args) not in asked:
+            return {"call": TOOL_SEARCH, "args": args, "search": True}
+    return action
 
 
 def render_messages(body: dict, step: int | None, action: dict) -> tuple[str, bytes]:
     usage = {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"],
              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     if "call" in action:
-        block = {"type": "tool_use", "id": call_id(step or 0, "toolu_"), "name": action["call"], "input": action["args"]}
+        prefix = "toolu_search_" if action.get("search") else "toolu_"  # ids stay unique in the conversation
+        block = {"type": "tool_use", "id": call_id(step or 0, prefix), "name": action["call"], "input": action["args"]}
         delta = {"type": "input_json_delta", "partial_json": json.dumps(action["args"])}
         stop = "tool_use"
     else:
@@ -340,7 +381,7 @@ class Handler(BaseHTTPRequestHandler):
         # CONNECT's target is host:port, not a URL
         split = urllib.parse.urlsplit("" if self.command == "CONNECT" else self.path)
         record = {"time": time.time(), "method": self.command, "path": split.path or self.path, "query": split.query,
-                  "headers": dict(self.headers.items()), "body": None, "answer": None, "status": None}
+                  "headers": dict(self.headers.items()), "body": None, "answer": None, "step": None, "status": None}
         try:
             raw = b"" if self.command == "CONNECT" else self._body()
             text = raw.decode("utf-8", errors="replace")
@@ -358,11 +399,12 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as error:  # noqa: BLE001 - a bad request must not kill the server
             if not isinstance(error, ValueError):  # ValueError: a bad body or script, said in the reply
                 log(traceback.format_exc())
+            self.close_connection = True  # the body may not have been read to its end
             record["answer"] = {"kind": "error", "error": str(error)}
             status, kind, payload = 400, "application/json", json.dumps(
                 {"error": {"type": "invalid_request_error", "message": str(error)}}).encode()
         record["status"] = status
-        if not split.path.startswith("/_"):
+        if record["path"] not in CONTROL:
             with _lock:
                 _records.append(record)
         self._reply(status, kind, payload, record)
@@ -372,7 +414,7 @@ class Handler(BaseHTTPRequestHandler):
         path, method, body = split.path, self.command, record["body"]
         if not isinstance(body, dict):
             body = {}
-        if method == "GET" and path == "/_health":
+        if method in ("GET", "HEAD") and path == "/_health":
             return 200, "text/plain", b"ok"
         if method == "GET" and path == "/_requests":
             with _lock:
@@ -390,6 +432,8 @@ class Handler(BaseHTTPRequestHandler):
                 _records.clear()
             return 200, "application/json", b"{}"
 
+        if method == "POST" and not isinstance(record["body"], dict):
+            raise ValueError("the request body must be a JSON object")
         if isinstance(body.get("model"), str):
             with _lock:
                 if body["model"] not in _models:
@@ -399,7 +443,9 @@ class Handler(BaseHTTPRequestHandler):
             step, action = choose(responses_tools(body), responses_results(body))
             kind, payload = render_responses(body, step, action)
         elif method == "POST" and path == "/v1/messages":
-            step, action = choose(messages_tools(body), messages_results(body))
+            tools = messages_tools(body)
+            step, action = choose(tools, messages_results(body))
+            action = messages_search(body, tools, action)
             kind, payload = render_messages(body, step, action)
         elif method == "POST" and path == "/v1/messages/count_tokens":
             record["answer"] = {"kind": "count"}
@@ -435,6 +481,7 @@ class Handler(BaseHTTPRequestHandler):
             record["answer"] = {"kind": "unknown"}
             return 404, "application/json", json.dumps(
                 {"error": {"type": "not_found_error", "message": f"model_server: no {method} {path}"}}).encode()
+        record["step"] = step  # None for side requests: record["answer"] says what they got
         record["answer"] = {"kind": "side" if step is None else "step", "step": step, **action}
         return 200, kind, payload
 
