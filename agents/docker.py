@@ -62,6 +62,27 @@ def run_json_lines(*args: runner.Arg, **kwargs: Any) -> list[Any]:
         raise explain(error) from error
 
 
+def engine_info() -> dict[str, Any]:
+    """`docker info` as JSON (one engine query)."""
+    try:
+        found = runner.run_json(["docker", "info", "--format", "{{json .}}"], timeout=60, hint=ENGINE_HINT)
+    except runner.CommandFailed as error:
+        raise explain(error) from error
+    return found if isinstance(found, dict) else {}
+
+
+def gpu_runtime(info: dict[str, Any]) -> str | None:
+    """How an engine (its `docker info`) passes GPUs through: an nvidia runtime, or CDI GPU devices; None if not."""
+    runtimes = sorted(name for name in (info.get("Runtimes") or {}) if "nvidia" in name.lower())
+    if runtimes:
+        return f"runtime {runtimes[0]}"
+    devices = [device.get("ID", "") for device in info.get("DiscoveredDevices") or [] if isinstance(device, dict)]
+    gpus = [device for device in devices if "gpu" in device.lower()]
+    if gpus:
+        return f"CDI device {gpus[0]}"
+    return None
+
+
 def parse_version(text: str) -> tuple[int, ...]:
     """'20.10.24+dfsg1' -> (20, 10, 24); unparseable -> ()."""
     match = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text)
@@ -155,7 +176,7 @@ def image_id(ref: str) -> str | None:
 
 def pull(ref: str) -> bool:
     """Try to pull ref; False (not an exception) when no registry has it."""
-    result = run("pull", "--quiet", ref, check=False)
+    result = run("pull", "--quiet", ref, check=False, interruptible=True)  # Ctrl-C stops a download at once
     return result.ok
 
 

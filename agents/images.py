@@ -282,8 +282,11 @@ def ensure_image(name: str, config: ImagesConfig, options: BuildOptions | None =
             docker.tag(remote, ref)
             return ref
         _say(f"==> could not pull {remote}; building locally")
-    else:
-        _say(f"==> {ref} is missing; building it locally")
+    specs = resolve_targets([name])
+    missing = [spec for spec in specs if spec.name == name or not docker.image_id(image_ref(spec.name))]
+    minutes = build_minutes(missing)
+    _say(f"==> building image {ref} (first launch, about {minutes} minute{'s' if minutes != 1 else ''}; "
+         "later launches start at once)")
     if options is None:
         local = {image.ref for image in docker.list_managed_images()}
         options = BuildOptions(
@@ -291,8 +294,18 @@ def ensure_image(name: str, config: ImagesConfig, options: BuildOptions | None =
             ca_cert=read_ca_cert(config.ca_cert),
             npm_registry=config.npm_registry,
         )
-    build_images(resolve_targets([name]), options)
+    build_images(specs, options)
     return ref
+
+
+# Measured on a laptop with a good connection: the base image fetches Node.js, agent images their
+# npm packages; a slow network makes it longer.
+_BUILD_MINUTES = {"base": 3, "all": 5, "proxy": 1}
+
+
+def build_minutes(specs: list[ImageSpec]) -> int:
+    """About how long building specs takes, for the user who waits (an agent image: 2 minutes)."""
+    return max(1, sum(_BUILD_MINUTES.get(spec.name, 2) for spec in specs))
 
 
 # --- listing, export/import -------------------------------------------------------------
@@ -349,13 +362,51 @@ def export_images(path: str, version: str = __version__) -> list[str]:
     except OSError as error:
         raise AgentsError(f"cannot create the folder for {path}: {error.strerror}",
                           hint="choose a path in a folder you can write to") from error
-    docker.run("save", "--output", str(target), *refs)
+    from agents.output import Progress
+
+    progress = Progress(f"writing {len(refs)} images to {path}", archive_estimate(refs, docker.image_facts(refs)),
+                        estimate=True)
+    # Into a file of its own first: a failed or interrupted export never leaves half an archive
+    # where a whole one (or the user's earlier one) was.
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        runner.run_with_file(["docker", "save", *refs], stdout_path=partial, progress=progress,
+                             hint="`coding-agents doctor` checks the engine and the disk space")
+        os.replace(partial, target)
+    except runner.CommandFailed as error:
+        raise docker.explain(error) from error
+    finally:
+        partial.unlink(missing_ok=True)
+    progress.finish()
     return refs
 
 
+def archive_estimate(refs: list[str], facts: dict[str, tuple[int, str, str]]) -> int | None:
+    """About how big `docker save` of refs gets: an image on another one of the set (an agent image
+    on base) adds only its own layers."""
+    sizes = {ref: facts[ref][0] for ref in refs if ref in facts}
+    if not sizes:
+        return None
+    total = 0
+    for ref, size in sizes.items():
+        name = ref[len(IMAGE_PREFIX):].rsplit(":", 1)[0]
+        spec = next((spec for spec in image_specs() if spec.name == name), None)
+        base = image_ref(spec.depends_on, ref.rsplit(":", 1)[1]) if spec and spec.depends_on else None
+        total += size - sizes[base] if base in sizes else size
+    return max(total, 0)
+
+
 def import_images(path: str) -> list[str]:
+    from agents.output import Progress
+
     if not Path(path).is_file():
         raise AgentsError(f"no such archive: {path}", hint="give the file written by `coding-agents images export`")
-    result = docker.run("load", "--input", path)
+    progress = Progress(f"loading {path}", Path(path).stat().st_size)
+    try:
+        result = runner.run_with_file(["docker", "load"], stdin_path=path, progress=progress,
+                                      hint="is it an archive written by `coding-agents images export`?")
+    except runner.CommandFailed as error:
+        raise docker.explain(error) from error
+    progress.finish()
     loaded = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("Loaded image")]
     return loaded

@@ -43,6 +43,7 @@ class LaunchOptions:
     host_logins: bool = True
     autonomy: str | None = None  # full | ask; None: [sessions] autonomy
     host_ports: tuple[str, ...] = ()  # --allow-host-port, as typed
+    gpu: bool = False  # --gpu: the engine's GPUs, passed through
 
 
 # --- finding sessions (one engine query for the list, one for the details) ----------------
@@ -54,11 +55,18 @@ def find_sessions(include_stopped: bool = True) -> list[sessions.SessionInfo]:
     A session whose container was deleted by hand but whose volumes remain is reported as
     "orphaned", so its commits can still be synced and its volumes removed.
     """
-    argv = ["ps", "--quiet", "--no-trunc", "--filter", f"label={sessions.SESSION}"]
-    if include_stopped:
-        argv.insert(1, "--all")
-    found = [sessions.session_from_inspect(item) for item in _inspect_all("container", docker.run(*argv).stdout.split())]
-    infos = [info for info in found if info]
+    # --all even for running sessions only: a stopped proxy of a running session must be seen.
+    argv = ["ps", "--all", "--quiet", "--no-trunc", "--filter", f"label={sessions.SESSION}"]
+    inspected = _inspect_all("container", docker.run(*argv).stdout.split())
+    proxies = {labels.get(sessions.SESSION): (item.get("State") or {}).get("Status", "unknown")
+               for item in inspected
+               for labels in [(item.get("Config") or {}).get("Labels") or {}] if labels.get(sessions.ROLE) == "proxy"}
+    found = [sessions.session_from_inspect(item) for item in inspected]
+    # A squid session's proxy, as seen in the same query: "running", "exited" (it died), "missing".
+    infos = [dataclasses.replace(info, proxy_state=proxies.get(info.name, "missing")) if info.network == "squid"
+             else info for info in found if info]
+    if not include_stopped:
+        infos = [info for info in infos if info.running]
     if include_stopped:
         names = {info.name for info in infos}
         volume_names = docker.run("volume", "ls", "--quiet", "--filter", f"label={sessions.SESSION}").stdout.split()
@@ -124,6 +132,8 @@ def build_request(
     repo = git.repo_root(options.path)
     head = git.head_commit(repo)
     existing = find_existing()
+    if options.gpu:
+        require_gpu()
     if options.branch and options.use_current_branch:
         raise UsageError("--branch and --use-current-branch cannot be combined", hint="pick one")
     if options.use_current_branch:
@@ -213,7 +223,20 @@ def build_request(
         mcp_sidecar=bool(mcp_plan.sidecar_servers),
         autonomy=autonomy,
         endpoints=endpoint_plan,
+        gpu=options.gpu,
     )
+
+
+def require_gpu() -> None:
+    """--gpu: refuse unless the engine can pass GPUs through (docker would fail at `run`, after the
+    volumes and networks are made, with "could not select device driver")."""
+    how = docker.gpu_runtime(docker.engine_info())
+    if how is None:
+        raise AgentsError("--gpu: the Docker engine has no GPU runtime (no nvidia runtime and no CDI GPU device "
+                          "in its `docker info`), so it cannot pass a GPU to the agent",
+                          hint="install the NVIDIA Container Toolkit where the engine runs (then `nvidia-ctk runtime "
+                          "configure --runtime=docker` and restart the engine), or leave out --gpu; "
+                          "`coding-agents doctor` shows the engine it talks to")
 
 
 def choose_autonomy(options: LaunchOptions, config: Config) -> str:
@@ -352,7 +375,21 @@ def build_policy(agent: catalog.Agent, options: LaunchOptions, config: Config,
         request_max_mb=config.network.request_max_mb,
         reply_max_mb=config.network.reply_max_mb,
         host_ports=host_ports,
+        host_addresses=engine_host_addresses(),
     )
+
+
+def engine_host_addresses() -> tuple[str, ...]:
+    """The engine host's own addresses, when the engine is this machine (a remote one's are not
+    known here; its proxy still denies the private ranges)."""
+    if bridges.unavailable_reason(need_socat=False) is not None:
+        return ()
+    try:
+        fib_trie = Path("/proc/net/fib_trie").read_text()
+        if_inet6 = Path("/proc/net/if_inet6").read_text() if Path("/proc/net/if_inet6").exists() else ""
+    except OSError:
+        return ()
+    return tuple(network.local_addresses(fib_trie, if_inet6))
 
 
 def launch(options: LaunchOptions, config: Config) -> sessions.SessionInfo:
@@ -982,12 +1019,14 @@ def session_rows(infos: list[sessions.SessionInfo]) -> list[dict[str, object]]:
                 "agent": info.agent,
                 "repo": str(info.repo),
                 "branch": info.branch,
-                "state": info.state + (" (dirty)" if info.dirty else ""),
+                "state": info.state + (" (dirty)" if info.dirty else "")
+                + (" (proxy down)" if info.running and info.proxy_down else ""),
                 "network": info.network,
                 "created": info.created,
                 "age": age(info.created),
                 "unsynced": workspace.unsynced_commits(info),
                 "denied": denied_requests(info),
+                "proxy": info.proxy_state,
             }
         )
     return rows

@@ -19,10 +19,13 @@ HOST_ALIAS = "host.coding-agents.internal"  # this machine, for the ports a sess
 # overlapping entries with a warning.
 PRIVATE_RANGES = (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-    "::/127", "fc00::/7", "fe80::/10", "ff00::/8",
-)
+    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4",
+    "::/127", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8",
+)  # the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) too
 
+# A host with a colon: no name or IPv4 address has one, every IPv6 literal does (bracketed or not).
+IPV6_LITERAL = r"^\[?[0-9a-fA-F.]*:[0-9a-fA-F:.%a-zA-Z]*\]?$"
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _HOST = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 
@@ -82,6 +85,9 @@ class Policy:
     request_max_mb: int = 100
     reply_max_mb: int = 2048
     host_ports: tuple[int, ...] = ()  # this machine's loopback ports, by the name HOST_ALIAS
+    # The engine host's own addresses and the session subnet pool: denied in every mode, even with
+    # block_private off (a server on the host is reached only through an opened host port).
+    host_addresses: tuple[str, ...] = ()
 
 
 def build_policy(
@@ -93,10 +99,37 @@ def build_policy(
     request_max_mb: int = 100,
     reply_max_mb: int = 2048,
     host_ports: tuple[int, ...] = (),
+    host_addresses: tuple[str, ...] = (),
 ) -> Policy:
     rules = minimal_rules([*agent_domains, *config_domains, *cli_domains])
     return Policy(tuple(rules), block_private, learn, request_max_mb, reply_max_mb,
-                  tuple(sorted(set(host_ports))))
+                  tuple(sorted(set(host_ports))), collapse(host_addresses))
+
+
+def collapse(addresses: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Addresses and ranges without overlaps (squid drops overlapping entries with a warning)."""
+    found = [ipaddress.ip_network(item, strict=False) for item in addresses]
+    merged: list = []
+    for version in (4, 6):
+        merged += ipaddress.collapse_addresses(net for net in found if net.version == version)
+    return tuple(str(net.network_address) if net.num_addresses == 1 else str(net) for net in merged)
+
+
+def local_addresses(fib_trie: str, if_inet6: str) -> list[str]:
+    """This machine's own addresses, from /proc/net/fib_trie and /proc/net/if_inet6 (link-local
+    IPv6 left out: it is not routed)."""
+    found = []
+    lines = fib_trie.splitlines()
+    for previous, line in zip(lines, lines[1:]):
+        if line.strip() == "/32 host LOCAL" and "|--" in previous:
+            found.append(previous.split("|--", 1)[1].strip())
+    for line in if_inet6.splitlines():
+        fields = line.split()
+        if fields and len(fields[0]) == 32:
+            address = ipaddress.IPv6Address(int(fields[0], 16))
+            if not address.is_link_local:
+                found.append(str(address))
+    return sorted(set(found))
 
 
 # One line per decision: time method url status bytes squid-result (TCP_DENIED/403 means denied).
@@ -126,6 +159,11 @@ def squid_config(policy: Policy) -> str:
         "access_log stdio:/dev/stdout codingagents",
         "cache_log /dev/stderr",
         "acl CONNECT method CONNECT",
+        # First, before anything evaluates the target: squid aborts on some IPv6 literals
+        # (GET http://[::1]/ hits an assertion in Address.cc), and sessions have no IPv6 egress.
+        "acl ipv6_literal dstdom_regex -n " + IPV6_LITERAL,
+        "http_access deny ipv6_literal",
+        "deny_info ERR_CA_NOT_ALLOWED ipv6_literal",
     ]
     if policy.host_ports:
         # Ports the user opened on this machine, reached by name (the proxy's /etc/hosts maps
@@ -155,6 +193,12 @@ def squid_config(policy: Policy) -> str:
         else:
             lines += ["acl everything_else src all", "http_access deny everything_else",
                       "deny_info ERR_CA_NOT_ALLOWED everything_else"]
+    if policy.host_addresses:
+        lines += [
+            "acl host_addresses dst " + " ".join(policy.host_addresses),
+            "http_access deny host_addresses",
+            "deny_info ERR_CA_PRIVATE host_addresses",
+        ]
     if policy.block_private:
         lines += [
             "acl private_destination dst " + " ".join(PRIVATE_RANGES),
@@ -241,6 +285,8 @@ def parse_url(method: str, url: str) -> tuple[str, int]:
     if authority.startswith("["):
         host, _, port = authority[1:].partition("]")
         port = port.lstrip(":")
+    elif authority.count(":") > 1:  # squid logs http://[::]/ as http://::/: an IPv6 literal, no port
+        host, port = authority, ""
     else:
         host, _, port = authority.partition(":")
     default = 443 if url.startswith("https") else 80

@@ -32,3 +32,55 @@ def say(message: str) -> None:
 
 def _cell(value: Any) -> str:
     return "-" if value is None or value == "" else str(value)
+
+
+def human_bytes(count: float) -> str:
+    """1536000 -> '1.5 MB' (powers of 1000, as docker shows sizes)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"  # not reached
+
+
+class Progress:
+    """Bytes done (of a total) for long silent work, on stderr: one line redrawn in place when stderr
+    is a terminal; otherwise only a start and an end line, so logs stay short."""
+
+    def __init__(self, what: str, total: int | None = None, estimate: bool = False, stream=None):
+        import time
+
+        self.what, self.total, self.estimate = what, total, estimate
+        self.stream = stream or sys.stderr
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.done = 0
+        if not self.live:
+            size = f" ({'about ' if estimate else ''}{human_bytes(total)})" if total else ""
+            self._line(f"==> {what}{size} ...")
+
+    def __call__(self, done: int) -> None:
+        self.done = done
+        if self.live:
+            self.stream.write("\r\033[K" + self._status())
+            self.stream.flush()
+
+    def finish(self, outcome: str = "done") -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+        self._line(f"==> {self.what}: {outcome}, {human_bytes(self.done)} in {self._elapsed():.0f}s")
+
+    def _status(self) -> str:
+        shown = human_bytes(self.done)
+        if self.total:
+            total = max(self.total, self.done)  # an estimate can be short
+            shown += f" of {'about ' if self.estimate else ''}{human_bytes(total)} ({self.done * 100 // total}%)"
+        return f"==> {self.what}: {shown}, {self._elapsed():.0f}s"
+
+    def _elapsed(self) -> float:
+        import time
+
+        return time.monotonic() - self.started
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)

@@ -13,7 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -395,3 +395,79 @@ def spawn_detached(argv: Sequence[Arg], log_path: str | os.PathLike, env: Mappin
         except FileNotFoundError as error:
             raise _missing_program(argv) from error
     return child.pid
+
+
+def run_with_file(
+    argv: Sequence[Arg],
+    *,
+    stdin_path: str | os.PathLike | None = None,
+    stdout_path: str | os.PathLike | None = None,
+    progress: Callable[[int], None] | None = None,
+    interval: float = 0.5,
+    hint: str | None = None,
+) -> Result:
+    """Run argv with a file as its stdin or (exclusive) its stdout, copied through this process, so
+    that progress(bytes so far) is called every `interval` seconds while it runs (and once at the end).
+    Its other output is captured, as with run()."""
+    import tempfile
+    import threading
+
+    if (stdin_path is None) == (stdout_path is None):
+        raise ValueError("run_with_file needs exactly one of stdin_path and stdout_path")
+    command = display(argv)
+    log.debug("run: %s %s %s", command, "<" if stdin_path else ">", stdin_path or stdout_path)
+    check_interrupt()
+    copied = [0]
+    failed: list[OSError] = []
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        try:
+            child = subprocess.Popen(  # noqa: S603 - argv lists built by our own plans
+                reveal(argv), stdin=subprocess.PIPE if stdin_path else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if stdout_path else out_file, stderr=err_file,
+            )
+        except FileNotFoundError as error:
+            raise _missing_program(argv) from error
+
+        def pump() -> None:
+            try:
+                if stdin_path:
+                    with open(stdin_path, "rb") as source, child.stdin:
+                        while chunk := source.read(1 << 20):
+                            child.stdin.write(chunk)
+                            copied[0] += len(chunk)
+                else:
+                    with open(stdout_path, "wb") as target:
+                        while chunk := child.stdout.read(1 << 20):
+                            target.write(chunk)
+                            copied[0] += len(chunk)
+            except BrokenPipeError:
+                pass  # the child stopped reading: its exit status says why
+            except OSError as error:
+                failed.append(error)
+
+        worker = threading.Thread(target=pump, daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(interval)
+                if progress is not None and worker.is_alive():
+                    progress(copied[0])
+            child.wait()
+            if progress is not None:
+                progress(copied[0])
+        except BaseException:
+            child.kill()
+            child.wait()
+            worker.join()
+            raise
+        out_file.seek(0)
+        err_file.seek(0)
+        result = Result(command, child.returncode, _as_text(out_file.read()), _as_text(err_file.read()))
+    check_interrupt()
+    log.debug("exit %d: %s", result.returncode, command)
+    if failed:
+        raise AgentsError(f"`{short_command(command)}`: {failed[0].strerror or failed[0]} "
+                          f"({stdin_path or stdout_path})", hint=hint)
+    if not result.ok:
+        raise CommandFailed(result, hint=hint)
+    return result

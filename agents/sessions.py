@@ -6,6 +6,7 @@ the container, so a crash, `docker kill` or an engine restart loses no commit.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ ROLE = f"{LABEL}.role"  # agent | proxy | mcp
 MANIFEST = f"{LABEL}.manifest"
 AUTONOMY = f"{LABEL}.autonomy"  # full | ask: what the agent's CLI was told
 HOST_PORTS = f"{LABEL}.host-ports"  # loopback ports of this machine the proxy lets through
+HOST_ADDRESSES = f"{LABEL}.host-addresses"  # the engine host's own addresses, denied by the proxy
 MCP_DIR = "/run/coding-agents-mcp"
 BROKER_DIR = "/run/coding-agents-broker"
 
@@ -97,6 +99,7 @@ class SessionRequest:
     manifest: str = ""  # SHA-256 of the session manifest (a label the broker checks)
     autonomy: str = "full"
     endpoints: Endpoints | None = None  # variables and provider settings, delivered with the logins
+    gpu: bool = False  # --gpus all (the engine was seen to have a GPU runtime)
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -141,6 +144,7 @@ def policy_labels(policy: network.Policy | None) -> tuple[tuple[str, str], ...]:
         (BLOCK_PRIVATE, "true" if policy.block_private else "false"),
         (LIMITS, f"{policy.request_max_mb} {policy.reply_max_mb}"),
         *(((HOST_PORTS, " ".join(str(port) for port in policy.host_ports)),) if policy.host_ports else ()),
+        *(((HOST_ADDRESSES, " ".join(policy.host_addresses)),) if policy.host_addresses else ()),
     )
 
 
@@ -154,6 +158,7 @@ def policy_from_labels(labels: dict[str, str]) -> network.Policy:
         request_max_mb=sizes[0],
         reply_max_mb=sizes[1],
         host_ports=tuple(int(port) for port in labels.get(HOST_PORTS, "").split() if port.isdigit()),
+        host_addresses=tuple(labels.get(HOST_ADDRESSES, "").split()),
     )
 
 
@@ -201,11 +206,18 @@ class ProxyPlan:
     start_argv: tuple[str, ...]
     ready_argv: tuple[str, ...]
     host_ports: tuple[int, ...] = ()
+    policy: network.Policy | None = None
 
     def create_argv_for(self, egress_gateway: str | None) -> list[str]:
-        """create_argv, and with opened host ports, the host's name for the proxy: the egress
-        gateway, where the session's host-side relay listens (known once the network exists)."""
+        """create_argv once the egress network exists: its gateway is the host too (denied like
+        the host's other addresses), and with opened host ports, the host's name for the proxy,
+        where the session's host-side relay listens."""
         argv = list(self.create_argv)
+        if egress_gateway and self.policy is not None:
+            policy = dataclasses.replace(self.policy, host_addresses=network.collapse(
+                (*self.policy.host_addresses, egress_gateway)))
+            argv[argv.index(f"SQUID_CONF={network.squid_config(self.policy)}")] = \
+                f"SQUID_CONF={network.squid_config(policy)}"
         if self.host_ports and egress_gateway:
             argv[-1:-1] = ["--add-host", f"{network.HOST_ALIAS}:{egress_gateway}"]
         return argv
@@ -228,7 +240,9 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
         *label_args(proxy_labels),
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256",
         "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--init",
-        "--restart", "on-failure:5",
+        # Always back after a crash or an engine restart, however often (a spent on-failure budget
+        # left the session without network until someone noticed).
+        "--restart", "unless-stopped",
         "--network", internal, "--network-alias", network.PROXY_ALIAS,
         "--env", f"SQUID_CONF={network.squid_config(policy)}",
         image,
@@ -243,6 +257,7 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
         start_argv=("docker", "start", container),
         ready_argv=("docker", "exec", container, "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{network.PROXY_PORT}"),
         host_ports=policy.host_ports,
+        policy=policy,
     )
 
 
@@ -316,6 +331,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         *hardening.hardening_args(request.pids_limit),
         *network_args(request.network, name),
         *limits,
+        *(["--gpus", "all"] if request.gpu else []),
         "--volume", f"{workspace_volume}:{WORKSPACE}",
         "--volume", f"{home_volume}:{HOME}",
         *(["--volume", f"{mcp_volume(name)}:{MCP_DIR}"] if request.mcp_sidecar else []),
@@ -413,6 +429,7 @@ class SessionInfo:
     interactive: bool = True
     labels: dict[str, str] = field(default_factory=dict)
     autonomy: str = "full"
+    proxy_state: str | None = None  # squid sessions: the proxy container's state ("missing": gone)
     tip: str | None = None  # from the last health report
     ahead: int | None = None
     dirty: bool | None = None
@@ -420,6 +437,11 @@ class SessionInfo:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def proxy_down(self) -> bool:
+        """A squid session whose proxy is not running: the agent has no network until it is back."""
+        return self.network == "squid" and self.proxy_state not in (None, "running", "restarting")
 
     @property
     def workspace_volume(self) -> str:

@@ -20,7 +20,8 @@ esac
 # gpg, ssh-keygen, ssh-agent and openssl: the signing, --ssh-agent and HTTPS git server tests; zsh: the
 # zsh completion's tests.
 ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap tmux:tmux socat:socat git:git \
-    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl ip:iproute2 zsh:zsh
+    gpg:gnupg ssh-keygen:openssh-client ssh-agent:openssh-client openssl:openssl ip:iproute2 \
+    tcpdump:tcpdump nsenter:util-linux zsh:zsh
 
 VENV="$ROOT/.venv"
 ensure_venv "$VENV" "$ROOT/scripts/test-requirements.txt"

@@ -15,7 +15,10 @@ def add_agent_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_session_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="any folder inside the git repo (default: .)")
+    parser.add_argument("path", nargs="?", default=".", metavar="PATH",
+                        help="any folder inside the git repo (default: .), or a git URL (https://..., ssh://..., "
+                        "user@host:path): cloned with the host's git into ~/.cache/coding-agents/repos/HOST/PATH "
+                        "(fetched when it is there), where the agent's branch then comes back")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--branch", metavar="B", help="work on <agent>/B (default: a fresh <agent>/session-N)")
     start.add_argument("--use-current-branch", action="store_true", help="start from the branch checked out on the host")
@@ -64,6 +67,11 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         help="do not bring the host's agent login into the session (log in inside instead)",
     )
     parser.add_argument(
+        "--gpu", action="store_true",
+        help="pass the engine's GPUs through to the agent (docker --gpus all); refused when the engine "
+        "has no GPU runtime (NVIDIA Container Toolkit)",
+    )
+    parser.add_argument(
         "-y", "--yes", action="store_true",
         help="run-agent: when the agent exits with --no-push, discard unsynced commits without refusing; "
         "launch-agent never asks, so it has no effect there",
@@ -93,6 +101,7 @@ def launch_options(args: argparse.Namespace, mode: str):
         host_logins=not args.no_host_logins,
         autonomy=args.autonomy,
         host_ports=tuple(args.allow_host_port),
+        gpu=args.gpu,
     )
 
 

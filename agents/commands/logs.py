@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from agents import launcher, netlog, runner, sessions
     from agents.errors import AgentsError, UsageError
+    from agents.output import say
 
     sessions.validate_name(args.name)  # it names a file under the state folder: no '/' or '..'
 
@@ -50,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
         runner.run(argv, stream=True)
         return 0
     known = netlog.log_path(args.name).exists()
-    live = any(info.name == args.name for info in launcher.find_sessions())
+    session = next((info for info in launcher.find_sessions() if info.name == args.name), None)
+    live = session is not None
     if not known and not live:
         raise AgentsError(f"no network log for {args.name!r}", hint="only --network-proxy squid sessions have one")
+    if session is not None and session.running and session.proxy_down:
+        say(f"==> warning: the proxy of {args.name} is {session.proxy_state}: the agent has no network until "
+            f"it is back (connect-agent {args.name} brings it back)")
 
     def show(entries: list[dict]) -> None:
         for entry in entries:

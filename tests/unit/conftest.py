@@ -57,3 +57,12 @@ def state_home(tmp_path, monkeypatch):
     path = tmp_path / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_host_addresses(monkeypatch):
+    """Plans never depend on the addresses of the machine the tests run on (they are a host fact;
+    test_network.py tests how they are read)."""
+    from agents import launcher
+
+    monkeypatch.setattr(launcher, "engine_host_addresses", lambda: ())

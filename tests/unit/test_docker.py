@@ -216,3 +216,26 @@ def test_image_facts_engine_down(fp):
 
     with pytest.raises(AgentsError, match="cannot reach the Docker engine"):
         docker.image_facts(["a:1"])
+
+
+# --- GPUs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("info", "how"), [
+    ({"Runtimes": {"runc": {}, "nvidia": {}}}, "runtime nvidia"),
+    ({"Runtimes": {"runc": {}}, "DiscoveredDevices": [{"Source": "cdi", "ID": "nvidia.com/gpu=all"}]},
+     "CDI device nvidia.com/gpu=all"),
+    ({"Runtimes": {"runc": {}, "io.containerd.runc.v2": {}}}, None),
+    ({"Runtimes": None, "DiscoveredDevices": [{"Source": "cdi", "ID": "vendor.com/fpga=0"}]}, None),
+    ({}, None),
+], ids=["nvidia-runtime", "cdi-gpu", "runc-only", "cdi-not-a-gpu", "nothing"])
+def test_gpu_runtime_from_docker_info(info, how):
+    assert docker.gpu_runtime(info) == how
+
+
+def test_engine_info_with_the_engine_down_is_the_engine_error(fp):
+    fp.register(["docker", "info", "--format", "{{json .}}"], returncode=1,
+                stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n")
+
+    with pytest.raises(AgentsError, match="cannot reach the Docker engine"):
+        docker.engine_info()

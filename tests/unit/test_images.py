@@ -463,6 +463,7 @@ def test_ensure_image_failed_pull_builds_locally(fp, recorded_builds):
     remote = f"reg.example/coding-agents-claude:{__version__}"
     register_inspect(fp, ref("claude"), None)
     fp.register(["docker", "pull", "--quiet", remote], returncode=1, stderr="manifest unknown\n")
+    register_inspect(fp, ref("base"), OLD_ID)
     fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-os", "Tag": "bookworm", "ID": "x"}))
 
     assert images.ensure_image("claude", ImagesConfig(registry="reg.example")) == ref("claude")
@@ -471,6 +472,17 @@ def test_ensure_image_failed_pull_builds_locally(fp, recorded_builds):
     assert names == ["base", "claude"]
     assert built_with.base_image == images.OS_IMAGE
     assert fp.call_count(["docker", "tag", fp.any()]) == 0
+
+
+@pytest.mark.parametrize(("base_present", "minutes"), [(True, 2), (False, 5)], ids=["base-present", "base-missing"])
+def test_ensure_image_says_it_builds_and_about_how_long(fp, recorded_builds, capsys, base_present, minutes):
+    register_inspect(fp, ref("claude"), None)
+    register_inspect(fp, ref("base"), OLD_ID if base_present else None)
+
+    images.ensure_image("claude", ImagesConfig(), options())
+
+    assert capsys.readouterr().err == (f"==> building image {ref('claude')} (first launch, about {minutes} minutes; "
+                                       "later launches start at once)\n")
 
 
 def test_ensure_image_without_registry_builds_with_given_options(fp, recorded_builds):
@@ -500,10 +512,13 @@ def test_export_images_saves_present_expected_images(fp, tmp_path):
         {"Repository": "coding-agents-base", "Tag": "0.0.1"},
     ]
     fp.register(IMAGES_ARGV, stdout="\n".join(json.dumps(row) for row in rows))
-    fp.register(["docker", "save", "--output", str(target), ref("base")])
+    fp.register(["docker", "image", "inspect", ref("base")],
+                stdout=json.dumps([{"RepoTags": [ref("base")], "Size": 3, "Created": "", "Id": "sha256:1"}]))
+    fp.register(["docker", "save", ref("base")], stdout=b"TAR")  # through us, so the bytes can be counted
 
     assert images.export_images(str(target)) == [ref("base")]
-    assert target.parent.is_dir()
+    assert target.read_bytes() == b"TAR"
+    assert [path.name for path in target.parent.iterdir()] == ["images.tar"]  # no partial file left
 
 
 def test_export_images_into_a_folder_that_cannot_be_made_is_a_clean_error(fp, tmp_path):
@@ -527,12 +542,41 @@ def test_import_images_missing_archive_refuses(tmp_path):
 def test_import_images_reports_loaded_refs(fp, tmp_path):
     archive = tmp_path / "images.tar"
     archive.write_bytes(b"tar")
-    fp.register(
-        ["docker", "load", "--input", str(archive)],
+    fp.register(  # no --input: the archive goes in on stdin, through us, so the bytes can be counted
+        ["docker", "load"],
         stdout=f"Loaded image: {ref('base')}\nLoaded image: {ref('claude')}\n",
     )
 
     assert images.import_images(str(archive)) == [ref("base"), ref("claude")]
+
+
+def test_archive_estimate_counts_base_layers_once():
+    facts = {ref("base"): (400, "", ""), ref("claude"): (800, "", ""), ref("codex"): (850, "", ""),
+             ref("proxy"): (150, "", "")}
+
+    # base 400, claude and codex only their own 400 and 450 on top of it, proxy (on the OS image) whole.
+    assert images.archive_estimate([ref("base"), ref("claude"), ref("codex"), ref("proxy")], facts) == 1400
+    assert images.archive_estimate([ref("claude")], facts) == 800  # without base in the archive: all of it
+    assert images.archive_estimate([ref("claude")], {}) is None
+
+
+def test_export_and_import_show_a_start_and_an_end_line_when_not_on_a_terminal(fp, tmp_path, capsys):
+    target = tmp_path / "images.tar"
+    fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__}))
+    fp.register(["docker", "image", "inspect", ref("base")],
+                stdout=json.dumps([{"RepoTags": [ref("base")], "Size": 2_000_000, "Created": "", "Id": "sha256:1"}]))
+    fp.register(["docker", "save", ref("base")], stdout=b"x" * 1_500_000)
+    fp.register(["docker", "load"], stdout=f"Loaded image: {ref('base')}\n")
+
+    images.export_images(str(target))
+    images.import_images(str(target))
+
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"==> writing 1 images to {target} (about 2.0 MB) ..."
+    assert lines[1].startswith(f"==> writing 1 images to {target}: done, 1.5 MB in ")
+    assert lines[2] == f"==> loading {target} (1.5 MB) ..."
+    assert lines[3].startswith(f"==> loading {target}: done, 1.5 MB in ")
+    assert len(lines) == 4
 
 
 # --- the `images` command ---------------------------------------------------------------

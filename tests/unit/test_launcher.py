@@ -938,18 +938,20 @@ def proxy_plan(name: str = "claude-api-session-1") -> sessions.ProxyPlan:
 def test_start_proxy_waits_until_squid_accepts_connections(fp, monkeypatch):
     plan = proxy_plan()
     fp.register(["docker", "network", "create", fp.any()], occurrences=2)
-    for argv in (plan.create_argv, plan.connect_argv, plan.start_argv):
+    fp.register(["docker", "create", fp.any()])
+    for argv in (plan.connect_argv, plan.start_argv):
         fp.register(list(argv))
     fp.register(list(plan.ready_argv), returncode=1, occurrences=2)
     fp.register(list(plan.ready_argv))
     monkeypatch.setattr("time.sleep", lambda seconds: None)
 
-    launcher.start_proxy(plan, timeout=30.0)
+    gateway = launcher.start_proxy(plan, timeout=30.0)
 
     assert fp.call_count(list(plan.ready_argv)) == 3
     calls = [list(call) for call in fp.calls]
     assert [call[-1] for call in calls[:2]] == [plan.internal_network, plan.egress_network]
-    assert calls[2:5] == [list(plan.create_argv), list(plan.connect_argv), list(plan.start_argv)]
+    assert gateway == calls[1][calls[1].index("--gateway") + 1]
+    assert calls[2:5] == [plan.create_argv_for(gateway), list(plan.connect_argv), list(plan.start_argv)]
 
 
 OVERLAP = "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space\n"
@@ -1070,7 +1072,7 @@ def test_find_sessions_none_skips_inspects(fp):
 
 
 def test_find_sessions_running_only_skips_volumes(fp):
-    fp.register(["docker", "ps", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"], stdout="")
+    fp.register(["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"], stdout="")
 
     assert launcher.find_sessions(include_stopped=False) == []
     assert fp.call_count(VOLUME_LS) == 0
@@ -1497,8 +1499,8 @@ def test_connect_passes_the_configured_subnet_pool(tmp_path, monkeypatch):
     pools = []
     monkeypatch.setattr(launcher, "pick_session", lambda name: info)
     monkeypatch.setattr(launcher, "ensure_running", lambda session, subnet_pool: pools.append((session, subnet_pool)))
-    monkeypatch.setattr(launcher, "wait_ready", lambda name: None)
-    monkeypatch.setattr(runner, "exec_replace", lambda argv: None)
+    monkeypatch.setattr(launcher, "attach", lambda session: 0)  # then a detach: the agent keeps running
+    monkeypatch.setattr(launcher, "agent_ended", lambda name: False)
 
     assert connect.run(argparse.Namespace(name=NAME)) == 0
 
@@ -1663,3 +1665,74 @@ def test_with_current_reports_asks_the_workspace_of_sessions_without_one(engine,
     assert (fresh[2].tip, fresh[2].ahead, fresh[2].dirty) == (None, None, None)  # unknown, not a stale guess
     assert launcher.session_rows(fresh)[1]["state"] == "exited (dirty)"
     assert engine.call_count(["docker", "run", engine.any()]) == 2
+
+
+# --- --gpu ---------------------------------------------------------------------------------------
+
+DOCKER_INFO = ["docker", "info", "--format", "{{json .}}"]
+NO_GPU_INFO = {"ServerVersion": "27.3.1", "Runtimes": {"runc": {"path": "runc"}}, "CDISpecDirs": ["/etc/cdi"]}
+
+
+def test_build_request_gpu_refused_when_the_engine_has_no_gpu_runtime(engine, repo):
+    engine.register(DOCKER_INFO, stdout=json.dumps(NO_GPU_INFO))
+
+    with pytest.raises(AgentsError) as caught:
+        build(repo, gpu=True)
+
+    assert caught.value.message.startswith("--gpu: the Docker engine has no GPU runtime")
+    assert "NVIDIA Container Toolkit" in caught.value.hint and "leave out --gpu" in caught.value.hint
+    # Refused before any other engine query: nothing is looked up, let alone created.
+    assert docker_calls(engine) == [DOCKER_INFO]
+
+
+@pytest.mark.parametrize("info", [
+    {**NO_GPU_INFO, "Runtimes": {"runc": {"path": "runc"}, "nvidia": {"path": "nvidia-container-runtime"}}},
+    {**NO_GPU_INFO, "DiscoveredDevices": [{"Source": "cdi", "ID": "nvidia.com/gpu=all"}]},
+], ids=["nvidia-runtime", "cdi-device"])
+def test_build_request_gpu_passes_the_gpus_through(engine, repo, info):
+    engine.register(DOCKER_INFO, stdout=json.dumps(info))
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo, gpu=True)
+    argv = list(sessions.plan_launch(request).create_argv)
+
+    assert request.gpu is True
+    assert argv[argv.index("--gpus") + 1] == "all"
+    assert argv.index("--gpus") < argv.index(request.image)  # a docker option, not the agent's
+
+
+def test_build_request_without_gpu_asks_nothing_and_passes_none(engine, repo):
+    no_container(engine, "claude-api-session-1")
+
+    request = build(repo)
+
+    assert "--gpus" not in sessions.plan_launch(request).create_argv
+    assert engine.call_count(DOCKER_INFO) == 0
+
+
+def test_find_sessions_sees_the_proxy_of_each_squid_session_in_the_same_query(fp):
+    squid = {"coding-agents.network": "squid"}
+    dead_proxy = inspect_item("a", "2026-01-01T00:00:00Z", **squid, **{"coding-agents.role": "proxy"})
+    dead_proxy["State"] = {"Status": "exited"}
+    fp.register(PS_ALL, stdout="id1\nid2\nid3\nid4\n")
+    fp.register(["docker", "inspect", "id1", "id2", "id3", "id4"], stdout=json.dumps([
+        inspect_item("a", "2026-01-01T00:00:00Z", **squid), dead_proxy,
+        inspect_item("b", "2026-01-02T00:00:00Z", **squid),  # its proxy is gone altogether
+        inspect_item("c", "2026-01-03T00:00:00Z", **{"coding-agents.network": "restricted"}),
+    ]))
+
+    found = launcher.find_sessions(include_stopped=False)
+
+    assert [(info.name, info.proxy_state, info.proxy_down) for info in found] == [
+        ("a", "exited", True), ("b", "missing", True), ("c", None, False)]
+    assert fp.call_count(VOLUME_LS) == 0
+
+
+def test_session_rows_say_when_a_running_sessions_proxy_is_down(fp, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    info = dataclasses.replace(squid_session(tmp_path), proxy_state="exited", ahead=0, tip="t")
+    monkeypatch.setattr(launcher.workspace, "unsynced_commits", lambda session: 0)
+
+    (row,) = launcher.session_rows([info])
+
+    assert row["state"].endswith("(proxy down)") and row["proxy"] == "exited"

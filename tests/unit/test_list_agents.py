@@ -43,7 +43,7 @@ def test_json_rows_unknown_creation_time_has_no_age(tmp_path):
 
 
 def test_list_agents_json_is_a_list_even_when_empty(fp, capsys):
-    fp.register(["docker", "ps", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"], stdout="")
+    fp.register(["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"], stdout="")
 
     assert cli.main(["list-agents", "--json"], prog="coding-agents") == 0
 

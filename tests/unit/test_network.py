@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ipaddress
 import itertools
 
@@ -307,6 +308,7 @@ def test_proxy_env_points_every_client_at_the_proxy():
         ("POST", "http://user:secret@example.com:81/x", ("example.com", 81)),
         ("GET", "http://[2001:db8::1]:8080/x", ("2001:db8::1", 8080)),
         ("GET", "http://[::1]/", ("::1", 80)),
+        ("GET", "http://::/", ("::", 80)),  # how squid logs http://[::]/
     ],
 )
 def test_parse_url(method, url, expected):
@@ -429,7 +431,7 @@ def test_never_allowed_names_what_no_rule_can_pass(seen, reason):
 
 
 @pytest.mark.parametrize("seen", [request("pypi.org"), request("deb.example", 80, "GET"), request("8.8.8.8"),
-                                  request("2001:db8::1")],
+                                  request("2606:4700::1")],
                          ids=["https", "http", "public-ipv4", "ipv6-outside-private-ranges"])
 def test_never_allowed_passes_what_a_rule_would_let_through(seen):
     assert network.never_allowed(seen) is None
@@ -470,3 +472,77 @@ def test_candidate_subnets_of_a_small_pool_wrap_around_it():
 def test_candidate_subnets_pool_smaller_than_one_session_is_refused():
     with pytest.raises(AgentsError, match=r"\[network\] subnet_pool 10.0.0.0/29 is too small"):
         network.candidate_subnets("10.0.0.0/29", "x")
+
+
+# --- the engine host's own addresses, IPv6 literals (issue 12) -------------------------------------
+
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 4
+     +-- 10.213.0.0/16 2 0 2
+        |-- 10.213.68.16
+           /28 link UNICAST
+        |-- 10.213.68.17
+           /32 host LOCAL
+        |-- 10.213.68.31
+           /32 link BROADCAST
+     +-- 127.0.0.0/8 2 0 2
+        |-- 127.0.0.1
+           /32 host LOCAL
+Local:
+  +-- 0.0.0.0/0 3 0 4
+        |-- 192.0.2.2
+           /32 host LOCAL
+        |-- 127.0.0.1
+           /32 host LOCAL
+"""
+IF_INET6 = """fd000000000000000000000000000002 04 40 00 82     eth0
+fe8000000000000000fc00fffe000001 04 40 20 80     eth0
+00000000000000000000000000000001 01 80 10 80       lo
+"""
+
+
+def test_local_addresses_reads_the_host_entries_only():
+    assert network.local_addresses(FIB_TRIE, IF_INET6) == ["10.213.68.17", "127.0.0.1", "192.0.2.2", "::1", "fd00::2"]
+
+
+def test_collapse_drops_addresses_inside_ranges_and_duplicates():
+    assert network.collapse(["10.213.0.0/16", "10.213.5.1", "172.17.0.1", "172.17.0.1", "fd00::2"]) == (
+        "10.213.0.0/16", "172.17.0.1", "fd00::2")
+
+
+def test_squid_config_denies_the_host_addresses_even_without_block_private():
+    lines = config_lines(network.Policy(allow=("pypi.org",), block_private=False, host_addresses=("192.0.2.2",)))
+
+    assert "acl host_addresses dst 192.0.2.2" in lines
+    assert lines.index("http_access deny host_addresses") < lines.index("http_access allow allowlist")
+    # after the names: an allowed name is resolved, a name off the list never is
+    assert lines.index("http_access deny !allowlist") < lines.index("http_access deny host_addresses")
+
+
+def test_squid_config_learn_mode_denies_the_host_addresses_before_allowing_all():
+    lines = config_lines(network.Policy(allow=(), learn=True, host_addresses=("192.0.2.2",)))
+
+    assert lines.index("http_access deny host_addresses") < lines.index("http_access allow all")
+
+
+@pytest.mark.parametrize("host", ["[::1]", "::1", "[::]", "::", "[2001:db8::1]", "fe80::1%eth0", "[::ffff:127.0.0.1]"])
+def test_ipv6_literal_pattern_matches_every_ipv6_target(host):
+    assert re.match(network.IPV6_LITERAL, host)
+
+
+@pytest.mark.parametrize("host", ["example.com", "10.0.0.1", "localhost", "xn--bcher-kva.example"])
+def test_ipv6_literal_pattern_leaves_names_and_ipv4(host):
+    assert not re.match(network.IPV6_LITERAL, host)
+
+
+def test_squid_config_refuses_ipv6_literals_before_any_other_rule():
+    for policy in (network.Policy(allow=("pypi.org",)), network.Policy(allow=(), learn=True),
+                   network.Policy(allow=(), host_ports=(11434,))):
+        lines = config_lines(policy)
+        first_access = next(line for line in lines if line.startswith("http_access"))
+        assert first_access == "http_access deny ipv6_literal"
+
+
+def test_private_ranges_include_the_documentation_ranges():
+    for documentation in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"):
+        assert documentation in network.PRIVATE_RANGES

@@ -391,3 +391,62 @@ def test_spawn_detached_leads_its_own_group_and_logs(tmp_path):
         assert log_path.read_text() == "started\n"
     finally:
         os.killpg(pid, 15)
+
+
+# --- run_with_file: a file through this process, with progress ------------------------------------
+
+
+def test_run_with_file_writes_the_childs_stdout_to_the_file_and_counts_it(tmp_path):
+    target = tmp_path / "out.bin"
+    seen = []
+
+    result = runner.run_with_file(["sh", "-c", "head -c 3000000 /dev/zero; echo note >&2"], stdout_path=target,
+                                  progress=seen.append, interval=0.01)
+
+    assert target.stat().st_size == 3_000_000
+    assert seen[-1] == 3_000_000 and seen == sorted(seen)
+    assert result.stderr == "note\n"
+
+
+def test_run_with_file_feeds_the_file_to_the_childs_stdin(tmp_path):
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"y" * 2_500_000)
+    seen = []
+
+    result = runner.run_with_file(["wc", "-c"], stdin_path=source, progress=seen.append)
+
+    assert result.stdout.strip() == "2500000"
+    assert seen[-1] == 2_500_000
+
+
+def test_run_with_file_failure_is_command_failed_with_its_stderr(tmp_path):
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"z" * 5_000_000)
+
+    with pytest.raises(runner.CommandFailed) as caught:
+        runner.run_with_file(["sh", "-c", "echo not an archive >&2; exit 1"], stdin_path=source, hint="h")
+
+    assert caught.value.message.endswith("failed with exit code 1: not an archive")
+    assert caught.value.hint == "h"
+
+
+def test_progress_on_a_terminal_redraws_one_line(monkeypatch):
+    import io
+
+    from agents.output import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    meter = Progress("loading x.tar", 4_000_000, stream=screen)
+    meter(1_000_000)
+    meter(2_000_000)
+    meter.finish()
+
+    shown = screen.getvalue()
+    assert "\r\033[K==> loading x.tar: 1.0 MB of 4.0 MB (25%)" in shown
+    assert "\r\033[K==> loading x.tar: 2.0 MB of 4.0 MB (50%)" in shown
+    assert shown.endswith("\r\033[K==> loading x.tar: done, 2.0 MB in 0s\n")
+    assert shown.count("\n") == 1  # nothing scrolls by
