@@ -680,7 +680,8 @@ def wait_ready(info: sessions.SessionInfo) -> None:
     result = runner.run(["docker", "exec", "--user", "1000", name, "ca-stub", "wait-ready"], check=False)
     if result.ok:
         return
-    if workspace.session_state(name) != "running":
+    # The stub may still be writing the last screen and auto-committing: give it a moment to end.
+    if exited_at_start(name, grace=5.0) is not None:
         raise exited_error(info, exit_status(name))
     screen = last_screen(name)
     raise AgentsError(

@@ -561,9 +561,6 @@ def test_squid_proxy_lifecycle_labels_order_recreation_and_removal(cli, cli_env,
 
 # --- the real agent CLIs -------------------------------------------------------------------
 
-REAL_AGENTS = ("claude", "codex", "copilot", "gemini")
-
-
 def container_env(name: str) -> list[str]:
     """`env` inside a running container; the configured environment of one that has exited."""
     if container_state(name) == "running":
@@ -573,7 +570,10 @@ def container_env(name: str) -> list[str]:
     return json.loads(docker("inspect", "--format", "{{json .Config.Env}}", name).stdout)
 
 
-@pytest.mark.parametrize("agent", REAL_AGENTS)
+# Without a login, Codex and Gemini send nothing at start now that their update checks and
+# telemetry are off (see docs/autonomy.md); test_real_agents.py proves all four CLIs' model
+# traffic goes through the proxy. Claude and Copilot still call their own hosts at start.
+@pytest.mark.parametrize("agent", ("claude", "copilot"))
 def test_real_cli_goes_through_the_proxy(cli, repo, agent):
     from agents import catalog, network
 

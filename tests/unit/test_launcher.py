@@ -1736,3 +1736,43 @@ def test_session_rows_say_when_a_running_sessions_proxy_is_down(fp, tmp_path, mo
     (row,) = launcher.session_rows([info])
 
     assert row["state"].endswith("(proxy down)") and row["proxy"] == "exited"
+
+
+# --- an agent that exits at start ----------------------------------------------------------------
+
+
+def logs_of(fp, name: str, text: str) -> None:
+    fp.register(["docker", "logs", "--tail", "25", name], stdout=text)
+
+
+def test_exited_error_in_restricted_mode_names_the_network_and_the_way_out(fp, tmp_path, capsys):
+    info = dataclasses.replace(existing_session(tmp_path / "api", "claude/session-1", NAME), network="restricted")
+    logs_of(fp, NAME, "Unable to connect to Anthropic services\n[ca-stub: the agent exited with status 1]\n")
+
+    error = launcher.exited_error(info, 1)
+
+    assert error.message == (f"Claude Code in {NAME} exited at start with status 1: the session has no network "
+                             "(restricted), so the CLI cannot reach its model API")
+    assert "--network-proxy squid" in error.hint and error.exit_code == 1
+    assert "    Unable to connect to Anthropic services" in capsys.readouterr().err  # its last screen, shown
+
+
+def test_exited_error_elsewhere_keeps_the_agents_status(fp, tmp_path, capsys):
+    info = squid_session(tmp_path)
+    logs_of(fp, NAME, "boom\n")
+
+    error = launcher.exited_error(info, 3)
+
+    assert error.message == f"Claude Code in {NAME} exited at start with status 3"
+    assert error.exit_code == 3 and error.hint
+
+
+def test_remove_if_untouched_keeps_a_session_with_work(tmp_path, monkeypatch):
+    info = existing_session(tmp_path / "api", "claude/session-1", NAME)
+    removed = []
+    monkeypatch.setattr(launcher, "remove", lambda *args, **kwargs: removed.append(args))
+    for report, expected in (({"unsynced": 1}, False), ({"dirty": True}, False),
+                             ({"elsewhere": [{"ref": "x"}]}, False), ({"unsynced": 0, "dirty": False}, True)):
+        monkeypatch.setattr(launcher.workspace, "health", lambda session, r=report: r)
+        assert launcher.remove_if_untouched(info) is expected
+    assert len(removed) == 1
