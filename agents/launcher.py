@@ -691,7 +691,7 @@ def wait_ready(info: sessions.SessionInfo) -> None:
     )
 
 
-def last_screen(name: str, lines: int = 25) -> str:
+def last_screen(name: str, lines: int = 60) -> str:
     """The container's last output: the agent's final screen, as ca-stub logged it."""
     logs = runner.run(["docker", "logs", "--tail", str(lines), name], check=False)
     return (logs.stdout + logs.stderr).rstrip()
@@ -704,13 +704,19 @@ def show_last_screen(name: str) -> None:
         say("\n".join("    " + line for line in screen.splitlines()))
 
 
+def cannot_reach_its_model(info: sessions.SessionInfo) -> bool:
+    """A real CLI in a session without network: it cannot work, and will likely quit."""
+    agent = session_agent(info)
+    return info.network == "restricted" and agent is not None and bool(agent.npm_package)
+
+
 def exited_error(info: sessions.SessionInfo, status: int) -> AgentsError:
     """Why the agent ended at once: its status, and the network mode when that is the likely cause."""
     agent = session_agent(info)
     show_last_screen(info.name)
     title = agent.title if agent else info.agent
     message = f"{title} in {info.name} exited at start with status {status}"
-    if info.network == "restricted" and agent is not None and agent.npm_package:
+    if cannot_reach_its_model(info):
         return AgentsError(message + ": the session has no network (restricted), so the CLI cannot reach its model API",
                            hint="launch it with --network-proxy squid (the default; add your endpoint's host with "
                            "--allow-domain) or allow-all", exit_code=status or 1)

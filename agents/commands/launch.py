@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     with launcher.launching(_session_args.launch_options(args, "launch"), load_config()) as info:
         # Until the agent is seen to start, Ctrl-C still undoes the launch.
-        status = launcher.exited_at_start(info.name) if args.prompt is None else None
+        # Without network a CLI gives up on its API within seconds (Claude Code: ~2.5 s); wait for it.
+        grace = 4.0 if launcher.cannot_reach_its_model(info) else 1.0
+        status = launcher.exited_at_start(info.name, grace=grace) if args.prompt is None else None
     if args.prompt is not None:
         code = launcher.stream_until_exit(info.name)
         if not info.no_push:

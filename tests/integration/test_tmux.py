@@ -198,6 +198,8 @@ def test_launch_of_agent_that_exits_at_once_shows_its_screen(cli, repo):
     """Claude Code quits when it cannot reach its API (restricted network): say so, with its words."""
     result = cli("launch-agent", "claude", str(repo), "--network-proxy", "restricted")
     assert result.returncode == 1, result.output
-    assert "exited right away" in result.stderr
-    assert "Unable to connect to Anthropic services" in result.stderr
-    assert f"remove-agent claude-{repo.name}-session-1" in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "exited at start with status 1" in errors[0], result.stderr
+    assert "no network (restricted)" in errors[0]
+    assert "Unable to connect to Anthropic services" in result.stderr  # its last screen
+    assert f"claude-{repo.name}-session-1" not in cli("list-agents", "--all").stdout  # it had done nothing

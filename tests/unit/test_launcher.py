@@ -1742,7 +1742,7 @@ def test_session_rows_say_when_a_running_sessions_proxy_is_down(fp, tmp_path, mo
 
 
 def logs_of(fp, name: str, text: str) -> None:
-    fp.register(["docker", "logs", "--tail", "25", name], stdout=text)
+    fp.register(["docker", "logs", "--tail", "60", name], stdout=text)
 
 
 def test_exited_error_in_restricted_mode_names_the_network_and_the_way_out(fp, tmp_path, capsys):
