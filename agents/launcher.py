@@ -662,8 +662,8 @@ def ensure_proxy(info: sessions.SessionInfo, subnet_pool: str = network.DEFAULT_
                               hint=f"remove that session first (`coding-agents remove-agent {net_owner}`)" if net_owner
                               else "it was not made by coding-agents: remove or rename it (docker network rm), then try again")
     subnets = create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool) if missing else {}
-    gateway = egress_gateway(proxy.egress_network, subnets) if proxy.host_ports else None
-    runner.run(proxy.create_argv_for(gateway))
+    # The gateway is the host too: denied like its other addresses (and the host ports' relay).
+    runner.run(proxy.create_argv_for(egress_gateway(proxy.egress_network, subnets)))
     runner.run(list(proxy.connect_argv))
     runner.run(list(proxy.start_argv))
 

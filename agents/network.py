@@ -197,7 +197,7 @@ def squid_config(policy: Policy) -> str:
         lines += [
             "acl host_addresses dst " + " ".join(policy.host_addresses),
             "http_access deny host_addresses",
-            "deny_info ERR_CA_PRIVATE host_addresses",
+            "deny_info ERR_CA_HOST host_addresses",
         ]
     if policy.block_private:
         lines += [

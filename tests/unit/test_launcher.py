@@ -1440,6 +1440,8 @@ def test_ensure_proxy_gone_is_recreated_from_the_labels(fp, tmp_path, capsys):
     proxy_owner(fp, None)
     fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
     network_owner(fp, NAME)  # both networks are still there, and ours
+    fp.register(["docker", "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+                 f"{NAME}-egress"], stdout="10.213.7.16/28 \n")
     fp.register(["docker", "create", "--name", f"{NAME}-proxy", fp.any()])
     fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
     fp.register(["docker", "start", f"{NAME}-proxy"])
@@ -1447,7 +1449,7 @@ def test_ensure_proxy_gone_is_recreated_from_the_labels(fp, tmp_path, capsys):
     launcher.ensure_proxy(squid_session(tmp_path))
 
     create = next(list(call) for call in fp.calls if call[:2] == ["docker", "create"])
-    policy = network.Policy(allow=(".anthropic.com", "pypi.org"))
+    policy = network.Policy(allow=(".anthropic.com", "pypi.org"), host_addresses=("10.213.7.17",))
     assert f"SQUID_CONF={network.squid_config(policy)}" in create
     assert "coding-agents.role=proxy" in create
     assert fp.call_count(["docker", "network", "create", fp.any()]) == 0
@@ -1458,6 +1460,8 @@ def test_ensure_proxy_recreated_keeps_the_size_limits_of_the_labels(fp, tmp_path
     proxy_owner(fp, None)
     fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
     network_owner(fp, NAME)
+    fp.register(["docker", "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+                 f"{NAME}-egress"], stdout="10.213.7.16/28 \n")
     fp.register(["docker", "create", "--name", f"{NAME}-proxy", fp.any()])
     fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
     fp.register(["docker", "start", f"{NAME}-proxy"])
@@ -1467,7 +1471,8 @@ def test_ensure_proxy_recreated_keeps_the_size_limits_of_the_labels(fp, tmp_path
     launcher.ensure_proxy(info)
 
     create = next(list(call) for call in fp.calls if call[:2] == ["docker", "create"])
-    policy = network.Policy(allow=(".anthropic.com", "pypi.org"), request_max_mb=5, reply_max_mb=50)
+    policy = network.Policy(allow=(".anthropic.com", "pypi.org"), request_max_mb=5, reply_max_mb=50,
+                            host_addresses=("10.213.7.17",))  # the egress gateway is the host
     assert f"SQUID_CONF={network.squid_config(policy)}" in create
     assert "coding-agents.proxy-limits=5 50" in create  # and a later recreation reads them again
 

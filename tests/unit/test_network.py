@@ -236,9 +236,10 @@ def test_squid_config_logs_our_format_to_stdout():
 
 
 def test_squid_config_every_deny_page_ships_with_the_proxy_image():
-    pages = {line.split()[1] for line in config_lines() if line.startswith("deny_info ")}
+    every_rule = network.Policy(allow=("pypi.org",), host_ports=(11434,), host_addresses=("192.0.2.2",))
+    pages = {line.split()[1] for line in config_lines(every_rule) if line.startswith("deny_info ")}
 
-    assert pages == {"ERR_CA_NOT_ALLOWED", "ERR_CA_PRIVATE", "ERR_CA_PORT"}
+    assert pages == {"ERR_CA_NOT_ALLOWED", "ERR_CA_PRIVATE", "ERR_CA_PORT", "ERR_CA_HOST"}
     for page in pages:
         assert resources.resource(f"images/proxy/errors/{page}").read_bytes().startswith(b"<!DOCTYPE html>")
 
