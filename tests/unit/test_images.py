@@ -216,7 +216,7 @@ def test_build_context_base_has_dockerfile_stub_and_empty_ca():
 # Everything the proxy image's Dockerfile copies, plus the CA file every context has.
 PROXY_CONTEXT = {
     "Dockerfile", "squid.conf", "start-squid", "extra-ca.crt",
-    "errors/ERR_CA_NOT_ALLOWED", "errors/ERR_CA_PORT", "errors/ERR_CA_PRIVATE",
+    "errors/ERR_CA_NOT_ALLOWED", "errors/ERR_CA_PORT", "errors/ERR_CA_PRIVATE", "errors/ERR_CA_HOST",
 }
 
 
@@ -232,7 +232,7 @@ def test_build_context_proxy_carries_error_pages_and_executable_start_script():
 
     assert members["start-squid"][0].mode == 0o755
     assert members["start-squid"][1].startswith(b"#!/bin/sh")
-    for page in ("ERR_CA_NOT_ALLOWED", "ERR_CA_PORT", "ERR_CA_PRIVATE"):
+    for page in ("ERR_CA_NOT_ALLOWED", "ERR_CA_PORT", "ERR_CA_PRIVATE", "ERR_CA_HOST"):
         info, data = members[f"errors/{page}"]
         assert info.mode == 0o644
         assert b"Blocked by the coding-agents network policy" in data
