@@ -317,7 +317,7 @@ def serve(name: str, ready_timeout: float = 10.0) -> int:
             children.append(runner.start(socat_argv(listener, directory, prefix, access, name)))
         for port in settings.host_ports if settings.host_gateway else ():
             children.append(runner.start(host_relay_argv(settings.host_gateway, port)))
-        (session_dir(name) / "bridge.pid").write_text(str(os.getpid()))
+        files.write_private(session_dir(name) / "bridge.pid", str(os.getpid()).encode())
         # Returns when the container stops (or is gone); a restart gets a new bridge.
         deadline = time.monotonic() + ready_timeout
         while runner.run(["docker", "wait", name], check=False).returncode != 0 and time.monotonic() < deadline:

@@ -8,6 +8,9 @@ redeem socket; there the broker *redeems* a capability only when it was issued f
 session, is unexpired and not revoked, and the session's container still exists with the same
 manifest label. Then it returns the values. Ending a session revokes its capabilities. Every
 issue, redemption and refusal goes to a JSON-lines audit log (never a value).
+
+It stops by itself when no session needs it: no unexpired capability is left (every session
+revoked or expired, so no session socket remains) and nobody asked anything for a grace period.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import socket
 import socketserver
 import threading
@@ -29,6 +33,9 @@ from agents.errors import AgentsError
 AAD = b"coding-agents capability v1"
 DEFAULT_TTL_SECONDS = 24 * 3600
 MANIFEST_LABEL = "coding-agents.manifest"
+# How long an unneeded broker waits before it stops: a launch pings it, then issues, within seconds.
+IDLE_EXIT_SECONDS = 300.0
+IDLE_EXIT_VARIABLE = "CODING_AGENTS_BROKER_IDLE_SECONDS"  # for tests
 
 
 def broker_dir() -> Path:
@@ -106,6 +113,7 @@ class SessionGrant:
     manifest: str
     capability_ids: set[str] = field(default_factory=set)
     server: socketserver.BaseServer | None = None
+    expires: float = 0.0  # of its last capability
 
 
 def session_facts(session: str) -> tuple[str, bool] | None:
@@ -153,6 +161,7 @@ class Broker:
                 claims = Claims(session, server, tuple(sorted(names)), self.clock() + ttl, manifest,
                                 base64.urlsafe_b64encode(os.urandom(12)).decode())
                 grant.capability_ids.add(claims.capability_id)
+                grant.expires = max(grant.expires, claims.expires)
                 capabilities[server] = seal(self.key, claims)
                 audit(event="issue", session=session, server=server, secrets=list(claims.secrets),
                       capability=claims.capability_id, expires=claims.expires)
@@ -164,6 +173,11 @@ class Broker:
             self._close(grant)
         audit(event="revoke", session=session, had_grants=grant is not None)
         return grant is not None
+
+    def needed(self) -> bool:
+        """Whether some session still holds a capability that could be redeemed."""
+        now = self.clock()
+        return any(grant.expires > now for grant in self.grants.values())
 
     def _close(self, grant: SessionGrant | None) -> None:
         if grant is not None and grant.server is not None:
@@ -268,13 +282,19 @@ def serve(ready_timeout: float = 0) -> int:
     folder = broker_dir()
     files.own_private_dir(folder.parent)
     files.own_private_dir(folder)
-    # One broker per store: a second one (two launches at once) leaves quietly.
+    # One broker per store: a second one (two launches at once) leaves quietly, unless the one
+    # holding the lock is stopping (idle) and stops answering: then this one takes over.
     held = os.open(folder / "broker.lock", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(held)
-        return 0
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if running() or time.monotonic() > deadline:
+                os.close(held)
+                return 0
+            time.sleep(0.1)
     if threading.current_thread() is threading.main_thread():  # `docker stop`-like endings clean up too
         signal.signal(signal.SIGTERM, _stop_on_term)
     broker = Broker()
@@ -294,7 +314,14 @@ def serve(ready_timeout: float = 0) -> int:
         broker.grants[session].server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
+    last_request = [time.monotonic()]
+    stopping = threading.Event()
+
     def control(request: dict) -> dict:
+        with broker.lock:
+            if stopping.is_set():
+                raise AgentsError("the secret broker is stopping", hint="try again: a new one starts")
+            last_request[0] = time.monotonic()
         op = request.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
@@ -310,8 +337,6 @@ def serve(ready_timeout: float = 0) -> int:
             return {"capabilities": capabilities, "socket_dir": str(session_socket_dir(session))}
         if op == "revoke":
             revoked = broker.revoke(session)
-            import shutil
-
             shutil.rmtree(session_socket_dir(session), ignore_errors=True)
             return {"revoked": revoked}
         raise ValueError(f"unknown op {op!r}")
@@ -321,17 +346,42 @@ def serve(ready_timeout: float = 0) -> int:
         server = _Server(control_socket(), control)
     finally:
         os.umask(old_umask)
-    (folder / "broker.pid").write_text(str(os.getpid()))
+    files.write_private(folder / "broker.pid", str(os.getpid()).encode())
     audit(event="start", pid=os.getpid())
+    grace = idle_exit_seconds()
+
+    def stop_when_unneeded() -> None:
+        while not stopping.wait(max(0.05, min(grace / 4, 5.0))):
+            with broker.lock:
+                if broker.needed() or time.monotonic() - last_request[0] < grace:
+                    continue
+                stopping.set()  # from now on every request is refused, so none is half served
+            audit(event="idle", grace=grace)
+            server.shutdown()
+
+    threading.Thread(target=stop_when_unneeded, daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stopping.set()
         control_socket().unlink(missing_ok=True)
+        with broker.lock:
+            ended = list(broker.grants)
+        for session in ended:  # expired ones: their sockets go with the broker
+            shutil.rmtree(session_socket_dir(session), ignore_errors=True)
         (folder / "broker.pid").unlink(missing_ok=True)
         audit(event="stop", pid=os.getpid())
+        os.close(held)  # the lock goes last: a successor starts only once all of this is done
     return 0
+
+
+def idle_exit_seconds() -> float:
+    try:
+        return max(0.1, float(os.environ.get(IDLE_EXIT_VARIABLE) or IDLE_EXIT_SECONDS))
+    except ValueError:
+        return IDLE_EXIT_SECONDS
 
 
 def call(request: dict, path: Path | None = None, timeout: float = 30) -> dict:
@@ -353,7 +403,7 @@ def call(request: dict, path: Path | None = None, timeout: float = 30) -> dict:
 def running() -> bool:
     try:
         return bool(call({"op": "ping"}, timeout=5).get("ok"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, AgentsError):  # AgentsError: one that is stopping
         return False
 
 
@@ -367,7 +417,7 @@ def ensure_running(spawn, timeout: float = 10.0) -> None:
     files.own_private_dir(folder.parent)
     files.own_private_dir(folder)
     # Launches at once: one spawns, the others wait for it (and the daemon's own lock backs this).
-    with open(folder / "spawn.lock", "a") as spawning:
+    with files.open_private(folder / "spawn.lock", "a") as spawning:
         fcntl.flock(spawning, fcntl.LOCK_EX)
         if running():
             return

@@ -23,6 +23,24 @@ COPILOT_PACKAGE_DIR = "/opt/copilot-package"
 
 
 @dataclass(frozen=True)
+class Account:
+    """Which fields of a login file say whose login it is: a copy that comes back from a session
+    must be a refresh of the host's login, never another account's (see logins.account_refusal).
+
+    A field is a path of keys into the JSON file; "@jwt" reads the claims of the token found there
+    (not verified here: the provider checks the signature whenever the token is used).
+    """
+
+    # The account's ids: where the host's file has one, the returned file must have the same.
+    names: tuple[tuple[str, ...], ...] = ()
+    # Never changed by a refresh (an API key): always the same, absence included.
+    fixed: tuple[tuple[str, ...], ...] = ()
+    # When the host's file names no account: what must stay the same instead (a token that a
+    # refresh keeps). A host file with none of these fields holds no login yet.
+    continuity: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
 class LoginFile:
     """One file of a CLI's login state, copied from the host home into the container's home.
 
@@ -35,6 +53,10 @@ class LoginFile:
     secret: bool = True
     # A variable that moves the host's file, and the file's path under it: ("CODEX_HOME", "auth.json").
     host_moved_by: tuple[str, str] | None = None
+    # A file that also holds settings: only these top-level keys come back, merged into the
+    # host's file (its other keys, comments and order stay). Empty: the whole file comes back.
+    returned_keys: tuple[str, ...] = ()
+    account: Account | None = None  # None: any refresh is taken (no way to tell whose it is)
 
 
 @dataclass(frozen=True)
@@ -164,9 +186,14 @@ AGENTS: tuple[Agent, ...] = (
         mcp_format="copilot-json",
         allowed_domains=("github.com", "api.github.com", ".githubcopilot.com", ".githubusercontent.com"),
         login_dirs=(".copilot",),
-        # Holds the token (authTokens) when the user let Copilot store it in plaintext: no keychain here.
+        # Holds the token when the user let Copilot store it in plaintext (no keychain here), next
+        # to its state (trustedFolders, firstLaunchAt, tips...). The key names are those of the
+        # package's runtime (prebuilds/.../runtime.node); settings live in settings.json.
         login_files=(LoginFile(".copilot/config.json", ".copilot/config.json",
-                               host_moved_by=("COPILOT_HOME", "config.json")),),
+                               host_moved_by=("COPILOT_HOME", "config.json"),
+                               returned_keys=("copilotTokens", "authTokens", "loggedInUsers", "lastLoggedInUser"),
+                               account=Account(names=(("lastLoggedInUser", "host"), ("lastLoggedInUser", "login")),
+                                               continuity=(("copilotTokens",), ("authTokens",)))),),
         login_env=("COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"),
         first_run=(FirstRun(".copilot/config.json", "json", '{"trustedFolders": ["/workspace"]}'),),
         autonomy=(("full", Told(args=("--allow-all-tools",))), ("ask", Told())),
@@ -195,7 +222,13 @@ AGENTS: tuple[Agent, ...] = (
         mcp_format="codex-toml",
         allowed_domains=("api.openai.com", "auth.openai.com", "chatgpt.com", ".chatgpt.com"),
         login_dirs=(".codex",),
-        login_files=(LoginFile(".codex/auth.json", ".codex/auth.json", host_moved_by=("CODEX_HOME", "auth.json")),),
+        login_files=(LoginFile(
+            ".codex/auth.json", ".codex/auth.json", host_moved_by=("CODEX_HOME", "auth.json"),
+            account=Account(
+                names=(("tokens", "account_id"), ("tokens", "id_token", "@jwt", "sub"),
+                       ("tokens", "access_token", "@jwt", "https://api.openai.com/auth", "chatgpt_account_id")),
+                fixed=(("OPENAI_API_KEY",),),
+                continuity=(("tokens", "refresh_token"),))),),
         login_env=("OPENAI_API_KEY", "CODEX_API_KEY"),
         first_run=(FirstRun(".codex/config.toml", "toml", '[projects."/workspace"]\ntrust_level = "trusted"\n'),),
         # Its own sandbox (bubblewrap) cannot make namespaces in our container: every command
@@ -229,7 +262,10 @@ AGENTS: tuple[Agent, ...] = (
         login_dirs=(".claude",),
         login_files=(
             LoginFile(".claude/.credentials.json", ".claude/.credentials.json",
-                      host_moved_by=("CLAUDE_CONFIG_DIR", ".credentials.json")),
+                      host_moved_by=("CLAUDE_CONFIG_DIR", ".credentials.json"),
+                      # A refresh keeps the account ids it stamped on the login (its refresh token rotates).
+                      account=Account(names=(("claudeAiOauth", "accountUuid"), ("claudeAiOauth", "organizationUuid")),
+                                      continuity=(("claudeAiOauth", "refreshToken"),))),
             # account and preferences, no token
             LoginFile(".claude.json", ".claude/.claude.json", secret=False,
                       host_moved_by=("CLAUDE_CONFIG_DIR", ".claude.json")),
@@ -262,10 +298,13 @@ AGENTS: tuple[Agent, ...] = (
         allowed_domains=(".googleapis.com", "accounts.google.com"),
         login_dirs=(".gemini",),
         login_files=(
+            # google-auth-library keeps the refresh token across refreshes; the id_token names the user.
             LoginFile(".gemini/oauth_creds.json", ".gemini/oauth_creds.json",
-                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/oauth_creds.json")),
+                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/oauth_creds.json"),
+                      account=Account(names=(("id_token", "@jwt", "sub"),), continuity=(("refresh_token",),))),
             LoginFile(".gemini/google_accounts.json", ".gemini/google_accounts.json",
-                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/google_accounts.json")),
+                      host_moved_by=("GEMINI_CLI_HOME", ".gemini/google_accounts.json"),
+                      account=Account(names=(("active",),))),
             # security.auth.selectedType says which login the CLI uses; no token
             LoginFile(".gemini/settings.json", ".gemini/settings.json", secret=False,
                       host_moved_by=("GEMINI_CLI_HOME", ".gemini/settings.json")),

@@ -1,4 +1,5 @@
-"""Host files with secrets or trust in them: private folders, atomic private writes, audit lines."""
+"""Host files with secrets or trust in them: private folders, atomic private writes, private state
+files (locks, logs, pid files) and audit lines."""
 
 from __future__ import annotations
 
@@ -38,13 +39,28 @@ def write_private(target: Path, data: bytes, mtime_ns: int | None = None) -> Non
         raise
 
 
+def open_private(path: Path, mode: str = "a", encoding: str | None = None):
+    """open() for our state files (locks, logs, pid files): created 0600, in a folder created 0700.
+
+    An existing file of ours is made 0600 too (an older version made them 0644).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    opened = open(path, mode, encoding=encoding, opener=lambda name, flags: os.open(name, flags, 0o600))  # noqa: SIM115
+    try:
+        if os.fstat(opened.fileno()).st_uid == os.geteuid():
+            os.fchmod(opened.fileno(), 0o600)
+    except BaseException:
+        opened.close()
+        raise
+    return opened
+
+
 def append_audit(path: Path, **event: object) -> None:
     """One JSON line with the time, appended under a lock (several processes write at once)."""
     import fcntl
     from datetime import UTC, datetime
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     line = json.dumps({"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **event})
-    with open(path, "a") as log:
+    with open_private(path, "a") as log:
         fcntl.flock(log, fcntl.LOCK_EX)
         log.write(line + "\n")

@@ -4,8 +4,10 @@ tokens the CLI refreshes come back, newest wins.
 In: a JSON bundle through `docker exec -i ... ca-stub logins-receive` (so never on a command
 line, in `docker inspect` or an image), written 0600 onto tmpfs folders of the agent's home.
 Back: the stub notices a rewritten login file and sends it over the session's logins socket;
-`accept_returned` replaces the host file only when the container's copy is newer, under a lock,
-atomically, so concurrent sessions can neither corrupt nor roll back the host's login.
+`accept_returned` replaces the host file only when the container's copy is newer and a refresh of
+the same account (the agents table says which fields name it), under a lock, atomically, so
+concurrent sessions can neither corrupt nor roll back the host's login, and an agent cannot swap
+in another account. A file that also holds settings (Copilot's) gives back only its login keys.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents import bridges, files, mcp, netlog, runner, sessions, toml_text
-from agents.catalog import DEFAULT_AUTONOMY, Agent, FirstRun, LoginFile
+from agents.catalog import DEFAULT_AUTONOMY, Account, Agent, FirstRun, LoginFile
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
 
@@ -260,8 +262,84 @@ def lock_path() -> Path:
     return netlog.state_dir() / "logins.lock"
 
 
+def login_rule(container: str) -> LoginFile | None:
+    """The agents table's row for a login file, found by its path in the container (a user's own
+    agent shares its base agent's files)."""
+    from agents import catalog
+
+    for agent in catalog.AGENTS:
+        for login in agent.login_files:
+            if container_path(login.container) == container:
+                return login
+    return None
+
+
+def jwt_claims(token: object) -> dict | None:
+    """The payload of a JWT, unverified (the provider verifies it whenever the token is used)."""
+    import binascii
+
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        found = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def field_value(data: object, path: tuple[str, ...]) -> object:
+    """The value at a path of keys ("@jwt" reads a token's claims); None when absent or empty."""
+    value = data
+    for key in path:
+        value = jwt_claims(value) if key == "@jwt" else value.get(key) if isinstance(value, dict) else None
+        if value is None or value == "":
+            return None
+    return value
+
+
+def holds_login(account: Account, data: dict) -> bool:
+    return any(field_value(data, path) is not None for path in (*account.names, *account.fixed, *account.continuity))
+
+
+def account_refusal(account: Account, host: dict, returned: dict) -> str | None:
+    """Why a returned login is not a refresh of the host's login (None when it is one)."""
+    if not holds_login(account, host):
+        return None  # nothing to swap: a first login
+    for path in account.fixed:
+        if field_value(returned, path) != field_value(host, path):
+            return f"refused: another key ({'.'.join(path)} is not the host's)"
+    named = [path for path in account.names if field_value(host, path) is not None]
+    for path in named:
+        if field_value(returned, path) != field_value(host, path):
+            return f"refused: another account ({'.'.join(path)} is not the host's)"
+    if not named:
+        for path in account.continuity:
+            if field_value(returned, path) != field_value(host, path):
+                return f"refused: the host's login names no account, and {'.'.join(path)} changed"
+    return None
+
+
+def merge_keys(host_data: bytes | None, returned: dict, keys: tuple[str, ...]) -> bytes:
+    """The host's file with only `keys` taken from the returned copy: the host's other keys, its
+    leading // comments, key order and indentation stay."""
+    text = host_data.decode("utf-8", "replace") if host_data else ""
+    lines = text.splitlines(keepends=True)
+    header_end = 0
+    while header_end < len(lines) and (not lines[header_end].strip() or lines[header_end].lstrip().startswith("//")):
+        header_end += 1
+    body = lines[header_end:]
+    merged = dict(load_json_object(host_data) or {})
+    for key in keys:
+        if key in returned:
+            merged[key] = returned[key]
+    indents = [len(line) - len(line.lstrip(" ")) for line in body if line.startswith(" ") and line.strip()]
+    return ("".join(lines[:header_end]) + json.dumps(merged, indent=min(indents) if indents else 2) + "\n").encode()
+
+
 def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int | None = None) -> str:
-    """Replace the host's login file with the container's, only when that one is newer."""
+    """Take the container's login file when it is newer and a refresh of the same account: the
+    whole file, or (for a file that also holds settings) only its login keys, merged."""
     import fcntl
 
     if not isinstance(request, dict):
@@ -280,25 +358,43 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
         return _decide(settings, event, "refused: too large")
     # A time in the future (touch -d 2100...) would block every later refresh: no later than now.
     mtime_ns = min(mtime_ns, time.time_ns() if now_ns is None else now_ns)
-    if host.endswith(".json") and load_json_object(data) is None:
+    rule = login_rule(container)
+    returned = load_json_object(data)
+    if (host.endswith(".json") or rule is not None) and returned is None:
+        # The stub sends it again at its next look (see logins_push in stub/ca-stub).
         return _decide(settings, event, "refused: not a JSON object (a half-written file?)")
     target = Path(host)
-    lock = lock_path()
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as held:
+    with files.open_private(lock_path(), "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         try:
             stat = target.stat()
+            host_data = target.read_bytes()
         except FileNotFoundError:
-            stat = None
-        if stat is None and not settings.save_new_logins:
+            stat, host_data = None, None
+        host_login = load_json_object(host_data) or {}
+        new_data, candidate, first_login = data, returned, stat is None
+        if rule is not None and rule.returned_keys:
+            if host_data and host_data.strip() and load_json_object(host_data) is None:
+                return _decide(settings, event, "refused: the host's file is not a JSON object (nothing merged)")
+            new_data = merge_keys(host_data, returned, rule.returned_keys)
+            candidate = load_json_object(new_data)
+            # A settings file without any of the login keys holds no login yet.
+            first_login = not any(key in host_login for key in rule.returned_keys)
+            if not any(key in returned for key in rule.returned_keys):
+                return _decide(settings, event, "nothing to save: no login in it")
+            unchanged = all(returned[key] == host_login.get(key) for key in rule.returned_keys if key in returned)
+        else:
+            unchanged = host_data == data
+        if unchanged:
+            return _decide(settings, event, "unchanged")
+        if first_login and not settings.save_new_logins:
             return _decide(settings, event, "kept inside: [credentials] save_new_logins is off")
-        if stat is not None:
-            if target.read_bytes() == data:
-                return _decide(settings, event, "unchanged")
-            if stat.st_mtime_ns >= mtime_ns:
-                return _decide(settings, event, "kept the host's copy: it is as new or newer")
-        files.write_private(target, data, mtime_ns)
+        refusal = account_refusal(rule.account, host_login, candidate) if rule and rule.account else None
+        if refusal:
+            return _decide(settings, event, refusal)
+        if stat is not None and stat.st_mtime_ns >= mtime_ns:
+            return _decide(settings, event, "kept the host's copy: it is as new or newer")
+        files.write_private(target, new_data, mtime_ns)
     return _decide(settings, event, "saved" if stat is not None else "saved (new login)", host=host)
 
 

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from agents import network, runner, sessions
+from agents import files, network, runner, sessions
 
 
 def state_dir() -> Path:
@@ -38,8 +38,7 @@ def collect(name: str) -> int:
     import fcntl
 
     lock_path = _cursor_path(name).with_suffix(".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as lock:
+    with files.open_private(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _collect_locked(name)
 
@@ -61,8 +60,7 @@ def _collect_locked(name: str) -> int:
             lines.append(json.dumps({"session": name, **decision.as_dict(), "proxy": proxy_id, "line": number}) + "\n")
     if lines:
         path = log_path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as log:
+        with files.open_private(path, "a", encoding="utf-8") as log:
             log.write("".join(lines))  # one write: a reader never sees half a batch
     return len(lines)
 

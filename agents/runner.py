@@ -132,7 +132,7 @@ class _Interrupts:
     def note(self, signum: int, frame: Any) -> None:
         self.pending = True
         child = self.interruptible
-        if child is not None and child.poll() is None:
+        if child is not None and child.returncode is None:  # (no poll() here: it would reap in a handler)
             try:
                 os.kill(child.pid, signum)
             except OSError:
@@ -386,7 +386,11 @@ def spawn_detached(argv: Sequence[Arg], log_path: str | os.PathLike, env: Mappin
     The helper leads its own process group, so it can be stopped with everything it started.
     """
     log.debug("spawn: %s", display(argv))
-    with open(log_path, "ab") as log_file:
+    from pathlib import Path
+
+    from agents import files
+
+    with files.open_private(Path(log_path), "ab") as log_file:  # 0600: helpers' logs name sessions and hosts
         try:
             child = subprocess.Popen(  # noqa: S603 - argv lists built by our own plans
                 reveal(argv), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True,

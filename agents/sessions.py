@@ -312,7 +312,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     home_volume = f"{name}-home"
     labels = labels_for(request)
     volumes = (workspace_volume, home_volume, *((mcp_volume(name),) if request.mcp_sidecar else ()))
-    volume_argvs = tuple(("docker", "volume", "create", *label_args(labels), volume) for volume in volumes)
+    volume_argvs = tuple(("docker", "volume", "create", *label_args(labels),
+                          *(MCP_VOLUME_OPTIONS if volume == mcp_volume(name) else ()), volume) for volume in volumes)
     populate_argv = (
         *helper_run_args(workspace_volume, request.image, request.pids_limit),
         "sh", "-c", POPULATE_SCRIPT, "populate",
@@ -367,6 +368,14 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
 def mcp_volume(name: str) -> str:
     """Only the MCP sockets: shared by the agent (clients) and its sidecar (servers)."""
     return f"{name}-mcp"
+
+
+# The MCP socket folder is a tmpfs of the engine's local driver: a real mount, so nosuid, nodev
+# and noexec hold in both containers (a plain volume is a bind mount, and Docker has no way to
+# set those on one). It is mounted while either container runs; the sidecar makes its sockets
+# anew each time it starts.
+MCP_VOLUME_OPTIONS = ("--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt",
+                      f"o=nosuid,nodev,noexec,size=1m,uid={hardening.AGENT_UID},gid={hardening.AGENT_UID},mode=0700")
 
 
 def sidecar_name(name: str) -> str:

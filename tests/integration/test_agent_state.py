@@ -19,7 +19,7 @@ from tests.integration.conftest import (
     list_row,
     wait_for,
 )
-from tests.integration.test_tmux import PROMPT, HostTmux, host_tmux  # noqa: F401 - host_tmux is a fixture
+from tests.integration.test_tmux import PROMPT, host_tmux  # noqa: F401 - host_tmux is a fixture
 
 
 def type_into_agent(name: str, text: str) -> None:

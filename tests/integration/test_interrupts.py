@@ -75,9 +75,12 @@ def test_ctrl_c_at_any_moment_of_a_launch_leaves_nothing(pyz, cli, cli_env, user
     assert cli("remove-agent", NAME, "-y").returncode == 0
     wait_for(lambda: not leftovers(repo) and not helpers_of(NAME), 30, "the first session to go")
 
-    outcomes = []
-    steps = int(duration / 0.1) + 3
-    for step in range(steps):
+    outcomes: list[str] = []
+    # 0.1 s steps from 0.2 s on, until a launch ends before its signal (the machine's load varies: the
+    # first launch's time is only a guide for the limit).
+    for step in range(int(3 * duration / 0.1) + 30):
+        if outcomes and outcomes[-1] == "done":
+            break
         delay = 0.2 + 0.1 * step
         group = step % 2 == 1
         child = start_launch(pyz, cli_env, repo)
@@ -106,5 +109,5 @@ def test_ctrl_c_at_any_moment_of_a_launch_leaves_nothing(pyz, cli, cli_env, user
         # A helper started just before the signal may need a moment to end after its SIGTERM.
         wait_for(lambda: not helpers_of(NAME), 10, f"no host helper of {NAME} ({where})")
         assert bridge_folders(user_home, cli_env, NAME) == [], where
-    # The delays cover the launch from before anything exists to after it has ended.
-    assert "before" in outcomes and "undone" in outcomes and outcomes[-1] == "done", outcomes
+    # The delays covered the launch from before anything existed to after it had ended.
+    assert "before" in outcomes and outcomes.count("undone") >= 10 and outcomes[-1] == "done", outcomes

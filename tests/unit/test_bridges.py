@@ -470,6 +470,20 @@ def test_serve_starts_one_socat_per_listener_until_the_container_stops(state_hom
     assert not (bridges.session_dir(NAME) / "bridge.pid").exists()
 
 
+def test_serve_pid_file_is_private_while_it_serves(state_home, fp):
+    bridges.prepare(settings(credential_hosts=("github.com",)))
+    fp.register(["socat", fp.any()])
+    seen = []
+
+    def record_pid_mode(process):
+        seen.append(stat.S_IMODE((bridges.session_dir(NAME) / "bridge.pid").stat().st_mode))
+
+    fp.register(["docker", "wait", NAME], stdout="0\n", callback=record_pid_mode)
+
+    assert bridges.serve(NAME) == 0
+    assert seen == [0o600]
+
+
 def test_serve_waits_for_the_container_to_exist(state_home, fp):
     bridges.prepare(settings(credential_hosts=("github.com",)))
     fp.register(["socat", fp.any()])

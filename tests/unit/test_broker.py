@@ -601,3 +601,82 @@ def test_serve_revoke_closes_the_session_socket(daemon):
     while session_server.socket.fileno() != -1 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert session_server.socket.fileno() == -1
+
+
+# --- the daemon's files and its end (issue 12, part 7) ------------------------------------------
+
+
+def test_serve_pid_and_lock_files_are_private(daemon):
+    broker.ensure_running(lambda: None)
+    for name in ("broker.pid", "broker.lock"):
+        assert stat.S_IMODE((broker.broker_dir() / name).stat().st_mode) == 0o600, name
+
+
+def test_ensure_running_spawn_lock_is_private(monkeypatch, serve_socket):
+    def spawn():
+        broker.broker_dir().mkdir(parents=True, exist_ok=True)
+        serve_socket(broker.control_socket(), lambda request: {"ok": True})
+
+    broker.ensure_running(spawn)
+
+    assert stat.S_IMODE((broker.broker_dir() / "spawn.lock").stat().st_mode) == 0o600
+
+
+def wait_until(check, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_serve_stops_after_its_grace_period_when_no_session_needs_it(monkeypatch, stored, state_home, fp):
+    monkeypatch.setenv(broker.IDLE_EXIT_VARIABLE, "0.3")
+    with broker_thread(monkeypatch):
+        answer = broker.call({"op": "issue", "session": SESSION, "manifest": MANIFEST,
+                              "servers": {"keyed": ["GITHUB_TOKEN"]}, "ttl": 60})
+        time.sleep(0.6)
+        assert broker.running(), "stopped while a session held a capability"
+        broker.call({"op": "revoke", "session": SESSION})
+        started = time.monotonic()
+
+        assert wait_until(lambda: not broker.control_socket().exists())
+        assert time.monotonic() - started >= 0.25  # the grace period, counted from the last request
+        assert not (broker.broker_dir() / "broker.pid").exists()
+        assert not Path(answer["socket_dir"]).exists()
+    events = [event["event"] for event in audit_events(state_home)]
+    assert events[-2:] == ["idle", "stop"]
+
+
+def test_serve_an_expired_capability_does_not_keep_it_alive(monkeypatch, stored, state_home, fp):
+    monkeypatch.setenv(broker.IDLE_EXIT_VARIABLE, "0.2")
+    with broker_thread(monkeypatch):
+        answer = broker.call({"op": "issue", "session": SESSION, "manifest": MANIFEST,
+                              "servers": {"keyed": ["GITHUB_TOKEN"]}, "ttl": 0.1})
+
+        assert wait_until(lambda: not broker.control_socket().exists())
+        assert not Path(answer["socket_dir"]).exists()  # its session socket went with it
+
+
+def test_serve_requests_keep_an_idle_broker_alive(monkeypatch, stored, state_home, fp):
+    monkeypatch.setenv(broker.IDLE_EXIT_VARIABLE, "0.4")
+    with broker_thread(monkeypatch):
+        for _ in range(8):
+            time.sleep(0.1)
+            assert broker.running()
+        assert wait_until(lambda: not broker.control_socket().exists())
+
+
+def test_serve_a_stopping_broker_refuses_and_a_new_one_takes_over(monkeypatch, stored, state_home, fp):
+    monkeypatch.setenv(broker.IDLE_EXIT_VARIABLE, "0.2")
+    with broker_thread(monkeypatch):
+        assert wait_until(lambda: not broker.control_socket().exists())
+    with broker_thread(monkeypatch):  # the lock is free again: the next launch gets a broker
+        assert broker.call({"op": "ping"})["ok"] is True
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 300.0), ("2.5", 2.5), ("0", 0.1), ("soon", 300.0)])
+def test_idle_exit_seconds(monkeypatch, value, expected):
+    monkeypatch.setenv(broker.IDLE_EXIT_VARIABLE, value)
+    assert broker.idle_exit_seconds() == expected

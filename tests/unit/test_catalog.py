@@ -79,9 +79,12 @@ def test_codex_login_rows():
     codex = catalog.get_agent("codex")
 
     assert codex.login_dirs == (".codex",)
-    assert codex.login_files == (
-        catalog.LoginFile(".codex/auth.json", ".codex/auth.json", secret=True, host_moved_by=("CODEX_HOME", "auth.json")),
-    )
+    (auth,) = codex.login_files
+    assert (auth.host, auth.container, auth.secret, auth.host_moved_by, auth.returned_keys) == (
+        ".codex/auth.json", ".codex/auth.json", True, ("CODEX_HOME", "auth.json"), ())
+    # Which account a returned auth.json is (a refresh may not swap it): see test_logins.py.
+    assert ("tokens", "account_id") in auth.account.names
+    assert auth.account.fixed == (("OPENAI_API_KEY",),)
     assert codex.login_env == ("OPENAI_API_KEY", "CODEX_API_KEY")
     assert codex.first_run == (
         catalog.FirstRun(".codex/config.toml", "toml", '[projects."/workspace"]\ntrust_level = "trusted"\n'),
@@ -89,7 +92,17 @@ def test_codex_login_rows():
 
 
 def test_login_file_defaults():
-    assert catalog.LoginFile("a", "b") == catalog.LoginFile("a", "b", secret=True, host_moved_by=None)
+    assert catalog.LoginFile("a", "b") == catalog.LoginFile("a", "b", secret=True, host_moved_by=None,
+                                                            returned_keys=(), account=None)
+
+
+def test_copilot_gives_back_only_its_login_keys():
+    (config,) = catalog.get_agent("copilot").login_files
+
+    assert config.returned_keys == ("copilotTokens", "authTokens", "loggedInUsers", "lastLoggedInUser")
+    # The first-run answers and Copilot's own state stay inside.
+    assert not {"trustedFolders", "firstLaunchAt", "appTipShown"} & set(config.returned_keys)
+    assert {path[0] for path in config.account.names} <= set(config.returned_keys)
 
 
 @pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)

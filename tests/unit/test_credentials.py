@@ -150,7 +150,8 @@ def test_answer_granted_for_an_allowlisted_host(state_home):
     answer = credentials.answer(settings(), "protocol=https\nhost=GitHub.com\npath=o/r.git\n\n", fill)
 
     assert answer == "protocol=https\nhost=github.com\nusername=ada\npassword=s3cret-token\n"
-    assert fill.calls == [("/home/me/api", {"protocol": "https", "host": "GitHub.com", "path": "o/r.git"})]
+    # The host's helpers are asked for the allowlisted host as it is written there.
+    assert fill.calls == [("/home/me/api", {"protocol": "https", "host": "github.com", "path": "o/r.git"})]
     assert audit_events(state_home) == [{"session": NAME, "decision": "granted", "username": "ada",
                                          "kind": "git-credential", "protocol": "https", "host": "github.com"}]
     assert "s3cret-token" not in audit_text(state_home)
@@ -175,9 +176,86 @@ def test_answer_denied_without_asking_the_host(state_home, request_text):
 def test_answer_http_is_served_for_an_allowlisted_host(state_home):
     fill = FakeFill({"username": "u", "password": "p"})
 
-    answer = credentials.answer(settings(("git.internal:8080",)), "protocol=http\nhost=git.internal:8080\n", fill)
+    answer = credentials.answer(settings(("http://git.internal:8080",)), "protocol=http\nhost=git.internal:8080\n", fill)
 
     assert answer == "protocol=http\nhost=git.internal:8080\nusername=u\npassword=p\n"
+
+
+# --- exact protocol, host and port; strict parsing (issue 12, part 6) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hosts", "request_text"),
+    [
+        (("github.com",), "protocol=http\nhost=github.com\n"),
+        (("http://git.internal:8080",), "protocol=https\nhost=git.internal:8080\n"),
+        (("git.example.com:8443",), "protocol=https\nhost=git.example.com\n"),
+        (("git.example.com",), "protocol=https\nhost=git.example.com:443\n"),
+        (("github.com",), "protocol=https\nhost=github.com.\n"),
+        (("github.com",), "protocol=https\nhost=github.com/\n"),
+    ],
+    ids=["http-to-an-https-remote", "https-to-an-http-remote", "no-port", "other-port", "trailing-dot", "slash"],
+)
+def test_answer_only_the_exact_protocol_host_and_port_of_a_remote(state_home, hosts, request_text):
+    fill = FakeFill({"username": "ada", "password": "s3cret-token"})
+
+    assert credentials.answer(settings(hosts), request_text, fill) == ""
+
+    assert fill.calls == []
+    assert audit_events(state_home)[-1]["reason"] == "host not in the allowlist"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "reason"),
+    [
+        ("protocol=https\nhost=evil.example\nhost=github.com\n", "host given twice"),
+        ("protocol=https\nhost=github.com\nhost=evil.example\n", "host given twice"),
+        ("protocol=https\nprotocol=http\nhost=github.com\n", "protocol given twice"),
+        ("protocol=https\nhost=github.com\nurl=https://evil.example/\n", "an attribute git does not send (url)"),
+        ("protocol=https\nhost=github.com\njunk\n", "a line that is not key=value"),
+        ("protocol=https\n=github.com\n", "a line that is not key=value"),
+        ("protocol=https\nhost=github.com\x00.evil\n", "a control character in host"),
+        ("protocol=https\nhost=github.com\r\n", "a control character in host"),
+        ("protocol=https\nhost=github.com\n\nhost=evil.example\n", "text after the blank line that ends a request"),
+    ],
+    ids=["two-hosts-other-first", "two-hosts-other-last", "two-protocols", "url", "no-equals", "no-key", "nul", "cr",
+         "after-the-end"],
+)
+def test_answer_malformed_or_duplicate_attributes_are_refused_and_audited(state_home, request_text, reason):
+    fill = FakeFill({"username": "ada", "password": "s3cret-token"})
+
+    assert credentials.answer(settings(), request_text, fill) == ""
+
+    assert fill.calls == []
+    (event,) = audit_events(state_home)
+    assert (event["decision"], event["reason"]) == ("denied", f"malformed request: {reason}")
+
+
+def test_answer_what_git_really_sends_is_served(state_home):
+    fill = FakeFill({"username": "ada", "password": "p"})
+    text = ("capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=github.com\npath=o/r.git\n"
+            "username=ada\nwwwauth[]=Basic realm=\"GitHub\"\nwwwauth[]=Bearer\n\n")
+
+    assert credentials.answer(settings(), text, fill) == "protocol=https\nhost=github.com\nusername=ada\npassword=p\n"
+    assert fill.calls == [("/home/me/api", {"protocol": "https", "host": "github.com", "path": "o/r.git",
+                                            "username": "ada"})]
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [("http://git.internal:8080/", "http://git.internal:8080"), ("HTTP://Git.Internal", "http://git.internal"),
+     ("https://git.internal:8080", "git.internal:8080")],
+)
+def test_normalize_host_keeps_plain_http_apart(rule, expected):
+    assert credentials.normalize_host(rule) == expected
+
+
+def test_remote_hosts_an_http_remote_is_allowlisted_for_http_only(tmp_path):
+    repo = init_repo(tmp_path / "repo")
+    run_git(repo, "remote", "add", "origin", "http://git.internal:8080/r.git")
+    run_git(repo, "remote", "add", "mirror", "https://git.internal:8080/r.git")
+
+    assert credentials.remote_hosts(repo) == ("http://git.internal:8080", "git.internal:8080")
 
 
 @pytest.mark.parametrize("found", [{}, {"username": "ada"}, {"username": "ada", "password": ""}],

@@ -856,3 +856,238 @@ def test_summary_endpoint_variables_are_not_a_login(tmp_path):
                                 endpoints=Endpoints(env=(("ANTHROPIC_BASE_URL", "https://llm.example.com"),)))
 
     assert logins.summary(CLAUDE, host_logins, bundle, True).startswith("no host login for Claude Code")
+
+
+# --- copy-back: only a refresh of the same account (issue 12, part 5) -----------------------------
+
+
+def jwt(claims: dict) -> str:
+    """An unsigned JWT (the copy-back reads claims; the provider checks signatures)."""
+    part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJub25lIn0.{part}.sig"
+
+
+def codex_login(account: str, user: str, token: str, api_key: str | None = None) -> dict:
+    return {"OPENAI_API_KEY": api_key, "tokens": {
+        "id_token": jwt({"sub": user, "email": f"{user}@example.com"}),
+        "access_token": jwt({"sub": user, "https://api.openai.com/auth": {"chatgpt_account_id": account}, "t": token}),
+        "refresh_token": f"rt-{token}", "account_id": account}, "last_refresh": token}
+
+
+def codex_returned(host_auth: Path, host: dict, back: dict, state_home) -> str:
+    write_file(host_auth, json.dumps(host).encode(), T0)
+    return logins.accept_returned(session_settings(host_auth), returned(json.dumps(back).encode(), T0 + 10**9))
+
+
+def test_accept_returned_a_refresh_of_the_same_codex_account_is_saved(state_home, host_auth):
+    refreshed = codex_login("acct-A", "user-A", "second")
+
+    assert codex_returned(host_auth, codex_login("acct-A", "user-A", "first"), refreshed, state_home) == "saved"
+    assert json.loads(host_auth.read_bytes()) == refreshed
+
+
+@pytest.mark.parametrize(
+    ("back", "expected"),
+    [
+        ({**codex_login("acct-A", "user-A", "first"), "OPENAI_API_KEY": "sk-ATTACKER"},
+         "refused: another key (OPENAI_API_KEY is not the host's)"),
+        ({"OPENAI_API_KEY": "sk-ATTACKER"}, "refused: another key (OPENAI_API_KEY is not the host's)"),
+        (codex_login("acct-B", "user-B", "evil"), "refused: another account (tokens.account_id is not the host's)"),
+        ({**codex_login("acct-A", "user-B", "evil")},
+         "refused: another account (tokens.id_token.@jwt.sub is not the host's)"),
+        ({**codex_login("acct-A", "user-A", "x"), "tokens": {**codex_login("acct-B", "user-A", "x")["tokens"],
+                                                              "account_id": "acct-A"}},
+         "refused: another account (tokens.access_token.@jwt.https://api.openai.com/auth.chatgpt_account_id "
+         "is not the host's)"),
+    ],
+    ids=["api-key-added", "api-key-instead", "other-account", "other-user", "forged-account-id"],
+)
+def test_accept_returned_another_codex_account_is_refused_and_audited(state_home, host_auth, back, expected):
+    host = codex_login("acct-A", "user-A", "first")
+
+    assert codex_returned(host_auth, host, back, state_home) == expected
+    assert json.loads(host_auth.read_bytes()) == host
+    assert audit_events(state_home)[-1] == {"session": NAME, "decision": expected, "kind": "login", "file": AUTH}
+
+
+def test_accept_returned_an_api_key_login_is_never_replaced_by_another_key(state_home, host_auth):
+    host = {"OPENAI_API_KEY": "sk-host", "tokens": None}
+
+    assert codex_returned(host_auth, host, {"OPENAI_API_KEY": "sk-ATTACKER", "tokens": None}, state_home) == (
+        "refused: another key (OPENAI_API_KEY is not the host's)")
+    assert codex_returned(host_auth, host, codex_login("acct-B", "user-B", "evil"), state_home).startswith(
+        "refused: another key")
+    assert codex_returned(host_auth, host, {**host, "last_refresh": "later"}, state_home) == "saved"
+
+
+CLAUDE_CREDENTIALS = "/home/agent/.claude/.credentials.json"
+
+
+def claude_returned(tmp_path, host: dict, back: dict) -> str:
+    path = write_file(tmp_path / "home" / ".claude" / ".credentials.json", json.dumps(host).encode(), T0)
+    settings = session_settings(path, login_files=((CLAUDE_CREDENTIALS, str(path)),))
+    return logins.accept_returned(settings, returned(json.dumps(back).encode(), T0 + 1, path=CLAUDE_CREDENTIALS))
+
+
+def claude_login(account: str | None, token: str) -> dict:
+    ids = {"accountUuid": account, "organizationUuid": "org-1"} if account else {}
+    return {"claudeAiOauth": {"accessToken": f"at-{token}", "refreshToken": f"rt-{token}", "expiresAt": 1, **ids}}
+
+
+def test_accept_returned_claude_refresh_of_the_same_account_only(state_home, tmp_path):
+    assert claude_returned(tmp_path, claude_login("acc-1", "a"), claude_login("acc-1", "b")) == "saved"
+    assert claude_returned(tmp_path, claude_login("acc-1", "a"), claude_login("acc-2", "b")) == (
+        "refused: another account (claudeAiOauth.accountUuid is not the host's)")
+    # No account ids on the host: its refresh token must stay (a rotated one cannot be checked).
+    assert claude_returned(tmp_path, claude_login(None, "a"), claude_login("acc-2", "b")) == (
+        "refused: the host's login names no account, and claudeAiOauth.refreshToken changed")
+
+
+GEMINI_CREDS = "/home/agent/.gemini/oauth_creds.json"
+GEMINI_ACCOUNTS = "/home/agent/.gemini/google_accounts.json"
+
+
+def gemini_returned(tmp_path, container: str, host: dict, back: dict) -> str:
+    path = write_file(tmp_path / "home" / container.removeprefix("/home/agent/"), json.dumps(host).encode(), T0)
+    settings = session_settings(path, login_files=((container, str(path)),))
+    return logins.accept_returned(settings, returned(json.dumps(back).encode(), T0 + 1, path=container))
+
+
+def test_accept_returned_gemini_same_user_or_same_refresh_token_only(state_home, tmp_path):
+    host = {"access_token": "a1", "refresh_token": "r1", "id_token": jwt({"sub": "111"})}
+    assert gemini_returned(tmp_path, GEMINI_CREDS, host, {**host, "access_token": "a2"}) == "saved"
+    assert gemini_returned(tmp_path, GEMINI_CREDS, host, {**host, "id_token": jwt({"sub": "999"})}).startswith(
+        "refused: another account (id_token.@jwt.sub")
+    no_id = {"access_token": "a1", "refresh_token": "r1"}
+    assert gemini_returned(tmp_path, GEMINI_CREDS, no_id, {**no_id, "access_token": "a2"}) == "saved"
+    assert gemini_returned(tmp_path, GEMINI_CREDS, no_id, {"access_token": "a2", "refresh_token": "r-evil"}) == (
+        "refused: the host's login names no account, and refresh_token changed")
+    accounts = {"active": "ada@example.com", "old": []}
+    assert gemini_returned(tmp_path, GEMINI_ACCOUNTS, accounts, {"active": "eve@example.com", "old": []}) == (
+        "refused: another account (active is not the host's)")
+
+
+def test_accept_returned_any_login_is_taken_when_the_host_file_holds_none(state_home, host_auth):
+    assert codex_returned(host_auth, {"OPENAI_API_KEY": None}, codex_login("acct-B", "user-B", "x"), state_home) == (
+        "saved")
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [(("tokens", "id_token", "@jwt", "sub"), "user-A"), (("tokens", "account_id"), "acct-A"),
+     (("tokens", "refresh_token", "@jwt", "sub"), None), (("OPENAI_API_KEY",), None), (("tokens", "x", "y"), None)],
+)
+def test_field_value_reads_keys_and_token_claims(path, expected):
+    assert logins.field_value(codex_login("acct-A", "user-A", "t"), path) == expected
+
+
+def test_every_returned_login_file_of_a_cli_that_names_accounts_has_an_account_rule():
+    for agent in catalog.AGENTS:
+        for login in agent.login_files:
+            if login.secret:
+                assert login.account is not None, (agent.name, login.container)
+                assert logins.login_rule(logins.container_path(login.container)) == login
+
+
+# --- copy-back: Copilot's config.json gives back only its login keys (issue 12, part 4) -------------
+
+COPILOT_CONFIG = "/home/agent/.copilot/config.json"
+COPILOT_HEADER = "// User settings belong in settings.json.\n// This file is managed automatically.\n"
+
+
+def copilot_host(tmp_path, content: dict | None, header: str = COPILOT_HEADER) -> tuple[Path, bridges.BridgeSettings]:
+    path = tmp_path / "home" / ".copilot" / "config.json"
+    if content is not None:
+        write_file(path, (header + json.dumps(content, indent=2) + "\n").encode(), T0)
+    return path, session_settings(path, login_files=((COPILOT_CONFIG, str(path)),), agent="copilot")
+
+
+OCTO = {"host": "https://github.com", "login": "octo"}
+
+
+def test_accept_returned_copilot_merges_only_the_token_keys_into_the_host_file(state_home, tmp_path):
+    host_config = {"theme": "dim", "trustedFolders": ["/home/me/src"], "lastLoggedInUser": OCTO,
+                   "loggedInUsers": [OCTO], "copilotTokens": {"https://github.com:octo": "gho_old"}}
+    path, settings = copilot_host(tmp_path, host_config)
+    inside = {**host_config, "copilotTokens": {"https://github.com:octo": "gho_new"},
+              "trustedFolders": ["/workspace", "/"], "trusted_folders": ["/"], "firstLaunchAt": "2026-01-01",
+              "appTipShown": True, "theme": "light"}
+
+    decision = logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 1, path=COPILOT_CONFIG))
+
+    assert decision == "saved"
+    text = path.read_text()
+    assert text.startswith(COPILOT_HEADER)
+    assert json.loads(text.removeprefix(COPILOT_HEADER)) == {
+        **host_config, "copilotTokens": {"https://github.com:octo": "gho_new"}}
+    assert list(json.loads(text.removeprefix(COPILOT_HEADER))) == list(host_config)  # the host's key order
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_accept_returned_copilot_first_start_leaves_the_host_file_untouched(state_home, tmp_path):
+    host_config = {"lastLoggedInUser": OCTO, "copilotTokens": {"https://github.com:octo": "gho_x"}}
+    path, settings = copilot_host(tmp_path, host_config)
+    before = path.read_bytes()
+    inside = {**host_config, "trustedFolders": ["/workspace"], "firstLaunchAt": "2026-01-01", "appTipShown": True}
+
+    assert logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 1,
+                                                     path=COPILOT_CONFIG)) == "unchanged"
+    assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == T0
+
+
+def test_accept_returned_copilot_another_user_is_refused(state_home, tmp_path):
+    host_config = {"lastLoggedInUser": OCTO, "copilotTokens": {"https://github.com:octo": "gho_x"}}
+    path, settings = copilot_host(tmp_path, host_config)
+    eve = {"host": "https://github.com", "login": "eve"}
+    inside = {"lastLoggedInUser": eve, "copilotTokens": {"https://github.com:eve": "gho_eve"}}
+
+    assert logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 1, path=COPILOT_CONFIG)) == (
+        "refused: another account (lastLoggedInUser.login is not the host's)")
+    assert json.loads(path.read_text().removeprefix(COPILOT_HEADER)) == host_config
+
+
+def test_accept_returned_copilot_login_made_inside_saves_only_the_login(state_home, tmp_path):
+    path, settings = copilot_host(tmp_path, {"theme": "dim"}, header="")
+    inside = {"theme": "light", "trustedFolders": ["/"], "lastLoggedInUser": OCTO,
+              "copilotTokens": {"https://github.com:octo": "gho_new"}}
+
+    assert logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 1,
+                                                     path=COPILOT_CONFIG)) == "saved"
+    assert json.loads(path.read_text()) == {"theme": "dim", "lastLoggedInUser": OCTO,
+                                            "copilotTokens": {"https://github.com:octo": "gho_new"}}
+    # Nothing at all on the host: a new file with the login keys only.
+    path.unlink()
+    assert logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 2,
+                                                     path=COPILOT_CONFIG)) == "saved (new login)"
+    assert json.loads(path.read_text()) == {"lastLoggedInUser": OCTO,
+                                            "copilotTokens": {"https://github.com:octo": "gho_new"}}
+
+
+def test_accept_returned_copilot_login_made_inside_kept_there_when_save_new_logins_is_off(state_home, tmp_path):
+    path, settings = copilot_host(tmp_path, {"theme": "dim"})
+    settings = dataclasses.replace(settings, save_new_logins=False)
+    before = path.read_bytes()
+    inside = {"lastLoggedInUser": OCTO, "copilotTokens": {"https://github.com:octo": "gho_new"}}
+
+    assert logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 1, path=COPILOT_CONFIG)) == (
+        "kept inside: [credentials] save_new_logins is off")
+    assert path.read_bytes() == before
+
+
+def test_accept_returned_copilot_without_any_login_key_saves_nothing(state_home, tmp_path):
+    path, settings = copilot_host(tmp_path, None)
+    inside = {"trustedFolders": ["/"], "firstLaunchAt": "2026-01-01"}
+
+    assert logins.accept_returned(settings, returned(json.dumps(inside).encode(), T0 + 1, path=COPILOT_CONFIG)) == (
+        "nothing to save: no login in it")
+    assert not path.exists()
+
+
+def test_merge_keys_keeps_the_host_files_comments_order_and_indent():
+    host = b'// a comment\n\n{\n    "b": 1,\n    "copilotTokens": {"x": "old"},\n    "a": 2\n}\n'
+
+    merged = logins.merge_keys(host, {"copilotTokens": {"x": "new"}, "b": 9, "z": 1}, ("copilotTokens",))
+
+    assert merged == (b'// a comment\n\n{\n    "b": 1,\n    "copilotTokens": {\n        "x": "new"\n    },\n'
+                      b'    "a": 2\n}\n')

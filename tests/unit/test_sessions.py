@@ -803,6 +803,16 @@ def sidecar_labels(request: sessions.SessionRequest) -> list[str]:
                                + ((sessions.ROLE, "mcp"),))
 
 
+def test_plan_launch_mcp_socket_volume_is_a_nosuid_nodev_noexec_tmpfs():
+    plan = sessions.plan_launch(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST))
+
+    workspace, home, sockets = plan.volume_argvs
+    assert sockets[-1] == f"{NAME}-mcp"
+    assert values_of(sockets, "--opt") == [
+        "type=tmpfs", "device=tmpfs", "o=nosuid,nodev,noexec,size=1m,uid=1000,gid=1000,mode=0700"]
+    assert values_of(workspace, "--opt") == values_of(home, "--opt") == []  # Docker cannot: see the doc
+
+
 def test_sidecar_argv_restricted():
     request = make_request(network="restricted", mcp_sidecar=True, manifest=MANIFEST_DIGEST)
 

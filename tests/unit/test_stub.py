@@ -606,6 +606,21 @@ def test_logins_push_tries_a_refused_file_again(login_stub, monkeypatch, capsys,
     assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
 
 
+def test_logins_push_another_accounts_login_is_not_sent_again_until_it_changes(login_stub, monkeypatch, capsys,
+                                                                               host_socket):
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    host = host_socket("logins.sock", answer=lambda request: b"refused: another account (tokens.account_id)\n")
+    rewrite(auth, b'{"v": 2}', T0 + 1)
+
+    login_stub.logins_push()
+    login_stub.logins_push()
+    assert len(host.requests) == 1
+    rewrite(auth, b'{"v": 33}', T0 + 2)
+    login_stub.logins_push()
+
+    assert len(host.requests) == 2
+
+
 def test_logins_push_a_deleted_file_is_not_sent(login_stub, monkeypatch, capsys, host_socket):
     (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
     host = host_socket("logins.sock")
