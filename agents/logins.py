@@ -195,8 +195,10 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
     endpoints = endpoints or Endpoints()
     for container, file_format, chosen in endpoints.settings:
         layer(container, lambda existing, f=file_format, c=chosen: apply_host_settings(existing, f, c))
+    # A key given in [agents.NAME] env (e.g. ANTHROPIC_API_KEY for your own endpoint) logs in too.
+    given = {**environ, **dict(endpoints.env)}
     logged_in = any(item.data is not None and item.login.secret for item in host_logins) or any(
-        environ.get(name) for name in agent.login_env)
+        given.get(name) for name in agent.login_env)
     for answers in (*agent.first_run, *agent.told(autonomy).settings):
         if answers.only_when_logged_in and not logged_in:
             continue

@@ -1091,3 +1091,13 @@ def test_merge_keys_keeps_the_host_files_comments_order_and_indent():
 
     assert merged == (b'// a comment\n\n{\n    "b": 1,\n    "copilotTokens": {\n        "x": "new"\n    },\n'
                       b'    "a": 2\n}\n')
+
+
+def test_plan_bundle_a_key_from_the_endpoint_config_counts_as_a_login():
+    # [agents.claude] env = { ANTHROPIC_API_KEY = ... }: onboarding is skipped as with a host login.
+    claude = catalog.get_agent("claude")
+    endpoints = Endpoints(env=(("ANTHROPIC_BASE_URL", "http://llm.example.com"), ("ANTHROPIC_API_KEY", "k")))
+
+    bundle = logins.plan_bundle(claude, [], {}, endpoints=endpoints)
+
+    assert json.loads(decoded(bundle, "/home/agent/.claude/.claude.json"))["hasCompletedOnboarding"] is True
