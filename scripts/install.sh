@@ -54,9 +54,18 @@ offer_path "$bin_dir" "$path_choice"
 [[ -e "$bin_dir/trivy" ]] || ln -s "$VENV/bin/trivy" "$bin_dir/trivy"
 
 if ((build_images)); then
-    # A docker client alone is not an engine: dockerd is what we may have to start.
-    ensure_packages docker:docker.io dockerd:docker.io debootstrap:debootstrap
-    ensure_engine
+    # An engine that answers (Docker Desktop, docker-ce, a remote one) is used as it is; a docker
+    # client alone is not an engine: then dockerd is what we install and start.
+    if ! docker info >/dev/null 2>&1; then
+        ensure_packages docker:docker.io dockerd:docker.io
+        ensure_engine
+    fi
+    # debootstrap only when no base OS image can be had otherwise (ensure_base_os_image says so).
+    if ! docker image inspect coding-agents-os:bookworm >/dev/null 2>&1 \
+        && ! docker image inspect debian:bookworm-slim >/dev/null 2>&1 \
+        && ! docker pull --quiet debian:bookworm-slim >/dev/null 2>&1; then
+        ensure_packages debootstrap:debootstrap
+    fi
     ensure_base_os_image "$bin_dir/coding-agents"
     args=(images build all)
     if [[ -n $ca_cert ]]; then args+=(--ca-cert "$ca_cert"); fi
