@@ -98,6 +98,7 @@ class Told:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     settings: tuple[FirstRun, ...] = ()
+    refused: str = ""  # why this CLI cannot work in this mode in our container (then it is refused)
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,10 @@ AGENTS: tuple[Agent, ...] = (
         # would fail. So never that sandbox; the approval policy is what the mode changes.
         autonomy=(
             ("full", Told(args=("-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="never"'))),
-            ("ask", Told(args=("-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="untrusted"'))),
+            # Tried with 0.171: "untrusted" is no longer accepted, and without its own sandbox no
+            # accepted policy ever asks before a command. So ask is refused, not faked.
+            ("ask", Told(refused="without its own sandbox (bubblewrap, which cannot work in the container) "
+                                 "Codex 0.171 never asks before a command")),
         ),
         quiet=Told(args=("-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false",
                          "-c", "features.plugins=false", "-c", "features.remote_plugin=false",
@@ -282,7 +286,10 @@ AGENTS: tuple[Agent, ...] = (
                                              '{"bypassPermissionsModeAccepted": true}'),))),
             ("ask", Told(args=("--permission-mode", "default"))),
         ),
-        quiet=Told(env=(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"))),
+        # Interactive, it also auto-installs its plugin marketplace (downloads.claude.ai, github.com)
+        # unless told not to: the first variable does not cover that.
+        quiet=Told(env=(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"),
+                        ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1"))),
         endpoint_env=("ANTHROPIC_BASE_URL",),
     ),
     Agent(

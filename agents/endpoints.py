@@ -28,6 +28,8 @@ class Endpoints:
     settings: tuple[tuple[str, str, dict], ...] = ()  # (container file, format, chosen keys)
     hosts: tuple[str, ...] = ()  # for the allowlist
     host_alias_ports: tuple[int, ...] = ()  # ports of endpoints on this machine (HOST_ALIAS)
+    # (host, port) of named endpoints on a port other than 80/443: the proxy lets those through too
+    host_ports: tuple[tuple[str, int], ...] = ()
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -111,7 +113,9 @@ def plan(agent: Agent, config_env: dict[str, str], environ: dict[str, str], home
             found += [url_host_port(url, f"{item.host} {'.'.join(key_path)}") for url in urls_at(chosen, key_path)]
     return Endpoints(env=tuple(env.items()), settings=tuple(settings),
                      hosts=tuple(dict.fromkeys(host for host, _ in found)),
-                     host_alias_ports=tuple(sorted({port for host, port in found if host == HOST_ALIAS})))
+                     host_alias_ports=tuple(sorted({port for host, port in found if host == HOST_ALIAS})),
+                     host_ports=tuple(sorted({(host, port) for host, port in found
+                                              if host != HOST_ALIAS and port not in (80, 443)})))
 
 
 def uses_host_alias(endpoints: Endpoints) -> bool:

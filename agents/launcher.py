@@ -121,7 +121,7 @@ def build_request(
     agent = catalog.get_agent(options.agent, config.agents)
     network = options.network or config.sessions.network
     sessions.network_args(network)  # refuses unknown or unavailable modes
-    autonomy = choose_autonomy(options, config)
+    autonomy = choose_autonomy(options, config, agent)
     if network == "restricted" and options.prompt is not None and agent.npm_package:
         # Measured: Codex retries "waiting for network" forever; the others fail after a while.
         raise AgentsError(f"--prompt with --network-proxy restricted: {agent.title} would have no network, so it "
@@ -186,7 +186,8 @@ def build_request(
                               f"({endpoints.HOST_ALIAS}), but that port is not open to the session",
                               hint=f"add --allow-host-port {closed[0]} (or [network] host_ports)")
         extra = (*mcp_plan.domains, *(host for host in endpoint_plan.hosts if host != endpoints.HOST_ALIAS))
-        policy = build_policy(agent, options, config, extra, host_ports)
+        policy = dataclasses.replace(build_policy(agent, options, config, extra, host_ports),
+                                     endpoint_ports=endpoint_plan.host_ports)
     elif options.allow_domains or options.learn or options.host_ports:
         raise UsageError(
             "--allow-domain, --allow-host-port and --learn only apply to --network-proxy squid",
@@ -239,7 +240,7 @@ def require_gpu() -> None:
                           "`coding-agents doctor` shows the engine it talks to")
 
 
-def choose_autonomy(options: LaunchOptions, config: Config) -> str:
+def choose_autonomy(options: LaunchOptions, config: Config, agent: catalog.Agent | None = None) -> str:
     """--ask / --autonomy, else [sessions] autonomy; "ask" needs someone to answer the prompts."""
     mode = options.autonomy or config.sessions.autonomy
     if mode not in catalog.AUTONOMY_MODES:
@@ -248,6 +249,11 @@ def choose_autonomy(options: LaunchOptions, config: Config) -> str:
         where = "--ask" if options.autonomy else "[sessions] autonomy = \"ask\""
         raise UsageError(f"{where} keeps the agent's approval prompts, but with --prompt nobody is there to answer them",
                           hint="run it interactively, or pass --autonomy full for this prompt")
+    row = dict(agent.autonomy).get(mode) if agent is not None else None
+    if row is not None and row.refused:
+        where = f"--autonomy {mode}" if options.autonomy else f'[sessions] autonomy = "{mode}"'
+        raise UsageError(f"{where} for {agent.title}: {row.refused}",
+                         hint="use --autonomy full (the container is the boundary), or --ask with another agent")
     return mode
 
 

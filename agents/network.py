@@ -88,6 +88,8 @@ class Policy:
     # The engine host's own addresses and the session subnet pool: denied in every mode, even with
     # block_private off (a server on the host is reached only through an opened host port).
     host_addresses: tuple[str, ...] = ()
+    # Model endpoints the user configured on another port (host, port): that port, for that name only.
+    endpoint_ports: tuple[tuple[str, int], ...] = ()
 
 
 def build_policy(
@@ -100,10 +102,11 @@ def build_policy(
     reply_max_mb: int = 2048,
     host_ports: tuple[int, ...] = (),
     host_addresses: tuple[str, ...] = (),
+    endpoint_ports: tuple[tuple[str, int], ...] = (),
 ) -> Policy:
     rules = minimal_rules([*agent_domains, *config_domains, *cli_domains])
     return Policy(tuple(rules), block_private, learn, request_max_mb, reply_max_mb,
-                  tuple(sorted(set(host_ports))), collapse(host_addresses))
+                  tuple(sorted(set(host_ports))), collapse(host_addresses), tuple(sorted(set(endpoint_ports))))
 
 
 def collapse(addresses: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -175,11 +178,22 @@ def squid_config(policy: Policy) -> str:
             "http_access deny host_service",
             "deny_info ERR_CA_PORT host_service",
         ]
+    exempt = ""
+    if policy.endpoint_ports:
+        # Each configured endpoint's own port passes for its own name only; everything after
+        # (the allowlist, the host's and private addresses) still applies to it.
+        names = []
+        for number, (host, port) in enumerate(policy.endpoint_ports):
+            lines += [f"acl endpoint_host_{number} dstdomain -n {host}", f"acl endpoint_port_{number} port {port}",
+                      f"acl endpoint_{number} all-of endpoint_host_{number} endpoint_port_{number}"]
+            names.append(f"endpoint_{number}")
+        lines.append("acl endpoints any-of " + " ".join(names))
+        exempt = " !endpoints"
     lines += [
         "acl https_port port 443",
         "acl http_port_80 port 80",
-        "http_access deny CONNECT !https_port",
-        "http_access deny !CONNECT !http_port_80",
+        f"http_access deny CONNECT !https_port{exempt}",
+        f"http_access deny !CONNECT !http_port_80{exempt}",
         "deny_info ERR_CA_PORT https_port",
         "deny_info ERR_CA_PORT http_port_80",
     ]

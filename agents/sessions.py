@@ -40,6 +40,7 @@ MANIFEST = f"{LABEL}.manifest"
 AUTONOMY = f"{LABEL}.autonomy"  # full | ask: what the agent's CLI was told
 HOST_PORTS = f"{LABEL}.host-ports"  # loopback ports of this machine the proxy lets through
 HOST_ADDRESSES = f"{LABEL}.host-addresses"  # the engine host's own addresses, denied by the proxy
+ENDPOINT_PORTS = f"{LABEL}.endpoint-ports"  # host:port of model endpoints off 80/443
 MCP_DIR = "/run/coding-agents-mcp"
 BROKER_DIR = "/run/coding-agents-broker"
 
@@ -145,6 +146,8 @@ def policy_labels(policy: network.Policy | None) -> tuple[tuple[str, str], ...]:
         (LIMITS, f"{policy.request_max_mb} {policy.reply_max_mb}"),
         *(((HOST_PORTS, " ".join(str(port) for port in policy.host_ports)),) if policy.host_ports else ()),
         *(((HOST_ADDRESSES, " ".join(policy.host_addresses)),) if policy.host_addresses else ()),
+        *(((ENDPOINT_PORTS, " ".join(f"{host}:{port}" for host, port in policy.endpoint_ports)),)
+          if policy.endpoint_ports else ()),
     )
 
 
@@ -159,6 +162,9 @@ def policy_from_labels(labels: dict[str, str]) -> network.Policy:
         reply_max_mb=sizes[1],
         host_ports=tuple(int(port) for port in labels.get(HOST_PORTS, "").split() if port.isdigit()),
         host_addresses=tuple(labels.get(HOST_ADDRESSES, "").split()),
+        endpoint_ports=tuple((host, int(port)) for host, _, port in
+                             (item.rpartition(":") for item in labels.get(ENDPOINT_PORTS, "").split())
+                             if host and port.isdigit()),
     )
 
 

@@ -62,11 +62,11 @@ def test_unknown_command_is_usage_error(cli):
     assert "invalid choice" in result.stderr
 
 
-def test_launch_refuses_a_url(cli):
-    """Sessions copy a local clone in; nothing is ever fetched from inside (restricted mode included)."""
+def test_launch_of_an_unreachable_url_is_a_clean_error(cli):
+    """A URL is cloned on the host first (test_remote_urls.py); one that cannot be is said so."""
     for url in ("https://example.invalid/team/repo.git", "git@example.invalid:team/repo.git"):
         result = cli("launch-agent", "shell", url, "--network-proxy", "restricted")
-        assert_clean_error(result, "is a URL")
+        assert_clean_error(result, "could not clone")
 
 
 # --- a newcomer's mistakes: each one error line, a hint, the right exit code -------------------

@@ -232,7 +232,8 @@ def test_agent_told_joins_the_mode_and_the_quiet_switches():
     told = claude.told("full")
 
     assert told.args == ("--dangerously-skip-permissions",)
-    assert told.env == (("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"))
+    assert told.env == (("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"),
+                        ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1"))
     assert told.settings == (catalog.FirstRun(".claude/.claude.json", "json", '{"bypassPermissionsModeAccepted": true}'),)
 
 
@@ -297,3 +298,10 @@ def test_custom_agent_running_its_bases_program_gets_the_flags():
     agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
 
     assert agent.with_told(agent.command, "ask") == ["codex", *catalog.get_agent("codex").told("ask").args, "-m", "o3"]
+
+
+def test_codex_ask_mode_is_refused_with_its_reason_not_faked():
+    # Codex 0.171 refuses approval_policy "untrusted", and without bubblewrap no policy asks.
+    ask = dict(catalog.get_agent("codex").autonomy)["ask"]
+
+    assert ask.refused and ask.args == () and "never asks" in ask.refused

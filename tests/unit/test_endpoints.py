@@ -292,3 +292,10 @@ def test_uses_host_alias_true_when_an_endpoint_is_this_machine():
 def test_uses_host_alias_false_otherwise():
     assert endpoints.uses_host_alias(endpoints.Endpoints(hosts=("llm.example.com",))) is False
     assert endpoints.uses_host_alias(endpoints.Endpoints()) is False
+
+
+def test_plan_named_endpoint_off_80_and_443_keeps_its_port_for_the_proxy(tmp_path):
+    plan = endpoints.plan(CLAUDE, {"ANTHROPIC_BASE_URL": "http://model.test:8000"}, {}, tmp_path)
+
+    assert plan.host_ports == (("model.test", 8000),)
+    assert endpoints.plan(CLAUDE, {"ANTHROPIC_BASE_URL": "https://llm.example.com"}, {}, tmp_path).host_ports == ()

@@ -1781,3 +1781,14 @@ def test_remove_if_untouched_keeps_a_session_with_work(tmp_path, monkeypatch):
         monkeypatch.setattr(launcher.workspace, "health", lambda session, r=report: r)
         assert launcher.remove_if_untouched(info) is expected
     assert len(removed) == 1
+
+
+def test_choose_autonomy_refuses_a_mode_the_cli_cannot_do_here():
+    codex = catalog.get_agent("codex")
+
+    with pytest.raises(AgentsError) as caught:
+        launcher.choose_autonomy(launcher.LaunchOptions(agent="codex", autonomy="ask"), Config(), codex)
+
+    assert caught.value.message.startswith("--autonomy ask for OpenAI Codex CLI: ")
+    assert caught.value.exit_code == 2 and "--autonomy full" in caught.value.hint
+    assert launcher.choose_autonomy(launcher.LaunchOptions(agent="codex"), Config(), codex) == "full"

@@ -259,7 +259,8 @@ def test_build_manifest_of_a_plain_session(fp, folder):
 CLAUDE_TOLD = {
     "name": "claude", "autonomy": "full", "command": ["claude", "--dangerously-skip-permissions"],
     "env": {"DISABLE_AUTOUPDATER": "1", "CLAUDE_CONFIG_DIR": "/home/agent/.claude",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1"},
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
+            "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1"},
     "settings": {".claude/.claude.json": {"bypassPermissionsModeAccepted": True}},
     "endpoint_env": [], "endpoint_hosts": [], "host_settings": {},
 }

@@ -547,3 +547,14 @@ def test_squid_config_refuses_ipv6_literals_before_any_other_rule():
 def test_private_ranges_include_the_documentation_ranges():
     for documentation in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"):
         assert documentation in network.PRIVATE_RANGES
+
+
+def test_squid_config_endpoint_ports_pass_for_their_own_name_only():
+    lines = config_lines(network.Policy(allow=("model.test",), endpoint_ports=(("model.test", 8000),)))
+
+    assert "acl endpoint_host_0 dstdomain -n model.test" in lines and "acl endpoint_port_0 port 8000" in lines
+    assert "acl endpoint_0 all-of endpoint_host_0 endpoint_port_0" in lines
+    assert "http_access deny CONNECT !https_port !endpoints" in lines
+    assert "http_access deny !CONNECT !http_port_80 !endpoints" in lines
+    # the allowlist and the address checks still come after
+    assert lines.index("http_access deny !CONNECT !http_port_80 !endpoints") < lines.index("http_access deny !allowlist")
