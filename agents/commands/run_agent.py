@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from agents.commands import _session_args
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             return 130
 
     else:
+        attached = time.monotonic()
         try:
             launcher.attach(info)
         except AgentsError:
@@ -58,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
         code = 0
         if launcher.agent_ended(info.name):
             code = launcher.exit_status(info.name)
+            if code != 0 and time.monotonic() - attached < 5.0:
+                # It quit at once (the attach may still have caught its tmux session): say why.
+                error = launcher.exited_error(info, code)
+                launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                                auto_commit=load_config().sessions.auto_commit)
+                raise error
         else:
             launcher.spawn_reaper(info.name)
             print(f"detached: {info.name} keeps running; connect-agent {info.name} to return")
