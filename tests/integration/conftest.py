@@ -336,3 +336,15 @@ def assert_clean_error(result, fragment: str) -> None:
     after = lines[lines.index(errors[0]) + 1 :]
     assert after and after[0].startswith("hint: "), result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def git_server(docker_engine, tmp_path_factory):
+    """A private git repository over HTTPS with Basic auth, in a container (one per test module)."""
+    from tests.integration.gitserver import start_git_https_server
+
+    server = start_git_https_server(tmp_path_factory.mktemp("gitserver"), f"{TEST_LABEL}={RUN_ID}")
+    try:
+        yield server
+    finally:
+        server.stop()

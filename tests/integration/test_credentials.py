@@ -44,7 +44,7 @@ from tests.integration.conftest import (
     wait_for,
     write_config,
 )
-from tests.integration.gitserver import GitServer, start_git_https_server
+from tests.integration.gitserver import GitServer
 
 AGENT_HOME = "/home/agent"
 AUTH = f"{AGENT_HOME}/.codex/auth.json"
@@ -357,15 +357,6 @@ def test_login_made_inside_is_saved_to_a_host_without_one(make_home, tmp_path, s
 
 
 # --- 4. git credentials: the host answers for allowlisted hosts only ------------------------
-
-
-@pytest.fixture(scope="module")
-def git_server(docker_engine, tmp_path_factory):
-    server = start_git_https_server(tmp_path_factory.mktemp("gitserver"), f"{TEST_LABEL}={RUN_ID}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_git_credentials_granted_for_the_remote_host_only(make_home, tmp_path, git_server: GitServer):

@@ -37,11 +37,10 @@ from tests.integration.conftest import (
     wait_for,
     write_config,
 )
-from tests.integration.test_credentials import (  # noqa: F401 - git_server and make_home are fixtures
+from tests.integration.test_credentials import (  # noqa: F401 - make_home is a fixture
     AUTH,
     PROBE,
     Home,
-    git_server,
     launch,
     make_home,
     new_repo,

@@ -25,16 +25,7 @@ from tests.integration.conftest import (
     launched_name,
     write_config,
 )
-from tests.integration.gitserver import GitServer, start_git_https_server
-
-
-@pytest.fixture(scope="module")
-def git_server(docker_engine, tmp_path_factory):
-    server = start_git_https_server(tmp_path_factory.mktemp("gitserver"), f"{TEST_LABEL}={RUN_ID}")
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.integration.gitserver import GitServer
 
 
 class User:
