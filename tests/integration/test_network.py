@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import socket
 import subprocess
@@ -34,6 +35,7 @@ from tests.integration.conftest import (
     remove_sessions_under,
     wait_for,
 )
+from tests.integration.conftest import write_config as write_user_config
 
 # Serves HTTP on 80 and 8080 and HTTPS on 443 (cert and key copied in before start).
 #   /headers   the request headers it received, one per line
@@ -574,20 +576,30 @@ def container_env(name: str) -> list[str]:
 # telemetry are off (see docs/autonomy.md); test_real_agents.py proves all four CLIs' model
 # traffic goes through the proxy. Claude and Copilot still call their own hosts at start.
 @pytest.mark.parametrize("agent", ("claude", "copilot"))
-def test_real_cli_goes_through_the_proxy(cli, repo, agent):
+def test_real_cli_goes_through_the_proxy(cli, repo, agent, tmp_path):
     from agents import catalog, network
 
     rules = network.minimal_rules(list(catalog.get_agent(agent).allowed_domains))
-    # Claude Code exits at once when its API does not answer (no internet here): launch then says 1.
-    cli("launch-agent", agent, str(repo))
+    user_env = None
+    if agent == "claude":
+        # Without a login Claude Code quits within seconds here (no internet), and launch-agent
+        # removes a session that did nothing. With a key (approved on the host, as Claude asks
+        # once per key) it stays at its prompt and keeps calling its API.
+        home = tmp_path / "home"
+        key = "sk-ant-test-" + secrets.token_hex(8)
+        write_user_config(home, f'[agents.claude]\nenv = {{ ANTHROPIC_API_KEY = "{key}" }}')
+        (home / ".claude.json").write_text(json.dumps({"customApiKeyResponses": {"approved": [key[-20:]]}}))
+        user_env = {"HOME": str(home)}
+    result = cli("launch-agent", agent, str(repo), env=user_env)
     name = f"{agent}-{repo.name}-session-1"
-    assert container_state(name) is not None
+    assert container_state(name) is not None, result.output
     env = container_env(name)
     for line in ("HTTPS_PROXY=http://proxy:3128", "https_proxy=http://proxy:3128", "NODE_USE_ENV_PROXY=1"):
         assert line in env, env
 
     def own_api_request() -> list[dict]:
-        return [e for e in network_log(cli, name) if e["method"] == "CONNECT" and e["port"] == 443
+        return [e for e in network_log(lambda *args: cli(*args, env=user_env), name)
+                if e["method"] == "CONNECT" and e["port"] == 443
                 and any(network.rule_matches(rule, e["host"]) for rule in rules)]
 
     # The CLI's first call to its own hosts reaches the proxy (and fails upstream: no internet here).
