@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Build dist/coding-agents.pyz: the stdlib-only core plus vendored `cryptography`, with pex.
+Also dist/shell/: the shims and shell completion under every shim name of the agents table.
 
 The Dockerfiles (images/) and in-container code (stub/) ride inside the package as
 agents/_data/, where agents.resources finds them.
@@ -32,6 +33,50 @@ def stage_sources(staging: Path) -> None:
     shutil.copytree(ROOT / "stub", data / "stub", ignore=ignore)
 
 
+SHELL_DIR = ROOT / "shell"
+SHIM = "run-agent"  # the one shim (and run-agent.ps1 for PowerShell): it reads the name it runs under
+BASH_REGISTRATION = "complete -F _coding_agents "
+ZSH_REGISTRATION = "#compdef "
+
+
+def completed_programs() -> list[str]:
+    """Every name the completion answers for: the program, the zipapp, every shim."""
+    from agents.cli import PROG, shim_names
+
+    return [PROG, f"{PROG}.pyz", *shim_names()]
+
+
+def register_programs(text: str, prefix: str, programs: list[str]) -> str:
+    """text with its one registration line (starting with prefix) naming programs."""
+    lines = text.splitlines(keepends=True)
+    at = [number for number, line in enumerate(lines) if line.startswith(prefix)]
+    if len(at) != 1:
+        raise SystemExit(f"error: expected one line starting {prefix!r} in a completion script, found {len(at)}")
+    lines[at[0]] = prefix + " ".join(programs) + "\n"
+    return "".join(lines)
+
+
+def write_shims(target: Path) -> list[str]:
+    """shell/ as installed: the one shim copied under every shim name (bash and PowerShell), the
+    PowerShell helpers, and completion scripts registered for every name. Returns the shim names."""
+    from agents.cli import shim_names
+
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "completion").mkdir(parents=True)
+    names = shim_names()
+    for name in names:
+        shutil.copy2(SHELL_DIR / SHIM, target / name)
+        shutil.copy2(SHELL_DIR / f"{SHIM}.ps1", target / f"{name}.ps1")
+    for helper in ("coding-agents.ps1", "_coding-agents-wsl.ps1"):
+        shutil.copy2(SHELL_DIR / helper, target / helper)
+    programs = completed_programs()
+    for script, prefix in (("coding-agents.bash", BASH_REGISTRATION), ("_coding-agents", ZSH_REGISTRATION)):
+        text = (SHELL_DIR / "completion" / script).read_text()
+        (target / "completion" / script).write_text(register_programs(text, prefix, programs))
+    return names
+
+
 def pex_argv(staging: Path, output: Path, platforms: tuple[str, ...]) -> list[str]:
     argv = [
         sys.executable, "-m", "pex",
@@ -58,9 +103,14 @@ def main() -> int:
     parser.add_argument(
         "--host-only", action="store_true", help="vendor cryptography for this machine only (faster, not portable)"
     )
+    parser.add_argument("--shims-only", action="store_true", help="only write the shims (shell/ next to the output)")
     args = parser.parse_args()
     output = Path(args.output).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
+    shims = write_shims(output.parent / "shell")
+    print(f"wrote {output.parent / 'shell'}: {', '.join(shims)}")
+    if args.shims_only:
+        return 0
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="coding-agents-zipapp-") as tmp:
         staging = Path(tmp) / "src"

@@ -25,10 +25,17 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents import files, hardening, netlog
+from agents import files, hardening, paths
 from agents.errors import AgentsError
 
 CONTAINER_DIR = "/run/coding-agents"
+# How long socat waits for a handler's answer once the container's side has sent its request and
+# half-closed. socat's own default (0.5 s) ends the connection, and kills the handler, before a
+# handler started on a busy machine has answered: ten zipapp handlers starting at once on two cores
+# take over a second each. Longer than the stub waits for an answer (60 s, bridge_call in
+# stub/ca_stub/bridges.py), so the stub's timeout is what ends a request that is too slow, and the stub sends
+# it again. socat still ends a connection as soon as its handler exits.
+ANSWER_TIMEOUT = 90
 # socat splits its address on these; a path holding one cannot be passed to it safely.
 _SOCAT_UNSAFE = set(" ,:!\"'\\\t\n")
 
@@ -103,7 +110,7 @@ def listeners(settings: BridgeSettings) -> list[Listener]:
 
 
 def session_dir(name: str) -> Path:
-    return netlog.state_dir() / "bridges" / name
+    return paths.bridges_dir() / name
 
 
 # Unix socket paths hold at most 107 bytes, so the sockets live under a short runtime folder.
@@ -111,23 +118,15 @@ MAX_SOCKET_PATH = 107
 _LONGEST_SOCKET = "git-credential.sock"
 
 
-def runtime_dir() -> Path:
-    """$XDG_RUNTIME_DIR/coding-agents, else /tmp/coding-agents-<uid> (0700, ours)."""
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    if base and os.path.isdir(base):
-        return Path(base) / "coding-agents"
-    return Path("/tmp") / f"coding-agents-{os.geteuid()}"
-
-
 def sockets_dir(name: str) -> Path:
     import hashlib
 
-    return runtime_dir() / hashlib.sha256(name.encode()).hexdigest()[:16]
+    return paths.runtime_dir() / hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def audit_log(name: str) -> Path:
     """Every credential, signing and login decision of a session (JSON lines; outlives it)."""
-    return netlog.state_dir() / "bridges" / f"{name}.log"
+    return paths.bridges_dir() / f"{name}.log"
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], a
         # EXEC splits on spaces; every part was checked to hold none.
         target = "EXEC:" + " ".join([*handler_prefix, "_bridge-handle", str(listener.handler), session])
     check_socat_safe(str(path))
-    return ["socat", listen, target]
+    return ["socat", "-t", str(ANSWER_TIMEOUT), listen, target]
 
 
 def host_relay_argv(address: str, port: int) -> list[str]:
@@ -181,7 +180,7 @@ def check_socat_safe(*parts: str) -> None:
         if bad:
             raise AgentsError(
                 f"cannot serve a session bridge from {part!r}: socat cannot take {''.join(sorted(bad))!r} in a path",
-                hint="set XDG_STATE_HOME to a path without spaces, commas or colons",
+                hint="use paths without spaces, commas or colons (the sockets follow XDG_RUNTIME_DIR)",
             )
 
 

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import bridges, files, netlog, runner
+from agents import bridges, files, paths, runner, secrets
 from agents.errors import AgentsError
 
 AAD = b"coding-agents capability v1"
@@ -40,10 +40,8 @@ IDLE_EXIT_VARIABLE = "CODING_AGENTS_BROKER_IDLE_SECONDS"  # for tests
 
 def broker_dir() -> Path:
     """One broker per secret store (normally: per user); its sockets live here."""
-    from agents import secrets
-
-    store = hashlib.sha256(str(secrets.store_dir()).encode()).hexdigest()[:10]
-    return bridges.runtime_dir() / f"broker-{store}"
+    store = hashlib.sha256(str(paths.secrets_dir()).encode()).hexdigest()[:10]
+    return paths.runtime_dir() / f"broker-{store}"
 
 
 def control_socket() -> Path:
@@ -55,7 +53,7 @@ def session_socket_dir(session: str) -> Path:
 
 
 def audit_log() -> Path:
-    return netlog.state_dir() / "broker" / "audit.log"
+    return paths.broker_state_dir() / "audit.log"
 
 
 def audit(**event: object) -> None:
@@ -136,8 +134,6 @@ class Broker:
         self.facts = facts
         self.clock = clock
         if read_secret is None:
-            from agents import secrets
-
             read_secret = secrets.get_secret
         self.read_secret = read_secret
         self.grants: dict[str, SessionGrant] = {}
@@ -190,8 +186,6 @@ class Broker:
             threading.Thread(target=stop, daemon=True).start()
 
     def _known_secrets(self) -> list[str]:
-        from agents import secrets
-
         return secrets.names()
 
     # the sidecar's operation (its session's redeem socket)
@@ -432,4 +426,4 @@ def ensure_running(spawn, timeout: float = 10.0) -> None:
         if running():
             return
         runner.pause(0.05)
-    raise AgentsError("the secret broker did not start", hint="see ~/.local/state/coding-agents/broker-broker.log")
+    raise AgentsError("the secret broker did not start", hint=f"see {paths.helper_log('broker', 'broker')}")

@@ -14,7 +14,7 @@ from agents.errors import AgentsError, UsageError
 NODE_VERSION = "22.23.3"
 NPM_VERSION = "11.21.2"
 DEBIAN_SUITE = "bookworm"
-# MCP servers of the built-in catalog (agents/mcp.py) that are npm packages: in every image.
+# MCP servers of the built-in catalog (agents/mcp/servers.py) that are npm packages: in every image.
 MCP_NPM_PACKAGES = ("@playwright/mcp@0.0.83", "@upstash/context7-mcp@4.1.1")
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 IMAGE_PREFIX = "coding-agents-"
@@ -83,6 +83,18 @@ class FirstRun:
     only_when_logged_in: bool = False
 
 
+@dataclass(frozen=True)
+class KeyApproval:
+    """A CLI that asks once per API key whether to use it, and keeps the answer in a JSON file:
+    a key you gave the session (your login variable or [agents.NAME] env) is answered yes."""
+
+    variable: str  # the key's variable
+    container: str  # the JSON file, relative to the agent user's home
+    path: tuple[str, ...]  # the list of approved keys in it
+    tail: int  # how many of the key's last characters the CLI records
+    rejected: str = ""  # the list next to it of keys once answered no (the key is taken out of it)
+
+
 AUTONOMY_MODES = ("full", "ask")
 DEFAULT_AUTONOMY = "full"
 
@@ -122,6 +134,7 @@ class Agent:
     login_files: tuple[LoginFile, ...] = ()
     login_env: tuple[str, ...] = ()
     first_run: tuple[FirstRun, ...] = ()
+    key_approvals: tuple[KeyApproval, ...] = ()
     image: str | None = None  # a user-defined agent runs in its base agent's image
     # The container is the boundary: per autonomy mode, how the CLI is told to act without its
     # own prompts ("full") or to keep them ("ask"); never an inner sandbox that cannot work here.
@@ -275,6 +288,9 @@ AGENTS: tuple[Agent, ...] = (
                       host_moved_by=("CLAUDE_CONFIG_DIR", ".claude.json")),
         ),
         login_env=("CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+        # "Do you want to use this API key?" (customApiKeyResponses, the key's last 20 characters).
+        key_approvals=(KeyApproval("ANTHROPIC_API_KEY", ".claude/.claude.json",
+                                   ("customApiKeyResponses", "approved"), 20, rejected="rejected"),),
         first_run=(
             FirstRun(".claude/.claude.json", "json", '{"projects": {"/workspace": {"hasTrustDialogAccepted": true}}}'),
             FirstRun(".claude/.claude.json", "json", '{"hasCompletedOnboarding": true}', only_when_logged_in=True),
@@ -393,3 +409,31 @@ def packaged_agents() -> list[Agent]:
 def image_names() -> list[str]:
     """Every image we build, dependencies first: base, one per packaged agent, all, proxy."""
     return ["base", *(agent.name for agent in packaged_agents()), "all", "proxy"]
+
+
+# --- what other parts derive from the rows (shims, console scripts, the stub, images) --------
+
+# The base image's own programs (images/base/Dockerfile) that `ca-stub versions` reports next to
+# the agents: name, version command, and a word the version line holds when it is not the first
+# line ("" for the first line).
+BASE_PROGRAMS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("node", ("node", "--version"), ""),
+    ("npm", ("npm", "--version"), ""),
+    ("git", ("git", "--version"), ""),
+    ("tmux", ("tmux", "-V"), ""),
+    ("socat", ("socat", "-V"), "version"),  # a banner line comes first
+)
+# Baked next to ca-stub in the base image (agents/images.py), read by the stub.
+STUB_DATA_FILE = "programs.json"
+
+
+def stub_data() -> dict[str, object]:
+    """What the in-container stub knows of the programs an image may carry: each row's version
+    command, then the base image's tools. The stub holds no list of its own."""
+    rows = [(agent.name, agent.version_command, "") for agent in AGENTS]
+    return {"programs": [{"name": name, "command": list(command), "line_with": word}
+                         for name, command, word in (*rows, *BASE_PROGRAMS)]}
+
+
+def stub_data_json() -> bytes:
+    return (json.dumps(stub_data(), indent=2) + "\n").encode()

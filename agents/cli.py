@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -18,18 +19,11 @@ PROG = "coding-agents"
 # For the rare error raised without a hint of its own (a program we ran failed in a way we did not foresee).
 FALLBACK_HINT = "rerun with --debug to see every command run and its output; `coding-agents doctor` checks the setup"
 
-# Program names (links, shims, console scripts) that stand for a command prefix.
-SHIM_COMMANDS: dict[str, list[str]] = {
-    "run-copilot": ["run-agent", "copilot"],
-    "run-codex": ["run-agent", "codex"],
-    "run-claude": ["run-agent", "claude"],
-    "run-gemini": ["run-agent", "gemini"],
-    "run-agent": ["run-agent"],
-    "launch-agent": ["launch-agent"],
-    "connect-agent": ["connect-agent"],
-    "list-agents": ["list-agents"],
-    "remove-agent": ["remove-agent"],
-}
+# Program names (links, shims, console scripts) that stand for a command prefix: these commands
+# under their own name, and run-NAME for `run-agent NAME`, every agent of the table (and a user's own
+# [agents.NAME] when linked so). shim_names() are the ones installed.
+COMMAND_SHIMS = ("run-agent", "launch-agent", "connect-agent", "list-agents", "remove-agent")
+AGENT_SHIM = re.compile(r"run-(?P<agent>[a-z0-9][a-z0-9_-]*)")  # agent names as catalog.custom_agent takes them
 
 
 class Parser(argparse.ArgumentParser):
@@ -80,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def shim_prefix(prog: str) -> list[str] | None:
+    """The command words a program name stands for (`run-claude`: run-agent claude); None: not a shim."""
+    if prog in COMMAND_SHIMS:
+        return [prog]
+    match = AGENT_SHIM.fullmatch(prog)
+    return ["run-agent", match.group("agent")] if match else None
+
+
+def shim_names() -> list[str]:
+    """The shim names to install: the commands', then run-NAME for every row of the agents table."""
+    from agents import catalog
+
+    return [*COMMAND_SHIMS, *(f"run-{name}" for name in catalog.agent_names())]
+
+
 def program_name(argv0: str | None) -> str:
     name = os.path.basename(argv0 or PROG)
     for suffix in (".pyz", ".pex", ".py", ".exe"):
@@ -101,7 +110,7 @@ def invoked_name() -> str:
     name = program_name(sys.argv[0])
     pex_path = os.environ.get("PEX")
     launched_as = os.environ.get("_")
-    if pex_path and launched_as and program_name(launched_as) in SHIM_COMMANDS:
+    if pex_path and launched_as and shim_prefix(program_name(launched_as)) is not None:
         if os.path.realpath(launched_as) == os.path.realpath(pex_path):
             return program_name(launched_as)
     return name
@@ -109,7 +118,7 @@ def invoked_name() -> str:
 
 def expand_shim(prog: str, argv: list[str]) -> list[str]:
     """`run-claude ARGS` means `coding-agents run-agent claude ARGS`."""
-    prefix = SHIM_COMMANDS.get(prog)
+    prefix = shim_prefix(prog)
     if prefix is None:
         return argv
     return prefix + argv

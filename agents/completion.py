@@ -99,12 +99,13 @@ def _values(action: argparse.Action, path: list[str], sessions, agents, secrets)
 
 def session_names() -> list[str]:
     """Every session on the engine, orphaned ones too: two quick queries, nothing per session."""
-    from agents import runner, sessions
+    from agents import runner
     from agents.errors import AgentsError
+    from agents.session import naming
 
-    queries = (["docker", "ps", "--all", "--filter", f"label={sessions.ROLE}=agent", "--format", "{{.Names}}"],
-               ["docker", "volume", "ls", "--filter", f"label={sessions.SESSION}", "--format",
-                '{{.Label "' + sessions.SESSION + '"}}'])
+    queries = (["docker", "ps", "--all", "--filter", f"label={naming.ROLE}=agent", "--format", "{{.Names}}"],
+               ["docker", "volume", "ls", "--filter", f"label={naming.SESSION}", "--format",
+                '{{.Label "' + naming.SESSION + '"}}'])
     names = set()
     for argv in queries:
         try:

@@ -10,8 +10,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agents import netmodes, paths
 from agents.catalog import AUTONOMY_MODES, DEFAULT_AUTONOMY, Agent, custom_agent, find_agent
 from agents.errors import AgentsError
+from agents.mcp import servers as mcp_servers
 
 # Known keys per section, with their types; anything else is a typo we report.
 _SCHEMA: dict[str, dict[str, type]] = {
@@ -87,7 +89,6 @@ _EXAMPLES: dict[str, str] = {
 _KINDS = {str: "string", int: "whole number", float: "number", bool: "boolean", list: "list",
           dict: "table"}
 _FOUND_KINDS = {**_KINDS, float: "decimal number"}
-NETWORK_MODES = ("restricted", "squid", "allow-all")  # the same as --network-proxy's choices
 MIN_PIDS_LIMIT = 64  # the agent's CLI, tmux, git and a shell; 0 or -1 would mean no limit at all
 MIN_MEMORY_BYTES = 6 * 1024 * 1024  # the engine refuses less
 MIN_CPUS = 0.01  # the engine's smallest share
@@ -152,7 +153,7 @@ class Config:
     # [agents.NAME] env, for built-in and own agents: (agent, ((KEY, value), ...))
     agent_env: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     mcp: McpConfig = field(default_factory=McpConfig)
-    mcp_servers: tuple = ()  # agents.mcp.Server, from [mcp_servers.NAME]
+    mcp_servers: tuple = ()  # agents.mcp.servers.Server, from [mcp_servers.NAME]
 
     def env_for(self, agent: Agent) -> dict[str, str]:
         """The variables [agents.NAME] env gives an agent: its base agent's, then its own."""
@@ -163,20 +164,10 @@ class Config:
         return found
 
 
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "coding-agents"
-
-
-def config_path() -> Path:
-    override = os.environ.get("CODING_AGENTS_CONFIG")
-    return Path(override) if override else config_dir() / "config.toml"
-
-
 def load_config(path: Path | None = None) -> Config:
     """Read and validate the config file; a missing file means defaults."""
-    explicit = path is not None or bool(os.environ.get("CODING_AGENTS_CONFIG"))
-    path = path or config_path()
+    explicit = path is not None or bool(os.environ.get(paths.CONFIG_VARIABLE))
+    path = path or paths.config_file()
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -209,9 +200,7 @@ def parse_config(text: str, path: Path) -> Config:
             hint="fix the file, or move it aside to use defaults",
         ) from error
     custom, agent_env = parse_agents(data.pop("agents", {}), path)
-    from agents import mcp
-
-    servers = mcp.parse_servers(data.pop("mcp_servers", {}), "user", f"config file {path}")
+    servers = mcp_servers.parse_servers(data.pop("mcp_servers", {}), "user", f"config file {path}")
     for section, values in data.items():
         if section not in _SCHEMA:
             raise AgentsError(
@@ -265,7 +254,7 @@ def parse_config(text: str, path: Path) -> Config:
         agents=custom,
         agent_env=agent_env,
         mcp=McpConfig(
-            enable=mcp.parse_enable(data["mcp"]["enable"], f"config file {path}") if "enable" in data.get("mcp", {})
+            enable=mcp_servers.parse_enable(data["mcp"]["enable"], f"config file {path}") if "enable" in data.get("mcp", {})
             else (),
             capability_hours=_positive(data.get("mcp", {}).get("capability_hours", 24), "[mcp] capability_hours",
                                        path),
@@ -300,9 +289,9 @@ def check_value(section: str, key: str, value: object, where: str) -> None:
                           else f"{where} = {value} would refuse every reply", hint=f"use at least 1; {example}")
     if (section, key) == ("sessions", "cpus"):
         check_cpus(float(value), where)
-    if (section, key) == ("sessions", "network") and value not in NETWORK_MODES:
+    if (section, key) == ("sessions", "network") and value not in netmodes.NAMES:
         raise AgentsError(f"{where} = {value!r} is not a network mode",
-                          hint="choose " + ", ".join(repr(mode) for mode in NETWORK_MODES))
+                          hint="choose " + ", ".join(repr(mode) for mode in netmodes.NAMES))
     if (section, key) == ("network", "subnet_pool"):
         check_subnet_pool(value, where)
     if (section, key) == ("network", "allow"):

@@ -141,6 +141,11 @@ def next_session_number(existing_branches: list[str], agent: str) -> int:
     return max(numbers) + 1
 
 
+def has_uncommitted(repo: Path) -> bool:
+    """Whether the work tree has tracked or untracked (not ignored) changes; writes nothing."""
+    return bool(git(repo, "status", "--porcelain", "--untracked-files=all").stdout.strip())
+
+
 def snapshot_uncommitted(repo: Path, base: str) -> str | None:
     """A commit (on no branch) holding the work tree's tracked and untracked changes, or None if clean.
 

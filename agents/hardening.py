@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from agents.errors import AgentsError
-
-AGENT_UID = 1000
+from agents.session.naming import AGENT_UID  # noqa: E402  (one place for the uid)
 
 # Extra `docker run` options a config may add. Anything else is refused: a list of what is
 # safe cannot be bypassed by an option nobody thought of (--read-only=false, --volumes-from ...).

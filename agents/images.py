@@ -170,6 +170,8 @@ def build_context(spec: ImageSpec, ca_cert: bytes) -> bytes:
         if spec.include_stub:
             for path, data in walk_files("stub"):
                 add(f"stub/{path}", data)
+            # The stub's knowledge of the CLIs, from the agents table (the stub has no list).
+            add(f"stub/{catalog.STUB_DATA_FILE}", catalog.stub_data_json())
         add(CA_FILE_IN_CONTEXT, ca_cert)
     return buffer.getvalue()
 

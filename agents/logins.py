@@ -20,10 +20,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, files, mcp, netlog, runner, sessions, toml_text
+from agents import bridges, files, paths, runner, toml_text
 from agents.catalog import DEFAULT_AUTONOMY, Account, Agent, FirstRun, LoginFile
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
+from agents.mcp import render
+from agents.session import naming
 
 MAX_LOGIN_BYTES = 1024 * 1024
 
@@ -36,14 +38,14 @@ def host_path(login: LoginFile, home: Path, environ: dict[str, str]) -> Path:
 
 
 def container_path(relative: str) -> str:
-    return f"{sessions.HOME}/{relative}"
+    return f"{naming.HOME}/{relative}"
 
 
 def tmpfs_args(agent: Agent) -> list[str]:
     """Each login folder is a tmpfs owned by the agent user: nothing in it reaches a disk."""
     args = []
     for folder in agent.login_dirs:
-        args += ["--tmpfs", f"{container_path(folder)}:rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700"]
+        args += ["--tmpfs", f"{container_path(folder)}:rw,nosuid,nodev,size=64m,uid={naming.AGENT_UID},gid={naming.AGENT_UID},mode=0700"]
     return args
 
 
@@ -71,6 +73,22 @@ def load_json_object(data: bytes | None) -> dict | None:
     except ValueError:
         return None
     return found if isinstance(found, dict) else None
+
+
+def approve_key(existing: bytes | None, approval, key: str) -> bytes:
+    """The CLI's JSON file with this key's tail among the approved ones, and out of the rejected
+    ones: you gave the key to this session yourself."""
+    document = load_json_object(existing) or {}
+    holder = document
+    for part in approval.path[:-1]:
+        holder = holder.setdefault(part, {}) if isinstance(holder.get(part, {}), dict) else {}
+    tail = key[-approval.tail:]
+    approved = [item for item in holder.get(approval.path[-1], []) if isinstance(item, str) and item != tail]
+    holder[approval.path[-1]] = [*approved, tail]
+    rejected = holder.get(approval.rejected) if approval.rejected else None
+    if isinstance(rejected, list) and tail in rejected:
+        holder[approval.rejected] = [item for item in rejected if item != tail]
+    return json.dumps(document, indent=2).encode()
 
 
 def apply_first_run(existing: bytes | None, first_run: FirstRun) -> bytes:
@@ -142,7 +160,7 @@ def read_host_logins(agent: Agent, home: Path, environ: dict[str, str]) -> list[
     return found
 
 
-def apply_rendered(existing: bytes | None, rendered: mcp.Rendered) -> bytes:
+def apply_rendered(existing: bytes | None, rendered: render.Rendered) -> bytes:
     """Our MCP servers replace the file's own (the host's servers would not run in here)."""
     if rendered.format == "json":
         data = load_json_object(existing) or {}
@@ -171,7 +189,7 @@ def apply_host_settings(existing: bytes | None, file_format: str, chosen: dict) 
 
 
 def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str],
-                rendered: mcp.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
+                rendered: render.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
                 endpoints: Endpoints | None = None) -> dict:
     """What logins-receive writes: files (with the host's mtimes), login variables, files to watch.
 
@@ -203,6 +221,9 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
         if answers.only_when_logged_in and not logged_in:
             continue
         layer(answers.container, lambda existing, a=answers: apply_first_run(existing, a))
+    for approval in agent.key_approvals:
+        if given.get(approval.variable):
+            layer(approval.container, lambda existing, a=approval: approve_key(existing, a, given[a.variable]))
     if rendered is not None:
         current = files.get(rendered.container)
         existing = base64.b64decode(current["data"]) if current else None
@@ -227,7 +248,7 @@ def returned_files(agent: Agent, home: Path, environ: dict[str, str]) -> tuple[t
 
 
 def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, str] | None = None,
-            rendered: mcp.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
+            rendered: render.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
             endpoints: Endpoints | None = None) -> str:
     """Stream the bundle into the running container; returns a one-line summary for the user."""
     environ = dict(os.environ if environ is None else environ)
@@ -235,7 +256,7 @@ def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, s
     host_logins = read_host_logins(agent, home, environ) if use_host_logins else []
     bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered, autonomy, endpoints)
     result = runner.run(
-        ["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"],
+        naming.agent_exec(name, "ca-stub", "logins-receive", stdin=True),
         input=json.dumps(bundle), check=False, timeout=60,
     )
     if not result.ok:
@@ -258,10 +279,6 @@ def summary(agent: Agent, host_logins: list[HostLogin], bundle: dict, use_host_l
 
 
 # --- copy-back (runs on the host, one process per request; see bridges.py) --------------------
-
-
-def lock_path() -> Path:
-    return netlog.state_dir() / "logins.lock"
 
 
 def login_rule(container: str) -> LoginFile | None:
@@ -363,10 +380,10 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
     rule = login_rule(container)
     returned = load_json_object(data)
     if (host.endswith(".json") or rule is not None) and returned is None:
-        # The stub sends it again at its next look (see logins_push in stub/ca-stub).
+        # The stub sends it again at its next look (see logins_push in stub/ca_stub/logins.py).
         return _decide(settings, event, "refused: not a JSON object (a half-written file?)")
     target = Path(host)
-    with files.open_private(lock_path(), "a") as held:
+    with files.open_private(paths.logins_lock(), "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         try:
             stat = target.stat()

@@ -11,13 +11,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents import bridges, docker, mcp, runner, sessions, workspace
+from agents import bridges, docker, runner, workspace
+from agents.mcp import render, servers
+from agents.session import model, naming, planner
 
 if TYPE_CHECKING:
     from agents.config import Config
 
 
-def build(request: sessions.SessionRequest, config: Config) -> dict:
+def build(request: planner.SessionRequest, config: Config) -> dict:
     """What this session is made of; its SHA-256 becomes a label, and capabilities are bound to it."""
     import hashlib
 
@@ -31,14 +33,14 @@ def build(request: sessions.SessionRequest, config: Config) -> dict:
     sources = {}
     if config.path:
         sources[str(config.path)] = file_digest(config.path)
-    repo_file = request.repo / mcp.REPO_CONFIG
+    repo_file = request.repo / servers.REPO_CONFIG
     if repo_file.exists():
         sources[str(repo_file)] = file_digest(repo_file)
     bridge = request.bridge
     rendered = {}
     if bridge and bridge.mcp_rendered:
-        chosen = mcp.Rendered(**bridge.mcp_rendered)
-        rendered[chosen.container] = mcp.rendered_digest(chosen, chosen.content)
+        chosen = render.Rendered(**bridge.mcp_rendered)
+        rendered[chosen.container] = render.rendered_digest(chosen, chosen.content)
     images_used = {request.image: docker.image_id(request.image)}
     if request.policy is not None:
         images_used[request.proxy_image] = docker.image_id(request.proxy_image)
@@ -48,7 +50,7 @@ def build(request: sessions.SessionRequest, config: Config) -> dict:
         "tool": {"path": tool or "source", "sha256": file_digest(tool) if tool else None},
         "config_sources": sources,
         "rendered_mcp": rendered,
-        "mcp_servers": {name: mcp.definition_digest(definition)
+        "mcp_servers": {name: servers.definition_digest(definition)
                         for name, definition in ((bridge.mcp_sidecar or {}) if bridge else {}).items()},
         "images": images_used,
         "network": request.network,
@@ -58,7 +60,15 @@ def build(request: sessions.SessionRequest, config: Config) -> dict:
     }
 
 
-def told(request: sessions.SessionRequest) -> dict:
+def digest_of(document: dict[str, Any]) -> str:
+    """The manifest's SHA-256: the label coding-agents.manifest, and what capabilities are bound to."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def told(request: planner.SessionRequest) -> dict:
     """What the agent's CLI was told: its command, variables (names only where they may be
     keys), and the settings forced into its files."""
     import json
@@ -69,7 +79,7 @@ def told(request: sessions.SessionRequest) -> dict:
     return {
         "name": agent.name,
         "autonomy": request.autonomy,
-        "command": sessions.agent_command(dataclasses.replace(request, prompt="PROMPT" if request.prompt else None)),
+        "command": planner.agent_command(dataclasses.replace(request, prompt="PROMPT" if request.prompt else None)),
         "env": dict((*agent.env, *said.env)),
         "settings": {item.container: json.loads(item.content) for item in said.settings},
         "endpoint_env": list(plan.env_names) if plan else [],
@@ -79,7 +89,7 @@ def told(request: sessions.SessionRequest) -> dict:
 
 
 
-def verify(info: sessions.SessionInfo) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def verify(info: model.SessionInfo) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     settings = bridges.load_settings(info.name)
     document = settings.manifest or {}
     checks: list[dict[str, Any]] = []
@@ -87,8 +97,8 @@ def verify(info: sessions.SessionInfo) -> tuple[dict[str, Any], list[dict[str, A
     def check(what: str, ok: bool, detail: str) -> None:
         checks.append({"what": what, "ok": ok, "detail": detail})
 
-    label = info.labels.get(sessions.MANIFEST, "")
-    digest = mcp.manifest_digest(document)
+    label = info.labels.get(naming.MANIFEST, "")
+    digest = digest_of(document)
     check("manifest label", label == digest, f"sha256 {digest}" if label == digest else
           f"label {label or '(none)'} but the recorded manifest hashes to {digest}")
     for ref, recorded in (document.get("images") or {}).items():
@@ -97,15 +107,15 @@ def verify(info: sessions.SessionInfo) -> tuple[dict[str, Any], list[dict[str, A
             check(f"image {ref}", running == recorded, running if running == recorded else
                   f"the container runs {running}, the manifest says {recorded}")
     if settings.mcp_rendered:
-        rendered = mcp.Rendered(**settings.mcp_rendered)
+        rendered = render.Rendered(**settings.mcp_rendered)
         recorded = (document.get("rendered_mcp") or {}).get(rendered.container)
         if workspace.session_state(info.name) != "running":
             check(f"MCP servers in {rendered.container}", True, "not checked: the session is not running")
         else:
-            shown = runner.run(["docker", "exec", "--user", "1000", info.name, "cat",
-                                f"{sessions.HOME}/{rendered.container}"], check=False)
+            shown = runner.run(naming.agent_exec(info.name, "cat", f"{naming.HOME}/{rendered.container}"),
+                               check=False)
             try:
-                found = mcp.rendered_digest(rendered, shown.stdout) if shown.ok else None
+                found = render.rendered_digest(rendered, shown.stdout) if shown.ok else None
             except ValueError:
                 found = None
             check(f"MCP servers in {rendered.container}", found == recorded,

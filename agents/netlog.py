@@ -13,20 +13,17 @@ import json
 import os
 from pathlib import Path
 
-from agents import files, network, runner, sessions
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "coding-agents"
+from agents import files, network, paths, runner
+from agents.session import naming
 
 
 def log_path(name: str) -> Path:
-    return state_dir() / "network" / f"{name}.log"
+    return paths.network_dir() / f"{name}.log"
 
 
 def _cursor_path(name: str) -> Path:
-    return state_dir() / "network" / f"{name}.cursor"
+    """How far a log written before its entries named their proxy line got (only read now)."""
+    return paths.network_dir() / f"{name}.cursor"
 
 
 def collect(name: str) -> int:
@@ -37,14 +34,14 @@ def collect(name: str) -> int:
     """
     import fcntl
 
-    lock_path = _cursor_path(name).with_suffix(".lock")
+    lock_path = paths.network_dir() / f"{name}.lock"
     with files.open_private(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return _collect_locked(name)
 
 
 def _collect_locked(name: str) -> int:
-    proxy = sessions.proxy_name(name)
+    proxy = naming.proxy_name(name)
     found = runner.run(["docker", "inspect", "--format", "{{.Id}}", proxy], check=False)
     if not found.ok:
         return 0
@@ -128,8 +125,19 @@ def decisions(name: str) -> list[network.Decision]:
     ]
 
 
+# How collect() writes a denial (json.dumps' separators). Inside a JSON string a quote is always
+# escaped, so these bytes occur in a whole line only as its decision field.
+_DENIED = b'"decision": "denied"'
+
+
 def denied_count(name: str) -> int:
-    return sum(1 for entry in read(name) if entry.get("decision") == "denied")
+    """Denied requests in the log, counted in its bytes (list-agents asks this of every squid
+    session: no line is parsed). A line still being written is left for the next look."""
+    try:
+        data = log_path(name).read_bytes()
+    except OSError:
+        return 0
+    return data[: data.rfind(b"\n") + 1].count(_DENIED)
 
 
 def format_entry(entry: dict) -> str:

@@ -8,7 +8,6 @@ time, and then runs as on any local repository: the agent's branch lands in that
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sys
@@ -17,7 +16,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import git, runner
+from agents import git, paths, runner
 from agents.errors import AgentsError
 
 SCHEMES = ("https", "http", "ssh", "git")
@@ -90,19 +89,14 @@ def redact(text: str) -> str:
     return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text)
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "coding-agents" / "repos"
-
-
 def clone_path(remote: RemoteRepo) -> Path:
-    return cache_dir() / remote.host / Path(*remote.path)
+    return paths.repos_dir() / remote.host / Path(*remote.path)
 
 
 def origin_of(folder: Path) -> str | None:
     """The URL a clone in our cache was made from, or None for any other folder."""
     try:
-        inside = Path(folder).resolve().relative_to(cache_dir().resolve())
+        inside = Path(folder).resolve().relative_to(paths.repos_dir().resolve())
     except ValueError:
         return None
     if not inside.parts:
@@ -141,7 +135,7 @@ def update(remote: RemoteRepo, target: Path) -> None:
     if origin != remote.stored:
         raise AgentsError(f"{target} is not our clone of {remote.shown}" + (f" (it is one of {redact(origin)})"
                                                                             if origin else ""),
-                          hint=f"move or remove that folder, then try again (it is only a cache: {cache_dir()})")
+                          hint=f"move or remove that folder, then try again (it is only a cache: {paths.repos_dir()})")
     _say(f"==> fetching {remote.shown} into {target}")
     _git_network(["git", "-C", str(target), "fetch", "--prune", remote.argv_url,
                   "+refs/heads/*:refs/remotes/origin/*"], remote, "fetch")

@@ -37,7 +37,9 @@ def walk_files(relative_dir: str) -> Iterator[tuple[str, bytes]]:
 
     def walk(node: Traversable, prefix: str) -> Iterator[tuple[str, bytes]]:
         for child in sorted(node.iterdir(), key=lambda c: c.name):
-            if child.name == "__pycache__" or child.name == "__init__.py":
+            # A top-level __init__.py would only mark the folder as a package; the stub's own
+            # package (stub/ca_stub/) needs its __init__.py in the image.
+            if child.name == "__pycache__" or (child.name == "__init__.py" and not prefix):
                 continue
             path = f"{prefix}{child.name}"
             if child.is_dir():

@@ -188,6 +188,13 @@ def check_interrupt() -> None:
         raise KeyboardInterrupt
 
 
+def renote_interrupt() -> None:
+    """Note again a Ctrl-C that a checkpoint in a helper thread raised, so that the main thread's
+    next checkpoint raises it (and rolls back) instead of the thread that cannot."""
+    if _interrupts.depth:
+        _interrupts.pending = True
+
+
 def pause(seconds: float) -> None:
     """time.sleep for poll loops, and a checkpoint after it."""
     import time

@@ -15,16 +15,11 @@ import os
 import re
 from pathlib import Path
 
-from agents import files
+from agents import files, paths
 from agents.errors import AgentsError, UsageError
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_VALUE_BYTES = 64 * 1024
-
-
-def store_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "coding-agents" / "secrets"
 
 
 def validate_name(name: str) -> str:
@@ -44,14 +39,14 @@ def _aead():
 
 
 def _private_dir() -> Path:
-    folder = store_dir()
+    folder = paths.secrets_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
     return folder
 
 
 def _key(create: bool) -> bytes | None:
-    path = store_dir() / "key"
+    path = paths.secrets_dir() / "key"
     try:
         key = path.read_bytes()
     except FileNotFoundError:
@@ -67,7 +62,7 @@ def _key(create: bool) -> bytes | None:
 
 
 def _load() -> dict[str, dict[str, str]]:
-    path = store_dir() / "secrets.json"
+    path = paths.secrets_dir() / "secrets.json"
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -83,11 +78,11 @@ def _load() -> dict[str, dict[str, str]]:
 def _save(entries: dict[str, dict[str, str]]) -> None:
     """A whole-file replace; callers hold the store's lock."""
     _private_dir()
-    files.write_private(store_dir() / "secrets.json", json.dumps(entries, indent=2, sort_keys=True).encode())
+    files.write_private(paths.secrets_dir() / "secrets.json", json.dumps(entries, indent=2, sort_keys=True).encode())
 
 
 def _lock():
-    descriptor = os.open(store_dir() / ".lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    descriptor = os.open(paths.secrets_dir() / ".lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     return os.fdopen(descriptor, "a")
 
 
@@ -119,7 +114,7 @@ def remove_secret(name: str) -> bool:
     import fcntl
 
     validate_name(name)
-    if not store_dir().exists():
+    if not paths.secrets_dir().exists():
         return False
     with _lock() as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from agents import sessions
+from agents.session import naming
 
 EXTENSION_ID = "ms-vscode-remote.remote-containers"
 AGENT_USER = "agent"
 
 
-def attach_uri(container: str, folder: str = sessions.WORKSPACE) -> str:
+def attach_uri(container: str, folder: str = naming.WORKSPACE) -> str:
     """vscode-remote://attached-container+<hex of {"containerName":"/NAME"}><folder>."""
     target = json.dumps({"containerName": "/" + container.lstrip("/")}, separators=(",", ":"))
     return f"vscode-remote://attached-container+{target.encode().hex()}{folder}"
@@ -35,7 +35,7 @@ def image_config(existing: dict | None = None) -> dict:
     """Keep whatever the user set; make VS Code connect as the agent user in /workspace."""
     merged = dict(existing or {})
     merged["remoteUser"] = AGENT_USER
-    merged["workspaceFolder"] = sessions.WORKSPACE
+    merged["workspaceFolder"] = naming.WORKSPACE
     return merged
 
 

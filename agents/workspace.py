@@ -10,14 +10,20 @@ host repository is never writable from inside.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agents import docker, git, runner, sessions
+from agents import docker, git, runner
 from agents.errors import AgentsError
+from agents.session import model, naming
+
+if TYPE_CHECKING:  # the planner (and what it imports) only where a container is made: list-agents does without
+    from agents.session import planner
 
 
-def populate(plan: sessions.LaunchPlan, repo: Path, commits: list[str]) -> None:
+def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str]) -> None:
     """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes)."""
     with tempfile.TemporaryDirectory(prefix="coding-agents-pack-") as tmp:
         object_list = os.path.join(tmp, "objects")
@@ -41,23 +47,26 @@ def session_state(name: str) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
-def _in_workspace(info: sessions.SessionInfo, *command: str) -> runner.Result:
-    """Run a ca-stub command on the workspace: in the container if it runs, else in a throwaway one."""
-    if session_state(info.name) == "running":
-        argv = ["docker", "exec", "--user", "1000", info.name, *command]
+def _in_workspace(info: model.SessionInfo, *command: str, state: str | None = None) -> runner.Result:
+    """Run a ca-stub command on the workspace: in the container if it runs, else in a throwaway one.
+    state: the container's state when the caller has just read it (one inspect less)."""
+    if (state or session_state(info.name)) == "running":
+        argv = naming.agent_exec(info.name, *command)
     else:
-        argv = [*sessions.helper_run_args(info.workspace_volume, info.image, 256), *command]
+        from agents.session import planner
+
+        argv = [*planner.helper_run_args(info.workspace_volume, info.image, 256), *command]
     return runner.run(argv, check=False)
 
 
-def health(info: sessions.SessionInfo) -> dict:
-    """A fresh {"tip", "ahead", "dirty"} report for the session branch."""
+def health(info: model.SessionInfo, state: str | None = None) -> dict:
+    """A fresh {"tip", "ahead", "dirty", "elsewhere"} report for the session branch (the agent's
+    word: unsynced_commits decides from it what the host lacks). state: as _in_workspace."""
     import json
 
-    synced = git.ref_sha(info.repo, git.SESSION_REF_PREFIX + info.name) if info.repo.is_dir() else None
     result = _in_workspace(
-        info, "env", f"CODING_AGENTS_BRANCH={info.branch}", f"CODING_AGENTS_BASE={info.base}",
-        f"CODING_AGENTS_SYNCED={synced or ''}", "ca-stub", "health",
+        info, "env", f"CODING_AGENTS_BRANCH={info.branch}", f"CODING_AGENTS_BASE={info.base}", "ca-stub", "health",
+        state=state,
     )
     try:
         return json.loads(result.stdout)
@@ -68,16 +77,18 @@ def health(info: sessions.SessionInfo) -> dict:
         ) from error
 
 
-def autocommit(info: sessions.SessionInfo) -> bool:
+def autocommit(info: model.SessionInfo) -> bool:
     """Commit uncommitted work in the workspace (running or not). True when a commit was made."""
     result = _in_workspace(info, "ca-stub", "autocommit")
     return result.ok and result.stdout.strip() == "committed"
 
 
-def fetch_tip(info: sessions.SessionInfo) -> str | None:
+def fetch_tip(info: model.SessionInfo) -> str | None:
     """Fetch the agent branch into refs/coding-agents/sessions/<name>; return its commit."""
+    from agents.session import planner
+
     running = session_state(info.name) == "running"
-    url = sessions.upload_pack_url(info.name, running, info.workspace_volume, info.image)
+    url = planner.upload_pack_url(info.name, running, info.workspace_volume, info.image)
     tracking = git.SESSION_REF_PREFIX + info.name
     result = runner.run(
         [
@@ -98,7 +109,7 @@ def fetch_tip(info: sessions.SessionInfo) -> str | None:
     return git.ref_sha(info.repo, tracking)
 
 
-def sync(info: sessions.SessionInfo) -> git.SyncOutcome:
+def sync(info: model.SessionInfo) -> git.SyncOutcome:
     if not info.repo.is_dir():
         raise AgentsError(
             f"the host repository {info.repo} of {info.name} is gone",
@@ -110,16 +121,44 @@ def sync(info: sessions.SessionInfo) -> git.SyncOutcome:
     return git.land_commits(info.repo, info.branch, tip, base=info.base)
 
 
-def unsynced_commits(info: sessions.SessionInfo) -> int | None:
-    """Commits on the agent branch that the host does not have yet (from the last health report)."""
-    if info.tip is None or info.ahead is None:
+# A commit id as git prints it (SHA-1 or SHA-256). The tip comes from the agent's report, so it
+# is never handed to git as a revision expression ("HEAD", "main~3", an option).
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def count_unsynced(tip: str | None, ahead: int | None, host_has_tip: bool, synced_ahead: int) -> int | None:
+    """The one rule for how many commits of the agent branch the host lacks.
+
+    tip and ahead (commits from the session's base to the tip) are the agent's report and only
+    size the answer; whether anything is missing is the host's own fact, host_has_tip. A tip the
+    host has brings its whole history, so nothing is missing. Otherwise at least the tip is:
+    the commits on top of what the host synced (synced_ahead: base..its session ref, on the
+    host), or, when that leaves none (the agent rewrote what was synced, e.g. a rebase), every
+    commit since the base. None: the agent's branch is not there (nothing a sync would bring).
+    """
+    if tip is None:
+        return None
+    if host_has_tip:
+        return 0
+    if ahead is None:
+        return 1
+    on_top = ahead - synced_ahead
+    return on_top if on_top > 0 else max(ahead, 1)
+
+
+def unsynced_commits(info: model.SessionInfo, synced_refs: dict[str, str] | None = None) -> int | None:
+    """count_unsynced for a session, with info.tip and info.ahead from its health report (the
+    periodic one, or a fresh one the caller put in). synced_refs: the repo's
+    refs/coding-agents/sessions/* as {ref: sha}, read once for many sessions."""
+    tip = info.tip
+    ahead = info.ahead if type(info.ahead) is int and info.ahead >= 0 else None
+    if tip is None:
         return None
     if not info.repo.is_dir():
-        return info.ahead
-    synced = git.ref_sha(info.repo, git.SESSION_REF_PREFIX + info.name)
-    if synced is None:
-        return info.ahead
-    if synced == info.tip:
-        return 0
-    host_has = git.count_commits(info.repo, info.base, synced) if info.base else 0
-    return max(info.ahead - host_has, 0)
+        return ahead  # nothing on this machine to compare with: the agent's count is all there is
+    ref = git.SESSION_REF_PREFIX + info.name
+    synced = synced_refs.get(ref) if synced_refs is not None else git.ref_sha(info.repo, ref)
+    host_has_tip = tip in (synced, info.base) or (  # the host fetched it, or made it (the base)
+        isinstance(tip, str) and _COMMIT_ID.fullmatch(tip) is not None and git.ref_sha(info.repo, tip) == tip)
+    synced_ahead = git.count_commits(info.repo, info.base, synced) if synced and info.base and not host_has_tip else 0
+    return count_unsynced(tip, ahead, host_has_tip, synced_ahead)

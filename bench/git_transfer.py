@@ -13,7 +13,7 @@ first commit, then COMMITS-1 commits each rewriting TOUCH files), then times:
   coding-agents populate             agents.workspace.populate: the objects of one commit
                                      (agents.git.object_list_for_checkout), `git pack-objects
                                      --stdout` piped into `docker run --rm -i` of the base
-                                     image running agents.sessions.POPULATE_SCRIPT on a fresh
+                                     image running agents.session.planner.POPULATE_SCRIPT on a fresh
                                      volume (index-pack + checkout)
 
 and, to split the last one up, `git pack-objects` alone and a `docker run --rm -i true` with
@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents import catalog, git, hardening, images, sessions, workspace  # noqa: E402
+from agents import catalog, git, hardening, images, workspace  # noqa: E402
+from agents.session import planner  # noqa: E402
 
 BENCH_LABEL = "coding-agents.bench=git_transfer"
 WORDS = (
@@ -157,10 +158,10 @@ def clone_case(label: str, repo: Path, target: Path, *flags: str) -> Case:
     )
 
 
-def session_request(repo: Path, head: str, name: str) -> sessions.SessionRequest:
-    """The request launcher.build_request makes for `launch-agent shell REPO` (defaults elsewhere)."""
+def session_request(repo: Path, head: str, name: str) -> planner.SessionRequest:
+    """The request checks.build_request makes for `launch-agent shell REPO` (defaults elsewhere)."""
     agent = catalog.get_agent("shell")
-    return sessions.SessionRequest(
+    return planner.SessionRequest(
         agent=agent,
         repo=repo,
         branch="shell/session-1",
@@ -178,13 +179,13 @@ class Populate:
         self.repo = repo
         self.head = head
         self.count = 0
-        self.plan: sessions.LaunchPlan | None = None
+        self.plan: planner.LaunchPlan | None = None
         self.check = ""
 
     def prepare(self) -> None:
         self.count += 1
         name = f"bench-git-transfer-{os.getpid()}-{self.count}"
-        self.plan = sessions.plan_launch(session_request(self.repo, self.head, name))
+        self.plan = planner.plan_launch(session_request(self.repo, self.head, name))
         run(["docker", "volume", "create", "--label", BENCH_LABEL, self.plan.workspace_volume])
 
     def action(self) -> None:
@@ -197,7 +198,7 @@ class Populate:
         if not self.check:  # what the workspace looks like afterwards: reported, not asserted
             shown = subprocess.run(
                 [
-                    *sessions.helper_run_args(self.plan.workspace_volume, images.image_ref("base"), 256),
+                    *planner.helper_run_args(self.plan.workspace_volume, images.image_ref("base"), 256),
                     "sh", "-c",
                     "printf '%s files, .git/shallow %s, git log %s' \"$(git ls-files | wc -l)\" "
                     "\"$(test -f .git/shallow && echo present || echo missing)\" "

@@ -169,7 +169,7 @@ def make_home(home: Path, clis: list[str], port: int) -> None:
 
 
 def prompt_command(agent: catalog.Agent) -> list[str]:
-    """The CLI's prompt mode with what the default autonomy mode tells it (as sessions.agent_command)."""
+    """The CLI's prompt mode with what the default autonomy mode tells it (as planner.agent_command)."""
     command = agent.with_told(agent.prompt_command, catalog.DEFAULT_AUTONOMY)
     return [part.replace("{prompt}", PROMPT) for part in command]
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up coding-agents on this machine and build its images:
-#   1. build dist/coding-agents.pyz (pex, in a project venv)
-#   2. install it as ~/.local/bin/coding-agents (or $PREFIX/bin) with the run-claude, launch-agent, ... shims,
-#      and bash and zsh completion (~/.local/share/bash-completion/completions/, ~/.local/share/zsh/site-functions/)
+#   1. build dist/coding-agents.pyz (pex, in a project venv), and dist/shell/: the shims for every agent
+#   2. install it as ~/.local/bin/coding-agents (or $PREFIX/bin) with the run-agent, run-claude (one per agent),
+#      launch-agent, ... shims, and bash and zsh completion (~/.local/share/bash-completion/completions/,
+#      ~/.local/share/zsh/site-functions/)
 #   3. offer to put that bin folder on PATH when it is not (asks y/N on a terminal; never edits without a yes)
 #   4. make a base OS image with debootstrap if no registry is reachable (root)
 #   5. build every image (`coding-agents images build all`) and run `coding-agents doctor`
@@ -43,12 +44,10 @@ say "building dist/coding-agents.pyz"
 bin_dir="${PREFIX:-$HOME/.local}/bin"
 mkdir -p "$bin_dir"
 install -m 0755 "$ROOT/dist/coding-agents.pyz" "$bin_dir/coding-agents"
-for shim in "$ROOT"/shell/*; do
-    [[ -f $shim && $shim != *.ps1 ]] || continue
-    install -m 0755 "$shim" "$bin_dir/$(basename "$shim")"
-done
+# dist/shell/ holds the one shim under every shim name of the agents table (build_zipapp.py wrote it).
+install_shims "$ROOT/dist/shell" "$bin_dir"
 say "installed coding-agents and its shims into $bin_dir"
-install_completion "$ROOT/shell/completion" "$ROOT/shell" "${PREFIX:+$PREFIX/share}"
+install_completion "$ROOT/dist/shell/completion" "$ROOT/dist/shell" "${PREFIX:+$PREFIX/share}"
 offer_path "$bin_dir" "$path_choice"
 # trivy (from the venv) lets image builds scan for secrets before tagging.
 [[ -e "$bin_dir/trivy" ]] || ln -s "$VENV/bin/trivy" "$bin_dir/trivy"

@@ -59,8 +59,17 @@ ensure_base_os_image() {
     "$pyz" images bootstrap-base
 }
 
-# Bash and zsh completion for coding-agents and its shims: the scripts from $1 (shell/completion)
-# for the commands named by coding-agents and the shims in $2 (shell/), under $3 (a share folder;
+# The bash shims of $1 (dist/shell/: one file under every shim name) into the bin folder $2.
+install_shims() {
+    local shims=$1 bin_dir=$2 shim
+    for shim in "$shims"/*; do
+        [[ -f $shim && $shim != *.ps1 ]] || continue
+        install -m 0755 "$shim" "$bin_dir/$(basename "$shim")"
+    done
+}
+
+# Bash and zsh completion for coding-agents and its shims: the scripts from $1 (dist/shell/completion)
+# for the commands named by coding-agents and the shims in $2 (dist/shell/), under $3 (a share folder;
 # default ${XDG_DATA_HOME:-~/.local/share}). bash-completion loads a command's completion from
 # completions/<command>, so the bash file goes in under each name.
 install_completion() {

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from agents import catalog
+from agents import catalog, netmodes
 from agents.commands import _values
-
-NETWORK_MODES = ("restricted", "squid", "allow-all")  # = agents.config.NETWORK_MODES (kept cheap to import)
 
 
 def add_agent_argument(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +28,7 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
                         help="memory limit, e.g. 4g or 512m (at least 6m)")
     parser.add_argument("--include-uncommitted", action="store_true", help="carry uncommitted host changes into the session")
     parser.add_argument(
-        "--network-proxy", choices=NETWORK_MODES, metavar="MODE",
+        "--network-proxy", choices=netmodes.NAMES, metavar="MODE",
         help="squid (default: only allowlisted hosts, through a logged proxy), restricted (no network) "
         "or allow-all (plain bridge); the default comes from [sessions] network",
     )
@@ -71,6 +69,7 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         help="pass the engine's GPUs through to the agent (docker --gpus all); refused when the engine "
         "has no GPU runtime (NVIDIA Container Toolkit)",
     )
+    add_dry_run(parser, "the launch")
     parser.add_argument(
         "-y", "--yes", action="store_true",
         help="run-agent: when the agent exits with --no-push, discard unsynced commits without refusing; "
@@ -78,9 +77,41 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_dry_run(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"print {what}'s plan (names, mounts, networks, every docker argv; secrets as ***) "
+                        "and change nothing")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: the plan as JSON")
+
+
+def print_preview(preview: dict, as_json: bool) -> int:
+    from agents import output
+    from agents.session import preview as preview_module
+
+    if as_json:
+        output.print_json(preview)
+    else:
+        print(preview_module.render_text(preview))
+    return 0
+
+
+def dry_run(args: argparse.Namespace, mode: str) -> int | None:
+    """The preview when --dry-run was given (None otherwise); --json alone is refused."""
+    from agents.errors import UsageError
+
+    if args.json and not args.dry_run:
+        raise UsageError("--json only goes with --dry-run here", hint="add --dry-run, or leave out --json")
+    if not args.dry_run:
+        return None
+    from agents.config import load_config
+    from agents.session import preview
+
+    return print_preview(preview.launch_preview(launch_options(args, mode), load_config()), args.json)
+
+
 def launch_options(args: argparse.Namespace, mode: str):
     """The Namespace as plain launch options (handlers pass values, not Namespaces, inward)."""
-    from agents.launcher import LaunchOptions
+    from agents.session.options import LaunchOptions
 
     return LaunchOptions(
         agent=args.agent,

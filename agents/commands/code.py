@@ -21,11 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher, runner, vscode
+    from agents import runner, vscode
     from agents.config import load_config
+    from agents.session import query, services
 
-    info = launcher.pick_session(args.name)
-    launcher.ensure_running(info, load_config().network.subnet_pool)
+    info = query.pick_session(args.name)
+    services.ensure_running(info, load_config().network.subnet_pool)
     config_path = vscode.write_image_config(info.image)
     uri = vscode.attach_uri(info.name)
     code = runner.which("code")

@@ -12,6 +12,6 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher
+    from agents.session import daemons
 
-    return launcher.collect_while_alive(args.name)
+    return daemons.collect_while_alive(args.name)

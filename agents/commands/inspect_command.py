@@ -21,9 +21,10 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from agents import launcher, manifest
+    from agents import manifest
+    from agents.session import query
 
-    info = launcher.get_session(args.name)
+    info = query.get_session(args.name)
     document, checks = manifest.verify(info)
     if args.json:
         print(json.dumps({"manifest": document, "checks": checks}, indent=2))

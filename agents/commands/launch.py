@@ -24,23 +24,26 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher
+    previewed = _session_args.dry_run(args, "launch")
+    if previewed is not None:
+        return previewed
     from agents.config import load_config
+    from agents.session import attach, finish, launch, query
 
-    with launcher.launching(_session_args.launch_options(args, "launch"), load_config()) as info:
+    with launch.launching(_session_args.launch_options(args, "launch"), load_config()) as info:
         # Until the agent is seen to start, Ctrl-C still undoes the launch.
         # Without network a CLI gives up on its API within seconds (Claude Code: ~2.5 s); wait for it.
-        grace = 4.0 if launcher.cannot_reach_its_model(info) else 1.0
-        status = launcher.exited_at_start(info.name, grace=grace) if args.prompt is None else None
+        grace = 4.0 if attach.cannot_reach_its_model(info) else 1.0
+        status = attach.exited_at_start(info.name, grace=grace) if args.prompt is None else None
     if args.prompt is not None:
-        code = launcher.stream_until_exit(info.name)
+        code = attach.stream_until_exit(info.name)
         if not info.no_push:
-            launcher.sync(launcher.get_session(info.name))
+            finish.sync(query.get_session(info.name))
         print(f"{info.name} finished (exit {code}); its workspace is kept until remove-agent {info.name}")
         return code
     if status is not None:
-        error = launcher.exited_error(info, status)
-        if launcher.remove_if_untouched(launcher.get_session(info.name)):
+        error = attach.exited_error(info, status)
+        if finish.remove_if_untouched(query.get_session(info.name)):
             error.message += " (the session is removed: it had done nothing)"
         else:
             error.hint = f"its work is kept: remove-agent {info.name} brings {info.branch} home"

@@ -16,11 +16,11 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher
     from agents.output import print_json, print_table
+    from agents.session import query
 
-    infos = launcher.with_current_reports(launcher.find_sessions(include_stopped=args.all))
-    rows = launcher.session_rows(infos)
+    infos = query.with_current_reports(query.find_sessions(include_stopped=args.all))
+    rows = query.session_rows(infos)
     if args.json:
         print_json(json_rows(infos, rows))
     elif not rows:

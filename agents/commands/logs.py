@@ -28,11 +28,12 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from agents import launcher, netlog, runner, sessions
+    from agents import netlog, runner
     from agents.errors import AgentsError, UsageError
     from agents.output import say
+    from agents.session import naming, query
 
-    sessions.validate_name(args.name)  # it names a file under the state folder: no '/' or '..'
+    naming.validate_name(args.name)  # it names a file under the state folder: no '/' or '..'
 
     if not args.network:
         if args.denied or args.json:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         runner.run(argv, stream=True)
         return 0
     known = netlog.log_path(args.name).exists()
-    session = next((info for info in launcher.find_sessions() if info.name == args.name), None)
+    session = next((info for info in query.find_sessions() if info.name == args.name), None)
     live = session is not None
     if not known and not live:
         raise AgentsError(f"no network log for {args.name!r}", hint="only --network-proxy squid sessions have one")
@@ -85,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
 def _agent_screen(name: str) -> str | None:
     """What a running interactive agent shows now (its tmux pane), or None when name is no such agent
     (stopped, a --prompt task, a proxy or sidecar): those have all their output in the container log."""
-    from agents import hardening, runner, sessions
+    from agents import runner
+    from agents.session import naming
 
-    shown = runner.run(["docker", "exec", "--user", str(hardening.AGENT_UID), name,
-                        "tmux", "capture-pane", "-p", "-t", sessions.TMUX_SESSION], check=False)
+    shown = runner.run(naming.agent_exec(name, "tmux", "capture-pane", "-p", "-t", naming.TMUX_SESSION), check=False)
     if not shown.ok:
         return None
     lines = [line.rstrip() for line in shown.stdout.splitlines()]
@@ -131,9 +132,10 @@ def _follow_screen(name: str, screen: str, interval: float = 1.0) -> int:
 def _is_session_container(name: str) -> bool:
     """A container of one of our sessions (the agent, its proxy or its MCP sidecar), so `docker logs`
     has something of ours to show; anything else gets our error, not docker's raw one."""
-    from agents import docker, runner, sessions
+    from agents import docker, runner
+    from agents.session import naming
 
-    label = "{{index .Config.Labels \"" + sessions.SESSION + "\"}}"
+    label = "{{index .Config.Labels \"" + naming.SESSION + "\"}}"
     result = docker.run("inspect", "--type", "container", "--format", label, name, check=False)
     if result.ok:
         return bool(result.stdout.strip())

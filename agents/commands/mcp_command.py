@@ -31,33 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
         sub.set_defaults(handler=handler)
 
 
-def _everything(path: str):
-    import dataclasses
-
-    from agents import git, mcp
+def _selection(path: str):
+    """The repository of path and what a session there gets: the very rule launch applies."""
+    from agents import git
     from agents.config import load_config
+    from agents.mcp import servers
 
     repo = git.repo_root(path)
-    config = load_config()
-    repo_config = mcp.load_repo_config(repo)
-    approvals = mcp.load_approvals(repo)
-    # Each name once, as a session sees it: yours win; a repository cannot replace them.
-    chosen: dict[str, mcp.Server] = {}
-
-    def add(server, replace: bool) -> None:
-        if server is not None and (replace or server.name not in chosen):
-            chosen[server.name] = server
-
-    for name in config.mcp.enable:
-        add(mcp.catalog_server(name), True)
-    for server in config.mcp_servers:
-        add(server, True)
-    for server in repo_config.servers if repo_config else ():
-        add(server, False)
-    for name in repo_config.enable if repo_config else ():
-        found = mcp.catalog_server(name)
-        add(dataclasses.replace(found, source="repo") if found else None, False)
-    return repo, list(chosen.values()), approvals
+    return repo, servers.for_repo(repo, load_config())
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -65,74 +46,87 @@ def _short(text: str, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
-def _status(server, approvals) -> str:
-    if server.source != "repo" or not server.secrets:
-        return "trusted" if server.source != "repo" else "no secrets"
-    return "approved" if approvals.get(server.name) == server.digest else "NOT APPROVED"
+def _row(choice) -> dict:
+    server = choice.server
+    target = (server.url or " ".join((*server.command, *server.args))) if server else ""
+    return {
+        "name": choice.name, "source": choice.source,
+        "runs_in": ("sidecar" if server.needs_sidecar else "agent") if server else "",
+        "target": _short(target), "secrets": ",".join(server.secrets) if server else "", "status": choice.status,
+        "selected": choice.selected, "reason": choice.reason,
+    }
 
 
 def run_list(args: argparse.Namespace) -> int:
     from agents.output import print_json, print_table
 
-    repo, servers, approvals = _everything(args.path)
-    rows = [{
-        "name": server.name, "source": server.source, "runs_in": "sidecar" if server.needs_sidecar else "agent",
-        "target": _short(server.url or " ".join((*server.command, *server.args))), "secrets": ",".join(server.secrets),
-        "status": _status(server, approvals),
-    } for server in servers]
+    repo, selection = _selection(args.path)
+    rows = [_row(choice) for choice in selection.choices]
     if args.json:
         print_json(rows)
     elif rows:
         print_table(rows, ["name", "source", "runs_in", "secrets", "status", "target"])
+        for choice in selection.choices:
+            if not choice.selected:
+                print(f"{choice.name}: {choice.reason}")
+        refused = selection.refusal(repo)
+        if refused is not None:
+            print(f"a launch here refuses; {refused.hint}")
     else:
         print(f"no MCP servers for {repo} (enable some: docs/mcp-setup.md)")
     return 0
 
 
 def _find(args: argparse.Namespace):
+    """The server a session would know by that name (yours before a repository's refused one)."""
     from agents.errors import AgentsError
 
-    repo, servers, approvals = _everything(args.path)
-    for server in servers:
-        if server.name == args.name:
-            return repo, server, approvals
+    repo, selection = _selection(args.path)
+    for choice in selection.choices:
+        if choice.name == args.name and choice.server is not None:
+            return repo, choice
     raise AgentsError(f"no MCP server named {args.name!r} for {repo}", hint=f"`coding-agents mcp list {repo}`")
 
 
 def run_show(args: argparse.Namespace) -> int:
     import json
 
-    repo, server, approvals = _find(args)
+    _, choice = _find(args)
+    server = choice.server
     print(json.dumps({"source": server.source, "definition": server.definition(), "sha256": server.digest,
-                      "secrets": list(server.secrets), "status": _status(server, approvals)}, indent=2))
+                      "secrets": list(server.secrets), "status": choice.status}, indent=2))
     return 0
 
 
 def run_approve(args: argparse.Namespace) -> int:
     import json
 
-    from agents import mcp
     from agents.errors import AgentsError
+    from agents.mcp import approvals, servers
 
-    repo, server, _ = _find(args)
+    repo, choice = _find(args)
+    server = choice.server
     if server.source != "repo":
         raise AgentsError(f"{server.name} comes from your {server.source}, which is trusted already",
                           hint="only a repository's own servers need an approval; sessions get this one as it is")
+    if choice.status == servers.REFUSED:  # no approval makes a session take it
+        raise AgentsError(choice.reason, hint=choice.hint)
     print(json.dumps(server.definition(), indent=2))
-    mcp.save_approval(repo, server.name, server.digest)
+    approvals.save(repo, server.name, server.digest)
     print(f"approved {server.name} for {repo}: sha256 {server.digest}")
     print("any change to its definition in the repository needs a new approval")
     return 0
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from agents import git, mcp
+    from agents import git
     from agents.errors import AgentsError
+    from agents.mcp import approvals
 
     repo = git.repo_root(args.path)
-    if args.name not in mcp.load_approvals(repo):
+    if args.name not in approvals.load(repo):
         raise AgentsError(f"{args.name} has no approval for {repo}",
                           hint=f"`coding-agents mcp list {repo}` shows each server's status")
-    mcp.save_approval(repo, args.name, None)
+    approvals.save(repo, args.name, None)
     print(f"revoked the approval of {args.name} for {repo}")
     return 0

@@ -27,13 +27,14 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 def run_suggest(args: argparse.Namespace) -> int:
     import json
 
-    from agents import launcher, netlog, network, sessions
+    from agents import netlog, network
     from agents.config import load_config
     from agents.errors import AgentsError
+    from agents.session import naming, query
 
-    sessions.validate_name(args.name)  # it names a file under the state folder: no '/' or '..'
+    naming.validate_name(args.name)  # it names a file under the state folder: no '/' or '..'
 
-    if any(info.name == args.name for info in launcher.find_sessions()):
+    if any(info.name == args.name for info in query.find_sessions()):
         netlog.collect(args.name)
     seen = netlog.decisions(args.name)
     if not seen:

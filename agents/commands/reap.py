@@ -12,7 +12,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher
     from agents.config import load_config
+    from agents.session import finish
 
-    return launcher.reap(args.name, auto_commit=load_config().sessions.auto_commit)
+    return finish.reap(args.name, auto_commit=load_config().sessions.auto_commit)

@@ -25,55 +25,58 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher
+    previewed = _session_args.dry_run(args, "run")
+    if previewed is not None:
+        return previewed
     from agents.config import load_config
     from agents.errors import AgentsError
+    from agents.session import attach, checks, daemons, finish, launch, query
 
     config = load_config()
-    with launcher.launching(_session_args.launch_options(args, "run"), config) as info:
+    with launch.launching(_session_args.launch_options(args, "run"), config) as info:
         if args.prompt is None:
             # Until the agent's terminal is up, Ctrl-C still undoes the launch.
             try:
-                launcher.wait_ready(info)
+                attach.wait_ready(info)
             except AgentsError:
                 # The agent is gone before it could be attached: an ephemeral session ends here too.
-                launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                finish.remove(query.get_session(info.name), no_push=args.no_push, yes=args.yes,
                                 auto_commit=config.sessions.auto_commit)
                 raise
     if args.prompt is not None:
         try:
-            code = launcher.stream_until_exit(info.name)
+            code = attach.stream_until_exit(info.name)
         except KeyboardInterrupt:
-            launcher.spawn_reaper(info.name)
+            daemons.spawn_reaper(info.name)
             print(f"\nstopped watching; {info.name} keeps running and cleans up after itself when done")
             return 130
 
     else:
         attached = time.monotonic()
         try:
-            launcher.attach(info)
+            attach.attach(info)
         except AgentsError:
             # The agent is gone before it could be attached: an ephemeral session ends here too.
-            launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+            finish.remove(query.get_session(info.name), no_push=args.no_push, yes=args.yes,
                             auto_commit=load_config().sessions.auto_commit)
             raise
         code = 0
-        if launcher.agent_ended(info.name):
-            code = launcher.exit_status(info.name)
+        if attach.agent_ended(info.name):
+            code = attach.exit_status(info.name)
             if code != 0 and time.monotonic() - attached < 5.0:
                 # It quit at once (the attach may still have caught its tmux session): say why.
-                error = launcher.exited_error(info, code)
-                launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                error = attach.exited_error(info, code)
+                finish.remove(query.get_session(info.name), no_push=args.no_push, yes=args.yes,
                                 auto_commit=load_config().sessions.auto_commit)
                 raise error
         else:
-            launcher.spawn_reaper(info.name)
+            daemons.spawn_reaper(info.name)
             print(f"detached: {info.name} keeps running; connect-agent {info.name} to return")
             print("when the agent exits, its branch is synced and the container removed")
             return 0
     auto_commit = load_config().sessions.auto_commit
-    launcher.remove(launcher.get_session(info.name), no_push=args.no_push, yes=args.yes, auto_commit=auto_commit)
-    note = launcher.clone_note(info)
+    finish.remove(query.get_session(info.name), no_push=args.no_push, yes=args.yes, auto_commit=auto_commit)
+    note = checks.clone_note(info)
     if note:
         print(note)
     return code

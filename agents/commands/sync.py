@@ -20,8 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import launcher
+    from agents.session import finish, query
 
-    outcome = launcher.sync(launcher.get_session(args.name))
+    outcome = finish.sync(query.get_session(args.name))
     print(f"{outcome.status} {outcome.branch} {outcome.tip[:10]}".rstrip())
     return 0

@@ -1,7 +1,8 @@
-# bash completion for coding-agents and its shims (run-claude, launch-agent, connect-agent, ...).
+# bash completion for coding-agents and its shims (run-agent, run-NAME for each agent, launch-agent, ...).
 #
-# Installed by scripts/install.sh into ~/.local/share/bash-completion/completions/ (under each
-# command's name, so bash-completion loads it on first use); or source it from ~/.bashrc.
+# Installed by scripts/install.sh from dist/shell/completion/ into
+# ~/.local/share/bash-completion/completions/ (under each command's name, so bash-completion loads it
+# on first use); or source that copy from ~/.bashrc.
 # The first word comes from the list below; everything after it (options, their choices, agent
 # and session names) from `coding-agents _complete`, which reads the real parser.
 # Set CODING_AGENTS to use another binary, as the shims do.
@@ -25,5 +26,5 @@ _coding_agents() {
     COMPREPLY=("${found[@]}")
 }
 
-complete -F _coding_agents coding-agents coding-agents.pyz run-agent run-claude run-codex run-copilot run-gemini \
-    launch-agent connect-agent list-agents remove-agent
+# build_zipapp.py writes this line with every shim name of the agents table (dist/shell/completion/).
+complete -F _coding_agents coding-agents coding-agents.pyz

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PYZ = ROOT / "dist" / "coding-agents.pyz"
+# CODING_AGENTS_TEST_PYZ: another build to test (e.g. a private copy while the source changes).
+PYZ = Path(os.environ.get("CODING_AGENTS_TEST_PYZ") or ROOT / "dist" / "coding-agents.pyz")
 TEST_LABEL = "coding-agents.test-run"
 RUN_ID = uuid.uuid4().hex[:10]
 

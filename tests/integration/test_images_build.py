@@ -13,11 +13,11 @@ PACKAGED = [agent for agent in catalog.AGENTS if agent.npm_package]
 
 
 def test_images_build_all_tags_every_image(built_images, cli, version):
-    for name in ("base", "copilot", "codex", "claude", "gemini", "all", "proxy"):
+    for name in catalog.image_names():
         assert f"coding-agents-{name}:{version}" in built_images.stdout
     rows = json.loads(cli("images", "list", "--json").stdout)
     status = {row["image"]: row["status"] for row in rows}
-    for name in ("base", "copilot", "codex", "claude", "gemini", "all", "proxy"):
+    for name in catalog.image_names():
         assert status[f"coding-agents-{name}:{version}"] == "present"
 
 
@@ -42,10 +42,15 @@ def test_agent_image_cli_answers_version(built_images, version, agent):
 
 
 def test_all_image_has_every_agent_cli(built_images, version):
+    # ca-stub knows the programs from programs.json, baked from the agents table at build time.
     done = docker("run", "--rm", f"coding-agents-all:{version}", "ca-stub", "versions")
     found = json.loads(done.stdout)
     for agent in PACKAGED:
         assert agent.npm_version in found[agent.name]
+    assert found["git"].startswith("git version") and "version" in found["socat"]
+    baked = docker("run", "--rm", f"coding-agents-base:{version}", "cat",
+                   f"/usr/local/lib/coding-agents/stub/{catalog.STUB_DATA_FILE}")
+    assert json.loads(baked.stdout) == catalog.stub_data()
 
 
 def test_base_image_runs_as_agent_user_with_tools(built_images, version):

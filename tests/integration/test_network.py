@@ -583,12 +583,11 @@ def test_real_cli_goes_through_the_proxy(cli, repo, agent, tmp_path):
     user_env = None
     if agent == "claude":
         # Without a login Claude Code quits within seconds here (no internet), and launch-agent
-        # removes a session that did nothing. With a key (approved on the host, as Claude asks
-        # once per key) it stays at its prompt and keeps calling its API.
+        # removes a session that did nothing. With a key in the config (which the session answers
+        # "yes" for, when Claude asks whether to use it) it stays at its prompt, calling its API.
         home = tmp_path / "home"
         key = "sk-ant-test-" + secrets.token_hex(8)
         write_user_config(home, f'[agents.claude]\nenv = {{ ANTHROPIC_API_KEY = "{key}" }}')
-        (home / ".claude.json").write_text(json.dumps({"customApiKeyResponses": {"approved": [key[-20:]]}}))
         user_env = {"HOME": str(home)}
     result = cli("launch-agent", agent, str(repo), env=user_env)
     name = f"{agent}-{repo.name}-session-1"

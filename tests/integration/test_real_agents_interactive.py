@@ -161,12 +161,9 @@ def terminal(home, cli_env, tmp_path):
 
 @pytest.fixture
 def user(home) -> Home:
-    """The Home fixture's user (every CLI pointed at the model server by [agents.NAME] env), who
-    has also approved Claude's key on the host: Claude asks once per key ("Do you want to use this
-    API key?") and keeps the answer in ~/.claude.json customApiKeyResponses.approved (the key's
-    last 20 characters), which comes along into the session."""
-    (home.path / ".claude.json").write_text(json.dumps({"customApiKeyResponses": {
-        "approved": [CLAUDE_KEY[-20:]], "rejected": []}}))
+    """The Home fixture's user: every CLI pointed at the model server by [agents.NAME] env. Claude
+    asks once per key ("Do you want to use this API key?"); for a key given to the session the
+    session has answered yes already (catalog KeyApproval), so that dialog must never show."""
     return home
 
 

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (
-    RUN_ID,
-    TEST_LABEL,
     CliResult,
     commit_inside,
     git,

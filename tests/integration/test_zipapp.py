@@ -8,7 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.integration.conftest import ROOT
+from agents import catalog, cli
+from tests.integration.conftest import ROOT, write_config
 
 
 def test_zipapp_version(cli, version):
@@ -53,12 +54,34 @@ def test_zipapp_symlink_named_like_a_shim_dispatches(pyz, cli_env, tmp_path):
 
 
 def test_bash_shims_forward_to_the_zipapp(pyz, cli_env, tmp_path):
+    # build_zipapp.py wrote dist/shell/ next to the zipapp: the one shim under every shim name.
+    shims = pyz.parent / "shell"
+    assert sorted(path.name for path in shims.iterdir() if path.is_file() and not path.suffix) == sorted(
+        cli.shim_names())
     env = {**cli_env, "CODING_AGENTS": str(pyz)}
-    done = subprocess.run([str(ROOT / "shell" / "list-agents"), "--help"], env=env, capture_output=True, text=True)
+    done = subprocess.run([str(shims / "list-agents"), "--help"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "usage: coding-agents list-agents" in done.stdout
-    done = subprocess.run([str(ROOT / "shell" / "run-codex"), "--help"], env=env, capture_output=True, text=True)
-    assert "usage: coding-agents run-agent" in done.stdout
+    for agent in catalog.AGENTS:
+        done = subprocess.run([str(shims / f"run-{agent.name}"), "--help"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "usage: coding-agents run-agent" in done.stdout
+
+
+def test_a_link_named_for_a_users_own_agent_runs_it_in_a_session(pyz, cli_env, repo, tmp_path):
+    # `ln -s run-agent run-NAME` (docs/shims.md): a user's own [agents.NAME] gets its shim that way.
+    home = tmp_path / "home"
+    write_config(home, '[agents.says-bye]\nbase = "shell"\ncommand = ["sh", "-c", "echo bye-from-says-bye; exit 7"]\n')
+    link = tmp_path / "bin" / "run-says-bye"
+    link.parent.mkdir()
+    os.symlink(pyz.parent / "shell" / "run-agent", link)
+    env = {**cli_env, "HOME": str(home), "CODING_AGENTS": str(pyz)}
+
+    done = subprocess.run([str(link), str(repo), "--network-proxy", "restricted"], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+    assert done.returncode == 7, done.stdout + done.stderr  # the user's agent ran, in a real session
+    assert "bye-from-says-bye" in done.stderr
 
 
 def test_pip_install_gives_the_same_console_scripts(tmp_path):
@@ -68,8 +91,7 @@ def test_pip_install_gives_the_same_console_scripts(tmp_path):
     done = subprocess.run([*pip, str(ROOT)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     bin_dir = Path(venv / "bin")
-    for script in ("coding-agents", "run-claude", "run-codex", "run-copilot", "run-agent", "launch-agent",
-                   "connect-agent", "list-agents", "remove-agent"):
+    for script in ("coding-agents", *cli.shim_names()):  # setup.py derives them from the agents table
         assert (bin_dir / script).exists(), script
     shim = subprocess.run([str(bin_dir / "run-claude"), "--help"], capture_output=True, text=True)
     assert "usage: coding-agents run-agent" in shim.stdout

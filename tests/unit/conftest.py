@@ -8,10 +8,11 @@ import tempfile
 import pytest
 
 from agents import catalog
+from agents.session import facts
 
 # Variables that change which engine, program name or config a run sees.
 _AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CODING_AGENTS_PROG", "PEX", "_", "XDG_STATE_HOME",
-                      "SSH_AUTH_SOCK")
+                      "XDG_DATA_HOME", "XDG_CACHE_HOME", "SSH_AUTH_SOCK")
 # A developer's own logins, endpoints (ANTHROPIC_BASE_URL...) and moved CLI homes (CODEX_HOME...) would
 # otherwise reach the plans: launcher and logins read os.environ.
 _AGENT_VARIABLES = tuple(sorted({
@@ -23,7 +24,8 @@ _AGENT_VARIABLES = tuple(sorted({
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
-    """Point HOME and both config locations into tmp_path; drop ambient docker/pex and agent CLI variables."""
+    """Point HOME, XDG_CONFIG_HOME and XDG_RUNTIME_DIR into tmp_path (the other XDG roots then follow HOME);
+    drop ambient docker/pex and agent CLI variables."""
     home_dir = tmp_path / "home"
     home_dir.mkdir()
     config_dir = tmp_path / "xdg-config"
@@ -63,6 +65,5 @@ def state_home(tmp_path, monkeypatch):
 def no_host_addresses(monkeypatch):
     """Plans never depend on the addresses of the machine the tests run on (they are a host fact;
     test_network.py tests how they are read)."""
-    from agents import launcher
 
-    monkeypatch.setattr(launcher, "engine_host_addresses", lambda: ())
+    monkeypatch.setattr(facts, "engine_host_addresses", lambda: ())

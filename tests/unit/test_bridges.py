@@ -6,10 +6,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +88,7 @@ def test_socat_argv_handler_for_the_agent_uid():
                               bridges.socket_access(1000), NAME)
 
     assert argv == [
-        "socat",
+        "socat", "-t", "90",
         f"UNIX-LISTEN:{SOCKETS}/logins.sock,fork,unlink-early,mode=0600",
         f"EXEC:/usr/bin/python3 -m agents _bridge-handle logins {NAME}",
     ]
@@ -97,7 +99,7 @@ def test_socat_argv_handler_for_root_chowns_the_socket():
                               bridges.socket_access(0), NAME)
 
     assert argv == [
-        "socat",
+        "socat", "-t", "90",
         f"UNIX-LISTEN:{SOCKETS}/sign.sock,fork,unlink-early,mode=0600,user=1000",
         f"EXEC:/opt/coding-agents.pex _bridge-handle sign {NAME}",
     ]
@@ -108,10 +110,45 @@ def test_socat_argv_relay_for_another_uid():
                               bridges.socket_access(1001), NAME)
 
     assert argv == [
-        "socat",
+        "socat", "-t", "90",
         f"UNIX-LISTEN:{SOCKETS}/ssh-agent.sock,fork,unlink-early,mode=0666",
         "UNIX-CONNECT:/tmp/ssh-XYZ/agent.42",
     ]
+
+
+def test_socat_argv_waits_for_a_handler_slower_than_socats_default():
+    # The container's side sends its request and half-closes. With socat's default -t 0.5, socat
+    # then ended the connection and stopped the handler when it had not answered within 0.5 s
+    # (ten zipapp handlers starting at once on two cores), and the stub got an empty answer.
+    folder = Path(tempfile.mkdtemp(prefix="ca-", dir="/tmp"))
+    try:
+        handler = folder / "handler"
+        handler.write_text('#!/bin/sh\ncat > "$0.request"\nsleep 1.5\necho "decided: $*"\n')
+        handler.chmod(0o700)
+        argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), folder, [str(handler)],
+                                  bridges.socket_access(os.geteuid()), NAME)
+        server = subprocess.Popen(argv)
+        try:
+            deadline = time.monotonic() + 10
+            while not (folder / "logins.sock").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            started = time.monotonic()
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(30)
+                connection.connect(str(folder / "logins.sock"))
+                connection.sendall(b'{"path": "/home/agent/.codex/auth.json"}')
+                connection.shutdown(socket.SHUT_WR)
+                answer = b"".join(iter(lambda: connection.recv(65536), b""))
+            took = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+        assert answer == f"decided: _bridge-handle logins {NAME}\n".encode()
+        assert (folder / "handler.request").read_bytes() == b'{"path": "/home/agent/.codex/auth.json"}'
+        assert 1.5 <= took < bridges.ANSWER_TIMEOUT / 2  # over as soon as the handler is, not at the timeout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize(("part", "bad"), [("/home/my user/x", " "), ("/a,b", ","), ("/a:b", ":"),
@@ -124,7 +161,7 @@ def test_check_socat_safe_refuses_what_socat_splits_on(part, bad):
     assert caught.value.message == (
         f"cannot serve a session bridge from {part!r}: socat cannot take {bad!r} in a path"
     )
-    assert caught.value.hint == "set XDG_STATE_HOME to a path without spaces, commas or colons"
+    assert caught.value.hint == "use paths without spaces, commas or colons (the sockets follow XDG_RUNTIME_DIR)"
 
 
 def test_check_socat_safe_accepts_plain_paths():
@@ -605,12 +642,6 @@ def test_sockets_dir_is_short_whatever_the_session_name(monkeypatch):
 
     assert str(bridges.sockets_dir(long_name)).startswith("/run/user/1000/coding-agents/")
     assert len(str(bridges.sockets_dir(long_name) / "git-credential.sock")) < 80
-
-
-def test_runtime_dir_without_xdg_runtime_dir_is_per_uid_in_tmp(monkeypatch):
-    monkeypatch.delenv("XDG_RUNTIME_DIR")
-
-    assert bridges.runtime_dir() == Path("/tmp") / f"coding-agents-{os.geteuid()}"
 
 
 def test_prepare_refuses_a_runtime_folder_someone_else_owns(monkeypatch, tmp_path):

@@ -487,12 +487,13 @@ def test_ensure_running_spawns_when_none_answers(serve_socket):
     assert spawned == [True]
 
 
-def test_ensure_running_gives_up(monkeypatch):
+def test_ensure_running_gives_up(monkeypatch, isolated_home):
     with pytest.raises(AgentsError) as caught:
         broker.ensure_running(lambda: None, timeout=0.1)
 
     assert caught.value.message == "the secret broker did not start"
-    assert caught.value.hint == "see ~/.local/state/coding-agents/broker-broker.log"
+    # where the spawned broker logs (agents/session/daemons.py), wherever the state folder is
+    assert caught.value.hint == f"see {isolated_home}/.local/state/coding-agents/broker-broker.log"
 
 
 # --- the daemon, end to end ---------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import __version__, cli
+from agents import __version__, catalog, cli
 from agents.commands import (
     bridge,
     bridge_handle,
@@ -33,6 +33,7 @@ from agents.commands import (
     sync,
 )
 from agents.commands import images as images_command
+from agents.config import load_config
 from agents.errors import AgentsError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -138,8 +139,9 @@ def test_main_every_parser_command_is_covered():
         }
 
 
-@pytest.mark.parametrize(("shim", "prefix"), cli.SHIM_COMMANDS.items(), ids=list(cli.SHIM_COMMANDS))
-def test_main_dispatches_shim_name(handlers, shim, prefix):
+@pytest.mark.parametrize("shim", cli.shim_names())
+def test_main_dispatches_shim_name(handlers, shim):
+    prefix = cli.shim_prefix(shim)
     extra = SHIM_ARGS.get(shim, [])
     module = {argv[0]: module for argv, module, _ in COMMAND_HANDLERS}[prefix[0]]
 
@@ -439,6 +441,37 @@ def test_program_name_strips_path_and_suffix(argv0, expected):
 def test_expand_shim_prefixes_known_names_only():
     assert cli.expand_shim("run-codex", ["-y"]) == ["run-agent", "codex", "-y"]
     assert cli.expand_shim("coding-agents", ["doctor"]) == ["doctor"]
+
+
+@pytest.mark.parametrize(("prog", "prefix"), [
+    ("run-agent", ["run-agent"]),
+    ("list-agents", ["list-agents"]),
+    ("run-claude", ["run-agent", "claude"]),
+    ("run-my-codex", ["run-agent", "my-codex"]),  # a user's own [agents.my-codex], linked so
+    ("run-", None),
+    ("run-Claude", None),
+    ("sync", None),
+    ("doctor", None),
+    ("coding-agents", None),
+])
+def test_shim_prefix_commands_and_any_agent(prog, prefix):
+    assert cli.shim_prefix(prog) == prefix
+
+
+def test_shim_names_are_the_commands_then_every_agent_of_the_table():
+    assert cli.shim_names() == [*cli.COMMAND_SHIMS, *(f"run-{agent.name}" for agent in catalog.AGENTS)]
+    assert all(cli.shim_prefix(name) for name in cli.shim_names())
+
+
+def test_main_through_a_link_named_for_a_users_own_agent(handlers, tmp_path, monkeypatch):
+    config_path = tmp_path / "config.toml"
+    config_path.write_text('[agents.my-codex]\nbase = "codex"\n')
+    monkeypatch.setenv("CODING_AGENTS_CONFIG", str(config_path))
+
+    assert cli.main([], prog="run-my-codex") == 0
+
+    assert handlers[0][1].agent == "my-codex"
+    assert catalog.get_agent("my-codex", load_config().agents).base == "codex"
 
 
 def test_invoked_name_uses_argv0(monkeypatch):

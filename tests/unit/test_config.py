@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import catalog, config, mcp
+from agents import catalog, config, netmodes, paths
 from agents.errors import AgentsError
+from agents.mcp import servers
 
 
 def write_config(path: Path, text: str) -> Path:
@@ -86,7 +87,7 @@ def test_config_path_honours_coding_agents_config(tmp_path, monkeypatch):
     path = write_config(tmp_path / "elsewhere.toml", "[images]\nregistry = 'from-override'\n")
     monkeypatch.setenv("CODING_AGENTS_CONFIG", str(path))
 
-    assert config.config_path() == path
+    assert paths.config_file() == path
     assert config.load_config().images.registry == "from-override"
 
 
@@ -95,14 +96,8 @@ def test_config_path_honours_xdg_config_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     write_config(tmp_path / "xdg" / "coding-agents" / "config.toml", "[images]\nregistry = 'from-xdg'\n")
 
-    assert config.config_path() == tmp_path / "xdg" / "coding-agents" / "config.toml"
+    assert paths.config_file() == tmp_path / "xdg" / "coding-agents" / "config.toml"
     assert config.load_config().images.registry == "from-xdg"
-
-
-def test_config_dir_defaults_to_home_dot_config(isolated_home, monkeypatch):
-    monkeypatch.delenv("XDG_CONFIG_HOME")
-
-    assert config.config_dir() == isolated_home / ".config" / "coding-agents"
 
 
 def test_load_config_explicit_override_must_exist(tmp_path, monkeypatch):
@@ -631,8 +626,8 @@ def test_load_config_parses_mcp_and_servers(tmp_path):
 
     assert loaded.mcp == config.McpConfig(enable=("github", "playwright"), capability_hours=8)
     assert loaded.mcp_servers == (
-        mcp.Server("tool", command=("npx",), args=("-y", "@acme/tool"), env=(("KEY", "${ACME_KEY}"),), source="user"),
-        mcp.Server("docs", url="https://docs.example.com/mcp", headers=(("Authorization", "Bearer ${DOCS}"),),
+        servers.Server("tool", command=("npx",), args=("-y", "@acme/tool"), env=(("KEY", "${ACME_KEY}"),), source="user"),
+        servers.Server("docs", url="https://docs.example.com/mcp", headers=(("Authorization", "Bearer ${DOCS}"),),
                    source="user"),
     )
 
@@ -803,7 +798,13 @@ def test_load_config_subnet_pool_takes_private_ranges(tmp_path, pool, ok):
     assert config.load_config(path).network.subnet_pool == pool
 
 
-def test_config_network_modes_match_the_command_line_choices():
-    from agents.commands import _session_args
+def test_config_network_modes_and_the_command_line_choices_come_from_one_table(tmp_path):
+    from agents.cli import build_parser
 
-    assert config.NETWORK_MODES == _session_args.NETWORK_MODES
+    assert set(netmodes.NAMES) == set(netmodes.MODES)
+    for mode in netmodes.NAMES:
+        path = write_config(tmp_path / f"{mode}.toml", f"[sessions]\nnetwork = '{mode}'\n")
+        assert config.load_config(path).sessions.network == mode
+        assert build_parser().parse_args(["launch-agent", "shell", "--network-proxy", mode]).network_proxy == mode
+    with pytest.raises(AgentsError):
+        config.load_config(write_config(tmp_path / "other.toml", "[sessions]\nnetwork = 'vpn'\n"))

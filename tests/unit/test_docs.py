@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.cli import SHIM_COMMANDS, build_parser
+from agents.cli import build_parser, shim_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -178,8 +178,8 @@ def invocation(text: str, where: str) -> Invocation | None:
         return None
     if words[0] == "coding-agents":
         words = words[1:]
-    elif words[0] in SHIM_COMMANDS:
-        words = [*SHIM_COMMANDS[words[0]], *words[1:]]
+    elif shim_prefix(words[0]):
+        words = [*shim_prefix(words[0]), *words[1:]]
     else:
         return None
     found = Invocation(where, (), [], [])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, files, logins, netlog, runner
+from agents import bridges, files, netlog, paths, runner
 
 
 def mode(path: Path) -> int:
@@ -49,7 +49,7 @@ def test_open_private_appends_and_makes_an_old_0644_file_private(tmp_path):
 
 def test_state_files_we_create_are_private(state_home, fp, tmp_path):
     files.append_audit(bridges.audit_log("s1"), decision="x")
-    with files.open_private(logins.lock_path(), "a"):
+    with files.open_private(paths.logins_lock(), "a"):
         pass
     fp.register(["docker", "inspect", fp.any()], returncode=1)
     netlog.collect("s1")

@@ -213,6 +213,16 @@ def test_build_context_base_has_dockerfile_stub_and_empty_ca():
     assert all(info.mtime == 0 and info.uid == 0 and info.gid == 0 for info, _ in members.values())
 
 
+def test_build_context_base_bakes_the_stubs_programs_from_the_agents_table():
+    members = read_tar(images.build_context(images.get_spec("base"), b""))
+
+    info, data = members["stub/programs.json"]
+    assert json.loads(data) == catalog.stub_data()
+    assert info.mode == 0o644
+    assert [entry["name"] for entry in catalog.stub_data()["programs"]] == [
+        *catalog.agent_names(), *(name for name, _, _ in catalog.BASE_PROGRAMS)]
+
+
 # Everything the proxy image's Dockerfile copies, plus the CA file every context has.
 PROXY_CONTEXT = {
     "Dockerfile", "squid.conf", "start-squid", "extra-ca.crt",

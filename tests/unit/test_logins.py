@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, logins, mcp
+from agents import bridges, catalog, logins
 from agents.catalog import FirstRun, LoginFile
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
+from agents.mcp import render, servers
 
 NAME = "codex-api-session-1"
 CODEX = catalog.get_agent("codex")
@@ -607,12 +608,12 @@ def test_accept_returned_concurrent_processes_leave_the_newest(state_home, host_
 
 # --- MCP servers in the CLI's own config file ------------------------------------------------------------
 
-MCP_SERVERS = (mcp.Server("tool", command=("npx",), args=("-y", "tool")),
-               mcp.Server("keyed", command=("k",), args=("${API_KEY}",)))
+MCP_SERVERS = (servers.Server("tool", command=("npx",), args=("-y", "tool")),
+               servers.Server("keyed", command=("k",), args=("${API_KEY}",)))
 
 
-def rendered_for(agent: str) -> mcp.Rendered:
-    return mcp.render(catalog.get_agent(agent).mcp_format, MCP_SERVERS)
+def rendered_for(agent: str) -> render.Rendered:
+    return render.render(catalog.get_agent(agent).mcp_format, MCP_SERVERS)
 
 
 def decoded(bundle: dict, path: str) -> bytes:
@@ -627,7 +628,7 @@ def test_apply_rendered_json_replaces_mcp_servers_and_keeps_the_rest():
     merged = json.loads(logins.apply_rendered(existing, rendered_for("claude")))
 
     assert merged == {"theme": "dark", "projects": {"/workspace": {"hasTrustDialogAccepted": True}},
-                      **mcp.render_claude(MCP_SERVERS)}
+                      **render.render_claude(MCP_SERVERS)}
 
 
 def test_apply_rendered_json_tolerates_copilots_comment_lines():
@@ -635,12 +636,12 @@ def test_apply_rendered_json_tolerates_copilots_comment_lines():
 
     merged = json.loads(logins.apply_rendered(existing, rendered_for("copilot")))
 
-    assert merged == {"banner": "never", **mcp.render_copilot(MCP_SERVERS)}
+    assert merged == {"banner": "never", **render.render_copilot(MCP_SERVERS)}
 
 
 @pytest.mark.parametrize("existing", [None, b"", b"[1, 2]", b"{half"], ids=["none", "empty", "not-object", "broken"])
 def test_apply_rendered_json_without_a_usable_file_is_ours(existing):
-    assert json.loads(logins.apply_rendered(existing, rendered_for("gemini"))) == mcp.render_gemini(MCP_SERVERS)
+    assert json.loads(logins.apply_rendered(existing, rendered_for("gemini"))) == render.render_gemini(MCP_SERVERS)
 
 
 def test_apply_rendered_toml_appends_to_the_file():
@@ -696,7 +697,7 @@ def test_plan_bundle_rendered_merges_into_the_host_file_and_drops_its_mtime(tmp_
     (settings,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/settings.json"]
     assert "mtime_ns" not in settings
     assert json.loads(base64.b64decode(settings["data"])) == {
-        "security": {"auth": {"selectedType": "oauth-personal"}}, **mcp.render_gemini(MCP_SERVERS),
+        "security": {"auth": {"selectedType": "oauth-personal"}}, **render.render_gemini(MCP_SERVERS),
         **GEMINI_QUIET}  # in every mode
     (creds,) = [item for item in bundle["files"] if item["path"] == "/home/agent/.gemini/oauth_creds.json"]
     assert creds["mtime_ns"] == T0  # the login files keep theirs
@@ -715,7 +716,9 @@ def test_plan_bundle_rendered_merges_into_claudes_first_run_file(tmp_path):
     assert "mtime_ns" not in bundle["files"][0]
     assert json.loads(decoded(bundle, "/home/agent/.claude/.claude.json")) == {
         "theme": "light", "projects": {"/workspace": {"hasTrustDialogAccepted": True}},
-        "hasCompletedOnboarding": True, "bypassPermissionsModeAccepted": True, **mcp.render_claude(MCP_SERVERS)}
+        "hasCompletedOnboarding": True, "bypassPermissionsModeAccepted": True,
+        "customApiKeyResponses": {"approved": ["k"]},  # the key the session was given
+        **render.render_claude(MCP_SERVERS)}
 
 
 def test_plan_bundle_rendered_in_a_file_of_its_own():
@@ -726,7 +729,7 @@ def test_plan_bundle_rendered_in_a_file_of_its_own():
     assert [item["path"] for item in bundle["files"]] == ["/home/agent/.copilot/config.json",
                                                           "/home/agent/.copilot/mcp-config.json"]
     assert bundle["files"][1] == {"path": "/home/agent/.copilot/mcp-config.json",
-                                  "data": b64(json.dumps(mcp.render_copilot(MCP_SERVERS), indent=2).encode())}
+                                  "data": b64(json.dumps(render.render_copilot(MCP_SERVERS), indent=2).encode())}
 
 
 def test_deliver_sends_the_rendered_mcp_servers(fp, tmp_path):
@@ -1101,3 +1104,46 @@ def test_plan_bundle_a_key_from_the_endpoint_config_counts_as_a_login():
     bundle = logins.plan_bundle(claude, [], {}, endpoints=endpoints)
 
     assert json.loads(decoded(bundle, "/home/agent/.claude/.claude.json"))["hasCompletedOnboarding"] is True
+
+
+# --- a key you gave the session is approved for the CLI that asks about it ------------------------
+
+
+def bundle_file(bundle: dict, container: str) -> dict:
+    import base64
+
+    for item in bundle["files"]:
+        if item["path"] == logins.container_path(container):
+            return json.loads(base64.b64decode(item["data"]))
+    raise AssertionError(f"{container} is not in the bundle")
+
+
+def test_a_configured_claude_key_is_approved_so_claude_does_not_ask():
+    from agents.endpoints import Endpoints
+
+    key = "sk-ant-" + "x" * 20 + "TAIL0123456789abcdef"
+    agent = catalog.get_agent("claude")
+    bundle = logins.plan_bundle(agent, [], {}, endpoints=Endpoints(env=(("ANTHROPIC_API_KEY", key),)))
+    answers = bundle_file(bundle, ".claude/.claude.json")["customApiKeyResponses"]
+    assert answers["approved"] == [key[-20:]]
+    assert bundle["env"]["ANTHROPIC_API_KEY"] == key  # the key itself only ever goes in the variables
+
+
+def test_a_key_from_the_host_environment_is_approved_and_the_users_answers_are_kept():
+    key = "sk-ant-host-" + "y" * 30
+    agent = catalog.get_agent("claude")
+    host_file = json.dumps({"customApiKeyResponses": {"approved": ["other-key-tail-000000"],
+                                                       "rejected": [key[-20:]]}, "theme": "dark"}).encode()
+    login = next(item for item in agent.login_files if item.container == ".claude/.claude.json")
+    bundle = logins.plan_bundle(agent, [logins.HostLogin(login, Path("/h/.claude.json"), host_file, 1)],
+                                {"ANTHROPIC_API_KEY": key})
+    document = bundle_file(bundle, ".claude/.claude.json")
+    assert document["customApiKeyResponses"] == {"approved": ["other-key-tail-000000", key[-20:]], "rejected": []}
+    assert document["theme"] == "dark"
+
+
+def test_without_a_key_nothing_is_approved():
+    bundle = logins.plan_bundle(catalog.get_agent("claude"), [], {})
+    files = {item["path"] for item in bundle["files"]}
+    if logins.container_path(".claude/.claude.json") in files:
+        assert "customApiKeyResponses" not in bundle_file(bundle, ".claude/.claude.json")

@@ -12,6 +12,7 @@ import tomllib
 import pytest
 
 from agents import cli, netlog, network
+from agents.session.query import CONTAINER_FORMAT
 
 NAME = "claude-api-session-1"
 PROXY = f"{NAME}-proxy"
@@ -56,12 +57,6 @@ def logged() -> list[dict]:
 
 def test_log_path_is_under_xdg_state_home(state_dir):
     assert netlog.log_path(NAME) == state_dir / "coding-agents" / "network" / f"{NAME}.log"
-
-
-def test_state_dir_defaults_to_home_local_state(isolated_home, monkeypatch):
-    monkeypatch.delenv("XDG_STATE_HOME")
-
-    assert netlog.state_dir() == isolated_home / ".local" / "state" / "coding-agents"
 
 
 # --- collect ------------------------------------------------------------------------------------
@@ -177,6 +172,18 @@ def test_denied_count():
     assert netlog.denied_count(NAME) == 2
 
 
+def test_denied_count_reads_no_line_yet_agrees_with_the_parsed_log():
+    """Counted in the bytes (list-agents asks it of every squid session); a host name that spells
+    the field out inside its string, and a line still being written, do not count."""
+    write_log(ALLOWED, DENIED, PLAIN, DENIED)
+    with open(netlog.log_path(NAME), "a", encoding="utf-8") as log:
+        log.write(json.dumps({"session": NAME, "host": '"decision": "denied"', "decision": "allowed"}) + "\n")
+        log.write(json.dumps({"session": NAME, "decision": "denied"}))  # no newline yet
+
+    assert netlog.denied_count(NAME) == 2
+    assert netlog.denied_count(NAME) == sum(entry.get("decision") == "denied" for entry in netlog.read(NAME))
+
+
 def test_format_entry_is_one_aligned_line_in_utc():
     write_log(DENIED, PLAIN)
 
@@ -197,8 +204,8 @@ def no_sessions(fp) -> None:
 def live_session(fp) -> None:
     labels = {"coding-agents.session": NAME, "coding-agents.network": "squid", "coding-agents.role": "agent"}
     fp.register(PS_ALL, stdout="c" * 64 + "\n")
-    fp.register(["docker", "inspect", "c" * 64],
-                stdout=json.dumps([{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}]))
+    fp.register(["docker", "inspect", "--format", CONTAINER_FORMAT, "c" * 64],
+                stdout=json.dumps({"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}) + "\n")
     fp.register(VOLUME_LS, stdout="")
 
 

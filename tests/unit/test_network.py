@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import ipaddress
 import itertools
+import re
 
 import pytest
 

@@ -6,11 +6,15 @@ config reaches for https://git.example.com/ (`url.<folder>.insteadOf`), so no ne
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from agents import launcher, remote, runner
+from agents import paths, remote, runner
 from agents.config import Config
 from agents.errors import AgentsError
+from agents.session import checks, model
+from agents.session.options import LaunchOptions
 from tests.unit.gitrepos import commit_files, init_repo, run_git
 
 URL = "https://git.example.com/team/app.git"
@@ -156,9 +160,9 @@ def test_clone_argv_hides_a_password_in_the_url(fp, isolated_home):
 
 
 def test_launch_options_with_a_url_become_our_clone(server, capsys):
-    options = launcher.LaunchOptions(agent="claude", path=URL)
+    options = LaunchOptions(agent="claude", path=URL)
 
-    cloned = launcher.clone_if_url(options, Config())
+    cloned = checks.clone_if_url(options, Config())
 
     assert cloned.path == str(remote.clone_path(remote.parse(URL)))
     assert "its branch comes back there" in capsys.readouterr().err
@@ -166,16 +170,16 @@ def test_launch_options_with_a_url_become_our_clone(server, capsys):
 
 def test_launch_options_with_a_url_and_an_unknown_agent_download_nothing(server):
     with pytest.raises(AgentsError, match="unknown agent"):
-        launcher.clone_if_url(launcher.LaunchOptions(agent="clippy", path=URL), Config())
+        checks.clone_if_url(LaunchOptions(agent="clippy", path=URL), Config())
 
-    assert not remote.cache_dir().exists()
+    assert not paths.repos_dir().exists()
 
 
 def test_clone_note_says_where_the_work_is(server, tmp_path):
     clone = remote.ensure_clone(remote.parse(URL))
-    info = launcher.sessions.SessionInfo(
+    info = model.SessionInfo(
         name="claude-app-session-1", agent="claude", repo=clone, branch="claude/session-1", base="", network="squid",
         mode="run", image="", no_push=False, created="", state="exited", container_id="")
 
-    assert launcher.clone_note(info) == f"claude/session-1 is in {clone}, our clone of {URL}: push or merge it from there"
-    assert launcher.clone_note(launcher.dataclasses.replace(info, repo=tmp_path)) is None
+    assert checks.clone_note(info) == f"claude/session-1 is in {clone}, our clone of {URL}: push or merge it from there"
+    assert checks.clone_note(dataclasses.replace(info, repo=tmp_path)) is None

@@ -39,6 +39,12 @@ def test_resource_finds_stub_helper():
     assert resources.resource("stub/ca-stub").is_file()
 
 
+def test_walk_files_keeps_the_stub_packages_init():
+    paths = {path for path, _ in resources.walk_files("stub")}
+
+    assert {"ca-stub", "tmux.conf", "ca_stub/__init__.py", "ca_stub/paths.py", "ca_stub/cli.py"} <= paths
+
+
 def dockerfiles() -> list[tuple[str, bytes]]:
     return [(path, data) for path, data in resources.walk_files("images") if path.endswith("Dockerfile")]
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.cli import SHIM_COMMANDS
+import build_zipapp
+from agents.cli import shim_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = REPO_ROOT / "scripts"
@@ -69,24 +70,51 @@ def lib(function_call: str, home: Path, *, path: str = "/usr/bin:/bin", shell: s
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30, **kwargs)
 
 
-def test_install_completion_puts_the_bash_file_under_every_name_and_zsh_in_site_functions(tmp_path):
-    done = lib(f'install_completion "{REPO_ROOT}/shell/completion" "{REPO_ROOT}/shell" ""', tmp_path)
+@pytest.fixture(scope="module")
+def dist_shell(tmp_path_factory) -> Path:
+    """dist/shell/ as build_zipapp.py writes it, which is what install.sh installs from."""
+    target = tmp_path_factory.mktemp("dist") / "shell"
+    build_zipapp.write_shims(target)
+    return target
+
+
+def test_install_shims_puts_every_bash_shim_in_the_bin_folder(tmp_path, dist_shell):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+
+    done = lib(f'install_shims "{dist_shell}" "{bin_dir}"', tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in bin_dir.iterdir()) == sorted(shim_names())
+    assert all(os.access(path, os.X_OK) for path in bin_dir.iterdir())
+
+
+def test_install_completion_puts_the_bash_file_under_every_name_and_zsh_in_site_functions(tmp_path, dist_shell):
+    done = lib(f'install_completion "{dist_shell}/completion" "{dist_shell}" ""', tmp_path)
 
     assert done.returncode == 0, done.stderr
     share = tmp_path / ".local" / "share"
     bash_dir = share / "bash-completion" / "completions"
-    assert sorted(path.name for path in bash_dir.iterdir()) == sorted(["coding-agents", *SHIM_COMMANDS])
-    bash_text = (REPO_ROOT / "shell" / "completion" / "coding-agents.bash").read_text()
+    assert sorted(path.name for path in bash_dir.iterdir()) == sorted(["coding-agents", *shim_names()])
+    bash_text = (dist_shell / "completion" / "coding-agents.bash").read_text()
     assert all(path.read_text() == bash_text for path in bash_dir.iterdir())
     assert (share / "zsh" / "site-functions" / "_coding-agents").read_text() == (
-        REPO_ROOT / "shell" / "completion" / "_coding-agents").read_text()
+        dist_shell / "completion" / "_coding-agents").read_text()
     assert f"fpath=({share}/zsh/site-functions $fpath)" in done.stderr
 
 
-def test_install_completion_under_a_prefix(tmp_path):
+def test_install_sh_installs_from_what_build_zipapp_writes():
+    text = (SCRIPTS_DIR / "install.sh").read_text()
+
+    assert '"$VENV/bin/python" build_zipapp.py\n' in text
+    assert 'install_shims "$ROOT/dist/shell" "$bin_dir"' in text
+    assert 'install_completion "$ROOT/dist/shell/completion" "$ROOT/dist/shell" ' in text
+
+
+def test_install_completion_under_a_prefix(tmp_path, dist_shell):
     prefix_share = tmp_path / "prefix" / "share"
 
-    done = lib(f'install_completion "{REPO_ROOT}/shell/completion" "{REPO_ROOT}/shell" "{prefix_share}"', tmp_path)
+    done = lib(f'install_completion "{dist_shell}/completion" "{dist_shell}" "{prefix_share}"', tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert (prefix_share / "bash-completion" / "completions" / "run-claude").is_file()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import cli, secrets
+from agents import cli, paths, secrets
 from agents.errors import AgentsError
 
 TOKEN = "ghp_0123456789abcdefSECRET"
@@ -34,14 +34,8 @@ def raises(call, *args) -> AgentsError:
     return caught.value
 
 
-def test_store_dir_follows_xdg_data_home(store):
-    assert secrets.store_dir() == store
-
-
-def test_store_dir_defaults_to_local_share(isolated_home, monkeypatch):
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-
-    assert secrets.store_dir() == isolated_home / ".local" / "share" / "coding-agents" / "secrets"
+def test_store_is_in_the_data_folder(store):
+    assert paths.secrets_dir() == store
 
 
 def test_set_get_list_remove_round_trip(store):

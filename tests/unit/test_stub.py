@@ -1,9 +1,9 @@
-"""stub/ca-stub: the in-container helper, imported as a module and run against real git repos in tmp_path."""
+"""stub/ (ca-stub and its package ca_stub/): the in-container helper, imported and run against real git repos in tmp_path."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
+import importlib
 import io
 import json
 import os
@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,16 +25,31 @@ import pytest
 
 from tests.unit.gitrepos import make_template, run_git
 
-STUB_PATH = Path(__file__).resolve().parents[2] / "stub" / "ca-stub"
+STUB_DIR = Path(__file__).resolve().parents[2] / "stub"
+STUB_PATH = STUB_DIR / "ca-stub"  # the thin entry; the code is the package stub/ca_stub/
 BRANCH = "claude/session-1"
 
 
+def stub_module_names() -> list[str]:
+    return sorted(path.stem for path in (STUB_DIR / "ca_stub").glob("*.py") if path.stem != "__init__")
+
+
 def load_stub():
-    loader = SourceFileLoader("ca_stub", str(STUB_PATH))
-    spec = importlib.util.spec_from_loader("ca_stub", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    """The package ca_stub with every module imported, found on stub/ as the entry finds it."""
+    if str(STUB_DIR) not in sys.path:
+        sys.path.insert(0, str(STUB_DIR))
+    package = importlib.import_module("ca_stub")
+    for name in stub_module_names():
+        importlib.import_module(f"ca_stub.{name}")
+    return package
+
+
+def patch_everywhere(monkeypatch, package, name: str, value) -> None:
+    """Replace a module the stub's modules import (time, signal) in each one that imports it."""
+    for module_name in stub_module_names():
+        module = getattr(package, module_name)
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, value)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +77,9 @@ def stub_module():
 def stub(monkeypatch, stub_module, workspace, start_commit, tmp_path):
     """The stub with WORKSPACE pointing at a tmp repo, its signal handlers undone afterwards and a fast poll."""
     module = stub_module
-    monkeypatch.setattr(module, "WORKSPACE", str(workspace))
-    monkeypatch.setattr(module, "EXIT_STATUS_FILE", str(tmp_path / "agent-exit"))  # not the host's /tmp
-    monkeypatch.setattr(module, "time", SimpleNamespace(sleep=lambda _: time.sleep(0.01), monotonic=time.monotonic))
+    monkeypatch.setattr(module.paths, "WORKSPACE", str(workspace))
+    monkeypatch.setattr(module.paths, "EXIT_STATUS_FILE", str(tmp_path / "agent-exit"))  # not the host's /tmp
+    patch_everywhere(monkeypatch, module, "time", SimpleNamespace(sleep=lambda _: time.sleep(0.01), monotonic=time.monotonic))
     monkeypatch.delenv("CODING_AGENTS_AUTO_COMMIT", raising=False)
     monkeypatch.setenv("CODING_AGENTS_BRANCH", BRANCH)
     monkeypatch.setenv("CODING_AGENTS_BASE", start_commit)
@@ -84,7 +98,7 @@ def commit_in(workspace: Path, name: str, text: str) -> str:
 
 def health_report(stub, capsys) -> dict:
     """The tip/ahead/dirty part of what `ca-stub health` prints (one JSON line)."""
-    assert stub.main(["health"]) == 0
+    assert stub.cli.main(["health"]) == 0
     report = json.loads(capsys.readouterr().out)
     return {key: report[key] for key in ("tip", "ahead", "dirty")}
 
@@ -116,27 +130,12 @@ def test_health_without_base_has_no_ahead(stub, workspace, monkeypatch, capsys):
     assert health_report(stub, capsys)["ahead"] is None
 
 
-def test_health_unsynced_counts_after_synced_commit(stub, workspace, monkeypatch, capsys):
-    synced = commit_in(workspace, "a.txt", "a\n")
-    commit_in(workspace, "b.txt", "b\n")
-    commit_in(workspace, "c.txt", "c\n")
-    monkeypatch.setenv("CODING_AGENTS_SYNCED", synced)
-
-    assert stub.main(["health"]) == 0
-
-    report = json.loads(capsys.readouterr().out)
-    assert (report["ahead"], report["unsynced"]) == (3, 2)
-
-
-@pytest.mark.parametrize("synced", ["", "f" * 40], ids=["never-synced", "unknown-commit"])
-def test_health_unsynced_defaults_to_ahead(stub, workspace, monkeypatch, capsys, synced):
+def test_health_leaves_what_the_host_lacks_to_the_host(stub, workspace, capsys):
     commit_in(workspace, "a.txt", "a\n")
-    monkeypatch.setenv("CODING_AGENTS_SYNCED", synced)
 
-    assert stub.main(["health"]) == 0
+    assert stub.cli.main(["health"]) == 0
 
-    report = json.loads(capsys.readouterr().out)
-    assert (report["ahead"], report["unsynced"]) == (1, 1)
+    assert set(json.loads(capsys.readouterr().out)) == {"tip", "ahead", "dirty", "elsewhere"}
 
 
 def test_health_without_branch_reports_head(stub, workspace, monkeypatch, capsys):
@@ -146,7 +145,7 @@ def test_health_without_branch_reports_head(stub, workspace, monkeypatch, capsys
 
 
 def elsewhere(stub, capsys) -> list[dict]:
-    assert stub.main(["health"]) == 0
+    assert stub.cli.main(["health"]) == 0
     return json.loads(capsys.readouterr().out)["elsewhere"]
 
 
@@ -198,7 +197,7 @@ def test_health_elsewhere_does_not_count_the_start_commit(stub, workspace, capsy
 
 
 def fake_tmux(monkeypatch, stub, shown: str | list[str] = "0  \n", returncode: int = 0, screen: str = ""):
-    """Replace stub.tmux; display-message answers from `shown` (one answer per call when a list)."""
+    """Replace stub.session.tmux; display-message answers from `shown` (one answer per call when a list)."""
     answers = iter(shown) if isinstance(shown, list) else None
     calls = []
 
@@ -210,7 +209,7 @@ def fake_tmux(monkeypatch, stub, shown: str | list[str] = "0  \n", returncode: i
             return SimpleNamespace(returncode=0, stdout=screen, stderr="")
         return SimpleNamespace(returncode=0, stdout="", stderr="")
 
-    monkeypatch.setattr(stub, "tmux", tmux)
+    monkeypatch.setattr(stub.session, "tmux", tmux)
     return calls
 
 
@@ -223,28 +222,28 @@ def fake_tmux(monkeypatch, stub, shown: str | list[str] = "0  \n", returncode: i
 def test_agent_exit_status_parses_tmux(stub, monkeypatch, shown, expected):
     calls = fake_tmux(monkeypatch, stub, shown)
 
-    assert stub.agent_exit_status() == expected
+    assert stub.session.agent_exit_status() == expected
     assert calls[0][-1] == "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}"
 
 
 def test_agent_exit_status_signal_is_128_plus_signal(stub, monkeypatch):
     fake_tmux(monkeypatch, stub, "1  9\n")
 
-    assert stub.agent_exit_status() == 137
+    assert stub.session.agent_exit_status() == 137
 
 
 def test_agent_exit_status_prefers_the_status_the_wrapper_wrote(stub, monkeypatch):
-    Path(stub.EXIT_STATUS_FILE).write_text("5\n")
+    Path(stub.paths.EXIT_STATUS_FILE).write_text("5\n")
     fake_tmux(monkeypatch, stub, "1  \n")
 
-    assert stub.agent_exit_status() == 5
+    assert stub.session.agent_exit_status() == 5
 
 
 def test_agent_exit_status_ignores_the_file_while_the_pane_lives(stub, monkeypatch):
-    Path(stub.EXIT_STATUS_FILE).write_text("5\n")
+    Path(stub.paths.EXIT_STATUS_FILE).write_text("5\n")
     fake_tmux(monkeypatch, stub, "0  \n")
 
-    assert stub.agent_exit_status() is None
+    assert stub.session.agent_exit_status() is None
 
 
 @pytest.mark.parametrize(("script", "expected"), [("exit 7", "7"), ("true", "0"), ("kill -9 $$", "137")],
@@ -254,7 +253,7 @@ def test_status_wrapper_records_how_the_agent_ended(stub, tmp_path, script, expe
     status_path.write_text("stale\n")
 
     env_file = tmp_path / "absent.env"
-    subprocess.run(["sh", "-c", stub.STATUS_WRAPPER, "agent", str(status_path), str(env_file), "sh", "-c", script],
+    subprocess.run(["sh", "-c", stub.session.STATUS_WRAPPER, "agent", str(status_path), str(env_file), "sh", "-c", script],
                    check=False)
 
     assert status_path.read_text().strip() == expected
@@ -263,45 +262,45 @@ def test_status_wrapper_records_how_the_agent_ended(stub, tmp_path, script, expe
 def test_agent_exit_status_session_gone_is_zero(stub, monkeypatch):
     fake_tmux(monkeypatch, stub, "", returncode=1)
 
-    assert stub.agent_exit_status() == 0
+    assert stub.session.agent_exit_status() == 0
 
 
 def test_last_screen_trims_blank_rows_and_tmux_notice(stub, monkeypatch):
     screen = "\n\n$ make test   \nok\n\nall 3 passed  \n\n\nPane is dead (status 0, Thu Jan  1 00:00:00 2026)\n\n\n"
     calls = fake_tmux(monkeypatch, stub, screen=screen)
 
-    assert stub.last_screen() == "$ make test\nok\n\nall 3 passed"
+    assert stub.session.last_screen() == "$ make test\nok\n\nall 3 passed"
     assert calls == [("capture-pane", "-p", "-t", "agent:0.0", "-S", "-60")]
 
 
 def test_last_screen_of_an_empty_pane_is_empty(stub, monkeypatch):
     fake_tmux(monkeypatch, stub, screen="\n\nPane is dead (signal 9)\n")
 
-    assert stub.last_screen() == ""
+    assert stub.session.last_screen() == ""
 
 
 @pytest.fixture
 def fast_clock(monkeypatch, stub):
     """Every look at the clock is half a second later; sleeping takes no time."""
     ticks = iter(x * 0.5 for x in range(10_000))
-    monkeypatch.setattr(stub, "time", SimpleNamespace(sleep=lambda _: None, monotonic=lambda: next(ticks)))
+    patch_everywhere(monkeypatch, stub, "time", SimpleNamespace(sleep=lambda _: None, monotonic=lambda: next(ticks)))
 
 
 def test_run_session_interactive_prints_last_screen_and_exits_with_agents_status(stub, monkeypatch, capsys, fast_clock):
     calls = fake_tmux(monkeypatch, stub, ["0  \n", "0  \n", "1 3 \n"], screen="\nerror: no API key\n\n")
 
-    assert stub.run_session("interactive", ["claude"]) == 3
+    assert stub.session.run_session("interactive", ["claude"]) == 3
 
     assert capsys.readouterr().out == "error: no API key\n[ca-stub: the agent exited with status 3]\n"
     assert "new-session" in calls[0] and calls[0][-1] == "claude"
-    assert calls[0][calls[0].index("-c") + 1] == stub.WORKSPACE
+    assert calls[0][calls[0].index("-c") + 1] == stub.paths.WORKSPACE
     assert calls[-1] == ("kill-server",)
 
 
 def test_run_session_interactive_unknown_status_asks_again_then_gives_up_as_1(stub, monkeypatch, capsys, fast_clock):
     calls = fake_tmux(monkeypatch, stub, "1  \n")
 
-    assert stub.run_session("interactive", ["claude"]) == 1
+    assert stub.session.run_session("interactive", ["claude"]) == 1
 
     assert capsys.readouterr().out.endswith("[ca-stub: the agent exited with status 1]\n")
     assert sum("display-message" in call for call in calls) > 1
@@ -310,7 +309,7 @@ def test_run_session_interactive_unknown_status_asks_again_then_gives_up_as_1(st
 def test_run_session_interactive_status_learned_on_a_later_ask(stub, monkeypatch, capsys, fast_clock):
     fake_tmux(monkeypatch, stub, ["1  \n", "1 42 \n"])
 
-    assert stub.run_session("interactive", ["claude"]) == 42
+    assert stub.session.run_session("interactive", ["claude"]) == 42
 
 
 # --- autocommit ---------------------------------------------------------------------------
@@ -319,7 +318,7 @@ def test_run_session_interactive_status_learned_on_a_later_ask(stub, monkeypatch
 def test_autocommit_clean_prints_clean(stub, workspace, capsys, start_commit):
     before = start_commit
 
-    assert stub.main(["autocommit"]) == 0
+    assert stub.cli.main(["autocommit"]) == 0
 
     assert capsys.readouterr().out == "clean\n"
     assert run_git(workspace, "rev-parse", "HEAD") == before
@@ -334,12 +333,12 @@ def test_autocommit_commits_tracked_and_untracked(stub, workspace, capsys, start
     hook.write_text("#!/bin/sh\nexit 1\n")  # a hook that would refuse: --no-verify skips it
     hook.chmod(0o755)
 
-    assert stub.main(["autocommit"]) == 0
+    assert stub.cli.main(["autocommit"]) == 0
 
     assert capsys.readouterr().out == "committed\n"
     assert run_git(workspace, "status", "--porcelain") == ""
     assert run_git(workspace, "rev-parse", "HEAD^") == base
-    assert run_git(workspace, "log", "-1", "--format=%s") == stub.AUTO_COMMIT_MESSAGE
+    assert run_git(workspace, "log", "-1", "--format=%s") == stub.workspace.AUTO_COMMIT_MESSAGE
     assert run_git(workspace, "show", "HEAD:new.txt") == "new"
     assert run_git(workspace, "show", "HEAD:README.md") == "changed"
     assert run_git(workspace, "symbolic-ref", "--short", "HEAD") == BRANCH
@@ -347,9 +346,9 @@ def test_autocommit_commits_tracked_and_untracked(stub, workspace, capsys, start
 
 def test_autocommit_without_repo_is_false(stub, tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
-    monkeypatch.setattr(stub, "WORKSPACE", str(tmp_path / "empty"))
+    monkeypatch.setattr(stub.paths, "WORKSPACE", str(tmp_path / "empty"))
 
-    assert stub.autocommit() is False
+    assert stub.workspace.autocommit() is False
 
 
 # --- argument handling --------------------------------------------------------------------
@@ -361,13 +360,103 @@ def test_autocommit_without_repo_is_false(stub, tmp_path, monkeypatch):
     ids=["empty", "unknown", "session-bare", "session-no-separator", "session-no-command", "session-bad-mode"],
 )
 def test_main_bad_args_prints_usage(stub, argv, capsys):
-    assert stub.main(argv) == 2
+    assert stub.cli.main(argv) == 2
 
     assert "Subcommands:" in capsys.readouterr().err
 
 
 def test_main_mode_without_value_prints_usage(stub, capsys):
-    assert stub.main(["session", "--mode", "--", "sh"]) == 2
+    assert stub.cli.main(["session", "--mode", "--", "sh"]) == 2
+
+
+def test_entry_through_a_symlink_finds_its_package(tmp_path):
+    """The image runs /usr/local/bin/ca-stub, a symlink to the entry next to its package."""
+    (tmp_path / "ca-stub").symlink_to(STUB_PATH)
+
+    done = subprocess.run([sys.executable, str(tmp_path / "ca-stub"), "bogus"], capture_output=True, text=True,
+                          cwd=tmp_path)
+
+    assert done.returncode == 2 and "Subcommands:" in done.stderr, done.stderr
+
+
+def stub_imports(name: str) -> set[str]:
+    """The modules of ca_stub that one of them imports."""
+    import ast
+
+    tree = ast.parse((STUB_DIR / "ca_stub" / f"{name}.py").read_text())
+    return {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "ca_stub"
+            for alias in node.names}
+
+
+def test_the_sidecar_side_uses_nothing_of_the_agent_side():
+    assert stub_imports("sidecar") <= {"paths", "common"}
+    assert stub_imports("paths") == set() and stub_imports("common") == set()
+
+
+def test_only_paths_names_container_paths_and_variables():
+    for name in stub_module_names():
+        if name in ("paths", "cli"):  # cli's usage text mentions a variable; it reads none
+            continue
+        text = (STUB_DIR / "ca_stub" / f"{name}.py").read_text()
+        for needle in ('"CODING_AGENTS_', '"/run/', '"/workspace', '"/tmp/', '.sock"'):
+            assert needle not in text, f"{name}.py: {needle}"
+
+
+# --- versions: the programs come from the host's table, baked into the image -----------------
+
+
+def fake_program(bin_dir: Path, name: str, output: str) -> None:
+    path = bin_dir / name
+    path.write_text(f"#!/bin/sh\nprintf '{output}'\n")
+    path.chmod(0o755)
+
+
+def test_versions_reports_the_programs_the_image_build_baked(stub_module, monkeypatch, tmp_path, capsys):
+    from agents import catalog
+
+    (tmp_path / "programs.json").write_bytes(catalog.stub_data_json())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_program(bin_dir, "claude", "2.1.332 (Claude Code)\\n")
+    fake_program(bin_dir, "socat", "socat by someone\\nsocat version 1.7.4.4 on Jan 1\\n")
+    monkeypatch.setenv("PATH", str(bin_dir))  # nothing else of the table is here
+    monkeypatch.setattr(stub_module.paths, "PROGRAMS_FILE", str(tmp_path / "programs.json"))
+
+    assert stub_module.cli.main(["versions"]) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"claude": "2.1.332 (Claude Code)",
+                                                   "socat": "socat version 1.7.4.4 on Jan 1"}
+
+
+def test_versions_runs_the_rows_version_command(stub_module, monkeypatch, tmp_path, capsys):
+    (tmp_path / "programs.json").write_text(json.dumps({"programs": [
+        {"name": "zed", "command": ["zed-cli", "version", "--short"], "line_with": ""}]}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "zed-cli").write_text('#!/bin/sh\necho "$*"\n')  # prints its arguments
+    (bin_dir / "zed-cli").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(stub_module.paths, "PROGRAMS_FILE", str(tmp_path / "programs.json"))
+
+    assert stub_module.cli.main(["versions"]) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"zed": "version --short"}
+
+
+def test_versions_without_the_baked_file_says_so(stub_module, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(stub_module.paths, "PROGRAMS_FILE", str(tmp_path / "programs.json"))
+
+    assert stub_module.cli.main(["versions"]) == 1
+
+    assert "(the image build writes it)" in capsys.readouterr().err
+
+
+def test_stub_names_no_cli_of_its_own():
+    from agents import catalog
+
+    text = "".join(path.read_text() for path in [STUB_PATH, *sorted((STUB_DIR / "ca_stub").glob("*.py"))])
+    for name in catalog.agent_names():
+        assert f'"{name}"' not in text, name
 
 
 # --- run_session in prompt mode -----------------------------------------------------------
@@ -376,7 +465,7 @@ def test_main_mode_without_value_prints_usage(stub, capsys):
 def test_run_session_prompt_auto_commits_new_file(stub, workspace, capsys, start_commit):
     base = start_commit
 
-    assert stub.main(["session", "--mode", "prompt", "--", "sh", "-c", "echo hi > f"]) == 0
+    assert stub.cli.main(["session", "--mode", "prompt", "--", "sh", "-c", "echo hi > f"]) == 0
 
     assert run_git(workspace, "rev-parse", "HEAD^") == base
     assert run_git(workspace, "show", "HEAD:f") == "hi"
@@ -388,20 +477,20 @@ def test_run_session_prompt_auto_commit_off(stub, workspace, monkeypatch):
     monkeypatch.setenv("CODING_AGENTS_AUTO_COMMIT", "0")
     base = run_git(workspace, "rev-parse", "HEAD")
 
-    assert stub.run_session("prompt", ["sh", "-c", "echo hi > f"]) == 0
+    assert stub.session.run_session("prompt", ["sh", "-c", "echo hi > f"]) == 0
 
     assert run_git(workspace, "rev-parse", "HEAD") == base
     assert run_git(workspace, "status", "--porcelain") == "?? f"
 
 
 def test_run_session_prompt_returns_command_status_and_still_commits(stub, workspace):
-    assert stub.run_session("prompt", ["sh", "-c", "echo partial > g; exit 3"]) == 3
+    assert stub.session.run_session("prompt", ["sh", "-c", "echo partial > g; exit 3"]) == 3
 
     assert run_git(workspace, "show", "HEAD:g") == "partial"
 
 
 def test_run_session_prompt_runs_in_workspace(stub, workspace):
-    stub.run_session("prompt", ["sh", "-c", "pwd > where.txt"])
+    stub.session.run_session("prompt", ["sh", "-c", "pwd > where.txt"])
 
     assert Path(run_git(workspace, "show", "HEAD:where.txt")).resolve() == workspace.resolve()
 
@@ -426,13 +515,13 @@ def login_stub(monkeypatch, stub_module, tmp_path, bridge_dir):
     home = (tmp_path / "agent-home").resolve()
     home.mkdir()
     state = tmp_path / "state"
-    monkeypatch.setattr(module, "HOME", str(home))
-    monkeypatch.setattr(module, "WORKSPACE", str(tmp_path / "workspace"))
-    monkeypatch.setattr(module, "STATE_DIR", str(state))
-    monkeypatch.setattr(module, "LOGIN_ENV_FILE", str(state / "login.env"))
-    monkeypatch.setattr(module, "LOGINS_READY", str(state / "logins-ready"))
-    monkeypatch.setattr(module, "LOGINS_WATCH", str(state / "logins-watch.json"))
-    monkeypatch.setattr(module, "BRIDGE_DIR", str(bridge_dir))
+    monkeypatch.setattr(module.paths, "HOME", str(home))
+    monkeypatch.setattr(module.paths, "WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setattr(module.paths, "STATE_DIR", str(state))
+    monkeypatch.setattr(module.paths, "LOGIN_ENV_FILE", str(state / "login.env"))
+    monkeypatch.setattr(module.paths, "LOGINS_READY", str(state / "logins-ready"))
+    monkeypatch.setattr(module.paths, "LOGINS_WATCH", str(state / "logins-watch.json"))
+    monkeypatch.setattr(module.paths, "BRIDGE_DIR", str(bridge_dir))
     return module
 
 
@@ -463,7 +552,7 @@ def host_socket(bridge_dir):
 
 def receive(stub, monkeypatch, bundle: dict) -> int:
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(bundle)))
-    return stub.main(["logins-receive"])
+    return stub.cli.main(["logins-receive"])
 
 
 def b64(data: bytes) -> str:
@@ -475,7 +564,7 @@ def mode_of(path) -> int:
 
 
 def test_logins_receive_writes_private_files_env_and_watch_list(login_stub, monkeypatch, capsys):
-    home = Path(login_stub.HOME)
+    home = Path(login_stub.paths.HOME)
     bundle = {
         "files": [
             {"path": f"{home}/.codex/auth.json", "data": b64(b'{"token": "t"}'), "mtime_ns": T0},
@@ -493,12 +582,12 @@ def test_logins_receive_writes_private_files_env_and_watch_list(login_stub, monk
     assert (home / ".codex" / "config.toml").read_bytes() == b'model = "o3"\n'
     assert [mode_of(path) for path in (auth, home / ".codex" / "config.toml")] == [0o600, 0o600]
     assert mode_of(home / ".codex") == 0o700
-    assert mode_of(login_stub.STATE_DIR) == 0o700
-    assert mode_of(login_stub.LOGIN_ENV_FILE) == 0o600
+    assert mode_of(login_stub.paths.STATE_DIR) == 0o700
+    assert mode_of(login_stub.paths.LOGIN_ENV_FILE) == 0o600
     assert sorted(path.name for path in (home / ".codex").iterdir()) == ["auth.json", "config.toml"]
-    assert login_stub.read_login_env() == {"CODEX_API_KEY": "plain", "OPENAI_API_KEY": "sk-a b'c\"d $HOME `x`"}
-    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 14]}
-    assert os.path.exists(login_stub.LOGINS_READY)
+    assert login_stub.logins.read_login_env() == {"CODEX_API_KEY": "plain", "OPENAI_API_KEY": "sk-a b'c\"d $HOME `x`"}
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0, 14]}
+    assert os.path.exists(login_stub.paths.LOGINS_READY)
 
 
 def test_logins_receive_env_file_is_what_the_agents_shell_sees(login_stub, monkeypatch, capsys, tmp_path):
@@ -506,7 +595,7 @@ def test_logins_receive_env_file_is_what_the_agents_shell_sees(login_stub, monke
     receive(login_stub, monkeypatch, {"files": [], "env": {"OPENAI_API_KEY": value}, "watch": []})
     seen = tmp_path / "seen"
 
-    subprocess.run(["sh", "-c", login_stub.STATUS_WRAPPER, "agent", str(tmp_path / "status"), login_stub.LOGIN_ENV_FILE,
+    subprocess.run(["sh", "-c", login_stub.session.STATUS_WRAPPER, "agent", str(tmp_path / "status"), login_stub.paths.LOGIN_ENV_FILE,
                     "sh", "-c", f'printf %s "$OPENAI_API_KEY" > {seen}'], check=True)
 
     assert seen.read_text() == value
@@ -515,26 +604,26 @@ def test_logins_receive_env_file_is_what_the_agents_shell_sees(login_stub, monke
 def test_read_login_env_survives_a_value_with_a_newline(login_stub, monkeypatch, capsys):
     receive(login_stub, monkeypatch, {"files": [], "env": {"TOKEN": "line1\nline2"}, "watch": []})
 
-    assert login_stub.read_login_env() == {"TOKEN": "line1\nline2"}
+    assert login_stub.logins.read_login_env() == {"TOKEN": "line1\nline2"}
 
 
 def test_logins_receive_empty_bundle(login_stub, monkeypatch, capsys):
     assert receive(login_stub, monkeypatch, {}) == 0
 
     assert json.loads(capsys.readouterr().out) == {"files": 0, "env": 0}
-    assert Path(login_stub.LOGIN_ENV_FILE).read_bytes() == b""
-    assert login_stub.read_login_env() == {}
-    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {}
-    assert os.path.exists(login_stub.LOGINS_READY)
+    assert Path(login_stub.paths.LOGIN_ENV_FILE).read_bytes() == b""
+    assert login_stub.logins.read_login_env() == {}
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {}
+    assert os.path.exists(login_stub.paths.LOGINS_READY)
 
 
 @pytest.mark.parametrize("where", ["absolute", "dot-dot", "workspace", "symlink", "home-itself"])
 def test_logins_receive_refuses_paths_outside_the_home(login_stub, monkeypatch, capsys, tmp_path, where):
-    home = Path(login_stub.HOME)
+    home = Path(login_stub.paths.HOME)
     outside = tmp_path / "outside"
     outside.mkdir()
     if where == "workspace":
-        monkeypatch.setattr(login_stub, "WORKSPACE", str(home / "workspace"))
+        monkeypatch.setattr(login_stub.paths, "WORKSPACE", str(home / "workspace"))
     if where == "symlink":
         (home / ".codex").symlink_to(outside)
     path = {"absolute": str(outside / "auth.json"), "dot-dot": f"{home}/../outside/auth.json",
@@ -545,11 +634,11 @@ def test_logins_receive_refuses_paths_outside_the_home(login_stub, monkeypatch, 
 
     assert capsys.readouterr().err == f"ca-stub: refusing login file outside the home: {path}\n"
     assert list(outside.iterdir()) == []
-    assert not os.path.exists(login_stub.LOGINS_READY)
+    assert not os.path.exists(login_stub.paths.LOGINS_READY)
 
 
 def test_read_login_env_without_a_file_is_empty(login_stub):
-    assert login_stub.read_login_env() == {}
+    assert login_stub.logins.read_login_env() == {}
 
 
 def test_fingerprint_is_mtime_and_size(login_stub, tmp_path):
@@ -557,13 +646,13 @@ def test_fingerprint_is_mtime_and_size(login_stub, tmp_path):
     path.write_bytes(b"12345")
     os.utime(path, ns=(T0, T0))
 
-    assert login_stub.fingerprint(str(path)) == [T0, 5]
-    assert login_stub.fingerprint(str(tmp_path / "absent")) is None
+    assert login_stub.logins.fingerprint(str(path)) == [T0, 5]
+    assert login_stub.logins.fingerprint(str(tmp_path / "absent")) is None
 
 
 def watched_login(stub, monkeypatch, capsys, *names: str) -> list[Path]:
     """Login files as logins-receive leaves them: written, fingerprinted, watched."""
-    home = Path(stub.HOME)
+    home = Path(stub.paths.HOME)
     paths = [home / ".codex" / name for name in names]
     receive(stub, monkeypatch, {"files": [{"path": str(path), "data": b64(b'{"v": 0}'), "mtime_ns": T0} for path in paths],
                                 "watch": [str(path) for path in paths]})
@@ -581,15 +670,15 @@ def test_logins_push_sends_only_changed_files_and_remembers_them(login_stub, mon
     host = host_socket("logins.sock")
     rewrite(auth, b'{"v": 1, "refreshed": true}', T0 + 10**9)
 
-    assert login_stub.main(["logins-push"]) == 0
+    assert login_stub.cli.main(["logins-push"]) == 0
 
     assert [json.loads(request) for request in host.requests] == [
         {"path": str(auth), "data": b64(b'{"v": 1, "refreshed": true}'), "mtime_ns": T0 + 10**9},
     ]
     assert capsys.readouterr().out == f"{auth}: saved\n"
-    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0 + 10**9, 27], str(other): [T0, 8]}
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0 + 10**9, 27], str(other): [T0, 8]}
 
-    assert login_stub.logins_push() == 0  # nothing changed since
+    assert login_stub.logins.logins_push() == 0  # nothing changed since
 
     assert len(host.requests) == 1
 
@@ -599,11 +688,50 @@ def test_logins_push_tries_a_refused_file_again(login_stub, monkeypatch, capsys,
     host = host_socket("logins.sock", answer=lambda request: b"refused: not a JSON object (a half-written file?)\n")
     rewrite(auth, b'{"v": 1', T0 + 1)
 
-    login_stub.logins_push()
-    login_stub.logins_push()
+    login_stub.logins.logins_push()
+    login_stub.logins.logins_push()
 
     assert len(host.requests) == 2
-    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
+
+
+def test_logins_push_without_a_decision_sends_the_file_again(login_stub, monkeypatch, capsys, host_socket):
+    # What socat's default 0.5 s half-close timeout did on a busy host: the connection closed (and
+    # the handler was stopped) before the host decided. Once marked as sent, the refresh was lost.
+    (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
+    answers = [b"", b"saved\n"]
+    host = host_socket("logins.sock", answer=lambda request: answers.pop(0))
+    rewrite(auth, b'{"v": 1}', T0 + 1)
+
+    assert login_stub.logins.logins_push() == 1
+    assert capsys.readouterr() == ("", f"ca-stub: could not send a login back: {auth}: the host's bridge closed "
+                                       "the connection without a decision\n")
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
+
+    assert login_stub.logins.logins_push() == 0
+    assert capsys.readouterr().out == f"{auth}: saved\n"
+    assert len(host.requests) == 2 and host.requests[0] == host.requests[1]
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0 + 1, 8]}
+
+
+def test_logins_push_a_failed_file_does_not_hold_back_the_others(login_stub, monkeypatch, capsys, host_socket):
+    auth, other = watched_login(login_stub, monkeypatch, capsys, "auth.json", "other.json")
+    host_socket("logins.sock")
+    real_call = login_stub.bridges.bridge_call
+
+    def call(socket_name, request, timeout=60.0):
+        if json.loads(request)["path"] == str(auth):
+            raise TimeoutError("timed out")
+        return real_call(socket_name, request, timeout)
+
+    monkeypatch.setattr(login_stub.bridges, "bridge_call", call)
+    rewrite(auth, b'{"v": 1}', T0 + 1)
+    rewrite(other, b'{"v": 2}', T0 + 2)
+
+    assert login_stub.logins.LoginWatcher().poll(force=True) is None
+
+    assert capsys.readouterr() == ("", f"ca-stub: could not send a login back: {auth}: timed out\n")
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8], str(other): [T0 + 2, 8]}
 
 
 def test_logins_push_another_accounts_login_is_not_sent_again_until_it_changes(login_stub, monkeypatch, capsys,
@@ -612,11 +740,11 @@ def test_logins_push_another_accounts_login_is_not_sent_again_until_it_changes(l
     host = host_socket("logins.sock", answer=lambda request: b"refused: another account (tokens.account_id)\n")
     rewrite(auth, b'{"v": 2}', T0 + 1)
 
-    login_stub.logins_push()
-    login_stub.logins_push()
+    login_stub.logins.logins_push()
+    login_stub.logins.logins_push()
     assert len(host.requests) == 1
     rewrite(auth, b'{"v": 33}', T0 + 2)
-    login_stub.logins_push()
+    login_stub.logins.logins_push()
 
     assert len(host.requests) == 2
 
@@ -626,7 +754,7 @@ def test_logins_push_a_deleted_file_is_not_sent(login_stub, monkeypatch, capsys,
     host = host_socket("logins.sock")
     auth.unlink()
 
-    assert login_stub.logins_push() == 0
+    assert login_stub.logins.logins_push() == 0
 
     assert host.requests == []
 
@@ -635,15 +763,15 @@ def test_logins_push_without_a_bridge_keeps_the_change_for_later(login_stub, mon
     (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
     rewrite(auth, b'{"v": 1}', T0 + 1)
 
-    assert login_stub.logins_push() == 1
+    assert login_stub.logins.logins_push() == 1
     assert capsys.readouterr().err == "ca-stub: no login bridge in this session; refreshed logins stay here\n"
-    assert login_stub.logins_push(quiet=True) == 1
+    assert login_stub.logins.logins_push(quiet=True) == 1
     assert capsys.readouterr().err == ""
-    assert json.loads(Path(login_stub.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
+    assert json.loads(Path(login_stub.paths.LOGINS_WATCH).read_text()) == {str(auth): [T0, 8]}
 
 
 def test_logins_push_without_a_watch_file_does_nothing(login_stub, capsys):
-    assert login_stub.logins_push() == 0
+    assert login_stub.logins.logins_push() == 0
 
     assert capsys.readouterr() == ("", "")
 
@@ -651,7 +779,7 @@ def test_logins_push_without_a_watch_file_does_nothing(login_stub, capsys):
 def test_login_watcher_polls_at_its_interval_and_when_forced(login_stub, monkeypatch, capsys, host_socket):
     (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
     host = host_socket("logins.sock")
-    watcher = login_stub.LoginWatcher(interval=3600)
+    watcher = login_stub.logins.LoginWatcher(interval=3600)
 
     rewrite(auth, b'{"v": 1}', T0 + 1)
     watcher.poll()  # the first look
@@ -668,8 +796,8 @@ def test_login_watcher_first_look_happens_on_a_freshly_booted_machine(login_stub
     # The monotonic clock starts near zero at boot: a machine up for 5 s must still look at once.
     (auth,) = watched_login(login_stub, monkeypatch, capsys, "auth.json")
     host = host_socket("logins.sock")
-    monkeypatch.setattr(login_stub.time, "monotonic", lambda: 5.0)
-    watcher = login_stub.LoginWatcher(interval=3600)
+    monkeypatch.setattr(login_stub.logins.time, "monotonic", lambda: 5.0)
+    watcher = login_stub.logins.LoginWatcher(interval=3600)
 
     rewrite(auth, b'{"v": 1}', T0 + 1)
     watcher.poll()
@@ -682,7 +810,7 @@ def test_login_watcher_never_raises(login_stub, monkeypatch, capsys, bridge_dir)
     (bridge_dir / "logins.sock").write_text("")  # there, but nobody answers
     rewrite(auth, b'{"v": 1}', T0 + 1)
 
-    login_stub.LoginWatcher().poll(force=True)
+    login_stub.logins.LoginWatcher().poll(force=True)
 
     assert capsys.readouterr().err.startswith("ca-stub: could not send a login back: ")
 
@@ -692,7 +820,7 @@ def test_login_watcher_never_raises(login_stub, monkeypatch, capsys, bridge_dir)
 
 def credential(stub, monkeypatch, action: str, text: str) -> int:
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-    return stub.main(["git-credential", action])
+    return stub.cli.main(["git-credential", action])
 
 
 @pytest.mark.parametrize("action", ["store", "erase", "capability"])
@@ -734,7 +862,7 @@ def test_git_credential_get_with_a_dead_bridge_says_so(login_stub, monkeypatch, 
 
 
 def test_main_git_credential_needs_an_action(login_stub, capsys):
-    assert login_stub.main(["git-credential"]) == 2
+    assert login_stub.cli.main(["git-credential"]) == 2
 
 
 # --- signing programs ---------------------------------------------------------------------------------
@@ -753,7 +881,7 @@ def test_gpg_program_sends_the_payload_and_prints_the_signature(login_stub, monk
                                             "stderr": "[GNUPG:] SIG_CREATED D\n"}))
     binary_stdin(monkeypatch, b"tree abc\n")
 
-    assert login_stub.gpg_program(["--status-fd=2", "-bsau", "KEY"]) == 0
+    assert login_stub.bridges.gpg_program(["--status-fd=2", "-bsau", "KEY"]) == 0
 
     assert [json.loads(request) for request in host.requests] == [
         {"op": "gpg", "args": ["--status-fd=2", "-bsau", "KEY"], "payload": b64(b"tree abc\n")},
@@ -766,7 +894,7 @@ def test_gpg_program_verify_sends_the_signature_file(login_stub, monkeypatch, ca
     (tmp_path / "sig.asc").write_bytes(b"SIG")
     binary_stdin(monkeypatch, b"payload")
 
-    assert login_stub.gpg_program(["--status-fd=1", "--verify", str(tmp_path / "sig.asc"), "-"]) == 1
+    assert login_stub.bridges.gpg_program(["--status-fd=1", "--verify", str(tmp_path / "sig.asc"), "-"]) == 1
 
     assert json.loads(host.requests[0])["signature"] == b64(b"SIG")
     assert capsysbinary.readouterr().out == b"[GNUPG:] BADSIG\n"
@@ -775,7 +903,7 @@ def test_gpg_program_verify_sends_the_signature_file(login_stub, monkeypatch, ca
 def test_gpg_program_without_a_signing_bridge(login_stub, monkeypatch, capsysbinary):
     binary_stdin(monkeypatch, b"tree abc\n")
 
-    assert login_stub.gpg_program(["-bsau", "KEY"]) == 2
+    assert login_stub.bridges.gpg_program(["-bsau", "KEY"]) == 2
 
     assert capsysbinary.readouterr().err.startswith(b"coding-agents: no signing bridge in this session")
 
@@ -785,7 +913,7 @@ def test_main_as_ca_gpg(login_stub, monkeypatch, host_socket, capsysbinary):
     monkeypatch.setattr(sys, "argv", ["/usr/local/bin/ca-gpg", "-bsau", "KEY"])
     binary_stdin(monkeypatch, b"x")
 
-    assert login_stub.main(["-bsau", "KEY"]) == 0
+    assert login_stub.cli.main(["-bsau", "KEY"]) == 0
 
     assert json.loads(host.requests[0])["op"] == "gpg"
 
@@ -809,7 +937,7 @@ def test_ssh_keygen_program_runs_the_local_ssh_keygen_for_anything_but_sign(logi
     monkeypatch.setattr(os, "execv", execv)
 
     with pytest.raises(Execed):
-        login_stub.ssh_keygen_program(args)
+        login_stub.bridges.ssh_keygen_program(args)
 
     assert execs == [("/usr/bin/ssh-keygen", ["ssh-keygen", *args])]
     assert host.requests == []
@@ -820,7 +948,7 @@ def test_ssh_keygen_program_sign_writes_the_hosts_signature(login_stub, monkeypa
     message = tmp_path / "buffer"
     message.write_bytes(b"tree abc\n")
 
-    assert login_stub.ssh_keygen_program(["-Y", "sign", "-n", "git", "-f", "/tmp/.git_signing_key", "-U",
+    assert login_stub.bridges.ssh_keygen_program(["-Y", "sign", "-n", "git", "-f", "/tmp/.git_signing_key", "-U",
                                           str(message)]) == 0
 
     assert [json.loads(request) for request in host.requests] == [
@@ -834,7 +962,7 @@ def test_ssh_keygen_program_sign_refused_writes_no_signature(login_stub, monkeyp
     message = tmp_path / "buffer"
     message.write_bytes(b"data")
 
-    assert login_stub.ssh_keygen_program(["-Y", "sign", "-n", "file", "-f", "k", str(message)]) == 1
+    assert login_stub.bridges.ssh_keygen_program(["-Y", "sign", "-n", "file", "-f", "k", str(message)]) == 1
 
     assert not (tmp_path / "buffer.sig").exists()
     assert capsys.readouterr().err == "coding-agents: signing refused: x\n"
@@ -854,10 +982,10 @@ for line in sys.stdin:
 @pytest.fixture
 def mcp_stub(login_stub, monkeypatch, bridge_dir, tmp_path):
     """The stub with its MCP sockets, spec and broker socket in tmp places."""
-    monkeypatch.setattr(login_stub, "MCP_SOCKETS", str(bridge_dir))
-    monkeypatch.setattr(login_stub, "BROKER_SOCKET", str(bridge_dir / "broker.sock"))
-    monkeypatch.setattr(login_stub, "MCP_SPEC", str(tmp_path / "state" / "mcp.json"))
-    monkeypatch.setattr(login_stub, "MCP_READY", str(tmp_path / "state" / "mcp-ready"))
+    monkeypatch.setattr(login_stub.paths, "MCP_SOCKETS", str(bridge_dir))
+    monkeypatch.setattr(login_stub.paths, "BROKER_SOCKET", str(bridge_dir / "broker.sock"))
+    monkeypatch.setattr(login_stub.paths, "MCP_SPEC", str(tmp_path / "state" / "mcp.json"))
+    monkeypatch.setattr(login_stub.paths, "MCP_READY", str(tmp_path / "state" / "mcp-ready"))
     return login_stub
 
 
@@ -871,11 +999,11 @@ def echo_definition(**overrides) -> dict:
     ("no references", "no references"), ("${TOKEN", "${TOKEN"),
 ])
 def test_substitute(stub_module, text, expected):
-    assert stub_module.substitute(text, {"TOKEN": "t0k", "A": "a"}) == expected
+    assert stub_module.sidecar.substitute(text, {"TOKEN": "t0k", "A": "a"}) == expected
 
 
 def test_substitute_a_value_is_not_substituted_again(stub_module):
-    assert stub_module.substitute("${A}", {"A": "${B}", "B": "no"}) == "${B}"
+    assert stub_module.sidecar.substitute("${A}", {"A": "${B}", "B": "no"}) == "${B}"
 
 
 def test_mcp_receive_writes_a_private_spec_and_the_ready_marker(mcp_stub, monkeypatch, capsys):
@@ -883,13 +1011,13 @@ def test_mcp_receive_writes_a_private_spec_and_the_ready_marker(mcp_stub, monkey
             "capabilities": {"echo": "cap-1", "gh": "cap-2"}}
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(spec)))
 
-    assert mcp_stub.main(["mcp-receive"]) == 0
+    assert mcp_stub.cli.main(["mcp-receive"]) == 0
 
     assert json.loads(capsys.readouterr().out) == {"servers": ["echo", "gh"]}
-    assert json.loads(Path(mcp_stub.MCP_SPEC).read_text()) == spec
-    assert mode_of(mcp_stub.MCP_SPEC) == 0o600
-    assert os.path.exists(mcp_stub.MCP_READY) and mode_of(mcp_stub.MCP_READY) == 0o600
-    assert mode_of(mcp_stub.STATE_DIR) == 0o700
+    assert json.loads(Path(mcp_stub.paths.MCP_SPEC).read_text()) == spec
+    assert mode_of(mcp_stub.paths.MCP_SPEC) == 0o600
+    assert os.path.exists(mcp_stub.paths.MCP_READY) and mode_of(mcp_stub.paths.MCP_READY) == 0o600
+    assert mode_of(mcp_stub.paths.STATE_DIR) == 0o700
 
 
 def broker_answers(host_socket, answers: dict[str, dict]):
@@ -905,7 +1033,7 @@ def broker_answers(host_socket, answers: dict[str, dict]):
 def test_redeem_granted(mcp_stub, host_socket):
     broker = broker_answers(host_socket, {"cap-1": {"secrets": {"API_KEY": "sk-1"}}})
 
-    assert mcp_stub.redeem("cap-1") == {"API_KEY": "sk-1"}
+    assert mcp_stub.sidecar.redeem("cap-1") == {"API_KEY": "sk-1"}
     assert [json.loads(request) for request in broker.requests] == [{"capability": "cap-1"}]
     assert broker.requests[0].endswith(b"\n")
 
@@ -914,14 +1042,14 @@ def test_redeem_refused_is_a_runtime_error(mcp_stub, host_socket):
     broker_answers(host_socket, {})
 
     with pytest.raises(RuntimeError) as caught:
-        mcp_stub.redeem("forged")
+        mcp_stub.sidecar.redeem("forged")
 
     assert str(caught.value) == "refused: not a capability this broker issued"
 
 
 def test_redeem_without_a_broker(mcp_stub):
     with pytest.raises(OSError):
-        mcp_stub.redeem("cap-1")
+        mcp_stub.sidecar.redeem("cap-1")
 
 
 def connected_pair(stub, serve, definition, values):
@@ -946,8 +1074,8 @@ def exchange(ours, data: bytes) -> bytes:
 
 def test_serve_stdio_starts_the_server_with_its_secrets_and_relays_both_ways(mcp_stub, monkeypatch, tmp_path):
     monkeypatch.setenv("CODING_AGENTS_SESSION", "s1")
-    monkeypatch.setattr(mcp_stub, "WORKSPACE", str(tmp_path / "no-workspace-in-the-sidecar"))
-    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_stdio, echo_definition(), {"API_KEY": "sk-1"})
+    monkeypatch.setattr(mcp_stub.paths, "WORKSPACE", str(tmp_path / "no-workspace-in-the-sidecar"))
+    ours, thread = connected_pair(mcp_stub, mcp_stub.sidecar.serve_stdio, echo_definition(), {"API_KEY": "sk-1"})
 
     answer = exchange(ours, b'{"jsonrpc": "2.0", "id": 1}\n{"id": 2}\n')
     thread.join(timeout=10)
@@ -962,7 +1090,7 @@ def test_serve_stdio_starts_the_server_with_its_secrets_and_relays_both_ways(mcp
 
 
 def test_serve_stdio_runs_in_the_servers_cwd(mcp_stub, tmp_path):
-    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_stdio, echo_definition(cwd=str(tmp_path)), {})
+    ours, thread = connected_pair(mcp_stub, mcp_stub.sidecar.serve_stdio, echo_definition(cwd=str(tmp_path)), {})
 
     (line,) = exchange(ours, b"x\n").splitlines()
     thread.join(timeout=10)
@@ -973,7 +1101,7 @@ def test_serve_stdio_runs_in_the_servers_cwd(mcp_stub, tmp_path):
 
 def test_serve_stdio_child_that_exits_ends_the_connection_at_once(mcp_stub):
     definition = echo_definition(args=["-c", "print('bye', flush=True)"])
-    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_stdio, definition, {})
+    ours, thread = connected_pair(mcp_stub, mcp_stub.sidecar.serve_stdio, definition, {})
 
     with ours:
         ours.settimeout(0.5)
@@ -1032,7 +1160,7 @@ def test_serve_http_relays_json_and_sse_with_the_secret_header_and_the_session_i
     definition = {"name": "gh", "command": [], "args": [], "env": {}, "cwd": None,
                   "url": f"http://127.0.0.1:{mcp_http.server_port}/mcp",
                   "headers": {"Authorization": "Bearer ${GITHUB_TOKEN}", "X-Plain": "yes"}}
-    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_http, definition, {"GITHUB_TOKEN": "ghp_1"})
+    ours, thread = connected_pair(mcp_stub, mcp_stub.sidecar.serve_http, definition, {"GITHUB_TOKEN": "ghp_1"})
     requests = [{"jsonrpc": "2.0", "id": 1, "method": "initialize"},
                 {"jsonrpc": "2.0", "method": "notifications/initialized"},
                 {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
@@ -1060,7 +1188,7 @@ def test_serve_http_relays_json_and_sse_with_the_secret_header_and_the_session_i
 
 def test_serve_http_unreachable_server_answers_requests_with_errors(mcp_stub):
     definition = {"url": "http://127.0.0.1:9/mcp", "headers": {}}
-    ours, thread = connected_pair(mcp_stub, mcp_stub.serve_http, definition, {})
+    ours, thread = connected_pair(mcp_stub, mcp_stub.sidecar.serve_http, definition, {})
 
     answer = exchange(ours, b'{"jsonrpc": "2.0", "id": "a", "method": "initialize"}\nnot json\n')
     thread.join(timeout=10)
@@ -1099,13 +1227,13 @@ def test_mcp_relay_relays_stdin_and_stdout_to_the_sidecar_socket(bridge_dir):
 
 
 def test_mcp_relay_without_the_sidecar_gives_up(mcp_stub, capsys):
-    assert mcp_stub.mcp_relay("keyed", timeout=0) == 1
+    assert mcp_stub.bridges.mcp_relay("keyed", timeout=0) == 1
 
     assert capsys.readouterr().err.startswith("ca-stub: the MCP sidecar does not serve keyed (")
 
 
 def test_main_mcp_relay_needs_a_name(stub_module, capsys):
-    assert stub_module.main(["mcp-relay"]) == 2
+    assert stub_module.cli.main(["mcp-relay"]) == 2
 
 
 def test_mcp_sidecar_serves_each_server_after_redeeming_its_capability(mcp_stub, monkeypatch, capsys, host_socket,
@@ -1114,7 +1242,7 @@ def test_mcp_sidecar_serves_each_server_after_redeeming_its_capability(mcp_stub,
     spec = {"servers": {"echo": echo_definition(), "stale": echo_definition(name="stale")},
             "capabilities": {"echo": "cap-echo", "stale": "cap-old"}}
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(spec)))
-    assert mcp_stub.mcp_receive() == 0
+    assert mcp_stub.sidecar.mcp_receive() == 0
     capsys.readouterr()
     handlers, seen = {}, {}
 
@@ -1122,7 +1250,7 @@ def test_mcp_sidecar_serves_each_server_after_redeeming_its_capability(mcp_stub,
         """The sidecar's main loop: play the agent's relays once, then SIGTERM."""
         if not seen:
             seen["modes"] = {name: mode_of(bridge_dir / f"{name}.sock") for name in ("echo", "stale")}
-            seen["spec_left"] = os.path.exists(mcp_stub.MCP_SPEC)
+            seen["spec_left"] = os.path.exists(mcp_stub.paths.MCP_SPEC)
             with socket.socket(socket.AF_UNIX) as connection:
                 connection.connect(str(bridge_dir / "echo.sock"))
                 seen["echo"] = exchange(connection, b"hello\n")
@@ -1132,11 +1260,11 @@ def test_mcp_sidecar_serves_each_server_after_redeeming_its_capability(mcp_stub,
                 seen["stale"] = connection.makefile("rb").read()
         handlers[signal.SIGTERM]()
 
-    monkeypatch.setattr(mcp_stub, "signal", SimpleNamespace(
+    patch_everywhere(monkeypatch, mcp_stub, "signal", SimpleNamespace(
         SIGTERM=signal.SIGTERM, signal=lambda number, handler: handlers.__setitem__(number, handler)))
-    monkeypatch.setattr(mcp_stub, "time", SimpleNamespace(sleep=client_then_stop, monotonic=time.monotonic))
+    patch_everywhere(monkeypatch, mcp_stub, "time", SimpleNamespace(sleep=client_then_stop, monotonic=time.monotonic))
 
-    assert mcp_stub.mcp_sidecar() == 0
+    assert mcp_stub.sidecar.mcp_sidecar() == 0
 
     assert seen["modes"] == {"echo": 0o600, "stale": 0o600}
     assert seen["spec_left"] is False  # the capabilities live in the process only
@@ -1149,8 +1277,8 @@ def test_mcp_sidecar_serves_each_server_after_redeeming_its_capability(mcp_stub,
 
 def test_mcp_sidecar_without_servers_gives_up(mcp_stub, monkeypatch, capsys):
     clock = iter(range(0, 1000, 60))
-    monkeypatch.setattr(mcp_stub, "time", SimpleNamespace(sleep=lambda _: None, monotonic=lambda: next(clock)))
+    patch_everywhere(monkeypatch, mcp_stub, "time", SimpleNamespace(sleep=lambda _: None, monotonic=lambda: next(clock)))
 
-    assert mcp_stub.mcp_sidecar() == 1
+    assert mcp_stub.sidecar.mcp_sidecar() == 1
 
     assert capsys.readouterr().err == "ca-stub: no MCP servers arrived from the host\n"

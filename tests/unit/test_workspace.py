@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import catalog, git, runner, sessions, workspace
+from agents import catalog, git, runner, workspace
 from agents.errors import AgentsError
+from agents.session import model, planner
 from tests.unit.gitrepos import make_template, run_git
 
 NAME = "claude-api-session-1"
@@ -38,14 +39,14 @@ def child_commit(repo: Path, parent: str, message: str) -> str:
     return run_git(repo, "commit-tree", f"{parent}^{{tree}}", "-p", parent, "-m", message)
 
 
-def session(repo: Path, **overrides) -> sessions.SessionInfo:
+def session(repo: Path, **overrides) -> model.SessionInfo:
     values = {
         "name": NAME, "agent": "claude", "repo": repo, "branch": BRANCH, "base": "",
         "network": "restricted", "mode": "launch", "image": IMAGE, "no_push": False,
         "created": "2026-01-02T03:04:05Z", "state": "running", "container_id": "f" * 64,
         **overrides,
     }
-    return sessions.SessionInfo(**values)
+    return model.SessionInfo(**values)
 
 
 def register_state(fp, state: str | None) -> None:
@@ -57,7 +58,7 @@ def register_state(fp, state: str | None) -> None:
 
 
 def helper_argv(*command: str) -> list[str]:
-    return [*sessions.helper_run_args(f"{NAME}-workspace", IMAGE, 256), *command]
+    return [*planner.helper_run_args(f"{NAME}-workspace", IMAGE, 256), *command]
 
 
 def fetch_argv(repo: Path, url: str) -> list[str]:
@@ -123,26 +124,16 @@ def test_health_parses_report_with_branch_and_base(fp):
     assert {f"CODING_AGENTS_BRANCH={BRANCH}", "CODING_AGENTS_BASE=" + "a" * 40} <= set(exec_argv)
 
 
-def test_health_passes_last_synced_commit(fp, repo, real_git):
+def test_health_leaves_what_was_synced_on_the_host(fp, repo, real_git):
     register_state(fp, "running")
     fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout='{"tip": null}')
     real_git()
-    synced = run_git(repo, "rev-parse", "HEAD")
-    run_git(repo, "update-ref", TRACKING, synced)
+    run_git(repo, "update-ref", TRACKING, run_git(repo, "rev-parse", "HEAD"))
 
     workspace.health(session(repo))
 
     exec_argv = [list(call) for call in fp.calls if call[:2] == ["docker", "exec"]][0]
-    assert f"CODING_AGENTS_SYNCED={synced}" in exec_argv
-
-
-def test_health_never_synced_passes_empty(fp, tmp_path):
-    register_state(fp, "running")
-    fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout='{"tip": null}')
-
-    workspace.health(session(tmp_path / "repo-gone"))
-
-    assert "CODING_AGENTS_SYNCED=" in [list(call) for call in fp.calls if call[:2] == ["docker", "exec"]][0]
+    assert not any("SYNCED" in part for part in exec_argv)  # unsynced_commits decides on the host
 
 
 def test_health_stopped_uses_helper(fp):
@@ -180,7 +171,7 @@ def test_fetch_tip_running_builds_ext_url_and_reads_tracking_ref(fp, repo, real_
 
 def test_fetch_tip_stopped_fetches_through_helper(fp, repo, real_git):
     register_state(fp, "exited")
-    url = sessions.upload_pack_url(NAME, False, f"{NAME}-workspace", IMAGE)
+    url = planner.upload_pack_url(NAME, False, f"{NAME}-workspace", IMAGE)
     fp.register(fetch_argv(repo, url), returncode=128, stderr=f"fatal: couldn't find remote ref refs/heads/{BRANCH}\n")
     real_git()
 
@@ -233,12 +224,29 @@ def test_sync_repo_gone_is_clear_error_and_touches_nothing(fp, tmp_path):
     assert list(fp.calls) == []
 
 
-# --- unsynced commit counts (host side, real git) -----------------------------------------
+# --- unsynced commits: the one rule (pure), then its facts from the host (real git) ----------
+
+
+@pytest.mark.parametrize(("tip", "ahead", "host_has_tip", "synced_ahead", "expected"), [
+    (None, None, False, 0, None),  # no agent branch: nothing a sync would bring
+    ("t", 5, True, 0, 0),  # the host has the tip, so all of its history
+    ("t", 3, False, 0, 3),  # never synced: every commit since the base
+    ("t", 5, False, 2, 3),  # synced two, three more on top
+    ("t", 2, False, 2, 2),  # rebased what was synced: all of them are new
+    ("t", 1, False, 3, 1),  # squashed three synced commits into one
+    ("t", 0, False, 0, 1),  # "no commits", yet a tip the host lacks: at least that one
+    ("t", None, False, 0, 1),  # no count from the agent: at least the tip
+], ids=["no-branch", "host-has-tip", "never-synced", "on-top", "rebased", "squashed", "zero-claimed", "no-count"])
+def test_count_unsynced(tip, ahead, host_has_tip, synced_ahead, expected):
+    assert workspace.count_unsynced(tip, ahead, host_has_tip, synced_ahead) == expected
 
 
 def test_unsynced_commits_unknown_without_health_report(repo):
     assert workspace.unsynced_commits(session(repo)) is None
-    assert workspace.unsynced_commits(session(repo, tip="b" * 40)) is None
+
+
+def test_unsynced_commits_tip_without_a_count_is_at_least_one(repo):
+    assert workspace.unsynced_commits(session(repo, tip="b" * 40)) == 1
 
 
 def test_unsynced_commits_repo_gone_is_ahead(tmp_path):
@@ -257,6 +265,15 @@ def test_unsynced_commits_synced_tip_is_zero(repo, first_commit):
     assert workspace.unsynced_commits(session(repo, base=base, tip=tip, ahead=1)) == 0
 
 
+def test_unsynced_commits_a_tip_the_host_already_has_is_zero(repo, first_commit):
+    base = first_commit
+    tip = child_commit(repo, child_commit(repo, base, "1"), "2")
+    run_git(repo, "branch", "claude/elsewhere", tip)  # e.g. synced under another name; no session ref
+
+    assert workspace.unsynced_commits(session(repo, base=base, tip=tip, ahead=2)) == 0
+    assert workspace.unsynced_commits(session(repo, base=base, tip=base, ahead=0)) == 0  # never moved
+
+
 def test_unsynced_commits_subtracts_what_host_fetched(repo, first_commit):
     base = first_commit
     one = child_commit(repo, base, "agent 1")
@@ -266,12 +283,20 @@ def test_unsynced_commits_subtracts_what_host_fetched(repo, first_commit):
     assert workspace.unsynced_commits(session(repo, base=base, tip="c" * 40, ahead=5)) == 3
 
 
-def test_unsynced_commits_never_negative(repo, first_commit):
+def test_unsynced_commits_rewritten_history_counts_every_new_commit(repo, first_commit):
     base = first_commit
     synced = child_commit(repo, child_commit(repo, base, "1"), "2")
     run_git(repo, "update-ref", TRACKING, synced)
+    # The agent rebased both synced commits: its tip (two new commits) is not on the host.
+    assert workspace.unsynced_commits(session(repo, base=base, tip="c" * 40, ahead=2)) == 2
+    # ... or squashed them into one.
+    assert workspace.unsynced_commits(session(repo, base=base, tip="c" * 40, ahead=1)) == 1
 
-    assert workspace.unsynced_commits(session(repo, base=base, tip="c" * 40, ahead=1)) == 0
+
+@pytest.mark.parametrize("tip", ["HEAD", "refs/heads/main", "--all", "A" * 40])
+def test_unsynced_commits_a_tip_that_is_no_commit_id_is_never_asked_of_git(repo, first_commit, tip):
+    """The tip is the agent's word: "HEAD" would name a commit the host has."""
+    assert workspace.unsynced_commits(session(repo, base=first_commit, tip=tip, ahead=1)) == 1
 
 
 # --- populate (the pipeline into the helper) ----------------------------------------------
@@ -282,11 +307,11 @@ def test_populate_failure_names_session(fp, repo, real_git):
     fp.register(["docker", "run", "--rm", "-i", fp.any()], returncode=1, stderr="workspace volume is not empty\n")
     real_git()
     head = run_git(repo, "rev-parse", "HEAD")
-    request = sessions.SessionRequest(
+    request = planner.SessionRequest(
         agent=catalog.get_agent("claude"), repo=repo, branch=BRANCH, start_commit=head, name=NAME, image=IMAGE,
         mode="launch",
     )
-    plan = sessions.plan_launch(request)
+    plan = planner.plan_launch(request)
 
     with pytest.raises(AgentsError) as caught:
         workspace.populate(plan, repo, [head])

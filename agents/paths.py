@@ -1,0 +1,119 @@
+"""Where the tool keeps things on this machine: each root folder and what sits directly in it.
+
+The bottom module: it imports nothing from agents, so any module can ask where a thing lives
+without importing the module that writes it.
+
+The roots follow the XDG Base Directory spec. Each variable names an absolute folder; one that is
+unset, empty or relative is ignored and its default used:
+
+  config   $XDG_CONFIG_HOME  (~/.config)        /coding-agents   config.toml, mcp-approvals.json
+  data     $XDG_DATA_HOME    (~/.local/share)   /coding-agents   secrets/
+  state    $XDG_STATE_HOME   (~/.local/state)   /coding-agents   network/, bridges/, broker/,
+                                                                 logins.lock, HELPER-NAME.log
+  cache    $XDG_CACHE_HOME   (~/.cache)         /coding-agents   repos/
+  runtime  $XDG_RUNTIME_DIR  (when it exists)   /coding-agents   sockets: a folder per session,
+           else /tmp/coding-agents-<uid>                         and the broker's
+
+The names inside those folders (a session's files in network/ or bridges/, the socket folders in
+the runtime folder, the clones in repos/) belong to the module that owns the folder: netlog,
+bridges, broker, remote.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "coding-agents"
+CONFIG_VARIABLE = "CODING_AGENTS_CONFIG"  # names the config file instead (relative paths allowed)
+
+
+def _xdg(variable: str, *default: str) -> Path:
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):
+        return Path(value) / APP
+    return Path(os.path.expanduser("~"), *default, APP)
+
+
+# --- config: yours ---------------------------------------------------------------------------
+
+
+def config_dir() -> Path:
+    return _xdg("XDG_CONFIG_HOME", ".config")
+
+
+def config_file() -> Path:
+    """$CODING_AGENTS_CONFIG when set, else config.toml in the config folder."""
+    named = os.environ.get(CONFIG_VARIABLE)
+    return Path(named) if named else config_dir() / "config.toml"
+
+
+def mcp_approvals_file() -> Path:
+    """The hashes of the repository MCP servers you approved."""
+    return config_dir() / "mcp-approvals.json"
+
+
+# --- data: the secret store ------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    return _xdg("XDG_DATA_HOME", ".local", "share")
+
+
+def secrets_dir() -> Path:
+    return data_dir() / "secrets"
+
+
+# --- state: logs and what the helpers decide from (outlives sessions) ------------------------
+
+
+def state_dir() -> Path:
+    return _xdg("XDG_STATE_HOME", ".local", "state")
+
+
+def network_dir() -> Path:
+    """netlog: NAME.log, every proxy decision of a session."""
+    return state_dir() / "network"
+
+
+def bridges_dir() -> Path:
+    """bridges: NAME/ (a session's settings) and NAME.log (its audit log)."""
+    return state_dir() / "bridges"
+
+
+def broker_state_dir() -> Path:
+    """broker: audit.log."""
+    return state_dir() / "broker"
+
+
+def logins_lock() -> Path:
+    """Held while refreshed logins replace the host's files."""
+    return state_dir() / "logins.lock"
+
+
+def helper_log(helper: str, name: str) -> Path:
+    """The output of a detached helper: bridge-NAME.log, collect-NAME.log, reap-NAME.log, broker-broker.log."""
+    return state_dir() / f"{helper}-{name}.log"
+
+
+# --- cache: what can be made again -----------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    return _xdg("XDG_CACHE_HOME", ".cache")
+
+
+def repos_dir() -> Path:
+    """remote: HOST/PATH, our clone of each repository given as a URL."""
+    return cache_dir() / "repos"
+
+
+# --- runtime: sockets (short paths: a Unix socket path holds at most 107 bytes) ---------------
+
+
+def runtime_dir() -> Path:
+    """$XDG_RUNTIME_DIR/coding-agents, else /tmp/coding-agents-<uid> (0700, ours; made by its users)."""
+    base = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.path.isabs(base) and os.path.isdir(base):
+        return Path(base) / APP
+    return Path("/tmp") / f"{APP}-{os.geteuid()}"

@@ -1,0 +1,1 @@
+"""Agent sessions, by noun. See docs/architecture.md for the map."""

@@ -1,0 +1,47 @@
+"""How the tool starts itself again in the background (bridges, collectors, reapers).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents import (
+    paths,
+    runner,
+    workspace,
+)
+
+
+def spawn_reaper(name: str) -> None:
+    """A detached host process that syncs and removes an ephemeral session once its agent exits."""
+    spawn_internal("_reap", name)
+
+
+def spawn_internal(command: str, name: str) -> int:
+    """Run `coding-agents COMMAND NAME` detached from this terminal, logging to the state dir; its pid."""
+    argv = [sys.executable, "-m", "agents", command, name]
+    pex = os.environ.get("PEX")
+    if pex:
+        argv = [pex, command, name]
+    paths.state_dir().mkdir(parents=True, exist_ok=True)
+    return runner.spawn_detached(argv, paths.helper_log(command.strip("_"), name),
+                                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None)
+
+
+def collect_while_alive(name: str, interval: float = 2.0) -> int:
+    """Body of `_collect`: copy proxy decisions to the host log until the session is gone."""
+    import time
+
+    from agents import netlog
+
+    while True:
+        netlog.collect(name)
+        if workspace.session_state(name) is None:
+            return 0
+        time.sleep(interval)
+
+
+def spawn_collector(name: str) -> int:
+    """A detached host process that copies the proxy's decisions to the host log while the session lives."""
+    return spawn_internal("_collect", name)

@@ -1,0 +1,261 @@
+"""Deciding a launch: from (options, config, facts) to the session request, every refusal
+included. Pure: no subprocess, no file, no engine; agents/session/facts.py asked those already.
+
+The order of the refusals is the user's: what they typed first (check_input, before anything is
+asked), then what the repository and the engine say (session_request).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agents import bridges, catalog, endpoints, images, netmodes, network
+from agents.config import Config
+from agents.errors import AgentsError, UsageError
+from agents.mcp import render, servers
+from agents.session import model, naming, planner
+from agents.session.options import LaunchOptions
+
+if TYPE_CHECKING:
+    from agents.session.facts import LaunchFacts, RepoFacts
+
+
+def check_input(options: LaunchOptions, config: Config) -> tuple[catalog.Agent, str, str, tuple[int, ...]]:
+    """(agent, network mode, autonomy, host ports) from what the user typed and configured alone."""
+    agent = catalog.get_agent(options.agent, config.agents)
+    network_mode = options.network or config.sessions.network
+    planner.network_args(network_mode)  # refuses unknown modes
+    autonomy = choose_autonomy(options, config, agent)
+    if netmodes.is_offline(network_mode) and options.prompt is not None and agent.npm_package:
+        # Measured: Codex retries "waiting for network" forever; the others fail after a while.
+        raise AgentsError(f"--prompt with --network-proxy restricted: {agent.title} would have no network, so it "
+                          "could not reach its model API", hint="use --network-proxy squid (the default; add your "
+                          "endpoint with [agents.NAME] env or --allow-domain) or allow-all")
+    from agents.config import parse_host_port
+
+    host_ports = tuple(sorted({*config.network.host_ports,
+                               *(parse_host_port(port, "--allow-host-port") for port in options.host_ports)}))
+    if options.branch and options.use_current_branch:
+        raise UsageError("--branch and --use-current-branch cannot be combined", hint="pick one")
+    validate_limits(options.cpus, options.memory)
+    if not netmodes.is_proxied(network_mode) and (options.allow_domains or options.learn or options.host_ports):
+        raise UsageError(
+            "--allow-domain, --allow-host-port and --learn only apply to --network-proxy squid",
+            hint=f"this session's network mode is {network_mode}",
+        )
+    return agent, network_mode, autonomy, host_ports
+
+
+def choose_autonomy(options: LaunchOptions, config: Config, agent: catalog.Agent | None = None) -> str:
+    """--ask / --autonomy, else [sessions] autonomy; "ask" needs someone to answer the prompts."""
+    mode = options.autonomy or config.sessions.autonomy
+    if mode not in catalog.AUTONOMY_MODES:
+        raise AgentsError(f"--autonomy {mode!r} is not a mode", hint="choose full or ask")
+    if mode == "ask" and options.prompt is not None:
+        where = "--ask" if options.autonomy else "[sessions] autonomy = \"ask\""
+        raise UsageError(f"{where} keeps the agent's approval prompts, but with --prompt nobody is there to answer them",
+                         hint="run it interactively, or pass --autonomy full for this prompt")
+    row = dict(agent.autonomy).get(mode) if agent is not None else None
+    if row is not None and row.refused:
+        where = f"--autonomy {mode}" if options.autonomy else f'[sessions] autonomy = "{mode}"'
+        raise UsageError(f"{where} for {agent.title}: {row.refused}",
+                         hint="use --autonomy full (the container is the boundary), or --ask with another agent")
+    return mode
+
+
+def validate_limits(cpus: float | None, memory: str | None) -> None:
+    if cpus is not None and not cpus > 0:
+        raise AgentsError(f"--cpu must be a positive number of cores, not {cpus:g}", hint="e.g. --cpu 2 or --cpu 0.5")
+    if memory is not None and not re.fullmatch(r"[1-9][0-9]*(\.[0-9]+)?[bkmgBKMG]?", memory):
+        raise AgentsError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g or --memory 512m")
+
+
+def choose_branch(options: LaunchOptions, agent: catalog.Agent, repo: RepoFacts, existing: tuple[model.SessionInfo, ...]) -> str:
+    """The agent branch: the one named, the host's current one, or the next free <agent>/session-N."""
+    from agents import git
+
+    if options.use_current_branch:
+        if repo.current_branch is None:
+            raise AgentsError("the host repository has a detached HEAD", hint="check out a branch or pass --branch")
+        return naming.agent_branch(agent.name, repo.current_branch)
+    if options.branch:
+        return naming.agent_branch(agent.name, options.branch)
+    taken = [branch for branch in repo.branches if branch.startswith(f"{agent.name}/session-")]
+    taken += [info.branch for info in existing if info.repo == repo.root]
+    return f"{agent.name}/session-{git.next_session_number(taken, agent.name)}"
+
+
+def choose_name(options: LaunchOptions, agent: catalog.Agent, repo: Path, branch: str) -> str:
+    return naming.validate_name(options.name or naming.default_name(agent.name, repo, branch))
+
+
+def conflicting_branch(branches: dict[str, str], branch: str) -> str | None:
+    """A host branch that makes `branch` impossible: a/b blocks a/b/c, and a/b/c blocks a/b."""
+    parts = branch.split("/")
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        if prefix in branches:
+            return prefix
+    return next((name for name in sorted(branches) if name.startswith(branch + "/")), None)
+
+
+def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) -> planner.SessionRequest:
+    """The whole request, or the first refusal, from the facts gathered for these options."""
+    agent, network_mode, autonomy, host_ports = check_input(options, config)
+    repo, branch, name = facts.repo, facts.branch, facts.name
+    if options.gpu and facts.gpu_runtime is None:
+        raise AgentsError("--gpu: the Docker engine has no GPU runtime (no nvidia runtime and no CDI GPU device "
+                          "in its `docker info`), so it cannot pass a GPU to the agent",
+                          hint="install the NVIDIA Container Toolkit where the engine runs (then `nvidia-ctk runtime "
+                          "configure --runtime=docker` and restart the engine), or leave out --gpu; "
+                          "`coding-agents doctor` shows the engine it talks to")
+    if facts.invalid_branch is not None:
+        raise UsageError(f"{facts.invalid_branch!r} is not a valid branch name",
+                         hint="use letters, digits, '-', '_', '.' and '/'")
+    clash = conflicting_branch(repo.branches, branch)
+    if clash:
+        raise AgentsError(
+            f"branch {branch} cannot exist next to the host's {clash} (git stores them as a file and a folder)",
+            hint="pick another --branch",
+        )
+    for info in facts.existing:
+        if info.repo == repo.root and info.branch == branch:
+            raise AgentsError(
+                f"{branch} is already being worked on by {info.name}",
+                hint=f"connect to it (connect-agent {info.name}), or pick another --branch",
+            )
+    # Continue an existing agent branch; otherwise start from the host's HEAD.
+    start = repo.branches.get(branch) or repo.head
+    if any(info.name == name for info in facts.existing) or facts.name_owner == name:
+        raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
+    if facts.name_owner is not None:
+        raise AgentsError(f"a container named {name} already exists", hint="pass --name, or remove it first")
+    if repo.uncommitted and start != repo.head:
+        raise AgentsError(
+            f"--include-uncommitted needs the session to start from HEAD, but {branch} already exists",
+            hint="commit your changes, or use a new --branch",
+        )
+    endpoint_plan = facts.endpoints
+    mcp_plan = mcp_request(facts.mcp, facts.mcp_refusal, facts.secret_names, facts.broker_problem)
+    policy = None
+    if netmodes.is_proxied(network_mode):
+        closed = [port for port in endpoint_plan.host_alias_ports if port not in host_ports]
+        if closed:
+            raise AgentsError(f"{agent.name}'s endpoint is port {closed[0]} of this machine "
+                              f"({endpoints.HOST_ALIAS}), but that port is not open to the session",
+                              hint=f"add --allow-host-port {closed[0]} (or [network] host_ports)")
+        extra = (*mcp_plan.domains, *(host for host in endpoint_plan.hosts if host != endpoints.HOST_ALIAS))
+        policy = dataclasses.replace(session_policy(agent, options, config, extra, host_ports, facts.host_addresses),
+                                     endpoint_ports=endpoint_plan.host_ports)
+    bridge, warnings = bridge_request(name, agent, repo.root, facts.bridge, config,
+                                      host_ports if netmodes.is_proxied(network_mode) else ())
+    bridge = dataclasses.replace(
+        bridge,
+        mcp_rendered=dataclasses.asdict(mcp_plan.rendered) if mcp_plan.rendered else None,
+        mcp_sidecar=servers.sidecar_spec(mcp_plan.servers) or None,
+        mcp_hours=config.mcp.capability_hours,
+    )
+    return planner.SessionRequest(
+        agent=agent,
+        repo=repo.root,
+        branch=branch,
+        start_commit=start,
+        name=name,
+        image=images.image_ref(agent.image_name),
+        mode=options.mode,
+        network=network_mode,
+        prompt=options.prompt,
+        include_uncommitted=repo.uncommitted,
+        identity=repo.identity,
+        cpus=options.cpus if options.cpus is not None else config.sessions.cpus,
+        memory=options.memory or config.sessions.memory,
+        pids_limit=config.sessions.pids_limit,
+        auto_commit=config.sessions.auto_commit,
+        no_push=options.no_push,
+        extra_docker_args=tuple(config.sessions.docker_args),
+        policy=policy,
+        proxy_image=images.image_ref("proxy"),
+        bridge=bridge,
+        mcp_sidecar=bool(mcp_plan.sidecar_servers),
+        autonomy=autonomy,
+        endpoints=endpoint_plan,
+        gpu=options.gpu,
+        warnings=warnings,
+    )
+
+
+def mcp_request(planned: render.McpPlan, refusal: Exception | None, secret_names: frozenset[str],
+                broker_problem: str | None) -> render.McpPlan:
+    """The session's MCP servers; a repository's server that wants a secret needs your approval,
+    and servers with secrets need them set and the host's broker able to serve this engine."""
+    if refusal is not None:
+        raise refusal
+    if planned.sidecar_servers:
+        wanted = [name for server in planned.sidecar_servers for name in server.secrets]
+        missing = sorted(set(wanted) - secret_names)
+        if missing:
+            users = ", ".join(server.name for server in planned.sidecar_servers if set(server.secrets) & set(missing))
+            raise AgentsError(f"MCP server(s) {users} need the secret(s) {', '.join(missing)}, which are not set",
+                              hint=f"coding-agents secrets set {missing[0]}")
+        if broker_problem:
+            names = ", ".join(server.name for server in planned.sidecar_servers)
+            raise AgentsError(f"MCP servers with secrets ({names}) need the host's secret broker, but "
+                              f"{broker_problem}", hint="use a local engine, or drop those servers for this session")
+    return planned
+
+
+def session_policy(agent: catalog.Agent, options: LaunchOptions, config: Config, extra: tuple[str, ...],
+                   host_ports: tuple[int, ...], host_addresses: tuple[str, ...]) -> network.Policy:
+    return network.build_policy(
+        (*agent.allowed_domains, *extra),
+        config.network.allow,
+        tuple(options.allow_domains),
+        block_private=config.network.block_private,
+        learn=options.learn,
+        request_max_mb=config.network.request_max_mb,
+        reply_max_mb=config.network.reply_max_mb,
+        host_ports=host_ports,
+        host_addresses=host_addresses,
+    )
+
+
+def bridge_request(name: str, agent: catalog.Agent, repo: Path, found, config: Config,
+                   host_ports: tuple[int, ...] = ()) -> tuple[bridges.BridgeSettings, tuple[str, ...]]:
+    """What the session's host-side bridges will serve, and warnings; refuses what cannot work."""
+    if found.ssh_agent is not None and not found.ssh_agent_is_socket:
+        raise AgentsError("--ssh-agent needs a running ssh-agent, but SSH_AUTH_SOCK " +
+                          ("is not set" if not found.ssh_agent else f"({found.ssh_agent}) is not a socket"),
+                          hint="start one (eval $(ssh-agent); ssh-add), or leave out --ssh-agent")
+    settings = bridges.BridgeSettings(
+        session=name,
+        agent=agent.name,
+        repo=str(repo),
+        login_files=found.login_files,
+        credential_hosts=found.credential_hosts,
+        signing=found.signing,
+        ssh_agent=found.ssh_agent or None,
+        save_new_logins=config.credentials.save_new_logins,
+        host_logins=found.host_logins,
+        host_ports=host_ports,
+    )
+    if not settings.enabled:
+        return settings, ()
+    problem = found.problem
+    if problem is None and found.signing is not None and not found.signer_installed:
+        raise AgentsError(f"this repository signs commits (commit.gpgsign) but the signer `{found.signer}` "
+                          "is not installed here", hint="install it, or set [credentials] signing = false")
+    if problem is None:
+        return settings, ()
+    if host_ports:
+        raise AgentsError(f"--allow-host-port needs the session's host-side relay, but {problem}",
+                          hint="install socat / use a local engine, or leave out --allow-host-port")
+    if found.signing is not None or found.ssh_agent:
+        feature = "commit signing (commit.gpgsign is on)" if found.signing else "--ssh-agent"
+        raise AgentsError(f"{feature} needs the session's host bridge, but {problem}",
+                          hint="install socat / use a local engine, or set [credentials] signing = false"
+                          if found.signing else "install socat / use a local engine, or leave out --ssh-agent")
+    warning = f"warning: {problem}: refreshed logins and git credentials will not reach {name}"
+    return dataclasses.replace(settings, login_files=(), credential_hosts=()), (warning,)

@@ -1,0 +1,186 @@
+"""What a launch needs to know, asked once: the repository, the engine, the secret store and the
+host. `gather` only reads; deciding what to do with the answers is agents/session/decide.py's job.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import bridges, catalog, docker, endpoints, git, netmodes, network, runner
+from agents.config import Config
+from agents.mcp import render, servers
+from agents.session import decide, model, naming
+from agents.session.options import LaunchOptions
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    root: Path
+    head: str
+    current_branch: str | None  # None: a detached HEAD
+    branches: dict[str, str]  # every local branch and its commit
+    identity: tuple[str, str]
+    uncommitted: bool = False  # changes to carry in; only looked at with --include-uncommitted
+
+
+@dataclass(frozen=True)
+class BridgeFacts:
+    """What the session's host bridge could serve, as the host has it now."""
+
+    login_files: tuple[tuple[str, str], ...] = ()  # (container path, host path)
+    credential_hosts: tuple[str, ...] = ()  # the repository's http(s) remote hosts
+    signing: bridges.Signing | None = None  # commit.gpgsign is on: how the host signs
+    signer: str = ""  # the program that signs, as configured
+    signer_installed: bool = True
+    ssh_agent: str | None = None  # $SSH_AUTH_SOCK, when --ssh-agent asks for it ("" when unset)
+    ssh_agent_is_socket: bool = False
+    problem: str | None = None  # why no bridge can run here (remote engine, no socat)
+    host_logins: bool = False  # the host's logins come along (config and --no-host-logins)
+
+
+@dataclass(frozen=True)
+class LaunchFacts:
+    agent: catalog.Agent
+    repo: RepoFacts
+    existing: tuple[model.SessionInfo, ...]  # this repository's sessions
+    branch: str  # the agent branch the options name (decide.choose_branch, on these facts)
+    invalid_branch: str | None  # a branch name git refuses (the one typed, or the agent's), if any
+    name: str
+    name_owner: str | None  # None: no container of that name; else its session label ("" if none)
+    endpoints: endpoints.Endpoints
+    mcp: render.McpPlan
+    mcp_refusal: Exception | None  # why the repository's MCP servers stop the launch
+    secret_names: frozenset[str]  # read only when an MCP server needs a secret
+    broker_problem: str | None  # why the secret broker cannot serve this engine
+    host_addresses: tuple[str, ...]  # the engine host's own addresses (squid mode)
+    bridge: BridgeFacts
+    gpu_runtime: str | None = None  # with --gpu: how the engine passes GPUs through (None: it cannot)
+
+
+def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path], list[model.SessionInfo]]) -> LaunchFacts:
+    """Everything decide.session_request needs, from git, the engine, the secret store and the host."""
+    agent = catalog.get_agent(options.agent, config.agents)
+    network_mode = options.network or config.sessions.network
+    repo = read_repo(options.path, options.include_uncommitted)
+    existing = tuple(find_existing(repo.root))
+    branch = decide.choose_branch(options, agent, repo, existing)
+    invalid = next((name for name in dict.fromkeys((options.branch, branch)) if name and not branch_name_ok(name)),
+                   None)
+    name = decide.choose_name(options, agent, repo.root, branch)
+    owner = None if invalid else docker.run(  # nothing is asked about a name the decision refuses anyway
+        "inspect", "--type", "container", "--format", "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name,
+        check=False)
+    mcp_plan, mcp_refusal = read_mcp(agent, repo.root, config)
+    wants_secrets = bool(mcp_plan.sidecar_servers)
+    return LaunchFacts(
+        agent=agent,
+        repo=repo,
+        existing=existing,
+        branch=branch,
+        invalid_branch=invalid,
+        name=name,
+        name_owner=owner.stdout.strip() if owner is not None and owner.ok else None,
+        endpoints=session_endpoints(agent, config),
+        mcp=mcp_plan,
+        mcp_refusal=mcp_refusal,
+        secret_names=frozenset(read_secret_names()) if wants_secrets else frozenset(),
+        broker_problem=bridges.unavailable_reason(need_socat=False) if wants_secrets else None,
+        host_addresses=engine_host_addresses() if netmodes.is_proxied(network_mode) else (),
+        bridge=read_bridge(agent, repo.root, options, config),
+        gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
+    )
+
+
+def read_repo(path: str, include_uncommitted: bool) -> RepoFacts:
+    root = git.repo_root(path)
+    listed = git.git(root, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/").stdout
+    branches = dict(line.rsplit(" ", 1) for line in listed.splitlines() if " " in line)
+    return RepoFacts(
+        root=root,
+        head=git.head_commit(root),
+        current_branch=git.current_branch(root),
+        branches=branches,
+        identity=git.identity(root),
+        uncommitted=include_uncommitted and git.has_uncommitted(root),
+    )
+
+
+def branch_name_ok(name: str) -> bool:
+    """What git accepts as a branch name (and no leading '-', which would read as an option)."""
+    done = runner.run(["git", "check-ref-format", "--branch", name], check=False, env=git.git_env())
+    return done.ok and not name.startswith("-")
+
+
+def read_mcp(agent: catalog.Agent, repo: Path, config: Config) -> tuple[render.McpPlan, Exception | None]:
+    """The servers the session would get (the same rule as `mcp list`), and why the repository's
+    own servers stop the launch, if they do."""
+    if not agent.mcp_format:
+        return render.McpPlan(), None  # this agent reads no MCP config
+    selection = servers.for_repo(repo, config)
+    return render.plan(agent.mcp_format, selection), selection.refusal(repo)
+
+
+def read_secret_names() -> list[str]:
+    from agents import secrets
+
+    return secrets.names()
+
+
+def read_bridge(agent: catalog.Agent, repo: Path, options: LaunchOptions, config: Config) -> BridgeFacts:
+    from agents import credentials, logins, signing
+
+    wanted = config.credentials
+    home = Path(os.environ.get("HOME") or Path.home())
+    hosts: tuple[str, ...] = ()
+    if wanted.git_credentials:
+        extra = tuple(credentials.normalize_host(rule) for rule in wanted.git_hosts)
+        hosts = tuple(dict.fromkeys(credentials.remote_hosts(repo) + extra))
+    signer = signing.host_signing(repo) if wanted.signing else None
+    program = ""
+    if signer is not None:
+        default = "gpg" if signer.format == "openpgp" else "ssh-keygen"
+        program = signing.program(str(repo), "gpg.program" if default == "gpg" else "gpg.ssh.program", default)
+    ssh_agent = None
+    if options.ssh_agent or wanted.ssh_agent:
+        ssh_agent = os.environ.get("SSH_AUTH_SOCK") or ""
+    use_logins = wanted.logins and options.host_logins
+    return BridgeFacts(
+        login_files=logins.returned_files(agent, home, dict(os.environ)) if use_logins else (),
+        credential_hosts=hosts,
+        signing=signer,
+        signer=program,
+        signer_installed=bool(program) and runner.which(program) is not None,
+        ssh_agent=ssh_agent,
+        ssh_agent_is_socket=bool(ssh_agent) and _is_socket(ssh_agent),
+        problem=bridges.unavailable_reason(),
+        host_logins=use_logins,
+    )
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def session_endpoints(agent: catalog.Agent, config: Config) -> endpoints.Endpoints:
+    home = Path(os.environ.get("HOME") or Path.home())
+    return endpoints.plan(agent, config.env_for(agent), dict(os.environ), home)
+
+
+def engine_host_addresses() -> tuple[str, ...]:
+    """The engine host's own addresses, when the engine is this machine (a remote one's are not
+    known here; its proxy still denies the private ranges)."""
+    if bridges.unavailable_reason(need_socat=False) is not None:
+        return ()
+    try:
+        fib_trie = Path("/proc/net/fib_trie").read_text()
+        if_inet6 = Path("/proc/net/if_inet6").read_text() if Path("/proc/net/if_inet6").exists() else ""
+    except OSError:
+        return ()
+    return tuple(network.local_addresses(fib_trie, if_inet6))

@@ -1,0 +1,222 @@
+"""Launching a session, with rollback: whatever was created is undone if a later step fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from agents import (
+    bridges,
+    broker,
+    docker,
+    git,
+    images,
+    netmodes,
+    runner,
+    workspace,
+)
+from agents import manifest as manifest_module
+from agents.config import Config
+from agents.errors import AgentsError
+from agents.output import say
+from agents.session import checks, daemons, finish, model, naming, planner, proxies, query, services
+from agents.session.options import LaunchOptions
+
+
+def launch(options: LaunchOptions, config: Config) -> model.SessionInfo:
+    """Create the session; anything that stops it halfway (an error, Ctrl-C) removes what it made."""
+    with launching(options, config) as info:
+        return info
+
+
+@contextlib.contextmanager
+def launching(options: LaunchOptions, config: Config) -> Iterator[model.SessionInfo]:
+    """launch, for a command with more to do before the launch counts as done (see the agent
+    start, then report): a Ctrl-C inside its with-block also removes the new session. Ctrl-C
+    is only noted while the launch runs, and acted on at safe points (runner.deferred_interrupts)."""
+    options = checks.clone_if_url(options, config)
+    with runner.deferred_interrupts():
+        info, undo = _launch(options, config)
+        try:
+            yield info
+            runner.check_interrupt()
+        except KeyboardInterrupt:
+            undo.run()
+            raise KeyboardInterrupt(f"the launch of {info.name} is undone; nothing of it is left") from None
+
+
+@dataclass
+class Undo:
+    """What a launch has created, or is creating (noted before each step): removed again if it does
+    not finish. No branch or commit exists yet, so nothing is lost."""
+
+    name: str
+    volumes: list[str] = dataclasses.field(default_factory=list)
+    container: bool = False
+    proxy: bool = False
+    sidecar: bool = False
+    helpers: list[int] = dataclasses.field(default_factory=list)  # detached _bridge/_collect (group leaders)
+
+    def run(self) -> None:
+        with runner.shielded():  # a second Ctrl-C must not leave half a rollback
+            stop_helpers(self.helpers)
+            finish.tear_down(self.name, container=self.container, volumes=self.volumes, proxy=self.proxy,
+                             sidecar=self.sidecar)
+
+
+def stop_helpers(pids: list[int]) -> None:
+    """End detached helpers this launch started, with their children (each leads its own group)."""
+    import signal
+
+    for pid in pids:
+        try:
+            if pid > 1 and os.getpgid(pid) == pid and pid != os.getpgrp():
+                os.killpg(pid, signal.SIGTERM)
+        except OSError:
+            pass  # already gone
+
+
+def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, Undo]:
+    def find_existing(repo) -> list[model.SessionInfo]:
+        # The engine's version beside this repo's sessions (only they: the cost does not grow with
+        # other sessions); when the engine is down, its version's clear error is the one raised.
+        version = in_background(docker.engine_version)
+        try:
+            found = query.find_sessions(repo=repo)
+        except BaseException:
+            version()
+            raise
+        version()
+        return found
+
+    request = checks.build_request(options, config, find_existing)
+    for warning in request.warnings:
+        say(f"==> {warning}")
+    if request.include_uncommitted:
+        request = dataclasses.replace(request, uncommitted_commit=git.snapshot_uncommitted(request.repo, request.start_commit))
+    if netmodes.is_offline(request.network) and request.agent.npm_package:
+        say(f"==> note: no network (restricted): {request.agent.title} cannot reach its model API in this session")
+    images.ensure_image(request.agent.image_name, config.images)
+    if request.policy is not None:
+        images.ensure_image("proxy", config.images)
+    manifest = manifest_module.build(request, config)
+    request = dataclasses.replace(request, manifest=manifest_module.digest_of(manifest),
+                                  bridge=dataclasses.replace(request.bridge, manifest=manifest))
+    plan = planner.plan_launch(request)
+    refuse_existing_volumes(plan.name, [plan.workspace_volume, plan.home_volume,
+                                        *([naming.mcp_volume(plan.name)] if request.mcp_sidecar else [])])
+    undo = Undo(plan.name, sidecar=request.mcp_sidecar)
+    stop_proxy = threading.Event()
+    networks_ready = threading.Event()
+    proxy_started = None
+    early = starts_before_its_proxy(request)
+    try:
+        if request.bridge:
+            bridges.prepare(request.bridge)
+        if plan.proxy:
+            if workspace.session_state(plan.proxy.container) is not None:
+                raise AgentsError(f"a container named {plan.proxy.container} already exists",
+                                  hint="pass --name to choose another session name")
+            undo.proxy = True
+            # The proxy (networks, container, squid's start) comes up while the workspace is filled.
+            proxy_started = in_background(proxies.start_proxy, plan.proxy, config.network.subnet_pool,
+                                          stop=stop_proxy, networks_ready=networks_ready)
+        for argv in plan.volume_argvs:
+            undo.volumes.append(argv[-1])
+            runner.run(list(argv))
+        say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
+        commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
+        workspace.populate(plan, request.repo, commits)
+        if proxy_started is not None and early:
+            wait_for_networks(networks_ready, proxy_started)
+        elif proxy_started is not None:
+            gateway, proxy_started = proxy_started(), None
+            if request.bridge and request.bridge.host_ports:
+                request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
+                bridges.prepare(request.bridge)
+        runner.check_interrupt()
+        undo.container = True
+        runner.run(list(plan.create_argv))
+        if proxy_started is not None:  # started early: squid must accept connections before the logins go in
+            proxy_started()
+            proxy_started = None
+        sidecar = planner.sidecar_argv(request, str(broker.session_socket_dir(plan.name))) if request.mcp_sidecar \
+            else None
+        services.start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints,
+                               helpers=undo.helpers)
+        if plan.proxy:
+            undo.helpers.append(daemons.spawn_collector(plan.name))
+        return query.get_session(plan.name), undo
+    except BaseException as error:
+        if proxy_started is not None:  # the rollback waits for the proxy's start: it removes what that made
+            stop_proxy.set()
+            with runner.shielded(), contextlib.suppress(BaseException):
+                proxy_started()
+        undo.run()
+        if isinstance(error, KeyboardInterrupt):
+            raise KeyboardInterrupt(f"the launch of {plan.name} is undone; nothing of it is left") from None
+        raise
+
+
+def starts_before_its_proxy(request) -> bool:
+    """Whether a squid session's container may start once its networks exist, while squid itself is
+    still starting (it is waited for before the logins are delivered): when nothing in it uses the
+    network before then. That is so when the stub holds the CLI until its logins arrive, and for an
+    interactive shell; not with host ports (their relay needs the proxy's gateway first)."""
+    if request.policy is None or (request.bridge and request.bridge.host_ports):
+        return False
+    return planner.wants_logins(request.agent, request.endpoints) or (
+        request.agent.name == "shell" and request.prompt is None)
+
+
+def wait_for_networks(networks_ready: threading.Event, proxy_started) -> None:
+    """Until the proxy's thread has made the session's networks; its error if it failed first."""
+    while not networks_ready.wait(0.02):
+        if proxy_started.done():
+            proxy_started()  # raises what stopped it
+            return
+        runner.check_interrupt()
+
+
+def refuse_existing_volumes(name: str, volumes: list[str]) -> None:
+    """Never reuse (or, on rollback, delete) a volume we did not create: it may hold work. One query
+    for all of them; an orphaned session of that name (only its volumes are left) is named as such."""
+    for volume in query.inspect_volumes(volumes):
+        owner = (volume.get("Labels") or {}).get(naming.SESSION)
+        if volume.get("Name") == f"{name}-workspace" and owner == name:
+            raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
+        raise AgentsError(f"a volume named {volume.get('Name')} already exists", hint="pass --name to choose another name")
+
+
+def in_background(function, *args, **kwargs):
+    """Run function in a thread; the returned callable waits for it and returns its result or raises
+    its error. A Ctrl-C that one of its checkpoints raised is noted again for the main thread."""
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except KeyboardInterrupt as error:
+            runner.renote_interrupt()
+            outcome["error"] = error
+        except BaseException as error:  # handed to the caller
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+
+    def result():
+        while worker.is_alive():
+            worker.join(0.05)
+            runner.check_interrupt()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    result.done = lambda: not worker.is_alive()
+    return result

@@ -1,0 +1,145 @@
+"""A session as data, parsed from what the engine says about its container or volumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agents import (
+    netmodes,
+    network,
+)
+from agents.session import naming
+
+
+def policy_from_labels(labels: dict[str, str]) -> network.Policy:
+    limits = labels.get(naming.LIMITS, "").split()
+    sizes = (int(limits[0]), int(limits[1])) if len(limits) == 2 and all(x.isdigit() for x in limits) else (100, 2048)
+    return network.Policy(
+        allow=tuple(labels.get(naming.ALLOW, "").split()),
+        block_private=labels.get(naming.BLOCK_PRIVATE, "true") == "true",
+        learn=labels.get(naming.LEARN) == "true",
+        request_max_mb=sizes[0],
+        reply_max_mb=sizes[1],
+        host_ports=tuple(int(port) for port in labels.get(naming.HOST_PORTS, "").split() if port.isdigit()),
+        host_addresses=tuple(labels.get(naming.HOST_ADDRESSES, "").split()),
+        endpoint_ports=tuple((host, int(port)) for host, _, port in
+                             (item.rpartition(":") for item in labels.get(naming.ENDPOINT_PORTS, "").split())
+                             if host and port.isdigit()),
+    )
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    name: str
+    agent: str
+    repo: Path
+    branch: str
+    base: str
+    network: str
+    mode: str
+    image: str
+    no_push: bool
+    created: str
+    state: str  # running, exited, created, ...
+    container_id: str
+    interactive: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+    autonomy: str = "full"
+    proxy_state: str | None = None  # squid sessions: the proxy container's state ("missing": gone)
+    tip: str | None = None  # from the last health report
+    ahead: int | None = None
+    dirty: bool | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    @property
+    def proxy_down(self) -> bool:
+        """A squid session whose proxy is not running: the agent has no network until it is back."""
+        return netmodes.is_proxied(self.network) and self.proxy_state not in (None, "running", "restarting")
+
+    @property
+    def workspace_volume(self) -> str:
+        return f"{self.name}-workspace"
+
+    @property
+    def home_volume(self) -> str:
+        return f"{self.name}-home"
+
+
+def parse_health(inspect: dict[str, Any]) -> dict[str, Any]:
+    """The newest `ca-stub health` JSON from a container's inspect data, or {} when it has none that
+    is current: a stopped container's last report predates the stub's auto-commit on the way out,
+    and reports from before a restart describe an earlier run."""
+    import json
+
+    state = inspect.get("State") or {}
+    if state.get("Status") != "running":
+        return {}
+    started = _docker_time(state.get("StartedAt"))
+    logs = (state.get("Health") or {}).get("Log") or []
+    for entry in reversed(logs):
+        when = _docker_time(entry.get("Start"))
+        if started is not None and when is not None and when < started:
+            return {}
+        try:
+            report = json.loads(entry.get("Output") or "")
+        except (ValueError, TypeError):
+            continue
+        if isinstance(report, dict):
+            return report
+    return {}
+
+
+def _docker_time(text: Any) -> float | None:
+    """Docker's RFC 3339 times ('2026-01-02T03:04:05.123456789Z', any number of digits) as seconds."""
+    if not isinstance(text, str) or not text.endswith("Z") or text.startswith("0001-"):
+        return None
+    whole, _, fraction = text[:-1].partition(".")
+    try:
+        seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+    return seconds + (float("0." + fraction) if fraction.isdigit() else 0.0)
+
+
+def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    if naming.SESSION not in labels or labels.get(naming.ROLE, "agent") != "agent":
+        return None
+    health = parse_health(inspect)
+    return SessionInfo(
+        name=labels[naming.SESSION],
+        agent=labels.get(naming.AGENT, "?"),
+        repo=Path(labels.get(naming.REPO, "/")),
+        branch=labels.get(naming.BRANCH, "?"),
+        base=labels.get(naming.BASE, ""),
+        network=labels.get(naming.NETWORK, "?"),
+        mode=labels.get(naming.MODE, "?"),
+        image=labels.get(naming.IMAGE, ""),
+        no_push=labels.get(naming.NO_PUSH) == "true",
+        created=labels.get(naming.CREATED, ""),
+        state=(inspect.get("State") or {}).get("Status", "unknown"),
+        container_id=inspect.get("Id", ""),
+        interactive=labels.get(naming.INTERACTIVE, "true") == "true",
+        labels=dict(labels),
+        autonomy=labels.get(naming.AUTONOMY, "full"),
+        tip=health.get("tip"),
+        ahead=health.get("ahead"),
+        dirty=health.get("dirty"),
+    )
+
+
+def session_from_volume(volume: dict[str, Any]) -> SessionInfo | None:
+    """A session known only from its workspace volume (its container is gone)."""
+    labels = volume.get("Labels") or {}
+    name = labels.get(naming.SESSION)
+    if not name or volume.get("Name") != f"{name}-workspace":
+        return None
+    fake = {"Config": {"Labels": labels}, "State": {"Status": "orphaned"}, "Id": ""}
+    return session_from_inspect(fake)

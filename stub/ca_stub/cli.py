@@ -1,0 +1,62 @@
+"""In-container helper for coding-agents (stdlib only; runs as the agent user).
+
+Subcommands:
+  session --mode interactive|prompt -- CMD...
+             the container's main process: run CMD in the tmux session "agent" (interactive)
+             or directly with output to the container log (prompt); on exit or SIGTERM,
+             auto-commit uncommitted work (unless CODING_AGENTS_AUTO_COMMIT=0)
+  wait-ready wait until the tmux session exists (used before attaching)
+  health     print {"tip", "ahead", "dirty"} for the session branch (docker health check)
+  autocommit commit uncommitted work in /workspace, if any
+  versions   print a JSON object of the agent CLIs installed here and their versions
+  logins-receive   read the host's login bundle (JSON) on stdin, write it, mark logins ready
+  logins-push      send changed login files back to the host (over the session's bridge)
+  git-credential ACTION   git credential helper: asks the host (read only: get)
+  mcp-relay NAME   (agent side) an MCP server's stdio, relayed to the session's MCP sidecar
+  mcp-sidecar      (sidecar) serve the session's secret-using MCP servers on Unix sockets
+  mcp-receive      (sidecar) read the servers and their capabilities (JSON) on stdin
+Also run as `ca-gpg` (git's gpg.program) and `ca-ssh-keygen` (gpg.ssh.program): signing
+requests go to the host's signer; the private key never enters the container.
+"""
+import os
+import sys
+
+from ca_stub import bridges, logins, session, sidecar, versions, workspace
+
+
+def main(argv):
+    invoked = os.path.basename(sys.argv[0])
+    if invoked == "ca-gpg":
+        return bridges.gpg_program(argv)
+    if invoked == "ca-ssh-keygen":
+        return bridges.ssh_keygen_program(argv)
+    if argv[:1] == ["logins-receive"]:
+        return logins.logins_receive()
+    if argv[:1] == ["logins-push"]:
+        return logins.logins_push()
+    if argv[:1] == ["git-credential"] and len(argv) == 2:
+        return bridges.git_credential(argv[1])
+    if argv[:1] == ["mcp-relay"] and len(argv) == 2:
+        return bridges.mcp_relay(argv[1])
+    if argv[:1] == ["mcp-receive"]:
+        return sidecar.mcp_receive()
+    if argv[:1] == ["mcp-sidecar"]:
+        return sidecar.mcp_sidecar()
+    if argv[:1] == ["versions"]:
+        return versions.versions()
+    if argv[:1] == ["health"]:
+        return workspace.health()
+    if argv[:1] == ["autocommit"]:
+        print("committed" if workspace.autocommit() else "clean")
+        return 0
+    if argv[:1] == ["wait-ready"]:
+        return session.wait_ready()
+    if argv[:1] == ["session"] and "--" in argv:
+        options = argv[1 : argv.index("--")]
+        command = argv[argv.index("--") + 1 :]
+        at = options.index("--mode") if "--mode" in options else -1
+        mode = options[at + 1] if 0 <= at < len(options) - 1 else ("interactive" if at < 0 else "")
+        if command and mode in ("interactive", "prompt"):
+            return session.run_session(mode, command)
+    print(__doc__.strip(), file=sys.stderr)
+    return 2

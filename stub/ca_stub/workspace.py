@@ -1,0 +1,62 @@
+"""The agent container's workspace: auto-commit, and the branch facts of `ca-stub health`."""
+import json
+import os
+import subprocess
+
+from ca_stub import paths
+
+AUTO_COMMIT_MESSAGE = "coding-agents: auto-commit of uncommitted work"
+
+
+def git(*args, check=False):
+    return subprocess.run(["git", "-C", paths.WORKSPACE, *args], capture_output=True, text=True, check=check)
+
+
+def autocommit():
+    """Commit everything uncommitted (tracked and untracked); return True if a commit was made."""
+    if not os.path.isdir(os.path.join(paths.WORKSPACE, ".git")):
+        return False
+    if not git("status", "--porcelain").stdout.strip():
+        return False
+    git("add", "-A")
+    done = git("commit", "-q", "--no-verify", "-m", AUTO_COMMIT_MESSAGE)
+    if done.returncode != 0:
+        # Signing can fail (host signer away); an unsigned commit beats lost work.
+        done = git("-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", AUTO_COMMIT_MESSAGE)
+    return done.returncode == 0
+
+
+def health():
+    """Print what the host asks of the session branch; which commits it lacks, it decides itself
+    (agents/workspace.py: count_unsynced), since this report comes from inside the sandbox."""
+    branch = os.environ.get(paths.BRANCH_VAR, "")
+    base = os.environ.get(paths.BASE_VAR, "")
+    ref = "refs/heads/" + branch if branch else "HEAD"
+    tip = git("rev-parse", "-q", "--verify", ref + "^{commit}").stdout.strip() or None
+    ahead = None
+    if tip and base:
+        counted = git("rev-list", "--count", tip, "^" + base)
+        ahead = int(counted.stdout.strip()) if counted.returncode == 0 else None
+    dirty = bool(git("status", "--porcelain").stdout.strip())
+    print(json.dumps({"tip": tip, "ahead": ahead, "dirty": dirty, "elsewhere": elsewhere(tip)}))
+    return 0
+
+
+def elsewhere(tip):
+    """Commits that only a sync of the session branch would miss: other branches, or a detached HEAD."""
+    found = []
+    base = os.environ.get(paths.BASE_VAR, "")
+    exclude = ["^" + ref for ref in (tip, base) if ref]
+    heads = git("for-each-ref", "--format=%(refname:short)", "refs/heads/").stdout.split()
+    branch = os.environ.get(paths.BRANCH_VAR, "")
+    for name in heads:
+        if name == branch:
+            continue
+        count = git("rev-list", "--count", name, *exclude).stdout.strip()
+        if count.isdigit() and int(count):
+            found.append({"ref": name, "commits": int(count)})
+    if git("symbolic-ref", "-q", "HEAD").returncode != 0:
+        count = git("rev-list", "--count", "HEAD", *exclude).stdout.strip()
+        if count.isdigit() and int(count):
+            found.append({"ref": "HEAD (detached)", "commits": int(count)})
+    return found
