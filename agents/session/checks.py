@@ -30,10 +30,7 @@ def build_request(
 
 def build_mcp(agent: catalog.Agent, repo: Path, config: Config) -> render.McpPlan:
     """The session's MCP servers, as a launch in repo would get them (or its refusal)."""
-    planned, refusal = facts.read_mcp(agent, repo, config)
-    wants_secrets = bool(planned.sidecar_servers)
-    return decide.mcp_request(planned, refusal, frozenset(facts.read_secret_names()) if wants_secrets else frozenset(),
-                              bridges.unavailable_reason(need_socat=False) if wants_secrets else None)
+    return decide.mcp_request(*facts.read_mcp(agent, repo, config))
 
 
 def build_bridge(

@@ -74,8 +74,7 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
     owner = None if invalid else docker.run(  # nothing is asked about a name the decision refuses anyway
         "inspect", "--type", "container", "--format", "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name,
         check=False)
-    mcp_plan, mcp_refusal = read_mcp(agent, repo.root, config)
-    wants_secrets = bool(mcp_plan.sidecar_servers)
+    mcp_plan, mcp_refusal, secret_names, broker_problem = read_mcp(agent, repo.root, config)
     return LaunchFacts(
         agent=agent,
         repo=repo,
@@ -87,8 +86,8 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         endpoints=session_endpoints(agent, config),
         mcp=mcp_plan,
         mcp_refusal=mcp_refusal,
-        secret_names=frozenset(read_secret_names()) if wants_secrets else frozenset(),
-        broker_problem=bridges.unavailable_reason(need_socat=False) if wants_secrets else None,
+        secret_names=secret_names,
+        broker_problem=broker_problem,
         host_addresses=engine_host_addresses() if netmodes.is_proxied(network_mode) else (),
         bridge=read_bridge(agent, repo.root, options, config),
         gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
@@ -115,13 +114,19 @@ def branch_name_ok(name: str) -> bool:
     return done.ok and not name.startswith("-")
 
 
-def read_mcp(agent: catalog.Agent, repo: Path, config: Config) -> tuple[render.McpPlan, Exception | None]:
-    """The servers the session would get (the same rule as `mcp list`), and why the repository's
-    own servers stop the launch, if they do."""
+def read_mcp(agent: catalog.Agent, repo: Path,
+             config: Config) -> tuple[render.McpPlan, Exception | None, frozenset[str], str | None]:
+    """The servers the session would get (the same rule as `mcp list`), why the repository's own
+    servers stop the launch (if they do), and, only when a server needs a secret, the secret
+    store's names and why the broker could not serve this engine."""
     if not agent.mcp_format:
-        return render.McpPlan(), None  # this agent reads no MCP config
+        return render.McpPlan(), None, frozenset(), None  # this agent reads no MCP config
     selection = servers.for_repo(repo, config)
-    return render.plan(agent.mcp_format, selection), selection.refusal(repo)
+    planned = render.plan(agent.mcp_format, selection)
+    if not planned.sidecar_servers:
+        return planned, selection.refusal(repo), frozenset(), None
+    return (planned, selection.refusal(repo), frozenset(read_secret_names()),
+            bridges.unavailable_reason(need_socat=False))
 
 
 def read_secret_names() -> list[str]:

@@ -10,86 +10,32 @@ from pathlib import Path
 from agents.errors import UsageError
 
 LABEL = "coding-agents"
-
-
 MANAGED = f"{LABEL}.managed"
-
-
 SESSION = f"{LABEL}.session"
-
-
 AGENT = f"{LABEL}.agent"
-
-
 REPO = f"{LABEL}.repo"
-
-
 BRANCH = f"{LABEL}.branch"
-
-
 BASE = f"{LABEL}.base"
-
-
 NETWORK = f"{LABEL}.network"
-
-
 MODE = f"{LABEL}.mode"
-
-
 IMAGE = f"{LABEL}.image-ref"
-
-
 NO_PUSH = f"{LABEL}.no-push"
-
-
 CREATED = f"{LABEL}.created"
-
-
 INTERACTIVE = f"{LABEL}.interactive"
-
-
 ALLOW = f"{LABEL}.allow"  # the session's allowlist, space-separated (squid mode)
-
-
 LEARN = f"{LABEL}.learn"
-
-
 LIMITS = f"{LABEL}.proxy-limits"  # "request_mb reply_mb"
-
-
 BLOCK_PRIVATE = f"{LABEL}.block-private"
-
-
 ROLE = f"{LABEL}.role"  # agent | proxy | mcp
-
-
 MANIFEST = f"{LABEL}.manifest"
-
-
 AUTONOMY = f"{LABEL}.autonomy"  # full | ask: what the agent's CLI was told
-
-
 HOST_PORTS = f"{LABEL}.host-ports"  # loopback ports of this machine the proxy lets through
-
-
 HOST_ADDRESSES = f"{LABEL}.host-addresses"  # the engine host's own addresses, denied by the proxy
-
-
 ENDPOINT_PORTS = f"{LABEL}.endpoint-ports"  # host:port of model endpoints off 80/443
-
-
 MCP_DIR = "/run/coding-agents-mcp"
-
-
 BROKER_DIR = "/run/coding-agents-broker"
-
-
 WORKSPACE = "/workspace"
-
-
 HOME = "/home/agent"
-
-
 TMUX_SESSION = "agent"
 AGENT_UID = 1000  # the image's "agent" user (images/base/Dockerfile); the stub runs everything as it
 
@@ -97,7 +43,6 @@ AGENT_UID = 1000  # the image's "agent" user (images/base/Dockerfile); the stub 
 def agent_exec(container: str, *command: str, stdin: bool = False) -> list[str]:
     """`docker exec` of command in a session's container, as the agent user."""
     return ["docker", "exec", *(["-i"] if stdin else []), "--user", str(AGENT_UID), container, *command]
-
 
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_.-]+")
