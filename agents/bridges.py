@@ -1,9 +1,11 @@
-"""Host-side bridges of one session: Unix sockets, served by socat, mounted into the container.
+"""Host-side bridges of one session: Unix sockets on this machine, served by socat, reached from
+the container through the relay (agents/relay.py), never through a mounted host path.
 
 Each socket is `socat UNIX-LISTEN:...,fork EXEC:<coding-agents _bridge-handle KIND NAME>`: every
 connection gets a fresh handler process that reads one request and answers it. The handlers
 (logins.py, credentials.py, signing.py) decide from the session's settings file, which lives on
-the host only. The container sees just the sockets, read-only, at /run/coding-agents.
+the host only. Inside, the relay listens on the same socket names at /run/coding-agents and
+carries each connection here over a `docker exec -i` stream.
 
   logins.sock          refreshed login files come back to the host (always, when the agent has logins)
   git-credential.sock  `git credential fill` on the host, for allowlisted hosts only
@@ -13,7 +15,8 @@ the host only. The container sees just the sockets, read-only, at /run/coding-ag
 and, for --allow-host-port PORT, a TCP relay from the session's egress gateway (which only its
 proxy can reach) to this machine's 127.0.0.1:PORT.
 
-Bridges need a local engine: a remote engine cannot mount a socket from this machine.
+The `_bridge NAME` helper (serve) runs the listeners and keeps the session's relay links up (the
+agent container's, and the MCP sidecar's to the broker) while the session exists.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents import files, hardening, paths
+from agents import files, paths, relay
 from agents.errors import AgentsError
+from agents.session import naming
 
 CONTAINER_DIR = "/run/coding-agents"
 # How long socat waits for a handler's answer once the container's side has sent its request and
@@ -129,30 +133,14 @@ def audit_log(name: str) -> Path:
     return paths.bridges_dir() / f"{name}.log"
 
 
-@dataclass(frozen=True)
-class SocketAccess:
-    """Who may connect: the container's agent user (uid 1000) must, other host users must not."""
-
-    dir_mode: int
-    socket_mode: str
-    chown_to: int | None = None
+# Only this user's processes (the relay among them) connect: no container ever sees these sockets.
+SOCKET_DIR_MODE = 0o700
+SOCKET_MODE = "0600"
 
 
-def socket_access(host_uid: int) -> SocketAccess:
-    if host_uid == hardening.AGENT_UID:
-        return SocketAccess(0o700, "0600")
-    if host_uid == 0:
-        return SocketAccess(0o700, "0600", chown_to=hardening.AGENT_UID)
-    # Another uid can't chown: open the sockets up, inside a state dir only this user can enter.
-    return SocketAccess(0o711, "0666")
-
-
-def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], access: SocketAccess,
-               session: str) -> list[str]:
+def socat_argv(listener: Listener, directory: Path, handler_prefix: list[str], session: str) -> list[str]:
     path = directory / listener.socket
-    listen = f"UNIX-LISTEN:{path},fork,unlink-early,mode={access.socket_mode}"
-    if access.chown_to is not None:
-        listen += f",user={access.chown_to}"
+    listen = f"UNIX-LISTEN:{path},fork,unlink-early,mode={SOCKET_MODE}"
     if listener.relay_to:
         check_socat_safe(listener.relay_to)
         target = f"UNIX-CONNECT:{listener.relay_to}"
@@ -185,23 +173,20 @@ def check_socat_safe(*parts: str) -> None:
 
 
 def unavailable_reason(need_socat: bool = True) -> str | None:
-    """Why bridges cannot run here (None when they can)."""
+    """Why bridges cannot run here (None when they can). Any engine will do: the relay carries them."""
     from agents import runner
 
-    host = os.environ.get("DOCKER_HOST", "")
-    if host and not host.startswith("unix://"):
-        return f"the engine is remote (DOCKER_HOST={host}) and cannot mount this machine's sockets"
     if need_socat and runner.which("socat") is None:
         return "socat is not installed on this machine (apt-get install socat)"
     return None
 
 
 def container_args(settings: BridgeSettings) -> list[str]:
-    """`docker run` flags: the socket folder (read-only) and the git config that uses it."""
+    """`docker run` flags: the relay's socket folder (a tmpfs) and the git config that uses it."""
     if not settings.enabled:
         return []
     args = [
-        "--mount", f"type=bind,source={sockets_dir(settings.session)},target={CONTAINER_DIR},readonly",
+        *(relay.tmpfs_args(CONTAINER_DIR) if listeners(settings) else []),
         "--env", f"CODING_AGENTS_BRIDGE_DIR={CONTAINER_DIR}",
     ]
     if settings.ssh_agent:
@@ -241,13 +226,11 @@ def git_config_env(settings: BridgeSettings) -> list[tuple[str, str]]:
 # --- on the host -----------------------------------------------------------------------------
 
 
-def prepare(settings: BridgeSettings, host_uid: int | None = None) -> None:
-    """The session's folder and settings (host only); the sockets folder must exist before
-    `docker run` mounts it."""
+def prepare(settings: BridgeSettings) -> None:
+    """The session's folder and settings, and the folder of its host sockets (host only)."""
     session_dir(settings.session).mkdir(parents=True, exist_ok=True)
     os.chmod(session_dir(settings.session), 0o700)
     if settings.enabled:
-        access = socket_access(os.geteuid() if host_uid is None else host_uid)
         directory = sockets_dir(settings.session)
         check_socat_safe(str(directory))
         if len(str(directory / _LONGEST_SOCKET).encode()) > MAX_SOCKET_PATH:
@@ -255,9 +238,7 @@ def prepare(settings: BridgeSettings, host_uid: int | None = None) -> None:
                               hint="set XDG_RUNTIME_DIR to a short folder (e.g. /run/user/$UID)")
         files.own_private_dir(directory.parent)
         directory.mkdir(exist_ok=True)
-        os.chmod(directory, access.dir_mode)
-        if access.chown_to is not None:
-            os.chown(directory, access.chown_to, access.chown_to)
+        os.chmod(directory, SOCKET_DIR_MODE)
     files.write_private(settings_path(settings.session), settings.to_json().encode())
 
 
@@ -300,28 +281,63 @@ def audit(name: str, **event: object) -> None:
     files.append_audit(audit_log(name), session=name, **event)
 
 
-def serve(name: str, ready_timeout: float = 10.0) -> int:
-    """Body of `_bridge NAME`: run the listeners while the session's container runs."""
-    import time
+def link_plans(settings: BridgeSettings) -> list[relay.LinkPlan]:
+    """The session's relay links: the agent container's to the bridge sockets, and the MCP
+    sidecar's to the broker's redeem socket of this session."""
+    from agents import broker
+
+    found = []
+    served = listeners(settings)
+    if served:
+        directory = sockets_dir(settings.session)
+        found.append(relay.LinkPlan(settings.session, CONTAINER_DIR,
+                                    tuple((listener.socket, str(directory / listener.socket)) for listener in served)))
+    if settings.mcp_sidecar:
+        found.append(relay.LinkPlan(naming.sidecar_name(settings.session), naming.BROKER_DIR,
+                                    ((relay.BROKER_SOCKET,
+                                      str(broker.session_socket_dir(settings.session) / relay.BROKER_SOCKET)),)))
+    return found
+
+
+def link_marker(name: str, container: str) -> str:
+    """Exists while the container's end of its relay link listens."""
+    return relay.ready_marker(session_dir(name), container)
+
+
+def needs_helper(settings: BridgeSettings | None) -> bool:
+    """Whether the session has a `_bridge` helper: listeners, host-port relays, or relay links."""
+    return settings is not None and (settings.enabled or bool(settings.mcp_sidecar))
+
+
+def serve(name: str, on_new_run=None) -> int:
+    """Body of `_bridge NAME`: the listeners and the relay links, while the session's container
+    exists (stopped or not: a restart by any means gets its links again). on_new_run(name) runs
+    after each restart of the agent container that this process saw happen."""
+    import threading
 
     from agents import runner
 
     settings = load_settings(name)
     directory = sockets_dir(name)
-    access = socket_access(os.geteuid())
     prefix = handler_prefix()
     children = []
+    stop = threading.Event()
     try:
         for listener in listeners(settings):
-            children.append(runner.start(socat_argv(listener, directory, prefix, access, name)))
+            children.append(runner.start(socat_argv(listener, directory, prefix, name)))
         for port in settings.host_ports if settings.host_gateway else ():
             children.append(runner.start(host_relay_argv(settings.host_gateway, port)))
         files.write_private(session_dir(name) / "bridge.pid", str(os.getpid()).encode())
-        # Returns when the container stops (or is gone); a restart gets a new bridge.
-        deadline = time.monotonic() + ready_timeout
-        while runner.run(["docker", "wait", name], check=False).returncode != 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        for plan in link_plans(settings):
+            restarted = (lambda started: on_new_run(name)) if on_new_run and plan.container == name else None
+            threading.Thread(target=relay.keep_linked, args=(plan, stop),
+                             kwargs={"marker": link_marker(name, plan.container), "on_new_run": restarted},
+                             daemon=True).start()
+        # Returns once the session's container is gone (removed); a stop leaves it waiting.
+        while (state := relay.container_run(name)[0]) != "missing":
+            relay.wait_for_change(name, 60.0 if state != "unknown" else 2.0)
     finally:
+        stop.set()
         for child in children:
             child.terminate()
         for child in children:
@@ -347,15 +363,6 @@ def running(name: str) -> bool:
     return True
 
 
-def wait_for_sockets(settings: BridgeSettings, timeout: float = 10.0) -> bool:
-    import time
-
-    from agents import runner
-
-    wanted = [sockets_dir(settings.session) / listener.socket for listener in listeners(settings)]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(path.exists() for path in wanted):
-            return True
-        runner.pause(0.05)  # a Ctrl-C during a launch is acted on here too
-    return False
+def wait_for_link(name: str, container: str, timeout: float = 10.0) -> bool:
+    """Until the container's end of its relay link listens."""
+    return relay.wait_ready(link_marker(name, container), timeout)

@@ -3,8 +3,8 @@
 At launch the launcher asks it (control socket, 0600 in a 0700 folder) to *issue* one capability
 per MCP server that needs secrets. A capability is sealed with AES-GCM under a key that lives only
 in the broker's memory and binds: session, server, secret names, expiry, the session's manifest
-hash and a random id. The session's MCP sidecar, and nothing else, mounts that session's own
-redeem socket; there the broker *redeems* a capability only when it was issued for this very
+hash and a random id. The session's MCP sidecar, and nothing else, reaches that session's own
+redeem socket (through the session's relay, agents/relay.py); there the broker *redeems* a capability only when it was issued for this very
 session, is unexpired and not revoked, and the session's container still exists with the same
 manifest label. Then it returns the values. Ending a session revokes its capabilities. Every
 issue, redemption and refusal goes to a JSON-lines audit log (never a value).
@@ -292,19 +292,15 @@ def serve(ready_timeout: float = 0) -> int:
     if threading.current_thread() is threading.main_thread():  # `docker stop`-like endings clean up too
         signal.signal(signal.SIGTERM, _stop_on_term)
     broker = Broker()
-    access = bridges.socket_access(os.geteuid())
 
     def open_session_socket(session: str) -> None:
+        # Reached by the session's relay (this user's process), never mounted into a container.
         directory = session_socket_dir(session)
         directory.mkdir(exist_ok=True)
-        os.chmod(directory, access.dir_mode)
-        if access.chown_to is not None:
-            os.chown(directory, access.chown_to, access.chown_to)
+        os.chmod(directory, bridges.SOCKET_DIR_MODE)
         path = directory / "broker.sock"
         server = _Server(path, lambda request: {"secrets": broker.redeem(session, str(request.get("capability")))})
-        os.chmod(path, int(access.socket_mode, 8))
-        if access.chown_to is not None:
-            os.chown(path, access.chown_to, access.chown_to)
+        os.chmod(path, int(bridges.SOCKET_MODE, 8))
         broker.grants[session].server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
 

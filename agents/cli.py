@@ -5,15 +5,11 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
 
-from agents import __version__
-from agents.errors import EXIT_BUG, EXIT_INTERRUPTED, AgentsError, UsageError
+from agents.errors import EXIT_BUG, EXIT_INTERRUPTED, AgentsError
 
 PROG = "coding-agents"
 # For the rare error raised without a hint of its own (a program we ran failed in a way we did not foresee).
@@ -23,62 +19,25 @@ FALLBACK_HINT = "rerun with --debug to see every command run and its output; `co
 # under their own name, and run-NAME for `run-agent NAME`, every agent of the table (and a user's own
 # [agents.NAME] when linked so). shim_names() are the ones installed.
 COMMAND_SHIMS = ("run-agent", "launch-agent", "connect-agent", "list-agents", "remove-agent")
-AGENT_SHIM = re.compile(r"run-(?P<agent>[a-z0-9][a-z0-9_-]*)")  # agent names as catalog.custom_agent takes them
+AGENT_SHIM = r"run-(?P<agent>[a-z0-9][a-z0-9_-]*)"  # agent names as catalog.custom_agent takes them
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but its mistakes are ours: `error:` plus `hint:` and exit 2 (a UsageError), an
-    empty value is refused rather than taken for "not given", and internal commands stay unlisted."""
+def build_parser(args: Sequence[str] | None = None):
+    """agents.parsing.build_parser (argparse is imported only when a command line is parsed)."""
+    from agents import parsing
 
-    def error(self, message: str):
-        self.print_usage(sys.stderr)
-        raise UsageError(message, hint=f"`{self.prog} --help` shows what it takes")
-
-    def _get_value(self, action: argparse.Action, arg_string: str):
-        # `--branch ''` would otherwise mean "no --branch" wherever the code tests the value's truth.
-        if isinstance(arg_string, str) and not arg_string.strip() and action.option_strings:
-            option = "/".join(action.option_strings)
-            raise UsageError(f"{option} needs a value, not an empty string",
-                             hint=f"leave out {action.option_strings[0]} for its default; `{self.prog} --help`")
-        if isinstance(arg_string, str) and not arg_string.strip() and not action.choices \
-                and action.nargs != argparse.REMAINDER:  # `_complete -- run-claude ''`: completing an empty word
-            raise UsageError(f"{action.metavar or action.dest} must not be empty",
-                             hint=f"`{self.prog} --help` says what {action.metavar or action.dest} is")
-        return super()._get_value(action, arg_string)
-
-    def _check_value(self, action: argparse.Action, value) -> None:
-        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
-            public = ", ".join(name for name in action.choices if not name.startswith("_"))
-            raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from {public})")
-        super()._check_value(action, value)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="log every command run; show tracebacks"
-    )
-    parser = Parser(
-        prog=PROG,
-        description="Run AI coding agents (Copilot, Codex, Claude Code, Gemini) in hardened Docker "
-        "containers, each on its own git branch.",
-        epilog="Run `coding-agents COMMAND --help` for a command's options. Docs: docs/ in the source tree.",
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("--debug", action="store_true", help="log every command run; show tracebacks")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", help="what to do (each has its own --help)")
-    from agents.commands import COMMANDS  # here, not at the top: main's Ctrl-C handling covers the imports
-
-    for command in COMMANDS:
-        command.add_parser(subparsers, common)
-    return parser
+    return parsing.build_parser(args)
 
 
 def shim_prefix(prog: str) -> list[str] | None:
     """The command words a program name stands for (`run-claude`: run-agent claude); None: not a shim."""
     if prog in COMMAND_SHIMS:
         return [prog]
-    match = AGENT_SHIM.fullmatch(prog)
+    if not prog.startswith("run-"):
+        return None
+    import re
+
+    match = re.fullmatch(AGENT_SHIM, prog)
     return ["run-agent", match.group("agent")] if match else None
 
 
@@ -131,11 +90,20 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         prog = invoked_name()
     args_list = expand_shim(prog, list(argv))
     debug = "--debug" in args_list
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="debug: %(message)s", stream=sys.stderr
-    )
     try:
-        parser = build_parser()
+        if len(args_list) == 2 and args_list[0] == "connect-agent" and args_list[1].strip() \
+                and not args_list[1].startswith("-"):
+            # The command run most is one `docker exec` when the session is ready: started before
+            # argparse and logging are even imported (connect.run's own way, for this one shape).
+            from agents.commands import connect
+
+            attached = connect.fast_attach(args_list[1])
+            if attached is not None:
+                return connect.after_attach(args_list[1], *attached)
+            configure_logging(debug)
+            return connect.full_path(args_list[1])
+        configure_logging(debug)
+        parser = build_parser(args_list)
         args = parser.parse_args(args_list)
         if not getattr(args, "handler", None):
             parser.print_help()  # the same as --help, and where --help goes
@@ -162,6 +130,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         print(f"error: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         print("hint: rerun with --debug for the traceback and report it", file=sys.stderr)
         return EXIT_BUG
+
+
+def configure_logging(debug: bool) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="debug: %(message)s", stream=sys.stderr)
 
 
 def _print_traceback() -> None:

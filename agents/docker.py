@@ -163,6 +163,17 @@ def iso_utc(text: str) -> str:
         return ""
 
 
+def image_ids(refs: tuple[str, ...]) -> dict[str, str | None]:
+    """image_id of each ref: one call when all are present (the usual case), else one each."""
+    if not refs:
+        return {}
+    result = run("image", "inspect", "--format", "{{.Id}}", *refs, check=False)
+    found = result.stdout.split()
+    if result.ok and len(found) == len(refs):
+        return dict(zip(refs, found, strict=True))
+    return {ref: image_id(ref) for ref in refs}
+
+
 def image_id(ref: str) -> str | None:
     """The full ID of a local image, or None when it is not present."""
     result = run("image", "inspect", "--format", "{{.Id}}", ref, check=False)

@@ -10,7 +10,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents import docker, images, runner
+from agents import docker, engine, images, runner
 from agents.errors import AgentsError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -54,6 +54,13 @@ def check_engine() -> tuple[Check, bool]:
     except AgentsError as error:
         return Check("docker engine", FAIL, error.message, error.hint or docker.ENGINE_HINT), False
     return check_engine_version(version), True
+
+
+def check_endpoint(endpoint: engine.Endpoint) -> Check:
+    """Pure: which engine the docker CLI talks to, and whether it runs on this machine."""
+    if not endpoint.host:
+        return Check("engine", WARN, endpoint.describe(), "check DOCKER_HOST/DOCKER_CONTEXT (`docker context ls`)")
+    return Check("engine", OK, endpoint.describe())
 
 
 def check_git() -> list[Check]:
@@ -124,8 +131,7 @@ def check_disk(engine_reachable: bool) -> list[Check]:
     checks = []
     home = os.path.expanduser("~")
     checks.append(judge_free_space("disk (home)", home, shutil.disk_usage(home).free))
-    local_engine = not os.environ.get("DOCKER_HOST") and os.environ.get("DOCKER_CONTEXT", "default") == "default"
-    if engine_reachable and local_engine:
+    if engine_reachable and engine.current().local:
         root = docker.run("info", "--format", "{{.DockerRootDir}}", check=False).stdout.strip()
         if root and os.path.isdir(root):
             checks.append(judge_free_space("disk (docker)", root, shutil.disk_usage(root).free))
@@ -149,8 +155,9 @@ def run_checks() -> list[Check]:
     checks = [check_docker_cli()]
     reachable = False
     if checks[0].status != FAIL:
-        engine, reachable = check_engine()
-        checks.append(engine)
+        checks.append(check_endpoint(engine.current()))
+        engine_check, reachable = check_engine()
+        checks.append(engine_check)
     checks += check_git()
     checks.append(check_optional_program("socat", "needed for credential and signing bridges"))
     checks.append(check_cryptography())

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from agents.config import Config
 
 
-def build(request: planner.SessionRequest, config: Config) -> dict:
-    """What this session is made of; its SHA-256 becomes a label, and capabilities are bound to it."""
+def build(request: planner.SessionRequest, config: Config, image_ids: dict[str, str | None] | None = None) -> dict:
+    """What this session is made of; its SHA-256 becomes a label, and capabilities are bound to it.
+    image_ids: the images' ids when the caller has just asked the engine (else they are asked here)."""
     import hashlib
 
     def file_digest(path: str | os.PathLike | None) -> str | None:
@@ -41,9 +42,9 @@ def build(request: planner.SessionRequest, config: Config) -> dict:
     if bridge and bridge.mcp_rendered:
         chosen = render.Rendered(**bridge.mcp_rendered)
         rendered[chosen.container] = render.rendered_digest(chosen, chosen.content)
-    images_used = {request.image: docker.image_id(request.image)}
-    if request.policy is not None:
-        images_used[request.proxy_image] = docker.image_id(request.proxy_image)
+    known = image_ids or {}
+    images_used = {ref: known[ref] if known.get(ref) else docker.image_id(ref)
+                   for ref in (request.image, *((request.proxy_image,) if request.policy is not None else ()))}
     return {
         "version": 1,
         "session": request.name,

@@ -10,13 +10,13 @@ unset, empty or relative is ignored and its default used:
   data     $XDG_DATA_HOME    (~/.local/share)   /coding-agents   secrets/
   state    $XDG_STATE_HOME   (~/.local/state)   /coding-agents   network/, bridges/, broker/,
                                                                  logins.lock, HELPER-NAME.log
-  cache    $XDG_CACHE_HOME   (~/.cache)         /coding-agents   repos/
+  cache    $XDG_CACHE_HOME   (~/.cache)         /coding-agents   repos/, reports.json
   runtime  $XDG_RUNTIME_DIR  (when it exists)   /coding-agents   sockets: a folder per session,
            else /tmp/coding-agents-<uid>                         and the broker's
 
 The names inside those folders (a session's files in network/ or bridges/, the socket folders in
 the runtime folder, the clones in repos/) belong to the module that owns the folder: netlog,
-bridges, broker, remote.
+bridges, broker, remote, session.reports.
 """
 
 from __future__ import annotations
@@ -106,6 +106,11 @@ def cache_dir() -> Path:
 def repos_dir() -> Path:
     """remote: HOST/PATH, our clone of each repository given as a URL."""
     return cache_dir() / "repos"
+
+
+def reports_file() -> Path:
+    """session.reports: what each session last reported (list-agents' copy; display only)."""
+    return cache_dir() / "reports.json"
 
 
 # --- runtime: sockets (short paths: a Unix socket path holds at most 107 bytes) ---------------

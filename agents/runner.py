@@ -195,6 +195,38 @@ def renote_interrupt() -> None:
         _interrupts.pending = True
 
 
+def in_background(function, *args, **kwargs):
+    """Run function in a thread; the returned callable waits for it and returns its result or raises
+    its error (with checkpoints while it waits). Engine queries that do not depend on each other
+    overlap this way. A Ctrl-C that one of its checkpoints raised is noted again for the main thread."""
+    import threading
+
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except KeyboardInterrupt as error:
+            renote_interrupt()
+            outcome["error"] = error
+        except BaseException as error:  # handed to the caller
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+
+    def result():
+        while worker.is_alive():
+            worker.join(0.05)
+            check_interrupt()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    result.done = lambda: not worker.is_alive()
+    return result
+
+
 def pause(seconds: float) -> None:
     """time.sleep for poll loops, and a checkpoint after it."""
     import time
@@ -382,6 +414,18 @@ def start(argv: Sequence[Arg], *, log_file: Any = None) -> subprocess.Popen:
     try:
         return subprocess.Popen(  # noqa: S603 - argv lists built by our own plans
             reveal(argv), stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
+        )
+    except FileNotFoundError as error:
+        raise _missing_program(argv) from error
+
+
+def start_stream(argv: Sequence[Arg], *, stdin: bool = True) -> subprocess.Popen:
+    """Start a long-lived child whose stdout (and stdin) are pipes to this process (a relay's
+    `docker exec -i`, a `docker events` watch); its stderr is this process's."""
+    log.debug("start: %s", display(argv))
+    try:
+        return subprocess.Popen(  # noqa: S603 - argv lists built by our own plans
+            reveal(argv), stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, stdout=subprocess.PIPE, bufsize=0
         )
     except FileNotFoundError as error:
         raise _missing_program(argv) from error

@@ -78,8 +78,14 @@ def health(info: model.SessionInfo, state: str | None = None) -> dict:
 
 
 def autocommit(info: model.SessionInfo) -> bool:
-    """Commit uncommitted work in the workspace (running or not). True when a commit was made."""
-    result = _in_workspace(info, "ca-stub", "autocommit")
+    """Commit uncommitted work in the workspace (running or not). True when a commit was made.
+    list-agents' copy of the session's reports is dropped (session.reports.touch) afterwards."""
+    from agents.session import reports
+
+    try:
+        result = _in_workspace(info, "ca-stub", "autocommit")
+    finally:
+        reports.touch(info.name)
     return result.ok and result.stdout.strip() == "committed"
 
 

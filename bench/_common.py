@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_LABEL = "coding-agents.bench"
 SESSION_LABEL = "coding-agents.session"
+HEALTH_INTERVAL = "5s"  # the stub's (planner: --health-interval): how long list-agents' copy of a report holds
 
 
 def run(argv: Sequence[str], check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -93,7 +94,7 @@ class FakeSessions:
         argv = ["docker", "run" if self.running else "create", *(["-d"] if self.running else []),
                 "--name", name, "--network", "none", "--entrypoint", "sleep",
                 *[arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")],
-                "--health-cmd", f"echo '{report}'", "--health-interval", "2s", "--health-start-period", "0s",
+                "--health-cmd", f"echo '{report}'", "--health-interval", HEALTH_INTERVAL, "--health-start-period", "0s",
                 self.image, "infinity"]
         run(argv)
 

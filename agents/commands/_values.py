@@ -2,7 +2,7 @@
 (exit 2, with a hint), at parse time, before anything asks the engine or git.
 
 Each check that config values share lives next to them in agents/config.py; these only say which
-option was wrong. Empty values never get here: agents.cli.Parser refuses them for every option.
+option was wrong. Empty values never get here: agents.parsing.Parser refuses them for every option.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`_bridge` (internal): serve a session's host-side sockets (logins, git credentials, signing,
-ssh-agent) while its container runs. See agents/bridges.py."""
+ssh-agent) and its relay links while it exists. See agents/bridges.py and agents/relay.py."""
 
 from __future__ import annotations
 
@@ -14,5 +14,6 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     from agents import bridges
+    from agents.session import services
 
-    return bridges.serve(args.name)
+    return bridges.serve(args.name, on_new_run=services.resume_after_restart)

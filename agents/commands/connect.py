@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
+TYPE_CHECKING = False  # (not typing's: the fast path in agents/cli.py imports as little as it can)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "reattach to an agent's tmux session (detach again with Ctrl-b d)"
 
@@ -38,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     if args.name:
-        attached = fast_attach(args.name)
+        attached = fast_attach(args.name, debug=getattr(args, "debug", False))
         if attached is not None:
             return after_attach(args.name, *attached)
     return full_path(args.name)
@@ -54,20 +56,22 @@ def fast_attach_argv(name: str) -> list[str]:
             "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}", name, "sh", "-c", FAST_ATTACH]
 
 
-def fast_attach(name: str) -> tuple[int, bool | None] | None:
+def fast_attach(name: str, debug: bool = False) -> tuple[int, bool | None] | None:
     """The attach as one `docker exec`, when the session is up and ready; nothing else is imported
     or asked first. (its status, whether the agent ended: True, False, None for "ask the engine"),
     or None when it did not attach (not ready, not running, no such session, a --prompt task, the
     proxy down, the engine down...): the full path then finds out why and says so, as it always did.
     """
-    import logging
     import subprocess
     import sys
 
     if not sys.stdin.isatty():
         return None  # without a terminal the attach fails, and its complaint would look like docker's
     argv = fast_attach_argv(name)
-    logging.getLogger("agents.runner").debug("run: %s", " ".join(argv[:-1]) + " FAST_ATTACH")
+    if debug:  # (logging is not even imported on the way here without --debug)
+        import logging
+
+        logging.getLogger("agents.runner").debug("run: %s", " ".join(argv[:-1]) + " FAST_ATTACH")
     try:
         # The docker CLI's own complaints only (with a terminal, the container's output comes on
         # stdout): they tell "docker did not attach" from "the attach ended"; shown if it attached.

@@ -16,14 +16,19 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents import engine
     from agents.output import print_json, print_table
     from agents.session import query
 
-    infos = query.with_current_reports(query.find_sessions(include_stopped=args.all))
+    infos = query.listed_with_reports(include_stopped=args.all)
     rows = query.session_rows(infos)
     if args.json:
         print_json(json_rows(infos, rows))
-    elif not rows:
+        return 0
+    endpoint = engine.current()
+    if not endpoint.is_default:  # sessions live on one engine each: say which one this is
+        print(f"engine: {endpoint.describe()}")
+    if not rows:
         print("no agent sessions" + ("" if args.all else " running (--all shows stopped ones)"))
     else:
         print_table(rows, ["name", "agent", "branch", "state", "network", "age", "unsynced", "denied", "repo"])

@@ -7,6 +7,7 @@ import os
 import sys
 
 from agents import (
+    engine,
     paths,
     runner,
     workspace,
@@ -25,8 +26,18 @@ def spawn_internal(command: str, name: str) -> int:
     if pex:
         argv = [pex, command, name]
     paths.state_dir().mkdir(parents=True, exist_ok=True)
-    return runner.spawn_detached(argv, paths.helper_log(command.strip("_"), name),
-                                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else None)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)} if not pex else dict(os.environ)
+    if command != "_broker":  # the broker is shared by sessions that may be on other engines
+        env.update(engine_env(engine.current()))
+    return runner.spawn_detached(argv, paths.helper_log(command.strip("_"), name), env=env)
+
+
+def engine_env(endpoint: engine.Endpoint) -> dict[str, str]:
+    """Pure: a helper outlives this command, so it keeps this command's engine: a `docker context
+    use` meanwhile must not point it at another engine, where its session is not."""
+    if endpoint.from_env or not endpoint.host:
+        return {}  # DOCKER_HOST is inherited as it is
+    return {"DOCKER_CONTEXT": endpoint.context}
 
 
 def collect_while_alive(name: str, interval: float = 2.0) -> int:

@@ -106,6 +106,7 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
     """The whole request, or the first refusal, from the facts gathered for these options."""
     agent, network_mode, autonomy, host_ports = check_input(options, config)
     repo, branch, name = facts.repo, facts.branch, facts.name
+    host_ports, port_warnings = host_ports_on_engine(host_ports, options, network_mode, facts.engine_remote, name)
     if options.gpu and facts.gpu_runtime is None:
         raise AgentsError("--gpu: the Docker engine has no GPU runtime (no nvidia runtime and no CDI GPU device "
                           "in its `docker info`), so it cannot pass a GPU to the agent",
@@ -178,13 +179,29 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         extra_docker_args=tuple(config.sessions.docker_args),
         policy=policy,
         proxy_image=images.image_ref("proxy"),
+        image_ids=facts.image_ids,
         bridge=bridge,
         mcp_sidecar=bool(mcp_plan.sidecar_servers),
         autonomy=autonomy,
         endpoints=endpoint_plan,
         gpu=options.gpu,
-        warnings=warnings,
+        warnings=(*port_warnings, *warnings),
     )
+
+
+def host_ports_on_engine(host_ports: tuple[int, ...], options: LaunchOptions, network_mode: str,
+                         engine_remote: str | None, name: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The host ports a session gets on this engine. Their relay listens on the session's egress
+    gateway, an address of the engine's machine: a remote engine gets none. Asked for on the
+    command line, that refuses; from [network] host_ports (every session's), it is a warning."""
+    if not (host_ports and engine_remote and netmodes.is_proxied(network_mode)):
+        return host_ports, ()
+    if options.host_ports:
+        raise AgentsError(f"--allow-host-port needs the engine on this machine (the relay listens on the "
+                          f"session's network gateway, which is where the engine runs), but {engine_remote}",
+                          hint="use a local engine for this session, or leave out --allow-host-port")
+    shown = ", ".join(str(port) for port in host_ports)
+    return (), (f"warning: {engine_remote}: [network] host_ports ({shown}) are not offered to {name}",)
 
 
 def mcp_request(planned: render.McpPlan, refusal: Exception | None, secret_names: frozenset[str],

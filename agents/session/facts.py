@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, catalog, docker, endpoints, git, netmodes, network, runner
+from agents import bridges, catalog, docker, endpoints, engine, git, netmodes, network, runner
 from agents.config import Config
 from agents.mcp import render, servers
 from agents.session import decide, model, naming
@@ -59,18 +59,24 @@ class LaunchFacts:
     host_addresses: tuple[str, ...]  # the engine host's own addresses (squid mode)
     bridge: BridgeFacts
     gpu_runtime: str | None = None  # with --gpu: how the engine passes GPUs through (None: it cannot)
+    engine_remote: str | None = None  # why the engine is not on this machine (None: it is)
+    image_ids: tuple[tuple[str, str | None], ...] = ()  # (ref, id) of the images it would use; None: missing
 
 
 def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path], list[model.SessionInfo]]) -> LaunchFacts:
     """Everything decide.session_request needs, from git, the engine, the secret store and the host."""
     agent = catalog.get_agent(options.agent, config.agents)
     network_mode = options.network or config.sessions.network
+    # Asked while git and the engine answer the rest: where the engine is.
+    engine_remote = runner.in_background(engine.remote_reason)
     repo = read_repo(options.path, options.include_uncommitted)
     existing = tuple(find_existing(repo.root))
     branch = decide.choose_branch(options, agent, repo, existing)
     invalid = next((name for name in dict.fromkeys((options.branch, branch)) if name and not branch_name_ok(name)),
                    None)
     name = decide.choose_name(options, agent, repo.root, branch)
+    # The images' ids (the manifest records them) while the name's owner and the rest are asked.
+    image_ids = (lambda: {}) if invalid else runner.in_background(docker.image_ids, session_images(agent, network_mode))
     owner = None if invalid else docker.run(  # nothing is asked about a name the decision refuses anyway
         "inspect", "--type", "container", "--format", "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name,
         check=False)
@@ -91,7 +97,17 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         host_addresses=engine_host_addresses() if netmodes.is_proxied(network_mode) else (),
         bridge=read_bridge(agent, repo.root, options, config),
         gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
+        engine_remote=engine_remote(),
+        image_ids=tuple(image_ids().items()),
     )
+
+
+def session_images(agent: catalog.Agent, network_mode: str) -> tuple[str, ...]:
+    """The images a session of this agent and network mode runs: the agent's, and squid's."""
+    from agents import images
+
+    return (images.image_ref(agent.image_name), *((images.image_ref("proxy"),) if netmodes.is_proxied(network_mode)
+                                                  else ()))
 
 
 def read_repo(path: str, include_uncommitted: bool) -> RepoFacts:
@@ -125,8 +141,8 @@ def read_mcp(agent: catalog.Agent, repo: Path,
     planned = render.plan(agent.mcp_format, selection)
     if not planned.sidecar_servers:
         return planned, selection.refusal(repo), frozenset(), None
-    return (planned, selection.refusal(repo), frozenset(read_secret_names()),
-            bridges.unavailable_reason(need_socat=False))
+    # The broker reaches any engine's sidecar through the session's relay (agents/relay.py).
+    return planned, selection.refusal(repo), frozenset(read_secret_names()), None
 
 
 def read_secret_names() -> list[str]:
@@ -181,7 +197,7 @@ def session_endpoints(agent: catalog.Agent, config: Config) -> endpoints.Endpoin
 def engine_host_addresses() -> tuple[str, ...]:
     """The engine host's own addresses, when the engine is this machine (a remote one's are not
     known here; its proxy still denies the private ranges)."""
-    if bridges.unavailable_reason(need_socat=False) is not None:
+    if not engine.current().local:
         return ()
     try:
         fib_trie = Path("/proc/net/fib_trie").read_text()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from agents import (
     bridges,
-    broker,
     docker,
+    engine,
     git,
     images,
     netmodes,
@@ -85,7 +85,7 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
     def find_existing(repo) -> list[model.SessionInfo]:
         # The engine's version beside this repo's sessions (only they: the cost does not grow with
         # other sessions); when the engine is down, its version's clear error is the one raised.
-        version = in_background(docker.engine_version)
+        version = runner.in_background(docker.engine_version)
         try:
             found = query.find_sessions(repo=repo)
         except BaseException:
@@ -101,20 +101,19 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         request = dataclasses.replace(request, uncommitted_commit=git.snapshot_uncommitted(request.repo, request.start_commit))
     if netmodes.is_offline(request.network) and request.agent.npm_package:
         say(f"==> note: no network (restricted): {request.agent.title} cannot reach its model API in this session")
-    images.ensure_image(request.agent.image_name, config.images)
-    if request.policy is not None:
-        images.ensure_image("proxy", config.images)
-    manifest = manifest_module.build(request, config)
+    image_ids = ensure_images(request, config)
+    manifest = manifest_module.build(request, config, image_ids)
     request = dataclasses.replace(request, manifest=manifest_module.digest_of(manifest),
                                   bridge=dataclasses.replace(request.bridge, manifest=manifest))
     plan = planner.plan_launch(request)
+    engine.refuse_host_mounts(plan.create_argv)
     refuse_existing_volumes(plan.name, [plan.workspace_volume, plan.home_volume,
                                         *([naming.mcp_volume(plan.name)] if request.mcp_sidecar else [])])
     undo = Undo(plan.name, sidecar=request.mcp_sidecar)
     stop_proxy = threading.Event()
     networks_ready = threading.Event()
     proxy_started = None
-    early = starts_before_its_proxy(request)
+    released_early = released_before_its_proxy(request)
     try:
         if request.bridge:
             bridges.prepare(request.bridge)
@@ -124,28 +123,29 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
                                   hint="pass --name to choose another session name")
             undo.proxy = True
             # The proxy (networks, container, squid's start) comes up while the workspace is filled.
-            proxy_started = in_background(proxies.start_proxy, plan.proxy, config.network.subnet_pool,
+            proxy_started = runner.in_background(proxies.start_proxy, plan.proxy, config.network.subnet_pool,
                                           stop=stop_proxy, networks_ready=networks_ready)
-        for argv in plan.volume_argvs:
-            undo.volumes.append(argv[-1])
-            runner.run(list(argv))
-        say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
-        commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
-        workspace.populate(plan, request.repo, commits)
-        if proxy_started is not None and early:
+        undo.volumes += [argv[-1] for argv in plan.volume_argvs]
+        made = [runner.in_background(runner.run, list(argv)) for argv in plan.volume_argvs]  # side by side
+        for volume_made in made:
+            volume_made()
+        if proxy_started is not None:  # the container starts while squid does
             wait_for_networks(networks_ready, proxy_started)
-        elif proxy_started is not None:
+        runner.check_interrupt()
+        undo.container = True
+        runner.run(list(plan.create_argv))  # its stub holds the CLI until the workspace is filled
+        if proxy_started is not None and not released_early:
             gateway, proxy_started = proxy_started(), None
             if request.bridge and request.bridge.host_ports:
                 request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
                 bridges.prepare(request.bridge)
-        runner.check_interrupt()
-        undo.container = True
-        runner.run(list(plan.create_argv))
-        if proxy_started is not None:  # started early: squid must accept connections before the logins go in
+        say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
+        commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
+        workspace.populate(plan, request.repo, commits)
+        if proxy_started is not None:  # squid must accept connections before the logins go in
             proxy_started()
             proxy_started = None
-        sidecar = planner.sidecar_argv(request, str(broker.session_socket_dir(plan.name))) if request.mcp_sidecar \
+        sidecar = planner.sidecar_argv(request) if request.mcp_sidecar \
             else None
         services.start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints,
                                helpers=undo.helpers)
@@ -163,11 +163,23 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         raise
 
 
-def starts_before_its_proxy(request) -> bool:
-    """Whether a squid session's container may start once its networks exist, while squid itself is
-    still starting (it is waited for before the logins are delivered): when nothing in it uses the
+def ensure_images(request, config: Config) -> dict[str, str | None]:
+    """The session's images, built (or pulled) where the checks found them missing; their ids."""
+    known = dict(request.image_ids)
+    needed = [(request.agent.image_name, request.image)] + ([("proxy", request.proxy_image)] if request.policy else [])
+    for name, ref in needed:
+        if not known.get(ref):
+            images.ensure_image(name, config.images)
+            known[ref] = docker.image_id(ref)
+    return known
+
+
+def released_before_its_proxy(request) -> bool:
+    """Whether a squid session's CLI may be released (its workspace filled) while squid is still
+    starting (it is waited for before the logins are delivered): when nothing in it uses the
     network before then. That is so when the stub holds the CLI until its logins arrive, and for an
-    interactive shell; not with host ports (their relay needs the proxy's gateway first)."""
+    interactive shell; not with host ports (their relay needs the proxy's gateway first). The
+    container itself always starts as soon as its networks exist: its stub waits for the fill."""
     if request.policy is None or (request.bridge and request.bridge.host_ports):
         return False
     return planner.wants_logins(request.agent, request.endpoints) or (
@@ -191,32 +203,3 @@ def refuse_existing_volumes(name: str, volumes: list[str]) -> None:
         if volume.get("Name") == f"{name}-workspace" and owner == name:
             raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
         raise AgentsError(f"a volume named {volume.get('Name')} already exists", hint="pass --name to choose another name")
-
-
-def in_background(function, *args, **kwargs):
-    """Run function in a thread; the returned callable waits for it and returns its result or raises
-    its error. A Ctrl-C that one of its checkpoints raised is noted again for the main thread."""
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            outcome["value"] = function(*args, **kwargs)
-        except KeyboardInterrupt as error:
-            runner.renote_interrupt()
-            outcome["error"] = error
-        except BaseException as error:  # handed to the caller
-            outcome["error"] = error
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-
-    def result():
-        while worker.is_alive():
-            worker.join(0.05)
-            runner.check_interrupt()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    result.done = lambda: not worker.is_alive()
-    return result

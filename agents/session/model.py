@@ -76,24 +76,39 @@ def parse_health(inspect: dict[str, Any]) -> dict[str, Any]:
     """The newest `ca-stub health` JSON from a container's inspect data, or {} when it has none that
     is current: a stopped container's last report predates the stub's auto-commit on the way out,
     and reports from before a restart describe an earlier run."""
+    return newest_report(inspect)[0]
+
+
+def newest_report(inspect: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+    """parse_health's report and the engine's time (seconds) when that health check started (None
+    when unknown): how old the report is, for the host's copy of it (session.reports)."""
     import json
 
     state = inspect.get("State") or {}
     if state.get("Status") != "running":
-        return {}
+        return {}, None
     started = _docker_time(state.get("StartedAt"))
     logs = (state.get("Health") or {}).get("Log") or []
     for entry in reversed(logs):
         when = _docker_time(entry.get("Start"))
         if started is not None and when is not None and when < started:
-            return {}
+            return {}, None
         try:
             report = json.loads(entry.get("Output") or "")
         except (ValueError, TypeError):
             continue
         if isinstance(report, dict):
-            return report
-    return {}
+            return report, when
+    return {}, None
+
+
+def health_interval(inspect: dict[str, Any]) -> float | None:
+    """Seconds between a container's health checks (its Config.Healthcheck), None without one."""
+    check = (inspect.get("Config") or {}).get("Healthcheck") or {}
+    interval = check.get("Interval") if isinstance(check, dict) else None
+    if not check or check.get("Test") in (None, [], ["NONE"]):
+        return None
+    return interval / 1e9 if isinstance(interval, int) and interval > 0 else 30.0  # docker's default
 
 
 def _docker_time(text: Any) -> float | None:

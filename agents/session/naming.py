@@ -5,9 +5,12 @@ paths, the tmux session. The stub (stub/ca_stub/paths.py) agrees with these; a u
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from agents.errors import UsageError
+
+TYPE_CHECKING = False  # (on connect-agent's fast path: pathlib only for type checkers)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LABEL = "coding-agents"
 MANAGED = f"{LABEL}.managed"
@@ -32,12 +35,22 @@ AUTONOMY = f"{LABEL}.autonomy"  # full | ask: what the agent's CLI was told
 HOST_PORTS = f"{LABEL}.host-ports"  # loopback ports of this machine the proxy lets through
 HOST_ADDRESSES = f"{LABEL}.host-addresses"  # the engine host's own addresses, denied by the proxy
 ENDPOINT_PORTS = f"{LABEL}.endpoint-ports"  # host:port of model endpoints off 80/443
+# Every label above: what `docker ps` is asked for (it prints no label map, query.PS_FORMAT).
+LABELS = (MANAGED, SESSION, AGENT, REPO, BRANCH, BASE, NETWORK, MODE, IMAGE, NO_PUSH, CREATED, INTERACTIVE, ALLOW,
+          LEARN, LIMITS, BLOCK_PRIVATE, ROLE, MANIFEST, AUTONOMY, HOST_PORTS, HOST_ADDRESSES, ENDPOINT_PORTS)
 MCP_DIR = "/run/coding-agents-mcp"
 BROKER_DIR = "/run/coding-agents-broker"
 WORKSPACE = "/workspace"
+# The launch fills the workspace through the running agent container (one `docker exec` instead
+# of a throwaway container); the stub holds the CLI until this file exists, the fill's last step.
+WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
+WAIT_WORKSPACE_VAR = "CODING_AGENTS_WAIT_WORKSPACE"
 HOME = "/home/agent"
 TMUX_SESSION = "agent"
 AGENT_UID = 1000  # the image's "agent" user (images/base/Dockerfile); the stub runs everything as it
+# The relay's own uid inside containers (no user of the image has it): its socket folders belong
+# to it, so the agent's user can neither replace a socket there nor signal or trace the relay.
+RELAY_UID = 1001
 
 
 def agent_exec(container: str, *command: str, stdin: bool = False) -> list[str]:

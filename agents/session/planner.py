@@ -14,6 +14,7 @@ from agents import (
     logins,
     netmodes,
     network,
+    relay,
 )
 from agents.catalog import Agent
 from agents.endpoints import Endpoints
@@ -46,6 +47,7 @@ class SessionRequest:
     bridge: bridges.BridgeSettings | None = None
     mcp_sidecar: bool = False  # secret-using MCP servers: a sidecar and a shared socket volume
     manifest: str = ""  # SHA-256 of the session manifest (a label the broker checks)
+    image_ids: tuple[tuple[str, str | None], ...] = ()  # (ref, id) as the checks found them; None: to build
     autonomy: str = "full"
     endpoints: Endpoints | None = None  # variables and provider settings, delivered with the logins
     gpu: bool = False  # --gpus all (the engine was seen to have a GPU runtime)
@@ -60,7 +62,7 @@ class LaunchPlan:
     home_volume: str
     labels: tuple[tuple[str, str], ...]
     volume_argvs: tuple[tuple[str, ...], ...]
-    populate_argv: tuple[str, ...]  # reads a git pack on stdin
+    populate_argv: tuple[str, ...]  # in the started agent container; reads a git pack on stdin
     create_argv: tuple[str, ...]
     proxy: ProxyPlan | None = None
 
@@ -200,6 +202,7 @@ git update-ref "refs/heads/$4" "$3"
 git symbolic-ref HEAD "refs/heads/$4"
 git reset -q --hard
 if [ -n "$5" ]; then git read-tree -m -u HEAD "$5"; git reset -q; fi
+: > "$6"
 """
 
 
@@ -237,11 +240,11 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     volumes = (workspace_volume, home_volume, *((naming.mcp_volume(name),) if request.mcp_sidecar else ()))
     volume_argvs = tuple(("docker", "volume", "create", *label_args(labels),
                           *(MCP_VOLUME_OPTIONS if volume == naming.mcp_volume(name) else ()), volume) for volume in volumes)
-    populate_argv = (
-        *helper_run_args(workspace_volume, request.image, request.pids_limit),
-        "sh", "-c", POPULATE_SCRIPT, "populate",
+    # Into the started agent container, whose stub holds the CLI until the fill's last step.
+    populate_argv = naming.agent_exec(
+        name, "sh", "-c", POPULATE_SCRIPT, "populate",
         request.identity[0], request.identity[1], request.start_commit, request.branch,
-        request.uncommitted_commit or "",
+        request.uncommitted_commit or "", naming.WORKSPACE_FILLED, stdin=True,
     )
     limits: list[str] = []
     if request.cpus:
@@ -265,6 +268,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         "--env", f"CODING_AGENTS_BRANCH={request.branch}",
         "--env", f"CODING_AGENTS_BASE={request.start_commit}",
         "--env", f"CODING_AGENTS_AUTO_COMMIT={'1' if request.auto_commit else '0'}",
+        "--env", f"{naming.WAIT_WORKSPACE_VAR}=1",
         *[arg for key, value in (*request.agent.env, *request.agent.told(request.autonomy).env)
           for arg in ("--env", f"{key}={value}")],
         *[arg for key, value in (network.proxy_env() if netmodes.is_proxied(request.network) else [])
@@ -296,8 +300,9 @@ MCP_VOLUME_OPTIONS = ("--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt",
                       f"o=nosuid,nodev,noexec,size=1m,uid={naming.AGENT_UID},gid={naming.AGENT_UID},mode=0700")
 
 
-def sidecar_argv(request: SessionRequest, broker_socket_dir: str) -> list[str]:
-    """The MCP sidecar: the agent's image and hardening, its network policy, plus the broker socket."""
+def sidecar_argv(request: SessionRequest) -> list[str]:
+    """The MCP sidecar: the agent's image and hardening, its network policy, plus the folder where
+    the relay serves the broker's socket (agents/relay.py)."""
     name = request.name
     labels = tuple((k, v) for k, v in labels_for(request) if k != naming.ROLE) + ((naming.ROLE, "mcp"),)
     return [
@@ -308,7 +313,7 @@ def sidecar_argv(request: SessionRequest, broker_socket_dir: str) -> list[str]:
         *[arg for key, value in (network.proxy_env() if netmodes.is_proxied(request.network) else [])
           for arg in ("--env", f"{key}={value}")],
         "--volume", f"{naming.mcp_volume(name)}:{naming.MCP_DIR}",
-        "--mount", f"type=bind,source={broker_socket_dir},target={naming.BROKER_DIR},readonly",
+        *relay.tmpfs_args(naming.BROKER_DIR),
         "--env", "HOME=/tmp",  # servers keep caches; the image's home is read-only here
         "--workdir", "/tmp",
         request.image,

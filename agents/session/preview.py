@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from agents import broker, docker, netmodes, remote
+from agents import bridges, docker, netmodes, remote
 from agents import manifest as manifest_module
 from agents.config import Config
 from agents.errors import AgentsError
@@ -25,17 +25,8 @@ UNCOMMITTED_SNAPSHOT = "<snapshot of the host's uncommitted changes, made at lau
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
-def launch_preview(options: LaunchOptions, config: Config) -> dict[str, Any]:
-    """The launch's plan: the checked request, each step's argv in order, and what is delivered."""
-    options = _local_path(options)
-    docker.engine_version()  # a clear "engine down" error first, as a launch gives
-    request = checks.build_request(options, config, lambda repo: query.find_sessions(repo=repo))
-    if request.include_uncommitted:
-        request = dataclasses.replace(request, uncommitted_commit=UNCOMMITTED_SNAPSHOT)
-    manifest = manifest_module.build(request, config)
-    request = dataclasses.replace(request, manifest=manifest_module.digest_of(manifest),
-                                  bridge=dataclasses.replace(request.bridge, manifest=manifest))
-    plan = planner.plan_launch(request)
+def launch_steps(request: planner.SessionRequest, plan: planner.LaunchPlan) -> list[dict[str, Any]]:
+    """Pure: each step of the launch, in order, with its argv (what --dry-run shows)."""
     steps: list[dict[str, Any]] = []
     if plan.proxy:
         steps += [{"step": "proxy network", "argv": list(argv)} for argv in plan.proxy.network_argvs]
@@ -49,14 +40,30 @@ def launch_preview(options: LaunchOptions, config: Config) -> dict[str, Any]:
     steps.append({"step": "populate the workspace", "argv": list(plan.populate_argv),
                   "note": f"reads a git pack of {request.start_commit[:12]} (no history) on stdin"})
     steps.append({"step": "agent container", "argv": list(plan.create_argv)})
-    if request.bridge is not None and request.bridge.enabled:
+    if bridges.needs_helper(request.bridge):
         steps.append({"step": "host bridge", "argv": ["coding-agents", "_bridge", plan.name],
-                      "serves": bridge_summary(request)})
+                      "serves": bridge_summary(request),
+                      # the streams that carry the sockets in: no host path is mounted
+                      "relay": [link.argv() for link in bridges.link_plans(request.bridge)]})
     if request.mcp_sidecar:
-        steps.append({"step": "MCP sidecar",
-                      "argv": planner.sidecar_argv(request, str(broker.session_socket_dir(plan.name)))})
+        steps.append({"step": "MCP sidecar", "argv": planner.sidecar_argv(request)})
     if plan.proxy:
         steps.append({"step": "network log collector", "argv": ["coding-agents", "_collect", plan.name]})
+    return steps
+
+
+def launch_preview(options: LaunchOptions, config: Config) -> dict[str, Any]:
+    """The launch's plan: the checked request, each step's argv in order, and what is delivered."""
+    options = _local_path(options)
+    docker.engine_version()  # a clear "engine down" error first, as a launch gives
+    request = checks.build_request(options, config, lambda repo: query.find_sessions(repo=repo))
+    if request.include_uncommitted:
+        request = dataclasses.replace(request, uncommitted_commit=UNCOMMITTED_SNAPSHOT)
+    manifest = manifest_module.build(request, config)
+    request = dataclasses.replace(request, manifest=manifest_module.digest_of(manifest),
+                                  bridge=dataclasses.replace(request.bridge, manifest=manifest))
+    plan = planner.plan_launch(request)
+    steps = launch_steps(request, plan)
     wanted = [request.image] + ([request.proxy_image] if plan.proxy else [])
     preview = {
         "name": plan.name,
@@ -123,6 +130,8 @@ def bridge_summary(request: planner.SessionRequest) -> list[str]:
         served.append("the ssh-agent")
     if bridge.host_ports:
         served.append("host ports " + ", ".join(str(port) for port in bridge.host_ports))
+    if bridge.mcp_sidecar:
+        served.append("the secret broker, to the MCP sidecar")
     return served
 
 

@@ -24,18 +24,26 @@ if TYPE_CHECKING:
 
 
 def find_sessions(include_stopped: bool = True, repo: Path | None = None) -> list[model.SessionInfo]:
-    """Sessions on the engine: two queries for containers, two for volumes, whatever their number
-    (the volume queries run while the containers are inspected). With repo, only that repository's
+    """Sessions on the engine: one `docker ps` for containers, two queries for volumes, whatever
+    their number (the volume queries run beside the ps). With repo, only that repository's
     sessions (a label filter: the engine does the choosing, so the cost stays flat).
+
+    Their labels are ours only (naming.LABELS, the ones with a value): `docker ps` prints no label
+    map. get_session gives a session's whole inspect data (every label).
 
     A session whose container was deleted by hand but whose volumes remain is reported as
     "orphaned", so its commits can still be synced and its volumes removed.
     """
+    return _listed(include_stopped, repo)[0]
+
+
+def _listed(include_stopped: bool, repo: Path | None = None) -> tuple[list[model.SessionInfo], dict[str, str]]:
+    """find_sessions, and `docker ps`'s Status of each container ({id: "Up 3 seconds (healthy)"})."""
     filters = ["--filter", f"label={naming.SESSION}", *(["--filter", f"label={naming.REPO}={repo}"] if repo else [])]
     volumes = _in_background(_orphan_volumes, filters) if include_stopped else None
     # --all even for running sessions only: a stopped proxy of a running session must be seen.
-    inspected = _inspect_all("container", docker.run("ps", "--all", "--quiet", "--no-trunc", *filters).stdout.split())
-    infos = _sessions_of(inspected)
+    listed = _parse_ps(docker.run("ps", "--all", "--no-trunc", *filters, "--format", PS_FORMAT).stdout)
+    infos = _sessions_of(listed)
     if not include_stopped:
         infos = [info for info in infos if info.running]
     if volumes is not None:
@@ -45,7 +53,35 @@ def find_sessions(include_stopped: bool = True, repo: Path | None = None) -> lis
             if orphan and orphan.name not in names:
                 names.add(orphan.name)
                 infos.append(orphan)
-    return sorted(infos, key=lambda info: info.created)
+    return sorted(infos, key=lambda info: info.created), {item["Id"]: item["Status"] for item in listed}
+
+
+# What `docker ps` prints of a container, one JSON object a line: the id, the state, the status
+# ("Up 3 seconds (healthy)") and each of our labels by name, "" when it has none. (ps's .Labels is
+# one "k=v,k=v" string, and values hold commas; per-label fields cannot be misread.)
+PS_FORMAT = ('{"Id":{{json .ID}},"State":{{json .State}},"Status":{{json .Status}},"Labels":['
+             + ",".join(f'{{{{json (.Label "{label}")}}}}' for label in naming.LABELS) + "]}")
+
+
+def _parse_ps(text: str) -> list[dict]:
+    """PS_FORMAT's lines as the subset of inspect data model.session_from_inspect reads (the id,
+    State.Status, the labels that have a value), plus "Status"."""
+    found = []
+    try:
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            values = item["Labels"]
+            if not isinstance(values, list) or len(values) != len(naming.LABELS):
+                raise ValueError(f"{len(values)} labels where {len(naming.LABELS)} were asked for")
+            found.append({"Id": str(item["Id"]), "State": {"Status": str(item["State"])}, "Status": str(item["Status"]),
+                          "Config": {"Labels": {key: value for key, value in zip(naming.LABELS, values, strict=True)
+                                                if isinstance(value, str) and value}}})
+    except (ValueError, KeyError, TypeError) as error:
+        raise AgentsError(f"`docker ps` printed something unexpected: {error}",
+                          hint="rerun with --debug to see it; `coding-agents doctor` checks the engine") from error
+    return found
 
 
 def _orphan_volumes(filters: list[str]) -> list[dict]:
@@ -94,10 +130,11 @@ def _sessions_of(inspected: list[dict]) -> list[model.SessionInfo]:
             else info for info in found if info]
 
 
-# What a session is read from, one JSON object a line: the id, the state (with the health reports)
-# and the labels. A sixth of the full inspect's bytes (its HostConfig, mounts, networks...), which
+# What a session is read from, one JSON object a line: the id, the state (with the health reports),
+# the labels and the health check (its interval says how long a report stays current). A sixth of the full inspect's bytes (its HostConfig, mounts, networks...), which
 # the docker CLI would indent and we would parse, for every session on the engine.
-CONTAINER_FORMAT = '{"Id":{{json .Id}},"State":{{json .State}},"Config":{"Labels":{{json .Config.Labels}}}}'
+CONTAINER_FORMAT = ('{"Id":{{json .Id}},"State":{{json .State}},'
+                    '"Config":{"Labels":{{json .Config.Labels}},"Healthcheck":{{json .Config.Healthcheck}}}}')
 
 
 def _inspect_all(kind: str, ids: list[str], kind_flag: bool = False) -> list[dict]:
@@ -148,37 +185,117 @@ def find_session(name: str) -> model.SessionInfo | None:
 
 
 def pick_session(name: str | None) -> model.SessionInfo:
+    """The named session, or the one running session; as get_session reports it (every label)."""
     if name:
         return get_session(name)
     running = find_sessions(include_stopped=False)  # an orphaned session is never running
     if len(running) == 1:
-        return running[0]
+        return get_session(running[0].name)
     if not running:
         raise AgentsError("no agent is running", hint="start one with `launch-agent AGENT` (or see `list-agents --all`)")
     names = ", ".join(info.name for info in running)
     raise AgentsError(f"{len(running)} agents are running: {names}", hint="name one: connect-agent NAME")
 
 
-def with_current_reports(infos: list[model.SessionInfo]) -> list[model.SessionInfo]:
-    """Sessions whose engine data holds no current health report (stopped, orphaned, just started)
-    get a fresh one from their workspace, all at once; where even that fails, tip, ahead and dirty
-    stay unknown. Sessions with a current report cost nothing here."""
-    def current(info: model.SessionInfo) -> model.SessionInfo:
-        if info.tip is not None:
-            return info
+def listed_with_reports(include_stopped: bool) -> list[model.SessionInfo]:
+    """find_sessions, each session with its latest health report (tip, ahead, dirty): for display
+    (list-agents), never for a decision that can lose work (those ask the workspace).
+
+    Reports come from the host's copy (session.reports) while it is as current as the engine's;
+    the rest are asked of the engine in one `docker inspect` (a running session's newest health
+    check; a stopped container's StartedAt and FinishedAt, which say whether its copy still holds);
+    where neither has one (stopped, orphaned, just started) the workspace is asked, all at once.
+    Where even that fails, tip, ahead and dirty stay unknown. With every copy current, the
+    engine is asked once: the `docker ps`.
+    """
+    import time
+
+    from agents.session import reports
+
+    infos, statuses = _listed(include_stopped)
+    cache = reports.load()
+    now = time.time()
+    found: dict[str, dict] = {}  # session name -> report
+    ask: list[model.SessionInfo] = []  # of the engine
+    for info in infos:
+        if info.running:
+            report = reports.running_report(cache, info.container_id, _uptime(statuses.get(info.container_id, "")), now)
+        elif not info.container_id:  # orphaned: only our tools touch its workspace
+            report = reports.kept_report(cache, reports.volume_key(info.workspace_volume), [info.created])
+        else:
+            report = None  # stopped: is the copy of the same stop? FinishedAt says
+        if report is not None:
+            found[info.name] = report
+        elif info.container_id:
+            ask.append(info)
+    updates: dict[str, dict] = {}
+    fresh: list[tuple[model.SessionInfo, list[str] | None]] = []  # of the workspace, with the copy's mark
+    inspected = {item.get("Id"): item for item in _inspect_all("container", [info.container_id for info in ask])}
+    for info in ask:
+        item = inspected.get(info.container_id)
+        if item is None:
+            continue  # gone since the ps
+        state = item.get("State") or {}
+        if info.running:
+            report, at = model.newest_report(item)
+            interval = model.health_interval(item)
+            if report:
+                found[info.name] = report
+                if at is not None and interval is not None:
+                    updates[reports.container_key(info.container_id)] = reports.running_entry(
+                        info.name, report, at, interval, now)
+            else:
+                fresh.append((info, None))
+            continue
+        mark = [str(state.get("StartedAt", "")), str(state.get("FinishedAt", ""))]
+        report = reports.kept_report(cache, reports.container_key(info.container_id), mark)
+        if report is not None:
+            found[info.name] = report
+        else:
+            fresh.append((info, mark))
+    fresh += [(info, [info.created]) for info in infos
+              if not info.running and not info.container_id and info.name not in found]
+
+    def ask_workspace(job: tuple[model.SessionInfo, list[str] | None]) -> None:
+        info, mark = job
+        asked = time.time()
         try:
-            report = workspace.health(info, state=info.state)  # just inspected: no second look
+            report = workspace.health(info, state=info.state)  # just listed: no second look
         except AgentsError:
-            report = {}
-        return dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"), dirty=report.get("dirty"))
+            return
+        if not isinstance(report, dict):
+            return
+        found[info.name] = report
+        if mark is not None:
+            key = reports.container_key(info.container_id) if info.container_id else reports.volume_key(info.workspace_volume)
+            updates[key] = reports.kept_entry(info.name, report, mark, asked)
 
-    stale = [info for info in infos if info.tip is None]
-    if len(stale) < 2:
-        return [current(info) for info in infos]
-    from concurrent.futures import ThreadPoolExecutor
+    if len(fresh) < 2:
+        for job in fresh:
+            ask_workspace(job)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(min(len(stale), 8)) as pool:
-        return list(pool.map(current, infos))
+        with ThreadPoolExecutor(min(len(fresh), 8)) as pool:
+            list(pool.map(ask_workspace, fresh))
+    if updates or (include_stopped and len(cache["entries"]) > len(infos)):
+        # A whole listing (--all) says which entries can go: those of containers and volumes that are gone.
+        keep = ({reports.container_key(info.container_id) if info.container_id else reports.volume_key(info.workspace_volume)
+                 for info in infos} if include_stopped else None)
+        reports.save(updates, keep=keep)
+    return [dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"), dirty=report.get("dirty"))
+            if (report := found.get(info.name)) is not None else info for info in infos]
+
+
+def _uptime(status: str) -> float | None:
+    """Seconds a running container has been up, when `docker ps`'s Status says so to the second
+    ("Up 7 seconds (healthy)": under a minute); None otherwise."""
+    import re
+
+    match = re.match(r"Up (?:(Less than a second)|(\d+) seconds?)\b", status)
+    if match is None:
+        return None
+    return 0.0 if match.group(1) else float(match.group(2))
 
 
 def synced_refs(infos: list[model.SessionInfo]) -> dict[Path, dict[str, str]]:

@@ -12,6 +12,8 @@ Subcommands:
   logins-receive   read the host's login bundle (JSON) on stdin, write it, mark logins ready
   logins-push      send changed login files back to the host (over the session's bridge)
   git-credential ACTION   git credential helper: asks the host (read only: get)
+  relay DIR NAME...   listen on DIR/NAME and carry each connection to the host as frames on
+                   stdout/stdin (the host runs it with `docker exec -i`; see relay.py)
   mcp-relay NAME   (agent side) an MCP server's stdio, relayed to the session's MCP sidecar
   mcp-sidecar      (sidecar) serve the session's secret-using MCP servers on Unix sockets
   mcp-receive      (sidecar) read the servers and their capabilities (JSON) on stdin
@@ -21,7 +23,7 @@ requests go to the host's signer; the private key never enters the container.
 import os
 import sys
 
-from ca_stub import bridges, logins, session, sidecar, versions, workspace
+from ca_stub import bridges, logins, relay, session, sidecar, versions, workspace
 
 
 def main(argv):
@@ -36,6 +38,8 @@ def main(argv):
         return logins.logins_push()
     if argv[:1] == ["git-credential"] and len(argv) == 2:
         return bridges.git_credential(argv[1])
+    if argv[:1] == ["relay"] and len(argv) >= 3:
+        return relay.serve(argv[1], argv[2:])
     if argv[:1] == ["mcp-relay"] and len(argv) == 2:
         return bridges.mcp_relay(argv[1])
     if argv[:1] == ["mcp-receive"]:

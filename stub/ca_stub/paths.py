@@ -13,6 +13,8 @@ TMUX_CONF = os.path.join(STUB_DIR, "tmux.conf")
 PROGRAMS_FILE = os.path.join(STUB_DIR, "programs.json")
 
 WORKSPACE = "/workspace"
+# Written by the host's fill of the workspace, last (agents/session/planner.py: POPULATE_SCRIPT).
+WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
 HOME = os.path.expanduser("~")
 TMUX_SESSION = "agent"
 AGENT_PANE = TMUX_SESSION + ":0.0"
@@ -41,6 +43,7 @@ VAR_PREFIX = "CODING_AGENTS_"  # none of these reach an MCP server's environment
 BRANCH_VAR = "CODING_AGENTS_BRANCH"
 BASE_VAR = "CODING_AGENTS_BASE"
 WAIT_LOGINS_VAR = "CODING_AGENTS_WAIT_LOGINS"
+WAIT_WORKSPACE_VAR = "CODING_AGENTS_WAIT_WORKSPACE"
 AUTO_COMMIT_VAR = "CODING_AGENTS_AUTO_COMMIT"
 
 

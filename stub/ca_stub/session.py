@@ -65,6 +65,7 @@ def run_session(mode, command):
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    workspace.wait_until_filled(stopping)
     if os.environ.get(paths.WAIT_LOGINS_VAR) == "1":
         logins.wait_for_logins(stopping)
     watcher = logins.LoginWatcher()

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import time
 
 from ca_stub import paths
 
@@ -12,9 +13,25 @@ def git(*args, check=False):
     return subprocess.run(["git", "-C", paths.WORKSPACE, *args], capture_output=True, text=True, check=check)
 
 
+def filling():
+    """Whether the host is still filling the workspace of this new session (nothing may touch it)."""
+    return os.environ.get(paths.WAIT_WORKSPACE_VAR) == "1" and not os.path.exists(paths.WORKSPACE_FILLED)
+
+
+def wait_until_filled(stopping, timeout=300.0):
+    """The host streams the repository in through `docker exec` right after the start; the CLI
+    starts on the filled workspace. (A launch whose fill fails removes the container.)"""
+    deadline = time.monotonic() + timeout
+    while filling() and not stopping["flag"]:
+        if time.monotonic() > deadline:
+            print("ca-stub: the workspace was not filled; starting without it", flush=True)
+            return
+        time.sleep(0.02)
+
+
 def autocommit():
     """Commit everything uncommitted (tracked and untracked); return True if a commit was made."""
-    if not os.path.isdir(os.path.join(paths.WORKSPACE, ".git")):
+    if filling() or not os.path.isdir(os.path.join(paths.WORKSPACE, ".git")):
         return False
     if not git("status", "--porcelain").stdout.strip():
         return False
@@ -29,6 +46,9 @@ def autocommit():
 def health():
     """Print what the host asks of the session branch; which commits it lacks, it decides itself
     (agents/workspace.py: count_unsynced), since this report comes from inside the sandbox."""
+    if filling():  # git here could take the index lock the fill needs
+        print(json.dumps({"tip": None, "ahead": None, "dirty": None, "elsewhere": [], "filling": True}))
+        return 0
     branch = os.environ.get(paths.BRANCH_VAR, "")
     base = os.environ.get(paths.BASE_VAR, "")
     ref = "refs/heads/" + branch if branch else "HEAD"

@@ -349,3 +349,20 @@ def git_server(docker_engine, tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_engine(built_images, version):
+    """A second Docker engine that shares none of this machine's files (tests/integration/engines),
+    with the base and proxy images loaded; reached through `.host_env` (DOCKER_HOST) or
+    `.context_env` (a docker context in a DOCKER_CONFIG of its own). Removed after the run."""
+    from tests.integration import engines
+
+    engine = engines.start(version, f"{TEST_LABEL}={RUN_ID}", os.environ.get("CODING_AGENTS_TEST_CA_CERT"),
+                           (f"coding-agents-base:{version}", f"coding-agents-proxy:{version}"))
+    print(f"\ntest engine {engine.host}: " + ", ".join(f"{step} {seconds:.1f} s"
+                                                     for step, seconds in engine.timings.items()))
+    try:
+        yield engine
+    finally:
+        engines.stop(engine)

@@ -345,6 +345,15 @@ def test_mcp_socket_folder_is_mounted_nosuid_nodev_noexec(mcp_session):
     assert inside(mcp_session, "ls /run/coding-agents-mcp").stdout.split() == ["echo.sock"]
 
 
+def test_relay_folders_are_tmpfs_of_the_relays_uid_mounted_nosuid_nodev_noexec(mcp_session):
+    """Where the host relay's container end listens (agents/relay.py): not a host path, not the agent's."""
+    for container, folder in ((mcp_session, "/run/coding-agents"), (f"{mcp_session}-mcp", "/run/coding-agents-broker")):
+        assert {"nosuid", "nodev", "noexec"} <= mount_options(container, folder), container
+        owner = subprocess.run(["docker", "exec", "-u", "1000", container, "stat", "-c", "%u %a", folder],
+                               capture_output=True, text=True, timeout=60)
+        assert owner.stdout.split() == ["1001", "755"], (container, owner.stdout, owner.stderr)
+
+
 def helper(volume: str, image: str, script: str, *flags: str) -> subprocess.CompletedProcess:
     """A throwaway container on one of the session's volumes (the engine's defaults, plus flags)."""
     return subprocess.run(["docker", "run", "--rm", "--network", "none", "--label", f"{TEST_LABEL}={RUN_ID}",

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from agents import catalog
+from agents import catalog, engine
 from agents.session import facts
 
 # Variables that change which engine, program name or config a run sees.
@@ -39,6 +39,7 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
     # Unit tests never talk to a real engine: a docker call that escapes the fakes fails fast.
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine-in-unit-tests.sock")
+    engine._current.cache_clear()  # the endpoint is asked once per process: not once per test run
     yield home_dir
     shutil.rmtree(runtime, ignore_errors=True)
 

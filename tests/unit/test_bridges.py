@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges
+from agents import bridges, relay
 from agents.errors import AgentsError
 
 NAME = "codex-api-session-1"
@@ -31,22 +31,6 @@ def settings(**overrides) -> bridges.BridgeSettings:
 
 def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-# --- who may connect ------------------------------------------------------------------------
-
-
-def test_socket_access_for_the_agent_uid_is_private():
-    assert bridges.socket_access(1000) == bridges.SocketAccess(0o700, "0600", chown_to=None)
-
-
-def test_socket_access_for_root_hands_the_sockets_to_the_agent_uid():
-    assert bridges.socket_access(0) == bridges.SocketAccess(0o700, "0600", chown_to=1000)
-
-
-@pytest.mark.parametrize("uid", [1001, 501, 65534])
-def test_socket_access_for_another_uid_opens_the_sockets_in_a_traversable_dir(uid):
-    assert bridges.socket_access(uid) == bridges.SocketAccess(0o711, "0666", chown_to=None)
 
 
 # --- listeners and their socat argv -----------------------------------------------------------
@@ -83,9 +67,8 @@ SOCKETS = Path("/run/user/1000/coding-agents/0123456789abcdef")
 PREFIX = ["/usr/bin/python3", "-m", "agents"]
 
 
-def test_socat_argv_handler_for_the_agent_uid():
-    argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), SOCKETS, PREFIX,
-                              bridges.socket_access(1000), NAME)
+def test_socat_argv_handler_socket_is_private():
+    argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), SOCKETS, PREFIX, NAME)
 
     assert argv == [
         "socat", "-t", "90",
@@ -94,24 +77,23 @@ def test_socat_argv_handler_for_the_agent_uid():
     ]
 
 
-def test_socat_argv_handler_for_root_chowns_the_socket():
-    argv = bridges.socat_argv(bridges.Listener("sign.sock", handler="sign"), SOCKETS, ["/opt/coding-agents.pex"],
-                              bridges.socket_access(0), NAME)
+def test_socat_argv_handler_from_the_zipapp():
+    argv = bridges.socat_argv(bridges.Listener("sign.sock", handler="sign"), SOCKETS, ["/opt/coding-agents.pex"], NAME)
 
     assert argv == [
         "socat", "-t", "90",
-        f"UNIX-LISTEN:{SOCKETS}/sign.sock,fork,unlink-early,mode=0600,user=1000",
+        f"UNIX-LISTEN:{SOCKETS}/sign.sock,fork,unlink-early,mode=0600",
         f"EXEC:/opt/coding-agents.pex _bridge-handle sign {NAME}",
     ]
 
 
-def test_socat_argv_relay_for_another_uid():
+def test_socat_argv_relay_to_the_ssh_agent():
     argv = bridges.socat_argv(bridges.Listener("ssh-agent.sock", relay_to="/tmp/ssh-XYZ/agent.42"), SOCKETS, PREFIX,
-                              bridges.socket_access(1001), NAME)
+                              NAME)
 
     assert argv == [
         "socat", "-t", "90",
-        f"UNIX-LISTEN:{SOCKETS}/ssh-agent.sock,fork,unlink-early,mode=0666",
+        f"UNIX-LISTEN:{SOCKETS}/ssh-agent.sock,fork,unlink-early,mode=0600",
         "UNIX-CONNECT:/tmp/ssh-XYZ/agent.42",
     ]
 
@@ -125,8 +107,7 @@ def test_socat_argv_waits_for_a_handler_slower_than_socats_default():
         handler = folder / "handler"
         handler.write_text('#!/bin/sh\ncat > "$0.request"\nsleep 1.5\necho "decided: $*"\n')
         handler.chmod(0o700)
-        argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), folder, [str(handler)],
-                                  bridges.socket_access(os.geteuid()), NAME)
+        argv = bridges.socat_argv(bridges.Listener("logins.sock", handler="logins"), folder, [str(handler)], NAME)
         server = subprocess.Popen(argv)
         try:
             deadline = time.monotonic() + 10
@@ -179,7 +160,7 @@ def test_check_socat_safe_accepts_plain_paths():
 )
 def test_socat_argv_refuses_unsafe_parts(listener, directory, prefix):
     with pytest.raises(AgentsError, match="cannot serve a session bridge from"):
-        bridges.socat_argv(listener, directory, prefix, bridges.socket_access(1000), NAME)
+        bridges.socat_argv(listener, directory, prefix, NAME)
 
 
 # --- the container's git config -------------------------------------------------------------
@@ -237,9 +218,10 @@ def test_container_args_nothing_when_no_bridge_is_enabled(state_home):
     assert bridges.container_args(settings()) == []
 
 
-def test_container_args_mounts_the_sockets_read_only(state_home):
+def test_container_args_give_the_relay_its_own_tmpfs_and_mount_no_host_path(state_home):
+    """The relay's uid (1001) owns the folder: the agent (1000) cannot replace its sockets."""
     assert bridges.container_args(settings(login_files=LOGIN_FILES)) == [
-        "--mount", f"type=bind,source={bridges.sockets_dir(NAME)},target=/run/coding-agents,readonly",
+        "--tmpfs", "/run/coding-agents:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755",
         "--env", "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
     ]
 
@@ -250,7 +232,7 @@ def test_container_args_ssh_auth_sock_only_with_the_ssh_agent(state_home):
 
     assert not any(arg.startswith("SSH_AUTH_SOCK=") for arg in without)
     assert with_agent[:6] == [
-        "--mount", f"type=bind,source={bridges.sockets_dir(NAME)},target=/run/coding-agents,readonly",
+        "--tmpfs", "/run/coding-agents:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755",
         "--env", "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
         "--env", "SSH_AUTH_SOCK=/run/coding-agents/ssh-agent.sock",
     ]
@@ -306,10 +288,10 @@ def test_bridge_settings_to_json_is_plain_data():
     }
 
 
-def test_prepare_as_the_agent_uid(state_home):
+def test_prepare_makes_private_folders(state_home):
     wanted = settings(login_files=LOGIN_FILES)
 
-    bridges.prepare(wanted, host_uid=1000)
+    bridges.prepare(wanted)
 
     session = state_home / "coding-agents" / "bridges" / NAME
     assert mode_of(session) == 0o700
@@ -319,30 +301,8 @@ def test_prepare_as_the_agent_uid(state_home):
     assert bridges.BridgeSettings.from_json((session / "settings.json").read_text()) == wanted
 
 
-def test_prepare_as_root_gives_the_sockets_dir_to_the_agent_uid(state_home, monkeypatch):
-    chowned = []
-    monkeypatch.setattr(os, "chown", lambda path, uid, gid: chowned.append((Path(path), uid, gid)))
-
-    bridges.prepare(settings(credential_hosts=("github.com",)), host_uid=0)
-
-    sockets = bridges.sockets_dir(NAME)
-    assert chowned == [(sockets, 1000, 1000)]
-    assert mode_of(sockets) == 0o700
-
-
-def test_prepare_as_another_uid_makes_the_sockets_dir_traversable_only(state_home, monkeypatch):
-    monkeypatch.setattr(os, "chown", lambda *args: pytest.fail("no chown for another uid"))
-
-    bridges.prepare(settings(signing=OPENPGP), host_uid=1001)
-
-    session = state_home / "coding-agents" / "bridges" / NAME
-    assert mode_of(session) == 0o700
-    assert mode_of(bridges.sockets_dir(NAME)) == 0o711
-    assert mode_of(session / "settings.json") == 0o600
-
-
 def test_prepare_without_bridges_writes_settings_but_no_sockets_dir(state_home):
-    bridges.prepare(settings(), host_uid=1000)
+    bridges.prepare(settings())
 
     session = state_home / "coding-agents" / "bridges" / NAME
     assert sorted(path.name for path in session.iterdir()) == ["settings.json"]
@@ -355,21 +315,21 @@ def test_prepare_refuses_a_runtime_dir_socat_cannot_take(tmp_path, monkeypatch):
 
     try:
         with pytest.raises(AgentsError, match="socat cannot take ' ' in a path"):
-            bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+            bridges.prepare(settings(login_files=LOGIN_FILES))
     finally:
         shutil.rmtree(runtime)
 
 
 def test_prepare_again_keeps_modes_and_replaces_settings(state_home):
-    bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
-    bridges.prepare(settings(login_files=LOGIN_FILES, save_new_logins=False), host_uid=1000)
+    bridges.prepare(settings(login_files=LOGIN_FILES))
+    bridges.prepare(settings(login_files=LOGIN_FILES, save_new_logins=False))
 
     assert bridges.load_settings(NAME).save_new_logins is False
 
 
 def test_load_settings_reads_what_prepare_wrote(state_home):
     wanted = settings(credential_hosts=("github.com",), signing=SSH)
-    bridges.prepare(wanted, host_uid=1000)
+    bridges.prepare(wanted)
 
     assert bridges.load_settings(NAME) == wanted
 
@@ -397,7 +357,7 @@ def test_load_settings_unreadable(state_home, text):
 
 
 def test_remove_deletes_the_session_dir_and_tolerates_absence(state_home):
-    bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    bridges.prepare(settings(login_files=LOGIN_FILES))
 
     bridges.remove(NAME)
     bridges.remove(NAME)
@@ -430,7 +390,7 @@ def test_audit_appends_one_json_line_per_decision(state_home):
 
 
 def test_audit_log_outlives_the_session_dir(state_home):
-    bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+    bridges.prepare(settings(login_files=LOGIN_FILES))
     bridges.audit(NAME, decision="saved")
 
     bridges.remove(NAME)
@@ -471,124 +431,102 @@ def test_running_with_garbage_in_the_pid_file(state_home):
     assert bridges.running(NAME) is False
 
 
-def test_wait_for_sockets_true_once_every_socket_exists(state_home):
+def test_wait_for_link_true_once_the_containers_end_listens(state_home):
     wanted = settings(login_files=LOGIN_FILES, credential_hosts=("github.com",))
-    bridges.prepare(wanted, host_uid=1000)
-    for name in ("logins.sock", "git-credential.sock"):
-        (bridges.sockets_dir(NAME) / name).touch()
+    bridges.prepare(wanted)
+    Path(bridges.link_marker(NAME, NAME)).touch()
 
-    assert bridges.wait_for_sockets(wanted, timeout=1.0) is True
+    assert bridges.wait_for_link(NAME, NAME, timeout=1.0) is True
 
 
-def test_wait_for_sockets_false_when_one_is_missing(state_home):
-    wanted = settings(login_files=LOGIN_FILES, credential_hosts=("github.com",))
-    bridges.prepare(wanted, host_uid=1000)
-    (bridges.sockets_dir(NAME) / "logins.sock").touch()
+def test_wait_for_link_false_while_it_does_not(state_home):
+    bridges.prepare(settings(login_files=LOGIN_FILES))
 
-    assert bridges.wait_for_sockets(wanted, timeout=0.1) is False
+    assert bridges.wait_for_link(NAME, NAME, timeout=0.1) is False
 
 
 # --- serve (socat faked at Popen) -------------------------------------------------------------------
 
 
-def test_serve_starts_one_socat_per_listener_until_the_container_stops(state_home, fp):
+@pytest.fixture
+def container_runs(monkeypatch):
+    """relay.container_run answers from a list (then "missing"); the waits between are recorded."""
+    from agents import relay
+
+    states: list[str] = []
+    waits: list[str] = []
+    monkeypatch.setattr(relay, "container_run", lambda name: (states.pop(0) if states else "missing", "t0"))
+    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout: waits.append(name))
+    return states, waits
+
+
+@pytest.fixture
+def links(monkeypatch):
+    """relay.keep_linked faked: the plans serve starts, with their markers."""
+    from agents import relay
+
+    started: list[tuple] = []
+    monkeypatch.setattr(relay, "keep_linked", lambda plan, stop, marker=None, on_new_run=None:
+                        started.append((plan, marker, on_new_run is not None)))
+    return started
+
+
+def test_serve_starts_one_socat_per_listener_and_the_link_until_the_container_is_gone(
+        state_home, fp, container_runs, links):
     wanted = settings(login_files=LOGIN_FILES, ssh_agent="/tmp/ssh-x/agent.1")
     bridges.prepare(wanted)
     fp.register(["socat", fp.any()], occurrences=2)
-    fp.register(["docker", "wait", NAME], stdout="0\n")
+    states, waits = container_runs
+    states += ["running", "stopped", "running"]  # a stop does not end it; only the removal does
 
-    assert bridges.serve(NAME) == 0
+    assert bridges.serve(NAME, on_new_run=lambda name: None) == 0
 
-    access = bridges.socket_access(os.geteuid())
     directory = bridges.sockets_dir(NAME)
-    expected = [bridges.socat_argv(listener, directory, bridges.handler_prefix(), access, NAME)
+    expected = [bridges.socat_argv(listener, directory, bridges.handler_prefix(), NAME)
                 for listener in bridges.listeners(wanted)]
-    assert [list(call) for call in fp.calls] == [*expected, ["docker", "wait", NAME]]
+    assert [list(call) for call in fp.calls] == expected
+    assert waits == [NAME, NAME, NAME]
+    assert links == [(relay.LinkPlan(NAME, "/run/coding-agents", (
+        ("logins.sock", str(directory / "logins.sock")), ("ssh-agent.sock", str(directory / "ssh-agent.sock")))),
+        bridges.link_marker(NAME, NAME), True)]
     assert not (bridges.session_dir(NAME) / "bridge.pid").exists()
 
 
-def test_serve_pid_file_is_private_while_it_serves(state_home, fp):
+def test_serve_pid_file_is_private_while_it_serves(state_home, fp, monkeypatch, links):
+    from agents import relay
+
     bridges.prepare(settings(credential_hosts=("github.com",)))
     fp.register(["socat", fp.any()])
     seen = []
-
-    def record_pid_mode(process):
-        seen.append(stat.S_IMODE((bridges.session_dir(NAME) / "bridge.pid").stat().st_mode))
-
-    fp.register(["docker", "wait", NAME], stdout="0\n", callback=record_pid_mode)
+    monkeypatch.setattr(relay, "container_run", lambda name: seen.append(
+        stat.S_IMODE((bridges.session_dir(NAME) / "bridge.pid").stat().st_mode)) or ("missing", ""))
 
     assert bridges.serve(NAME) == 0
     assert seen == [0o600]
 
 
-def test_serve_waits_for_the_container_to_exist(state_home, fp):
-    bridges.prepare(settings(credential_hosts=("github.com",)))
-    fp.register(["socat", fp.any()])
-    fp.register(["docker", "wait", NAME], returncode=1, stderr="Error: No such container\n")
-    fp.register(["docker", "wait", NAME], stdout="0\n")
+def test_link_plans_of_the_agent_and_of_the_sidecar_to_the_broker(state_home):
+    from agents import broker
 
-    assert bridges.serve(NAME) == 0
+    wanted = settings(credential_hosts=("github.com",), mcp_sidecar={"notes": {}})
 
-    assert fp.call_count(["docker", "wait", NAME]) == 2
+    plans = bridges.link_plans(wanted)
 
-
-# --- the host-port relay ----------------------------------------------------------------------
-
-
-def test_host_relay_argv_listens_on_the_gateway_and_forwards_to_loopback():
-    assert bridges.host_relay_argv("10.213.0.1", 11434) == [
-        "socat", "TCP-LISTEN:11434,bind=10.213.0.1,fork,reuseaddr", "TCP:127.0.0.1:11434"]
+    assert plans == [
+        relay.LinkPlan(NAME, "/run/coding-agents",
+                       (("git-credential.sock", str(bridges.sockets_dir(NAME) / "git-credential.sock")),)),
+        relay.LinkPlan(f"{NAME}-mcp", "/run/coding-agents-broker",
+                       (("broker.sock", str(broker.session_socket_dir(NAME) / "broker.sock")),)),
+    ]
+    assert plans[1].argv() == ["docker", "exec", "-i", "--user", "1001:1001", f"{NAME}-mcp",
+                               "ca-stub", "relay", "/run/coding-agents-broker", "broker.sock"]
 
 
-@pytest.mark.parametrize("address", ["localhost", "host.coding-agents.internal", "10.213.0.1,fork", "10.213.0.256",
-                                     "", "::1", "10.213.0.1 "],
-                         ids=["name", "alias", "socat-option", "out-of-range", "empty", "ipv6", "space"])
-def test_host_relay_argv_refuses_anything_but_an_ipv4_address(address):
-    with pytest.raises(ValueError):
-        bridges.host_relay_argv(address, 11434)
-
-
-def test_bridge_settings_enabled_with_only_host_ports():
-    assert settings(host_ports=(11434,)).enabled is True
-
-
-def test_bridge_settings_json_round_trip_keeps_host_ports_and_gateway():
-    original = settings(host_ports=(8080, 11434), host_gateway="10.213.0.1")
-
-    loaded = bridges.BridgeSettings.from_json(original.to_json())
-
-    assert loaded == original
-    assert (loaded.host_ports, loaded.host_gateway) == ((8080, 11434), "10.213.0.1")
-
-
-def test_bridge_settings_from_json_without_host_ports_has_none():
-    data = json.loads(settings().to_json())
-    del data["host_ports"], data["host_gateway"]  # a settings file written before --allow-host-port
-
-    loaded = bridges.BridgeSettings.from_json(json.dumps(data))
-
-    assert (loaded.host_ports, loaded.host_gateway) == ((), "")
-
-
-def test_serve_relays_each_host_port_from_the_gateway(state_home, fp):
-    bridges.prepare(settings(host_ports=(8080, 11434), host_gateway="10.213.0.1"))
-    fp.register(["socat", fp.any()], occurrences=2)
-    fp.register(["docker", "wait", NAME], stdout="0\n")
-
-    assert bridges.serve(NAME) == 0
-
-    assert [list(call) for call in fp.calls] == [bridges.host_relay_argv("10.213.0.1", 8080),
-                                                 bridges.host_relay_argv("10.213.0.1", 11434),
-                                                 ["docker", "wait", NAME]]
-
-
-def test_serve_without_a_gateway_relays_nothing(state_home, fp):
-    bridges.prepare(settings(host_ports=(11434,)))
-    fp.register(["docker", "wait", NAME], stdout="0\n")
-
-    assert bridges.serve(NAME) == 0
-
-    assert [list(call) for call in fp.calls] == [["docker", "wait", NAME]]
+def test_link_plans_none_without_sockets_or_sidecar(state_home):
+    assert bridges.link_plans(settings(host_ports=(11434,))) == []
+    assert bridges.needs_helper(settings(host_ports=(11434,))) is True
+    assert bridges.needs_helper(settings(mcp_sidecar={"notes": {}})) is True
+    assert bridges.needs_helper(settings()) is False
 
 
 # --- where bridges cannot run --------------------------------------------------------------------
@@ -608,13 +546,12 @@ def test_unavailable_reason_none_without_docker_host(fake_which, monkeypatch):
 
 
 @pytest.mark.parametrize("host", ["tcp://10.0.0.5:2376", "ssh://me@build-box"])
-def test_unavailable_reason_remote_engine(fake_which, monkeypatch, host):
+def test_unavailable_reason_none_with_a_remote_engine(fake_which, monkeypatch, host):
+    """The relay carries the bridges over the engine's own streams: no engine is too far."""
     monkeypatch.setenv("DOCKER_HOST", host)
     fake_which("socat")
 
-    assert bridges.unavailable_reason() == (
-        f"the engine is remote (DOCKER_HOST={host}) and cannot mount this machine's sockets"
-    )
+    assert bridges.unavailable_reason() is None
 
 
 def test_unavailable_reason_socat_missing(fake_which):
@@ -629,7 +566,7 @@ def test_prepare_refuses_a_socket_folder_too_long_for_unix_sockets(tmp_path, mon
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
 
     with pytest.raises(AgentsError, match="too long for Unix sockets") as caught:
-        bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+        bridges.prepare(settings(login_files=LOGIN_FILES))
 
     assert caught.value.hint == "set XDG_RUNTIME_DIR to a short folder (e.g. /run/user/$UID)"
 
@@ -651,7 +588,7 @@ def test_prepare_refuses_a_runtime_folder_someone_else_owns(monkeypatch, tmp_pat
 
     try:
         with pytest.raises(AgentsError, match="is not a folder of yours"):
-            bridges.prepare(settings(login_files=LOGIN_FILES), host_uid=1000)
+            bridges.prepare(settings(login_files=LOGIN_FILES))
     finally:
         shutil.rmtree(runtime)
 

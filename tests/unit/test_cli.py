@@ -129,6 +129,38 @@ def test_main_dispatches_command_to_its_handler(handlers, argv, module, attr):
     assert [key for key, _ in handlers] == [handler_key(module, attr)]
 
 
+def test_the_command_table_names_what_each_module_registers_in_help_order():
+    from agents.commands import ALIASES, COMMANDS, command_module
+
+    for name in COMMANDS:
+        alone = cli.build_parser([name])
+        # The module registers the name it is listed under (and its aliases, listed too).
+        assert subcommand_names_in_order(alone) == [name, *(alias for alias, to in ALIASES.items() if to == name)]
+        assert hasattr(command_module(name), "add_parser")
+    assert [name for name in subcommand_names_in_order(cli.build_parser()) if name not in ALIASES] == list(COMMANDS)
+    assert subcommand_names_in_order(cli.build_parser(["verify-prerequisites"]))[0] == "doctor"
+
+
+def test_a_run_imports_only_its_own_command_module():
+    probe = ("import sys; from agents import cli; cli.build_parser(['--debug', 'connect-agent', 'x']); "
+             "print(sorted(m for m in sys.modules if m.startswith('agents.commands.')))")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           cwd=str(REPO_ROOT)).stdout
+    assert shown.strip() == "['agents.commands.connect']"
+
+
+def test_connect_agent_name_execs_its_attach_before_argparse_or_logging_is_imported():
+    probe = ("import sys; from agents.commands import connect; seen = {}\n"
+             "def fake(name):\n"
+             "    seen.update(name=name, loaded=[m for m in ('argparse', 'logging') if m in sys.modules])\n"
+             "    return 0, False\n"
+             "connect.fast_attach = fake\n"
+             "from agents import cli; print(cli.main(['connect-agent', 's'], prog='coding-agents'), seen)")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           cwd=str(REPO_ROOT)).stdout
+    assert shown.strip() == "0 {'name': 's', 'loaded': []}"
+
+
 def test_main_every_parser_command_is_covered():
     parser = cli.build_parser()
 

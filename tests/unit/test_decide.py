@@ -194,3 +194,33 @@ def test_decide_asks_nothing_itself():
     assert not {call for call in called if call.startswith("git.") and call != "git.next_session_number"}, called
     assert "open(" not in source and ".read_text(" not in source and "environ" not in source
     assert naming.validate_name("claude-api-session-1")  # the naming rules it uses are pure too
+
+
+# --- a remote engine --------------------------------------------------------------------------
+
+REMOTE = "the engine is remote (DOCKER_HOST=tcp://10.0.0.5:2376)"
+
+
+def test_allow_host_port_is_refused_on_a_remote_engine():
+    with pytest.raises(AgentsError) as caught:
+        decided(facts_changes={"engine_remote": REMOTE}, host_ports=("8080",))
+
+    assert caught.value.message == ("--allow-host-port needs the engine on this machine (the relay listens on the "
+                                    f"session's network gateway, which is where the engine runs), but {REMOTE}")
+    assert "leave out --allow-host-port" in caught.value.hint
+
+
+def test_configured_host_ports_are_dropped_with_a_warning_on_a_remote_engine():
+    config = dataclasses.replace(Config(), network=dataclasses.replace(Config().network, host_ports=(11434,)))
+
+    remote = decided(config, facts_changes={"engine_remote": REMOTE})
+    local = decided(config)
+
+    assert remote.policy.host_ports == () and remote.bridge.host_ports == ()
+    assert f"warning: {REMOTE}: [network] host_ports (11434) are not offered to {remote.name}" in remote.warnings
+    assert local.policy.host_ports == (11434,) and local.bridge.host_ports == (11434,)
+
+
+def test_a_remote_engine_changes_nothing_without_host_ports():
+    assert decided(facts_changes={"engine_remote": REMOTE}) == decided()
+    assert decided(facts_changes={"engine_remote": REMOTE}, network="restricted").warnings == ()

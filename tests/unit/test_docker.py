@@ -239,3 +239,20 @@ def test_engine_info_with_the_engine_down_is_the_engine_error(fp):
 
     with pytest.raises(AgentsError, match="cannot reach the Docker engine"):
         docker.engine_info()
+
+
+def test_image_ids_of_present_images_is_one_call(fp):
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", "a:1", "b:1"], stdout="sha256:a\nsha256:b\n")
+
+    assert docker.image_ids(("a:1", "b:1")) == {"a:1": "sha256:a", "b:1": "sha256:b"}
+    assert len(fp.calls) == 1
+
+
+def test_image_ids_with_one_missing_asks_each_to_tell_which(fp):
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", "a:1", "b:1"], returncode=1,
+                stdout="sha256:a\n", stderr="Error: No such image: b:1\n")
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", "a:1"], stdout="sha256:a\n")
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", "b:1"], returncode=1,
+                stderr="Error: No such image: b:1\n")
+
+    assert docker.image_ids(("a:1", "b:1")) == {"a:1": "sha256:a", "b:1": None}

@@ -14,6 +14,7 @@ from agents import __version__, cli, doctor, images
 GIB = 1024**3
 VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"]
 INFO_ARGV = ["docker", "info", "--format", "{{.DockerRootDir}}"]
+DEFAULT_CONTEXT = '[{"Name": "default", "Endpoints": {"docker": {"Host": "unix:///var/run/docker.sock"}}}]'
 IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", "{{json .}}"]
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
 
@@ -179,6 +180,7 @@ def test_doctor_command_engine_down_fails(host, capsys):
 
 def test_doctor_command_healthy_host_is_ready(host, capsys, monkeypatch):
     monkeypatch.delenv("DOCKER_HOST")  # a local engine: the docker data-root disk check runs
+    host.fp.register(["docker", "context", "inspect"], stdout=DEFAULT_CONTEXT)
     host.fp.register(VERSION_ARGV, stdout="20.10.24+dfsg1\n")
     host.fp.register(INFO_ARGV, stdout=f"{host.docker_root}\n")
     host.fp.register(IMAGES_ARGV, stdout=json.dumps({"Repository": "coding-agents-base", "Tag": __version__}) + "\n")
@@ -193,6 +195,8 @@ def test_doctor_command_healthy_host_is_ready(host, capsys, monkeypatch):
         "detail": "version 20.10.24+dfsg1",
         "fix": "",
     }
+    assert checks["engine"] == {"name": "engine", "status": "ok", "detail": "unix:///var/run/docker.sock (local)",
+                                "fix": ""}
     assert checks["git user.email"]["detail"] == "ada@example.com"
     assert checks["disk (docker)"]["detail"] == f"50.0 GiB free at {host.docker_root}"
     assert checks["trivy"]["status"] == "warn"
@@ -262,3 +266,16 @@ def test_check_logins_follows_the_moving_variables(tmp_path):
     checks = {check.name: check for check in doctor.check_logins(tmp_path, {"CODEX_HOME": str(moved)})}
 
     assert checks["codex login"].detail == str(moved / "auth.json")
+
+
+def test_check_endpoint_local_remote_and_unknown():
+    from agents import engine
+
+    local = doctor.check_endpoint(engine.Endpoint("unix:///var/run/docker.sock"))
+    remote = doctor.check_endpoint(engine.Endpoint("ssh://ci@build-box", "build"))
+    unknown = doctor.check_endpoint(engine.Endpoint("", "gone", error='context "gone": context not found'))
+
+    assert local == doctor.Check("engine", doctor.OK, "unix:///var/run/docker.sock (local)")
+    assert remote == doctor.Check("engine", doctor.OK, "ssh://ci@build-box (remote, docker context build)")
+    assert (unknown.status, unknown.detail) == (doctor.WARN, 'unknown (context "gone": context not found)')
+    assert "docker context ls" in unknown.fix

@@ -12,11 +12,11 @@ import tomllib
 import pytest
 
 from agents import cli, netlog, network
-from agents.session.query import CONTAINER_FORMAT
+from tests.unit.ps_lines import ps_argv, ps_line
 
 NAME = "claude-api-session-1"
 PROXY = f"{NAME}-proxy"
-PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
+PS_ALL = ps_argv()
 VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
 
 ALLOWED = "1767225600.000 CONNECT api.anthropic.com:443 200 5120 TCP_TUNNEL 172.18.0.3"
@@ -203,9 +203,7 @@ def no_sessions(fp) -> None:
 
 def live_session(fp) -> None:
     labels = {"coding-agents.session": NAME, "coding-agents.network": "squid", "coding-agents.role": "agent"}
-    fp.register(PS_ALL, stdout="c" * 64 + "\n")
-    fp.register(["docker", "inspect", "--format", CONTAINER_FORMAT, "c" * 64],
-                stdout=json.dumps({"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}) + "\n")
+    fp.register(PS_ALL, stdout=ps_line("c" * 64, "running", labels))
     fp.register(VOLUME_LS, stdout="")
 
 

@@ -35,10 +35,12 @@ from agents.session import (
 from agents.session.options import LaunchOptions
 from agents.session.query import CONTAINER_FORMAT
 from tests.unit.gitrepos import make_template, run_git
+from tests.unit.ps_lines import ps_argv, ps_output
 
-PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
+PS_ALL = ps_argv()
 VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"]
 IMAGE_ID = "sha256:" + "1" * 64
+IMAGE_IDS_ARGV = ["docker", "image", "inspect", "--format", "{{.Id}}"]
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,8 @@ def fetch_prefix(repo) -> list:
 
 @pytest.fixture(autouse=True)
 def bridge_sockets_appear(monkeypatch):
-    """The faked `_bridge` process creates no sockets; launch would wait 10 s for them."""
-    monkeypatch.setattr(bridges, "wait_for_sockets", lambda settings, timeout=10.0: True)
+    """The faked `_bridge` process starts no relay link; launch would wait 20 s for it."""
+    monkeypatch.setattr(bridges, "wait_for_link", lambda name, container, timeout=10.0: True)
 
 
 @pytest.fixture
@@ -78,6 +80,9 @@ def engine(fp):
     fp.register([*fetch_prefix(fp.any(min=1, max=1)), fp.any()], returncode=128,
                 stderr="fatal: couldn't find remote ref refs/heads/claude/session-1\n", occurrences=5)
     fp.pass_command(["git", fp.any()], occurrences=200)
+    # The images the session would use, asked once while the rest is gathered (present: their ids).
+    fp.register(IMAGE_IDS_ARGV + [fp.any(min=1, max=1)], stdout=IMAGE_ID + "\n", occurrences=50)
+    fp.register(IMAGE_IDS_ARGV + [fp.any(min=2, max=2)], stdout=IMAGE_ID + "\n" + IMAGE_ID + "\n", occurrences=50)
     return fp
 
 
@@ -89,6 +94,11 @@ def owner_argv(name: str) -> list[str]:
     """build_request's look at the chosen name: is there a container, and whose session is it?"""
     return ["docker", "inspect", "--type", "container", "--format", '{{index .Config.Labels "coding-agents.session"}}',
             name]
+
+
+def image_ids_argv(*names: str) -> list[str]:
+    """The facts' one look at the images a session would use (their ids go into the manifest)."""
+    return [*IMAGE_IDS_ARGV, *(images.image_ref(name) for name in names)]
 
 
 def no_container(fp, name: str) -> None:
@@ -127,7 +137,7 @@ def test_build_request_defaults(engine, repo):
     # (claude.ai is dropped: .claude.ai covers it.)
     assert request.policy == network.Policy(allow=(".anthropic.com", ".claude.ai", ".claude.com"))
     assert request.proxy_image == images.image_ref("proxy")
-    assert docker_calls(engine) == [owner_argv("claude-api-session-1")]
+    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-session-1"), image_ids_argv("claude", "proxy")])
 
 
 def test_build_request_default_branch_skips_host_branches_and_sessions(engine, repo, tmp_path):
@@ -207,7 +217,8 @@ def test_build_request_branch_in_existing_session_rejected(engine, repo):
         build(repo, existing, branch="api")
 
     assert "connect-agent claude-api-busy" in caught.value.hint
-    assert docker_calls(engine) == [owner_argv("claude-api-api")]  # the facts were asked; nothing was made
+    # the facts were asked; nothing was made
+    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-api"), image_ids_argv("claude", "proxy")])
 
 
 def test_build_request_same_branch_other_repo_is_fine(engine, repo, tmp_path):
@@ -598,7 +609,8 @@ def test_build_request_refuses_branch_that_clashes_with_host_branch(engine, repo
         "(git stores them as a file and a folder)"
     )
     assert caught.value.hint == "pick another --branch"
-    assert docker_calls(engine) == [owner_argv(name)]  # the facts were asked; nothing was made
+    # the facts were asked; nothing was made
+    assert sorted(docker_calls(engine)) == sorted([owner_argv(name), image_ids_argv("claude", "proxy")])
 
 
 @pytest.mark.parametrize(
@@ -718,9 +730,6 @@ def register_proxy(fp, name: str, create_rc: int = 0, ready_rc: int = 0, existin
     `existing` is the state of a container already named NAME-proxy (None: there is none); `proxy_owner`
     what that name's labels read by the time of a rollback (see register_proxy_removal).
     """
-    # present? then its id for the session manifest
-    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("proxy")], stdout=IMAGE_ID + "\n",
-                occurrences=2)
     if existing is None:
         fp.register(proxy_state_argv(name), returncode=1, stderr=f"Error: No such object: {name}-proxy\n")
     else:
@@ -786,14 +795,12 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     fp.register(VERSION_ARGV, stdout="27.3.1\n")
     # The sessions build_request compares against: containers, then volumes whose container is gone.
     # Only this repository's (a label filter): the launch's cost does not grow with other sessions.
-    fp.register([*PS_ALL, "--filter", fp.any(min=1, max=1)], stdout="")
+    fp.register(ps_argv("--filter", fp.any(min=1, max=1)), stdout="")
     fp.register([*VOLUME_LS, "--filter", fp.any(min=1, max=1)],
                 stdout="".join(volume["Name"] + "\n" for volume in volumes or []))
     if volumes:
         fp.register(["docker", "volume", "inspect", *(volume["Name"] for volume in volumes)], stdout=json.dumps(volumes))
     no_container(fp, name)
-    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", images.image_ref("claude")], stdout=IMAGE_ID + "\n",
-                occurrences=2)  # present? then its id for the session manifest
     if squid:
         register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
                        proxy_owner=proxy_owner)
@@ -801,11 +808,12 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     fp.register(["docker", "volume", "inspect", f"{name}-workspace", f"{name}-home"], returncode=1, stdout="[]\n",
                 stderr=f"Error: No such volume: {name}-workspace\n")
     fp.register(["docker", "volume", "create", fp.any()], occurrences=2)
-    fp.register(["docker", "run", "--rm", "-i", fp.any()], returncode=populate_rc,
-                stderr="workspace volume is not empty\n" if populate_rc else "")
     fp.register(["docker", "run", "--detach", fp.any()], returncode=detach_rc, stdout="" if detach_rc else "c" * 64,
                 stderr="docker: Error response from daemon: failed to create task: OCI runtime create failed\n"
                 if detach_rc else "")
+    # The fill goes through the started container (its stub holds the CLI until it is done).
+    fp.register(["docker", "exec", "-i", "--user", "1000", name, "sh", "-c", fp.any()], returncode=populate_rc,
+                stderr="workspace volume is not empty\n" if populate_rc else "")
     # After the start: the detached host bridge (claude's refreshed logins come back through it),
     # then the login bundle the stub waits for.
     fp.register([sys.executable, "-m", "agents", "_bridge", name])
@@ -863,15 +871,16 @@ def test_launch_failed_docker_run_removes_container_and_volumes(engine, repo):
     assert run_git(repo, "for-each-ref", "refs/heads/claude") == ""  # no branch was made
 
 
-def test_launch_failed_populate_removes_volumes_only(engine, repo):
+def test_launch_failed_populate_removes_the_container_and_volumes(engine, repo):
     name = "claude-api-session-1"
     register_launch(engine, name, populate_rc=1)
 
     with pytest.raises(AgentsError, match="could not copy the repository into the workspace"):
         launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
 
-    assert engine.call_count(["docker", "run", "--detach", engine.any()]) == 0
-    assert engine.call_count(["docker", "rm", "--force", name]) == 0
+    assert engine.call_count(["docker", "run", "--detach", engine.any()]) == 1
+    assert engine.call_count(["docker", "rm", "--force", name]) == 1
+    assert engine.call_count(["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"]) == 0
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == 1
     assert len(proxy_removal_calls(engine, name)) == 3
 
@@ -890,14 +899,13 @@ def test_launch_proxy_that_never_listens_is_rolled_back_with_the_volumes(engine,
         f"the network proxy {name}-proxy did not start: FATAL: Bungled /tmp/squid.conf line 3: http_port"
     )
     assert caught.value.hint == f"see `coding-agents logs {name}-proxy`"
-    # The workspace is filled while the proxy starts: what was made of it goes again. The agent's
-    # container (claude waits for its logins, so it may start once the networks exist) goes too,
-    # and no login was delivered to it.
+    # The volumes are made and the agent's container started (its stub waits for the fill) while the
+    # proxy starts: what was made of it goes again, and no login was delivered to it.
     made = engine.call_count(["docker", "volume", "create", engine.any()])
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == (made > 0)
     started = engine.call_count(["docker", "run", "--detach", engine.any()])
     assert engine.call_count(["docker", "rm", "--force", name]) == started
-    assert engine.call_count(["docker", "exec", "-i", "--user", "1000", name, engine.any()]) == 0
+    assert engine.call_count(["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"]) == 0
     assert len(proxy_removal_calls(engine, name)) == 3
 
 
@@ -958,9 +966,9 @@ def test_launch_squid_call_sequence(engine, repo):
     launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
 
     steps = [call[:4] for call in engine.calls if call[0] == "docker" or call[:3] == collector_argv(name)[:3]]
-    # The proxy comes up in a thread while the volumes are made and filled: each of the two keeps its
-    # order. The agent's container starts once the networks exist (claude's CLI waits for its
-    # logins), and the logins go in only after squid listens.
+    # The proxy comes up in a thread while the volumes are made, the agent's container starts (once
+    # the networks exist) and is filled: each of the two keeps its order. Claude's CLI waits for
+    # its logins, which go in only after squid listens.
     proxy_steps = [
         ["docker", "network", "create", "--internal"], ["docker", "network", "create", "--label"],
         ["docker", "create", "--name", f"{name}-proxy"],
@@ -970,17 +978,15 @@ def test_launch_squid_call_sequence(engine, repo):
     ]
     assert [step for step in steps if step in proxy_steps] == proxy_steps
     main_steps = [step for step in steps if step not in proxy_steps]
-    # The engine's version and this repo's sessions, side by side.
-    assert sorted(main_steps[:3]) == sorted([VERSION_ARGV[:4], PS_ALL[:4], VOLUME_LS[:4]])
-    assert main_steps[3:] == [
+    # The images' ids, the engine's version and this repo's sessions, side by side.
+    assert sorted(main_steps[:4]) == sorted([IMAGE_IDS_ARGV[:4], VERSION_ARGV[:4], PS_ALL[:4], VOLUME_LS[:4]])
+    assert main_steps[4:] == [
         ["docker", "inspect", "--type", "container"],  # the name is free
-        ["docker", "image", "inspect", "--format"], ["docker", "image", "inspect", "--format"],  # agent, then proxy image
-        ["docker", "image", "inspect", "--format"], ["docker", "image", "inspect", "--format"],  # their ids (manifest)
         ["docker", "volume", "inspect", f"{name}-workspace"],  # both volumes in one query
         proxy_state_argv(name)[:4],  # no container has the proxy's name yet
         ["docker", "volume", "create", "--label"], ["docker", "volume", "create", "--label"],
-        ["docker", "run", "--rm", "-i"],  # populate
-        ["docker", "run", "--detach", "--name"],  # the agent
+        ["docker", "run", "--detach", "--name"],  # the agent (its stub waits for the fill)
+        ["docker", "exec", "-i", "--user"],  # the fill: the repository, through the started container
         [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
         ["docker", "exec", "-i", "--user"],  # the login bundle the stub waits for
         collector_argv(name)[:4],  # then the host-side log collector
@@ -1072,7 +1078,8 @@ def test_launch_restricted_has_no_proxy_nor_collector(engine, repo):
 
     assert engine.call_count(["docker", "network", engine.any()]) == 0
     assert engine.call_count(["docker", "create", engine.any()]) == 0
-    assert not any("proxy" in " ".join(call) for call in docker_calls(engine) if call != by_name_argv(name))
+    assert not any("proxy" in " ".join(call) for call in docker_calls(engine)
+                   if call != by_name_argv(name) and call[:2] != ["docker", "ps"])  # ps: its format names our labels
     assert engine.call_count(collector_argv(name)) == 0
 
 
@@ -1101,9 +1108,8 @@ def inspect_item(name: str, created: str, **labels: str) -> dict:
     return {"Id": name * 2, "State": {"Status": "running"}, "Config": {"Labels": all_labels}}
 
 
-def test_find_sessions_two_container_and_two_volume_queries(fp):
-    fp.register(PS_ALL, stdout="id1\nid2\nid3\n")
-    fp.register(["docker", "inspect", "--format", CONTAINER_FORMAT, "id1", "id2", "id3"], stdout=inspect_lines([
+def test_find_sessions_one_container_and_two_volume_queries(fp):
+    fp.register(PS_ALL, stdout=ps_output([
         inspect_item("later", "2026-01-03T00:00:00Z"),
         {"Id": "id2", "State": {"Status": "running"}, "Config": {"Labels": {"other": "x"}}},
         inspect_item("earlier", "2026-01-01T00:00:00Z", **{"coding-agents.no-push": "true"}),
@@ -1121,8 +1127,9 @@ def test_find_sessions_two_container_and_two_volume_queries(fp):
     ]
     assert found[0].no_push is True and found[2].no_push is False
     assert found[1].running is False and found[1].repo == Path("/home/me/api")
-    for argv in (PS_ALL, ["docker", "inspect", fp.any()], VOLUME_LS, ["docker", "volume", "inspect", fp.any()]):
+    for argv in (PS_ALL, VOLUME_LS, ["docker", "volume", "inspect", fp.any()]):
         assert fp.call_count(argv) == 1
+    assert fp.call_count(["docker", "inspect", fp.any()]) == 0  # the labels and states come with the ps
 
 
 def test_find_sessions_none_skips_inspects(fp):
@@ -1134,24 +1141,22 @@ def test_find_sessions_none_skips_inspects(fp):
 
 
 def test_find_sessions_running_only_skips_volumes(fp):
-    fp.register(["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"], stdout="")
+    fp.register(PS_ALL, stdout="")
 
     assert query.find_sessions(include_stopped=False) == []
     assert fp.call_count(VOLUME_LS) == 0
 
 
-def test_find_sessions_tolerates_container_vanishing(fp):
-    fp.register(PS_ALL, stdout="id1\ngone\n")
-    fp.register(["docker", "inspect", "--format", CONTAINER_FORMAT, "id1", "gone"], returncode=1, stderr="Error: No such object: gone\n",
-                stdout=inspect_lines([inspect_item("kept", "2026-01-01T00:00:00Z")]))
+def test_find_sessions_garbage_from_ps_is_agents_error(fp):
+    fp.register(PS_ALL, stdout="id1\n")
     fp.register(VOLUME_LS, stdout="")
 
-    assert [info.name for info in query.find_sessions()] == ["kept"]
+    with pytest.raises(AgentsError, match="`docker ps` printed something unexpected"):
+        query.find_sessions()
 
 
-def test_find_sessions_garbage_from_inspect_is_agents_error(fp):
-    fp.register(PS_ALL, stdout="id1\n")
-    fp.register(["docker", "inspect", "--format", CONTAINER_FORMAT, "id1"], returncode=1, stdout="", stderr="")
+def test_find_sessions_garbage_from_volume_inspect_is_agents_error(fp):
+    fp.register(PS_ALL, stdout="")
     fp.register(VOLUME_LS, stdout="v\n")
     fp.register(["docker", "volume", "inspect", "v"], stdout="not json")
 
@@ -1639,8 +1644,9 @@ def test_launch_ctrl_c_while_a_volume_is_created_removes_that_volume_too(engine,
     with pytest.raises(KeyboardInterrupt):
         launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
 
-    # Noted before the call: the engine may have made it even though the call was interrupted.
-    assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace"]) == 1
+    # Noted before the calls (made side by side): the engine may have made them even though the
+    # calls were interrupted.
+    assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == 1
     assert engine.call_count(["docker", "run", engine.any()]) == 0
 
 
@@ -1718,27 +1724,6 @@ def test_stop_helpers_ends_a_helper_with_its_children(tmp_path):
     assert group_members(pid) == []
 
 
-def test_with_current_reports_asks_the_workspace_of_sessions_without_one(engine, tmp_path):
-    current = dataclasses.replace(existing_session(tmp_path / "api", "claude/a", "claude-api-a"),
-                                  tip="1" * 40, ahead=1, dirty=False)
-    stopped = dataclasses.replace(existing_session(tmp_path / "api", "claude/b", "claude-api-b"), state="exited")
-    broken = dataclasses.replace(existing_session(tmp_path / "api", "claude/c", "claude-api-c"), state="exited")
-    for name in ("claude-api-b", "claude-api-c"):
-        engine.register(["docker", "inspect", "--format", "{{.State.Status}}", name], stdout="exited\n")
-    engine.register(["docker", "run", "--rm", "-i", engine.any(), "--volume", "claude-api-b-workspace:/workspace",
-                     engine.any()], stdout=json.dumps({"tip": "2" * 40, "ahead": 2, "dirty": True}) + "\n")
-    engine.register(["docker", "run", "--rm", "-i", engine.any(), "--volume", "claude-api-c-workspace:/workspace",
-                     engine.any()], returncode=125, stderr="Unable to find image\n")
-
-    fresh = query.with_current_reports([current, stopped, broken])
-
-    assert fresh[0] is current  # a running session's current report is used as it is: no engine call
-    assert (fresh[1].tip, fresh[1].ahead, fresh[1].dirty) == ("2" * 40, 2, True)  # after `docker stop`: the truth
-    assert (fresh[2].tip, fresh[2].ahead, fresh[2].dirty) == (None, None, None)  # unknown, not a stale guess
-    assert query.session_rows(fresh)[1]["state"] == "exited (dirty)"
-    assert engine.call_count(["docker", "run", engine.any()]) == 2
-
-
 # --- --gpu ---------------------------------------------------------------------------------------
 
 DOCKER_INFO = ["docker", "info", "--format", "{{json .}}"]
@@ -1755,7 +1740,8 @@ def test_build_request_gpu_refused_when_the_engine_has_no_gpu_runtime(engine, re
     assert caught.value.message.startswith("--gpu: the Docker engine has no GPU runtime")
     assert "NVIDIA Container Toolkit" in caught.value.hint and "leave out --gpu" in caught.value.hint
     # Refused on the facts, before anything is created.
-    assert sorted(docker_calls(engine)) == sorted([DOCKER_INFO, owner_argv("claude-api-session-1")])
+    assert sorted(docker_calls(engine)) == sorted([DOCKER_INFO, owner_argv("claude-api-session-1"),
+                                                   image_ids_argv("claude", "proxy")])
 
 
 @pytest.mark.parametrize("info", [
@@ -1787,8 +1773,7 @@ def test_find_sessions_sees_the_proxy_of_each_squid_session_in_the_same_query(fp
     squid = {"coding-agents.network": "squid"}
     dead_proxy = inspect_item("a", "2026-01-01T00:00:00Z", **squid, **{"coding-agents.role": "proxy"})
     dead_proxy["State"] = {"Status": "exited"}
-    fp.register(PS_ALL, stdout="id1\nid2\nid3\nid4\n")
-    fp.register(["docker", "inspect", "--format", CONTAINER_FORMAT, "id1", "id2", "id3", "id4"], stdout=inspect_lines([
+    fp.register(PS_ALL, stdout=ps_output([
         inspect_item("a", "2026-01-01T00:00:00Z", **squid), dead_proxy,
         inspect_item("b", "2026-01-02T00:00:00Z", **squid),  # its proxy is gone altogether
         inspect_item("c", "2026-01-03T00:00:00Z", **{"coding-agents.network": "restricted"}),
@@ -1908,7 +1893,7 @@ def test_get_session_engine_down_says_so(fp):
 
 
 def test_find_sessions_of_a_repo_asks_the_engine_to_filter(fp):
-    fp.register([*PS_ALL, "--filter", "label=coding-agents.repo=/home/me/api"], stdout="")
+    fp.register(ps_argv("--filter", "label=coding-agents.repo=/home/me/api"), stdout="")
     fp.register([*VOLUME_LS, "--filter", "label=coding-agents.repo=/home/me/api"], stdout="")
 
     assert query.find_sessions(repo=Path("/home/me/api")) == []
@@ -1929,7 +1914,7 @@ def test_launch_engine_calls_do_not_grow_with_other_sessions(engine, repo, other
     listings = [call for call in calls if call[:2] == ["docker", "ps"] or call[:3] == ["docker", "volume", "ls"]]
     assert len(listings) == 2
     assert all(f"label=coding-agents.repo={repo}" in call for call in listings)
-    assert len(calls) == 13  # the same whatever the number of sessions elsewhere
+    assert len(calls) == 12  # the same whatever the number of sessions elsewhere
 
 
 def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):
@@ -1946,7 +1931,7 @@ def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):
     assert len([call for call in fp.calls if call[0] == "git"]) == 1
 
 
-def test_a_squid_session_starts_before_its_proxy_only_when_nothing_in_it_uses_the_network_yet():
+def test_a_squid_session_released_before_its_proxy_only_when_nothing_in_it_uses_the_network_yet():
     """Its container may start once the networks exist (squid is waited for before the logins):
     so when the stub holds the CLI for its logins, or it is an interactive shell; never with host
     ports (their relay needs the proxy's gateway first), and never without a proxy."""
@@ -1959,9 +1944,9 @@ def test_a_squid_session_starts_before_its_proxy_only_when_nothing_in_it_uses_th
         bridge = SimpleNamespace(host_ports=host_ports)
         return SimpleNamespace(agent=agent, prompt=prompt, policy=policy, bridge=bridge, endpoints=None)
 
-    assert launch.starts_before_its_proxy(request(claude))
-    assert launch.starts_before_its_proxy(request(claude, prompt="fix it"))  # the stub still waits for logins
-    assert launch.starts_before_its_proxy(request(shell))
-    assert not launch.starts_before_its_proxy(request(shell, prompt="curl https://pypi.org"))  # runs at once
-    assert not launch.starts_before_its_proxy(request(claude, host_ports=(8080,)))
-    assert not launch.starts_before_its_proxy(request(shell, policy=None))  # restricted / allow-all: no proxy
+    assert launch.released_before_its_proxy(request(claude))
+    assert launch.released_before_its_proxy(request(claude, prompt="fix it"))  # the stub still waits for logins
+    assert launch.released_before_its_proxy(request(shell))
+    assert not launch.released_before_its_proxy(request(shell, prompt="curl https://pypi.org"))  # runs at once
+    assert not launch.released_before_its_proxy(request(claude, host_ports=(8080,)))
+    assert not launch.released_before_its_proxy(request(shell, policy=None))  # restricted / allow-all: no proxy

@@ -122,16 +122,12 @@ def test_build_mcp_names_secrets_that_are_not_set(repo, data_home):
     assert caught.value.hint == "coding-agents secrets set GITHUB_TOKEN"
 
 
-def test_build_mcp_secrets_need_a_local_engine(repo, data_home, monkeypatch):
+def test_build_mcp_secrets_work_with_a_remote_engine(repo, data_home, monkeypatch):
+    """The broker reaches the sidecar through the session's relay, over the engine's own stream."""
     secrets.set_secret("GITHUB_TOKEN", "ghp_x")
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
 
-    with pytest.raises(AgentsError) as caught:
-        checks.build_mcp(CLAUDE, repo, github_config())
-
-    assert caught.value.message == ("MCP servers with secrets (github) need the host's secret broker, but the engine "
-                                    "is remote (DOCKER_HOST=tcp://10.0.0.5:2376) and cannot mount this machine's sockets")
-    assert caught.value.hint == "use a local engine, or drop those servers for this session"
+    assert [server.name for server in checks.build_mcp(CLAUDE, repo, github_config()).sidecar_servers] == ["github"]
 
 
 def test_build_mcp_servers_without_secrets_work_with_a_remote_engine(repo, monkeypatch):
@@ -159,6 +155,8 @@ def test_build_mcp_an_agent_without_mcp_ignores_unapproved_repo_servers(repo):
 @pytest.fixture
 def engine(fp):
     fp.pass_command(["git", fp.any()], occurrences=100)
+    fp.register(["docker", "image", "inspect", "--format", "{{.Id}}", fp.any()], stdout="sha256:1\nsha256:2\n",
+                occurrences=10)  # the images' ids, for the manifest
     fp.register(["docker", "inspect", "--type", "container", "--format",
                  '{{index .Config.Labels "coding-agents.session"}}', NAME], returncode=1,
                 stderr=f"Error: No such container: {NAME}\n")
@@ -306,6 +304,8 @@ MANIFEST = {"version": 1, "session": NAME}
 def running_broker(monkeypatch, data_home, state_home, fp):
     secrets.set_secret("GITHUB_TOKEN", "ghp_secret")
     secrets.set_secret("API_TOKEN", "api_secret")
+    # The `_bridge` helper's relay link into the sidecar is up (it is faked away here).
+    monkeypatch.setattr(bridges, "wait_for_link", lambda name, container, timeout=10.0: True)
     with broker_thread(monkeypatch) as servers:
         yield servers
 
@@ -314,6 +314,17 @@ def sidecar_bridge(**overrides) -> bridges.BridgeSettings:
     spec = mcp_servers.sidecar_spec((mcp_servers.catalog_server("github"), dataclasses.replace(KEYED, source="user")))
     return bridges.BridgeSettings(**{"session": NAME, "agent": "claude", "repo": "/r", "mcp_sidecar": spec,
                                      "manifest": MANIFEST, "mcp_hours": 2, **overrides})
+
+
+def test_start_sidecar_refuses_when_the_brokers_relay_does_not_come_up(running_broker, fp, monkeypatch):
+    fp.register(CREATE)
+    monkeypatch.setattr(bridges, "wait_for_link", lambda name, container, timeout=10.0: False)
+
+    with pytest.raises(AgentsError) as caught:
+        services.start_sidecar(NAME, sidecar_bridge(), CREATE)
+
+    assert caught.value.message == f"the broker's relay into {NAME}-mcp did not start"
+    assert fp.call_count(RECEIVE) == 0
 
 
 def test_start_sidecar_issues_creates_and_hands_over_capabilities_that_redeem(running_broker, fp, capsys):
@@ -438,6 +449,8 @@ def test_start_session_services_delivers_the_mcp_config_then_starts_the_sidecar(
     fp.register(logins_receive, stdin_callable=bundles.append)
     fp.register(CREATE)
     fp.register(RECEIVE)
+    bridges.prepare(bridge)
+    (bridges.session_dir(NAME) / "bridge.pid").write_text(str(os.getpid()))  # its helper runs
 
     services.start_session_services(NAME, CLAUDE, bridge, CREATE)
 

@@ -162,24 +162,24 @@ def test_plan_launch_names_two_labelled_volumes():
         assert "coding-agents.managed=true" in values_of(argv, "--label")
 
 
-def test_plan_launch_populate_runs_script_in_networkless_hardened_helper():
+def test_plan_launch_fills_the_workspace_through_the_started_agent_container_as_the_agent_user():
     snapshot = "b" * 40
-    argv = planner.plan_launch(make_request(uncommitted_commit=snapshot)).populate_argv
+    plan = planner.plan_launch(make_request(uncommitted_commit=snapshot))
 
-    assert argv[:7] == ("docker", "run", "--rm", "-i", "--network", "none", "--env")
-    assert contains_run(argv, hardening.hardening_args(1024))
-    assert values_of(argv, "--volume") == [f"{NAME}-workspace:/workspace"]
-    assert argv[argv.index(IMAGE) + 1 :] == (
-        "sh", "-c", planner.POPULATE_SCRIPT, "populate",
-        "Ada Lovelace", "ada@example.com", START, "claude/session-1", snapshot,
+    assert plan.populate_argv == (
+        "docker", "exec", "-i", "--user", "1000", NAME, "sh", "-c", planner.POPULATE_SCRIPT, "populate",
+        "Ada Lovelace", "ada@example.com", START, "claude/session-1", snapshot, naming.WORKSPACE_FILLED,
     )
+    # Its stub holds the CLI until the fill's last step has written the marker.
+    assert f"{naming.WAIT_WORKSPACE_VAR}=1" in values_of(plan.create_argv, "--env")
+    assert planner.POPULATE_SCRIPT.rstrip().endswith(': > "$6"')
 
 
 def test_plan_launch_populate_without_snapshot_passes_empty_argument():
     argv = planner.plan_launch(make_request()).populate_argv
 
-    assert argv[-1] == ""
-    assert argv[-2] == "claude/session-1"
+    assert argv[-2] == ""
+    assert argv[-3] == "claude/session-1"
 
 
 def test_plan_launch_create_argv_is_hardened():
@@ -732,14 +732,15 @@ def test_plan_launch_codex_without_a_bridge_mounts_nothing():
     assert not any(env.startswith(("CODING_AGENTS_BRIDGE_DIR=", "GIT_CONFIG_")) for env in values_of(argv, "--env"))
 
 
-def test_plan_launch_with_a_bridge_mounts_its_sockets_read_only_and_sets_git_config(tmp_path, monkeypatch):
+def test_plan_launch_with_a_bridge_gives_the_relay_a_tmpfs_and_sets_git_config(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     bridge = codex_bridge(credential_hosts=("github.com",))
 
     argv = planner.plan_launch(codex_request(bridge=bridge)).create_argv
 
-    sockets = bridges.sockets_dir("codex-api-session-1")
-    assert values_of(argv, "--mount") == [f"type=bind,source={sockets},target=/run/coding-agents,readonly"]
+    assert "--mount" not in argv
+    relay_tmpfs = "/run/coding-agents:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755"
+    assert relay_tmpfs in values_of(argv, "--tmpfs")
     envs = values_of(argv, "--env")
     assert envs[envs.index("CODING_AGENTS_BRIDGE_DIR=/run/coding-agents"):] == [
         "CODING_AGENTS_BRIDGE_DIR=/run/coding-agents",
@@ -747,7 +748,7 @@ def test_plan_launch_with_a_bridge_mounts_its_sockets_read_only_and_sets_git_con
         "GIT_CONFIG_KEY_0=credential.helper", "GIT_CONFIG_VALUE_0=",
         "GIT_CONFIG_KEY_1=credential.helper", "GIT_CONFIG_VALUE_1=!ca-stub git-credential",
     ]
-    assert argv.index("--mount") < argv.index(CODEX_IMAGE)
+    assert argv.index(relay_tmpfs) < argv.index(CODEX_IMAGE)
     assert "SSH_AUTH_SOCK=/run/coding-agents/ssh-agent.sock" not in envs
 
 
@@ -791,7 +792,6 @@ def test_plan_launch_custom_agent_gets_its_base_agents_logins():
 # --- the MCP sidecar ------------------------------------------------------------------------------
 
 MANIFEST_DIGEST = "e" * 64
-BROKER_SOCKETS = "/run/user/1000/coding-agents/broker/0123456789abcdef"
 
 
 def test_mcp_names():
@@ -817,14 +817,14 @@ def test_plan_launch_mcp_socket_volume_is_a_nosuid_nodev_noexec_tmpfs():
 def test_sidecar_argv_restricted():
     request = make_request(network="restricted", mcp_sidecar=True, manifest=MANIFEST_DIGEST)
 
-    assert planner.sidecar_argv(request, BROKER_SOCKETS) == [
+    assert planner.sidecar_argv(request) == [
         "docker", "run", "--detach", "--name", f"{NAME}-mcp", "--hostname", "mcp",
         *sidecar_labels(request),
         "--user", "1000:1000", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256",
         "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=2g", "--init",
         "--network", "none",
         "--volume", f"{NAME}-mcp:/run/coding-agents-mcp",
-        "--mount", f"type=bind,source={BROKER_SOCKETS},target=/run/coding-agents-broker,readonly",
+        "--tmpfs", "/run/coding-agents-broker:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755",
         "--env", "HOME=/tmp",
         "--workdir", "/tmp",
         IMAGE,
@@ -835,14 +835,14 @@ def test_sidecar_argv_restricted():
 def test_sidecar_argv_squid_uses_the_sessions_network_and_proxy():
     request = make_request(network="squid", policy=POLICY, mcp_sidecar=True, manifest=MANIFEST_DIGEST)
 
-    assert planner.sidecar_argv(request, BROKER_SOCKETS) == [
+    assert planner.sidecar_argv(request) == [
         "docker", "run", "--detach", "--name", f"{NAME}-mcp", "--hostname", "mcp",
         *sidecar_labels(request),
         *hardening.hardening_args(256),
         "--network", f"{NAME}-internal", "--dns-option", "timeout:1", "--dns-option", "attempts:1",
         *[arg for key, value in network.proxy_env() for arg in ("--env", f"{key}={value}")],
         "--volume", f"{NAME}-mcp:/run/coding-agents-mcp",
-        "--mount", f"type=bind,source={BROKER_SOCKETS},target=/run/coding-agents-broker,readonly",
+        "--tmpfs", "/run/coding-agents-broker:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755",
         "--env", "HOME=/tmp",
         "--workdir", "/tmp",
         IMAGE,
@@ -851,7 +851,7 @@ def test_sidecar_argv_squid_uses_the_sessions_network_and_proxy():
 
 
 def test_sidecar_labels_are_the_sessions_with_role_mcp_and_the_manifest():
-    argv = planner.sidecar_argv(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST), BROKER_SOCKETS)
+    argv = planner.sidecar_argv(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST))
     labels = values_of(argv, "--label")
 
     assert f"coding-agents.session={NAME}" in labels
@@ -860,7 +860,7 @@ def test_sidecar_labels_are_the_sessions_with_role_mcp_and_the_manifest():
 
 
 def test_sidecar_is_never_taken_for_a_session():
-    argv = planner.sidecar_argv(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST), BROKER_SOCKETS)
+    argv = planner.sidecar_argv(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST))
     labels = dict(label.split("=", 1) for label in values_of(argv, "--label"))
 
     assert model.session_from_inspect({"Config": {"Labels": labels}, "State": {"Status": "running"}}) is None
@@ -868,11 +868,12 @@ def test_sidecar_is_never_taken_for_a_session():
 
 def test_sidecar_argv_mounts_no_workspace_home_or_bridge():
     argv = planner.sidecar_argv(make_request(mcp_sidecar=True, bridge=bridges.BridgeSettings(
-        session=NAME, agent="claude", repo="/r", credential_hosts=("github.com",))), BROKER_SOCKETS)
+        session=NAME, agent="claude", repo="/r", credential_hosts=("github.com",))))
 
     assert values_of(argv, "--volume") == [f"{NAME}-mcp:/run/coding-agents-mcp"]
-    assert values_of(argv, "--mount") == [
-        f"type=bind,source={BROKER_SOCKETS},target=/run/coding-agents-broker,readonly"]
+    assert values_of(argv, "--mount") == []
+    assert values_of(argv, "--tmpfs")[-1] == (
+        "/run/coding-agents-broker:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755")
     assert not any(arg.startswith("CODING_AGENTS_") or arg.startswith("GIT_CONFIG") for arg in values_of(argv, "--env"))
 
 

@@ -11,6 +11,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -209,12 +210,8 @@ def test_build_bridge_ssh_agent_with_a_remote_engine(repo, isolated_home, fake_w
     monkeypatch.setenv("SSH_AUTH_SOCK", ssh_agent_socket)
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
 
-    with pytest.raises(AgentsError) as caught:
-        bridge_for(repo, ssh_agent=True)
-
-    assert caught.value.message == ("--ssh-agent needs the session's host bridge, but the engine is remote "
-                                    "(DOCKER_HOST=tcp://10.0.0.5:2376) and cannot mount this machine's sockets")
-    assert caught.value.hint == "install socat / use a local engine, or leave out --ssh-agent"
+    # The relay carries the agent's connections over the engine's stream: remote is no obstacle.
+    assert bridge_for(repo, ssh_agent=True).ssh_agent == ssh_agent_socket
 
 
 # --- start_session_services ---------------------------------------------------------------------------
@@ -224,13 +221,12 @@ RECEIVE = ["docker", "exec", "-i", "--user", "1000", NAME, "ca-stub", "logins-re
 
 
 def prepared(isolated_home: Path, **overrides) -> bridges.BridgeSettings:
-    """A session's bridge settings with its sockets already there (the faked `_bridge` makes none)."""
+    """A session's bridge settings with its relay link up (the faked `_bridge` makes none)."""
     settings = bridges.BridgeSettings(**{"session": NAME, "agent": "codex", "repo": "/home/me/api",
                                          "login_files": ((AUTH, str(isolated_home / ".codex" / "auth.json")),),
                                          **overrides})
     bridges.prepare(settings)
-    for listener in bridges.listeners(settings):
-        (bridges.sockets_dir(NAME) / listener.socket).touch()
+    Path(bridges.link_marker(NAME, NAME)).touch()
     return settings
 
 
@@ -265,7 +261,7 @@ def test_start_session_services_leaves_a_running_bridge_alone(fp, state_home, is
 def test_start_session_services_bridge_that_never_listens(fp, state_home, isolated_home, monkeypatch):
     settings = prepared(isolated_home)
     fp.register(BRIDGE_ARGV)
-    monkeypatch.setattr(bridges, "wait_for_sockets", lambda settings, timeout=10.0: False)  # instead of 10 s
+    monkeypatch.setattr(bridges, "wait_for_link", lambda name, container, timeout=10.0: False)  # instead of 20 s
 
     with pytest.raises(AgentsError) as caught:
         services.start_session_services(NAME, CODEX, settings)
@@ -451,3 +447,36 @@ def test_remove_of_a_session_without_a_sidecar_leaves_mcp_alone(fp, state_home, 
 
     assert fp.call_count(SIDECAR_OWNER) == 0
     assert not any(call[-1] == f"{NAME}-mcp" for call in fp.calls)
+
+
+# --- resume_after_restart: the _bridge process saw its container start again -----------------------
+
+
+@pytest.fixture
+def resumed(monkeypatch):
+    """What resume_after_restart would start (start_session_services faked), and the session it finds."""
+    calls = []
+    info = SimpleNamespace(name=NAME, autonomy="full")
+    monkeypatch.setattr(query, "get_session", lambda name: info)
+    monkeypatch.setattr(query, "session_agent", lambda found: CODEX)
+    monkeypatch.setattr(services, "restart_endpoints", lambda agent: None)
+    monkeypatch.setattr(services, "start_session_services", lambda *args, **kwargs: calls.append((args, kwargs)))
+    return calls
+
+
+def test_resume_after_a_restart_from_outside_delivers_the_logins_again(state_home, isolated_home, resumed):
+    settings = prepared(isolated_home)
+
+    services.resume_after_restart(NAME)
+
+    assert resumed == [((NAME, CODEX, settings), {"autonomy": "full", "endpoint_plan": None, "sidecar": False})]
+
+
+def test_resume_after_our_own_start_leaves_the_logins_to_it(state_home, isolated_home, resumed):
+    prepared(isolated_home)
+    services.starting_marker(NAME).write_text("")  # ensure_running wrote it before `docker start`
+
+    services.resume_after_restart(NAME)
+
+    assert resumed == []
+    assert not services.starting_marker(NAME).exists()  # the next restart from outside is seen as such

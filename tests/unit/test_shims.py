@@ -115,7 +115,7 @@ def test_shim_ps1_reads_its_own_name_with_the_rule_of_cli():
     assert "$name = [IO.Path]::GetFileNameWithoutExtension($PSCommandPath)" in text
     listed = re.search(r"^if \(\$name -in @\(([^)]*)\)\)", text, re.MULTILINE)
     assert listed and re.findall(r"'([^']*)'", listed.group(1)) == list(cli.COMMAND_SHIMS)
-    assert f"$name -cmatch '^{cli.AGENT_SHIM.pattern.replace('(?P<agent>', '(')}$'" in text
+    assert f"$name -cmatch '^{cli.AGENT_SHIM.replace('(?P<agent>', '(')}$'" in text
     assert "$words = @('run-agent', $Matches[1])" in text
     assert ps1_words(text) == "$words"
     assert text.rstrip().endswith("exit $LASTEXITCODE")

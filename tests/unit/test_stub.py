@@ -312,6 +312,58 @@ def test_run_session_interactive_status_learned_on_a_later_ask(stub, monkeypatch
     assert stub.session.run_session("interactive", ["claude"]) == 42
 
 
+# --- the fill: a new session's workspace arrives after the start ------------------------------
+
+
+@pytest.fixture
+def filling(stub, workspace, monkeypatch):
+    """A new session's container before the host's fill has finished (the marker is its last step)."""
+    marker = workspace / ".git" / "coding-agents-filled"
+    monkeypatch.setattr(stub.paths, "WORKSPACE_FILLED", str(marker))
+    monkeypatch.setenv("CODING_AGENTS_WAIT_WORKSPACE", "1")
+    return marker
+
+
+def test_while_the_workspace_is_filled_health_touches_no_git_and_autocommit_commits_nothing(
+        stub, workspace, filling, capsys, start_commit):
+    (workspace / "half-written.txt").write_text("the fill is still checking out\n")
+
+    assert health_report(stub, capsys) == {"tip": None, "ahead": None, "dirty": None}
+    assert stub.cli.main(["autocommit"]) == 0
+    assert capsys.readouterr().out.strip() == "clean"
+    assert run_git(workspace, "rev-parse", "HEAD") == start_commit
+
+    filling.write_text("")
+    assert health_report(stub, capsys)["dirty"] is True
+
+
+def test_the_cli_waits_for_the_fill_and_starts_as_soon_as_it_is_done(stub, filling):
+    import threading
+
+    threading.Timer(0.2, filling.write_text, args=("",)).start()
+    started = time.monotonic()
+    stub.workspace.wait_until_filled({"flag": False})
+
+    assert filling.exists()
+    assert 0.15 <= time.monotonic() - started < 5
+
+
+def test_without_the_wait_variable_a_missing_marker_changes_nothing(stub, workspace, filling, monkeypatch, capsys):
+    # Sessions launched before the fill went through the container, and throwaway containers on
+    # a stopped session's volume, have no marker and no variable.
+    monkeypatch.delenv("CODING_AGENTS_WAIT_WORKSPACE")
+    (workspace / "new.txt").write_text("x\n")
+
+    assert not stub.workspace.filling()
+    assert health_report(stub, capsys)["dirty"] is True
+
+
+def test_a_fill_that_never_ends_stops_the_wait_at_its_timeout(stub, filling, capsys):
+    stub.workspace.wait_until_filled({"flag": False}, timeout=0.05)
+
+    assert "not filled" in capsys.readouterr().out
+
+
 # --- autocommit ---------------------------------------------------------------------------
 
 

@@ -299,12 +299,13 @@ def test_unsynced_commits_a_tip_that_is_no_commit_id_is_never_asked_of_git(repo,
     assert workspace.unsynced_commits(session(repo, base=first_commit, tip=tip, ahead=1)) == 1
 
 
-# --- populate (the pipeline into the helper) ----------------------------------------------
+# --- populate (the pipeline into the agent container) ----------------------------------------------
 
 
 def test_populate_failure_names_session(fp, repo, real_git):
     fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
-    fp.register(["docker", "run", "--rm", "-i", fp.any()], returncode=1, stderr="workspace volume is not empty\n")
+    fp.register(["docker", "exec", "-i", "--user", "1000", NAME, fp.any()], returncode=1,
+                stderr="workspace volume is not empty\n")
     real_git()
     head = run_git(repo, "rev-parse", "HEAD")
     request = planner.SessionRequest(

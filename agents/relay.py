@@ -1,0 +1,207 @@
+"""The host's end of the relay: a session's Unix-socket services reach its containers over the
+engine's own streams, never over a mounted host path.
+
+Per container, one `docker exec -i --user RELAY_UID NAME ca-stub relay DIR SOCKET...` runs the
+container's end (stub/ca_stub/relay.py): it listens on DIR/SOCKET inside, in a tmpfs folder only
+the relay's uid may write, and sends every connection as frames on its stdout. Here each
+connection goes to the host socket of that name, so the handlers and their decisions are the
+ones the bridges always had (agents/bridges.py):
+
+  agent container, /run/coding-agents           logins, git credentials, signing, ssh-agent
+                                                 -> the session's socat listeners on this machine
+  MCP sidecar, /run/coding-agents-broker         broker.sock -> the broker's redeem socket of
+                                                 this session (agents/broker.py)
+
+The wire format and both ends' engine (framing, flow control, limits) are one module, the
+stub's; the host loads that file from the bundled stub, so the two ends cannot disagree. The
+`_bridge NAME` helper keeps each link up while the session exists: when the exec ends (the
+container stopped, `docker restart`, an engine restart), it waits for the container to run again
+and starts a new one. Requests in the gap fail at once (the socket refuses), and the stub sends
+refreshed logins again at its next look.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import threading
+import time
+import types
+from dataclasses import dataclass
+
+from agents import runner
+from agents.session import naming
+
+BROKER_SOCKET = "broker.sock"
+# A tmpfs the relay's uid owns, 0755: the agent's user can connect to a socket there (0666), not
+# put its own in its place. noexec and nosuid like every other writable mount.
+_TMPFS_OPTIONS = f"rw,nosuid,nodev,noexec,size=1m,uid={naming.RELAY_UID},gid={naming.RELAY_UID},mode=0755"
+_FAST_FAILURE = 2.0  # an exec that ends sooner than this was not working: wait before the next
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """One container's link: where its end listens, and the host socket behind each name."""
+
+    container: str
+    directory: str  # inside the container
+    targets: tuple[tuple[str, str], ...]  # (socket name, host socket path)
+
+    def argv(self) -> list[str]:
+        user = f"{naming.RELAY_UID}:{naming.RELAY_UID}"
+        return ["docker", "exec", "-i", "--user", user, self.container, "ca-stub", "relay", self.directory,
+                *(name for name, _ in self.targets)]
+
+
+def tmpfs_args(directory: str) -> list[str]:
+    """`docker run` flags for a container end's socket folder."""
+    return ["--tmpfs", f"{directory}:{_TMPFS_OPTIONS}"]
+
+
+_frames: types.ModuleType | None = None
+
+
+def frames() -> types.ModuleType:
+    """The stub's relay module (wire format and engine), loaded from the bundled stub."""
+    global _frames
+    if _frames is None:
+        from agents import resources
+
+        source = resources.resource("stub/ca_stub/relay.py").read_text()
+        module = types.ModuleType("ca_stub_relay")
+        module.__file__ = "stub/ca_stub/relay.py"
+        exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own bundled file
+        _frames = module
+    return _frames
+
+
+def connect_to(targets: dict[str, str]):
+    """The host end's opener: a name the container asks for -> a connection to its host socket."""
+
+    def opener(name: str) -> socket.socket | None:
+        path = targets.get(name)
+        if path is None:
+            return None  # not a socket of this link: refused
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(path)
+        except OSError:
+            connection.close()
+            raise
+        return connection
+
+    return opener
+
+
+def say(container: str, message: str) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    print(f"{stamp} relay {container}: {message}", file=sys.stderr, flush=True)
+
+
+def run_link(plan: LinkPlan, on_ready=None) -> str:
+    """One exec, carried until it ends; why it ended. on_ready() runs once the container end listens."""
+    engine = frames()
+    child = runner.start_stream(plan.argv())
+    assert child.stdin is not None and child.stdout is not None
+
+    def hello(message: dict) -> None:
+        say(plan.container, f"listening: {', '.join(str(name) for name in message.get('sockets', []))}")
+        if on_ready is not None:
+            on_ready()
+
+    link = engine.Link(child.stdout.fileno(), child.stdin.fileno(), opener=connect_to(dict(plan.targets)),
+                       on_hello=hello, log=lambda message: say(plan.container, message))
+    try:
+        reason = link.run()
+    finally:
+        for stream in (child.stdin, child.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            child.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - a stuck docker client: it goes
+            child.kill()
+            child.wait()
+    return f"{reason} (exec exit {child.returncode})"
+
+
+def container_run(container: str) -> tuple[str, str]:
+    """(state, start time): state is running, stopped, missing, or unknown (the engine did not answer)."""
+    done = runner.run(["docker", "inspect", "--format", "{{.State.Running}} {{.State.StartedAt}}", container],
+                      check=False)
+    if not done.ok:
+        return ("missing" if "no such" in done.stderr.lower() else "unknown"), ""
+    running, _, started = done.stdout.strip().partition(" ")
+    return ("running" if running == "true" else "stopped"), started
+
+
+def wait_for_change(container: str, timeout: float) -> None:
+    """Until the container starts or is removed (an engine event), or timeout passes."""
+    import select
+
+    watch = runner.start_stream(["docker", "events", "--since", f"{int(time.time()) - 2}",
+                                 "--filter", f"container={container}", "--filter", "event=start",
+                                 "--filter", "event=destroy", "--format", "{{.Action}}"], stdin=False)
+    assert watch.stdout is not None
+    began = time.monotonic()
+    try:
+        select.select([watch.stdout], [], [], timeout)
+        if watch.poll() is not None:  # no engine to watch (it is restarting): not a busy loop
+            time.sleep(max(0.0, min(timeout, 2.0) - (time.monotonic() - began)))
+    finally:
+        watch.kill()
+        watch.wait()
+
+
+def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None, on_new_run=None,
+                wait_timeout: float = 60.0) -> None:
+    """Run the link whenever its container runs, until stop is set or the container is gone; the
+    marker file exists while the container's end listens. on_new_run(start time) is called for
+    each run of the container after the first one seen (a restart this process did not make)."""
+    first_seen = None
+    pause = 0.0
+    while not stop.is_set():
+        state, started = container_run(plan.container)
+        if state == "missing" and first_seen is not None:
+            return  # the container was removed
+        if state != "running":
+            wait_for_change(plan.container, wait_timeout if state != "unknown" else 2.0)
+            continue
+        if first_seen is None:
+            first_seen = started
+        elif started != first_seen and on_new_run is not None:
+            first_seen = started
+            threading.Thread(target=on_new_run, args=(started,), daemon=True).start()
+        began = time.monotonic()
+        try:
+            reason = run_link(plan, (lambda: _touch(marker)) if marker else None)
+        finally:
+            if marker:
+                with contextlib.suppress(OSError):
+                    os.unlink(marker)
+        say(plan.container, f"link ended: {reason}")
+        pause = min(5.0, pause * 2 or 0.2) if time.monotonic() - began < _FAST_FAILURE else 0.0
+        if pause and stop.wait(pause):
+            return
+
+
+def _touch(path: str) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # a state file: 0600 whatever the umask
+
+
+def wait_ready(marker: str, timeout: float = 10.0) -> bool:
+    """Until the container's end of a link listens (its marker exists)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(marker):
+            return True
+        runner.pause(0.05)  # a Ctrl-C during a launch is acted on here too
+    return False
+
+
+def ready_marker(directory: os.PathLike, container: str) -> str:
+    return os.path.join(os.fspath(directory), f"link-{container}.ready")

@@ -1,0 +1,160 @@
+"""agents/engine.py: which engine the docker CLI talks to, and the one rule for host paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents import engine
+from agents.errors import AgentsError
+
+INSPECT = ["docker", "context", "inspect"]
+
+
+def inspected(name: str, host: str) -> str:
+    """`docker context inspect`'s output, trimmed to what we read."""
+    return json.dumps([{"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}])
+
+
+def test_docker_host_wins_without_asking_docker():
+    endpoint = engine.resolve({"DOCKER_HOST": "tcp://10.0.0.5:2376", "DOCKER_CONTEXT": "other"}, None)
+
+    assert endpoint == engine.Endpoint("tcp://10.0.0.5:2376", "default", from_env=True)
+    assert endpoint.local is False
+    assert endpoint.describe() == "tcp://10.0.0.5:2376 (remote, DOCKER_HOST)"
+
+
+def test_default_context_is_local_and_default():
+    endpoint = engine.resolve({}, inspected("default", "unix:///var/run/docker.sock"))
+
+    assert endpoint.local and endpoint.is_default
+    assert endpoint.describe() == "unix:///var/run/docker.sock (local)"
+    assert engine.remote_reason(endpoint) is None
+
+
+@pytest.mark.parametrize(("host", "local"), [
+    ("unix:///run/user/1000/docker.sock", True),
+    ("npipe:////./pipe/docker_engine", True),
+    ("ssh://builder@build-box", False),
+    ("tcp://127.0.0.1:2375", False),  # a port on loopback may be an engine in a container or a VM
+    ("fd://", False),
+])
+def test_only_sockets_of_this_machine_are_local(host, local):
+    assert engine.Endpoint(host).local is local
+
+
+def test_a_named_context_is_shown_with_its_name():
+    endpoint = engine.resolve({"DOCKER_CONTEXT": "build"}, inspected("build", "ssh://ci@build-box"))
+
+    assert endpoint.context == "build" and not endpoint.is_default
+    assert endpoint.describe() == "ssh://ci@build-box (remote, docker context build)"
+    assert engine.remote_reason(endpoint) == "the engine is remote (docker context build: ssh://ci@build-box)"
+
+
+def test_a_local_named_context_is_not_the_default_one():
+    endpoint = engine.resolve({}, inspected("rootless", "unix:///run/user/1000/docker.sock"))
+
+    assert endpoint.local and not endpoint.is_default
+    assert endpoint.describe() == "unix:///run/user/1000/docker.sock (local, docker context rootless)"
+
+
+@pytest.mark.parametrize("output", ["", "not json", "[]", json.dumps([{"Name": "x", "Endpoints": {}}])])
+def test_unreadable_inspect_output_is_an_unknown_endpoint(output):
+    endpoint = engine.resolve({"DOCKER_CONTEXT": "x"}, output)
+
+    assert endpoint.host == "" and endpoint.local is False
+    assert endpoint.describe().startswith("unknown (")
+    assert engine.remote_reason(endpoint).startswith("the engine's endpoint is unknown (")
+
+
+def test_current_asks_docker_once_per_environment(fp, monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONTEXT", "build")
+    fp.register(INSPECT, stdout=inspected("build", "tcp://10.0.0.5:2376"))
+
+    first, second = engine.current(), engine.current()
+
+    assert first == second == engine.Endpoint("tcp://10.0.0.5:2376", "build")
+    assert fp.call_count(INSPECT) == 1
+
+
+def test_the_default_context_is_known_without_asking_docker(fp, monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no config.json: the CLI's default context
+
+    assert engine.current() == engine.Endpoint("unix:///var/run/docker.sock", "default")
+    (tmp_path / "config.json").write_text('{"auths": {}}')
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path) + "/")  # (another cache key)
+    assert engine.current().is_default
+    assert list(fp.calls) == []
+
+
+def test_a_context_chosen_with_docker_context_use_is_asked_for(fp, monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    (tmp_path / "config.json").write_text('{"currentContext": "build"}')
+    fp.register(INSPECT, stdout=inspected("build", "ssh://build-box"))
+
+    assert engine.current() == engine.Endpoint("ssh://build-box", "build")
+    assert fp.call_count(INSPECT) == 1
+
+
+def test_current_with_docker_host_runs_nothing(fp, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "ssh://build-box")
+
+    assert engine.current() == engine.Endpoint("ssh://build-box", from_env=True)
+    assert list(fp.calls) == []
+
+
+def test_current_when_the_context_is_missing(fp, monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONTEXT", "gone")
+    fp.register(INSPECT, returncode=1, stderr='context "gone": context not found: ...\n')
+
+    endpoint = engine.current()
+
+    assert endpoint.host == "" and endpoint.context == "gone"
+    assert endpoint.error == 'context "gone": context not found: ...'
+
+
+@pytest.mark.parametrize(("argv", "paths"), [
+    (["docker", "run", "--mount", "type=bind,source=/run/x,target=/run/y,readonly", "img"], ["/run/x"]),
+    (["docker", "run", "--mount=type=bind,src=/a,dst=/b", "img"], ["/a"]),
+    (["docker", "run", "--volume", "/home/me:/w", "-v", "./here:/h", "img"], ["/home/me", "./here"]),
+    (["docker", "run", "--volume=~/x:/x", "img"], ["~/x"]),
+    (["docker", "run", "--volume", "NAME-workspace:/workspace", "--mount",
+      "type=volume,source=NAME-home,target=/home/agent", "--mount", "type=tmpfs,target=/tmp", "img"], []),
+])
+def test_host_mounts_finds_every_host_path(argv, paths):
+    assert engine.host_mounts(argv) == paths
+
+
+def test_refuse_host_mounts_on_a_remote_engine():
+    argv = ["docker", "create", "--mount", "type=bind,source=/run/ca/s,target=/run/coding-agents,readonly", "img"]
+
+    with pytest.raises(AgentsError) as caught:
+        engine.refuse_host_mounts(argv, engine.Endpoint("tcp://10.0.0.5:2376", from_env=True))
+
+    assert caught.value.message == ("cannot mount /run/ca/s of this machine into a container: the engine is remote "
+                                    "(DOCKER_HOST=tcp://10.0.0.5:2376) and sees none of this machine's files")
+    assert "docker context use default" in caught.value.hint
+
+
+def test_refuse_host_mounts_lets_a_local_engine_and_volumes_through():
+    local = engine.Endpoint("unix:///var/run/docker.sock")
+    remote = engine.Endpoint("ssh://build-box", from_env=True)
+
+    assert engine.refuse_host_mounts(["docker", "create", "--mount", "type=bind,source=/a,target=/b", "img"],
+                                     local) is None
+    assert engine.refuse_host_mounts(["docker", "create", "--volume", "NAME-home:/home/agent", "img"], remote) is None
+
+
+def test_helpers_keep_the_context_they_were_started_on():
+    from agents.session import daemons
+
+    assert daemons.engine_env(engine.Endpoint("ssh://build-box", "build")) == {"DOCKER_CONTEXT": "build"}
+    assert daemons.engine_env(engine.Endpoint("unix:///var/run/docker.sock")) == {"DOCKER_CONTEXT": "default"}
+    assert daemons.engine_env(engine.Endpoint("tcp://10.0.0.5:2376", from_env=True)) == {}  # inherited as is
