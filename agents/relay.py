@@ -173,9 +173,10 @@ def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None
             continue
         if first_seen is None:
             first_seen = started
-        elif started != first_seen and on_new_run is not None:
+        elif started != first_seen:
             first_seen = started
-            threading.Thread(target=on_new_run, args=(started,), daemon=True).start()
+            if on_new_run is not None:
+                threading.Thread(target=on_new_run, args=(started,), daemon=True).start()
         began = time.monotonic()
         try:
             reason = run_link(plan, (lambda: _touch(marker)) if marker else None)

@@ -268,11 +268,11 @@ def bridge_request(name: str, agent: catalog.Agent, repo: Path, found, config: C
         return settings, ()
     if host_ports:
         raise AgentsError(f"--allow-host-port needs the session's host-side relay, but {problem}",
-                          hint="install socat / use a local engine, or leave out --allow-host-port")
+                          hint="install socat, or leave out --allow-host-port")
     if found.signing is not None or found.ssh_agent:
         feature = "commit signing (commit.gpgsign is on)" if found.signing else "--ssh-agent"
         raise AgentsError(f"{feature} needs the session's host bridge, but {problem}",
-                          hint="install socat / use a local engine, or set [credentials] signing = false"
-                          if found.signing else "install socat / use a local engine, or leave out --ssh-agent")
+                          hint="install socat, or set [credentials] signing = false"
+                          if found.signing else "install socat, or leave out --ssh-agent")
     warning = f"warning: {problem}: refreshed logins and git credentials will not reach {name}"
     return dataclasses.replace(settings, login_files=(), credential_hosts=()), (warning,)

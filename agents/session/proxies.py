@@ -25,12 +25,15 @@ def start_proxy(proxy: planner.ProxyPlan, subnet_pool: str = network.DEFAULT_SUB
     """Networks, then squid; returns (once squid accepts connections) the egress gateway.
 
     stop (set by a launch that failed meanwhile, when this runs beside it) ends the wait early;
-    networks_ready is set once both networks exist (the agent's container may be started then)."""
+    networks_ready is set once the internal network exists (the agent's container, which is on it
+    alone, may be started then, while the egress network is made)."""
     import time
 
-    subnets = create_networks(proxy, subnet_pool)
-    if networks_ready is not None:
-        networks_ready.set()
+    def made(net: str) -> None:
+        if net == proxy.internal_network and networks_ready is not None:
+            networks_ready.set()
+
+    subnets = create_networks(proxy, subnet_pool, made)
     gateway = network.gateway_of(subnets[proxy.egress_network])
     runner.run(proxy.create_argv_for(gateway))
     runner.run(list(proxy.connect_argv))
@@ -137,8 +140,9 @@ def ensure_proxy(info: model.SessionInfo, subnet_pool: str = network.DEFAULT_SUB
     runner.run(list(proxy.start_argv))
 
 
-def create_networks(proxy: planner.ProxyPlan, subnet_pool: str) -> dict[str, str]:
+def create_networks(proxy: planner.ProxyPlan, subnet_pool: str, made=None) -> dict[str, str]:
     """Both session networks, each on the first free small subnet of the pool: {network: subnet}.
+    made(network) is called as each one exists.
 
     The gateway is given, not left to the engine: the host-port relay listens on it.
     """
@@ -151,6 +155,8 @@ def create_networks(proxy: planner.ProxyPlan, subnet_pool: str) -> dict[str, str
             if result.ok:
                 candidates.remove(subnet)
                 chosen[argv[-1]] = subnet
+                if made is not None:
+                    made(argv[-1])
                 break
             if "overlap" not in result.stderr.lower():
                 raise runner.CommandFailed(result)

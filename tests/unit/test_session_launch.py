@@ -585,7 +585,7 @@ def test_build_request_allow_host_port_needs_socat(engine, repo, fake_which):
 
     assert caught.value.message == ("--allow-host-port needs the session's host-side relay, but socat is not installed "
                                     "on this machine (apt-get install socat)")
-    assert caught.value.hint == "install socat / use a local engine, or leave out --allow-host-port"
+    assert caught.value.hint == "install socat, or leave out --allow-host-port"
 
 
 # --- build_request: branch-name clashes and limits ------------------------------------------
@@ -967,7 +967,7 @@ def test_launch_squid_call_sequence(engine, repo):
 
     steps = [call[:4] for call in engine.calls if call[0] == "docker" or call[:3] == collector_argv(name)[:3]]
     # The proxy comes up in a thread while the volumes are made, the agent's container starts (once
-    # the networks exist) and is filled: each of the two keeps its order. Claude's CLI waits for
+    # the internal network exists) and is filled: each of the two keeps its order. Claude's CLI waits for
     # its logins, which go in only after squid listens.
     proxy_steps = [
         ["docker", "network", "create", "--internal"], ["docker", "network", "create", "--label"],
@@ -992,7 +992,8 @@ def test_launch_squid_call_sequence(engine, repo):
         collector_argv(name)[:4],  # then the host-side log collector
         by_name_argv(name)[:4],  # the session as launched: by name, no listing
     ]
-    assert steps.index(proxy_steps[1]) < steps.index(["docker", "run", "--detach", "--name"])
+    # The agent is on the internal network alone: it starts once that one exists.
+    assert steps.index(proxy_steps[0]) < steps.index(["docker", "run", "--detach", "--name"])
     assert steps.index(proxy_steps[-1]) < steps.index(["docker", "exec", "-i", "--user"])
     agent_run = next(call for call in engine.calls if call[:3] == ["docker", "run", "--detach"])
     assert f"{name}-internal" == agent_run[agent_run.index("--network") + 1]

@@ -146,7 +146,7 @@ def test_build_bridge_signing_needs_the_bridge(repo, isolated_home, fake_which):
 
     assert caught.value.message == ("commit signing (commit.gpgsign is on) needs the session's host bridge, "
                                     "but socat is not installed on this machine (apt-get install socat)")
-    assert caught.value.hint == "install socat / use a local engine, or set [credentials] signing = false"
+    assert caught.value.hint == "install socat, or set [credentials] signing = false"
 
 
 def test_build_bridge_without_socat_drops_logins_and_credentials_with_a_warning(repo, isolated_home, fake_which,
