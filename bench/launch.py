@@ -46,9 +46,11 @@ PROMPT_TIMEOUT = 60.0
 
 
 class Prompt:
-    """Polls a container's tmux pane until it shows a shell prompt."""
+    """Polls a container's tmux pane until it shows a shell prompt (env: the engine to ask, e.g.
+    with DOCKER_HOST; default this process's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict | None = None) -> None:
+        self.env = env
         self.poll_times: list[float] = []
 
     def wait(self, name: str, user: str | None = None, launching: subprocess.Popen | None = None) -> None:
@@ -58,7 +60,7 @@ class Prompt:
             if launching is not None and launching.poll():
                 return  # launch-agent failed; the caller reports it
             started = time.perf_counter()
-            shown = run(argv, check=False)
+            shown = run(argv, check=False, env=self.env)
             self.poll_times.append(time.perf_counter() - started)
             if shown.returncode == 0 and "$" in shown.stdout:
                 return
