@@ -72,6 +72,8 @@ class BridgeSettings:
     # to this machine's 127.0.0.1:port
     host_ports: tuple[int, ...] = ()
     host_gateway: str = ""
+    # The entries of your setup carried in at each start (agents/host_setup.py); None: --no-host-setup
+    host_setup: tuple[str, ...] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -84,6 +86,8 @@ class BridgeSettings:
         data["credential_hosts"] = tuple(data.get("credential_hosts") or ())
         data["login_files"] = tuple(tuple(pair) for pair in data.get("login_files") or ())
         data["host_ports"] = tuple(int(port) for port in data.get("host_ports") or ())
+        if data.get("host_setup") is not None:
+            data["host_setup"] = tuple(data["host_setup"])
         known = {f.name for f in dataclasses.fields(cls)}
         data = {key: value for key, value in data.items() if key in known}
         return cls(signing=signing, **data)

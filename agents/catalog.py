@@ -95,6 +95,37 @@ class KeyApproval:
     rejected: str = ""  # the list next to it of keys once answered no (the key is taken out of it)
 
 
+@dataclass(frozen=True)
+class StateLayout:
+    """How one CLI folder (a tmpfs, since the login lives there) is split: its login stays on the
+    tmpfs; what else the CLI writes there is kept in the session's home volume (docs/agent-state.md).
+
+    kept entries are on the volume from their first write (a symlink into it is made before the CLI
+    starts; "name/" is a folder). Any other entry is moved there when the CLI ends and linked back
+    at the next start. Never kept: the login files, the files the launch writes at each start
+    (config_paths, first-run answers), and secret entries.
+    """
+
+    folder: str  # relative to the agent user's home, one of login_dirs
+    kept: tuple[str, ...] = ()
+    # Names in the folder that hold tokens beside the login files (e.g. MCP OAuth tokens).
+    secret: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostSetup:
+    """The user's own setup of a CLI that comes along, read only: instructions, custom commands,
+    agents and skills (files and folders under the CLI's folder), and the non-secret keys of its
+    settings file, merged under ours (what decides the boundary is ours)."""
+
+    # Relative to the home, under one of the agent's login_dirs; "name/" is a folder.
+    carry: tuple[str, ...] = ()
+    settings: str = ""  # the settings file (relative to the home; JSON), "" for none
+    # Its top-level keys that come along. Never one that runs a command (hooks, helpers, status
+    # lines, notify) or may hold a secret (env, MCP servers): they are simply not listed.
+    settings_keys: tuple[str, ...] = ()
+
+
 AUTONOMY_MODES = ("full", "ask")
 DEFAULT_AUTONOMY = "full"
 
@@ -151,6 +182,12 @@ class Agent:
     # Variables set when the CLI is pointed at the user's own endpoint (e.g. "talk to nothing else").
     endpoint_quiet: tuple[tuple[str, str], ...] = ()
     base: str | None = None  # a user's own agent: the built-in one it is made from
+    # What of the CLI's folder outlives the container (its transcripts, history), as data.
+    state: tuple[StateLayout, ...] = ()
+    # The user's setup that comes along from the host (read only; `--no-host-setup` turns it off).
+    host_setup: HostSetup = HostSetup()
+    # Put after the command by `--resume`: the CLI continues its last conversation.
+    resume_args: tuple[str, ...] = ()
 
     @property
     def executable(self) -> str:
@@ -221,6 +258,11 @@ AGENTS: tuple[Agent, ...] = (
         # which would break a GitHub login, so only with the user's own endpoint.
         endpoint_env=("COPILOT_PROVIDER_BASE_URL",),
         endpoint_quiet=(("COPILOT_OFFLINE", "true"),),
+        # config.json holds its tokens next to its settings: it stays on the tmpfs, re-made each start.
+        state=(StateLayout(".copilot", kept=("session-state/", "history-session-state/",
+                                             "command-history-state.json", "logs/")),),
+        host_setup=HostSetup(carry=(".copilot/copilot-instructions.md", ".copilot/agents/", ".copilot/skills/")),
+        resume_args=("--continue",),
     ),
     Agent(
         name="codex",
@@ -262,6 +304,13 @@ AGENTS: tuple[Agent, ...] = (
                                     keys=("model", "model_provider", "model_providers", "model_reasoning_effort"),
                                     host_moved_by=("CODEX_HOME", "config.toml"),
                                     url_keys=(("model_providers", "*", "base_url"),)),),
+        # Rollouts (transcripts) by date, the prompt history; its sqlite state files are swept in
+        # when it ends. .credentials.json holds MCP OAuth tokens when it has no keyring.
+        state=(StateLayout(".codex", kept=("sessions/", "archived_sessions/", "history.jsonl", "log/"),
+                           secret=(".credentials.json",)),),
+        # Its settings (model, provider) already come along as host_settings; `notify` runs a command.
+        host_setup=HostSetup(carry=(".codex/AGENTS.md", ".codex/prompts/", ".codex/skills/")),
+        resume_args=("resume", "--last"),
     ),
     Agent(
         name="claude",
@@ -307,6 +356,19 @@ AGENTS: tuple[Agent, ...] = (
         quiet=Told(env=(("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("DISABLE_TELEMETRY", "1"),
                         ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1"))),
         endpoint_env=("ANTHROPIC_BASE_URL",),
+        # Transcripts per project folder, its file checkpoints, todos and plans, the prompt history.
+        # backups/ holds copies of .claude.json (with the approved API keys' tails): never kept.
+        state=(StateLayout(".claude", kept=("projects/", "file-history/", "todos/", "plans/", "session-env/",
+                                            "shell-snapshots/", "history.jsonl"), secret=("backups",)),),
+        # settings.json: never hooks, apiKeyHelper, statusLine, env, awsAuthRefresh, otelHeadersHelper.
+        host_setup=HostSetup(carry=(".claude/CLAUDE.md", ".claude/commands/", ".claude/agents/", ".claude/skills/",
+                                    ".claude/output-styles/"),
+                             settings=".claude/settings.json",
+                             settings_keys=("model", "permissions", "outputStyle", "includeCoAuthoredBy",
+                                            "alwaysThinkingEnabled", "cleanupPeriodDays", "language", "theme")),
+        # Its picker: --continue quits ("No conversation found to continue") when the branch's
+        # conversations were all --prompt runs, which interactive Claude 2.1 does not list.
+        resume_args=("--resume",),
     ),
     Agent(
         name="gemini",
@@ -341,6 +403,12 @@ AGENTS: tuple[Agent, ...] = (
             "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False},
             "general": {"enableAutoUpdate": False, "enableAutoUpdateNotification": False}})),)),
         endpoint_env=("GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL"),
+        # Chats and logs per project under tmp/, checkpoints under history/, the project ids.
+        state=(StateLayout(".gemini", kept=("tmp/", "history/", "projects.json"),
+                           secret=("mcp-oauth-tokens.json", "a2a-oauth-tokens.json")),),
+        # (Its settings.json comes along whole already: it is one of its login files.)
+        host_setup=HostSetup(carry=(".gemini/GEMINI.md", ".gemini/commands/")),
+        resume_args=("--resume", "latest"),
     ),
     Agent(
         name="shell",

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 FILES = ":files"  # the answer that means "let the shell complete file names"
 # Commands whose NAME argument is a session.
-SESSION_COMMANDS = ("connect-agent", "remove-agent", "sync", "logs", "code", "inspect", "policy")
+SESSION_COMMANDS = ("connect-agent", "remove-agent", "sync", "stop", "start", "diff", "land", "logs", "code", "inspect",
+                    "policy")
 
 
 def public_commands(parser: argparse.ArgumentParser) -> list[str]:

@@ -40,6 +40,9 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "cpus": float,
         "docker_args": list,  # extra `docker run` arguments; ones that weaken isolation are refused
         "autonomy": str,  # full (default: no CLI permission prompts; the container is the boundary) | ask
+        "notify": list,  # a command run when a session starts waiting for you or finishes (docs/landing.md)
+        "bell": bool,  # ring the launching terminal's bell then
+        "state_size": str,  # how much agent state (transcripts, history) a session may keep before it warns
     },
     "mcp": {
         "enable": list,  # catalog servers to turn on: github, microsoft-docs, context7, playwright, serena
@@ -76,6 +79,9 @@ _EXAMPLES: dict[str, str] = {
     "cpus": "cpus = 2",
     "docker_args": 'docker_args = ["--shm-size", "1g"]',
     "autonomy": 'autonomy = "full"',
+    "notify": 'notify = ["notify-send", "coding-agents", "{session} is {event}"]',
+    "bell": "bell = true",
+    "state_size": 'state_size = "8g"',
     "enable": 'enable = ["github", "context7"]',
     "capability_hours": "capability_hours = 24",
     "logins": "logins = true",
@@ -114,6 +120,9 @@ class SessionsConfig:
     cpus: float | None = None
     docker_args: tuple[str, ...] = ()
     autonomy: str = DEFAULT_AUTONOMY
+    notify: tuple[str, ...] = ()
+    bell: bool = False
+    state_size: int = 8 * 1024**3  # bytes (agents/history.py)
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,8 @@ class Config:
     agents: tuple[Agent, ...] = ()  # the user's own [agents.NAME]
     # [agents.NAME] env, for built-in and own agents: (agent, ((KEY, value), ...))
     agent_env: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # [agents.NAME] carry: (agent, entries of its setup that come along), replacing the agent's own list
+    agent_carry: tuple[tuple[str, tuple[str, ...]], ...] = ()
     mcp: McpConfig = field(default_factory=McpConfig)
     mcp_servers: tuple = ()  # agents.mcp.servers.Server, from [mcp_servers.NAME]
 
@@ -162,6 +173,15 @@ class Config:
         for name in dict.fromkeys((agent.base or agent.name, agent.name)):
             found.update(dict(tables.get(name, ())))
         return found
+
+    def carry_for(self, agent: Agent) -> tuple[str, ...]:
+        """What of your setup comes along: [agents.NAME] carry (the agent's own, else its base
+        agent's), else the agents table's list."""
+        tables = dict(self.agent_carry)
+        for name in (agent.name, agent.base or agent.name):
+            if name in tables:
+                return tables[name]
+        return agent.host_setup.carry
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -199,7 +219,7 @@ def parse_config(text: str, path: Path) -> Config:
             f"config file {path} is not valid TOML: {error}",
             hint="fix the file, or move it aside to use defaults",
         ) from error
-    custom, agent_env = parse_agents(data.pop("agents", {}), path)
+    custom, agent_env, agent_carry = parse_agents(data.pop("agents", {}), path)
     servers = mcp_servers.parse_servers(data.pop("mcp_servers", {}), "user", f"config file {path}")
     for section, values in data.items():
         if section not in _SCHEMA:
@@ -229,10 +249,14 @@ def parse_config(text: str, path: Path) -> Config:
     sessions = dict(data.get("sessions", {}))
     if "docker_args" in sessions:
         sessions["docker_args"] = tuple(sessions["docker_args"])
+    if "notify" in sessions:
+        sessions["notify"] = tuple(sessions["notify"])
     if "cpus" in sessions:
         sessions["cpus"] = float(sessions["cpus"])
     if "memory" in sessions:
         sessions["memory"] = check_memory(sessions["memory"], f"config file {path}: [sessions] memory")
+    if "state_size" in sessions:
+        sessions["state_size"] = size_bytes(sessions["state_size"], f"config file {path}: [sessions] state_size")
     if "autonomy" in sessions and sessions["autonomy"] not in AUTONOMY_MODES:
         raise AgentsError(f"config file {path}: [sessions] autonomy = {sessions['autonomy']!r} is not a mode",
                           hint="choose " + " or ".join(repr(mode) for mode in AUTONOMY_MODES))
@@ -253,6 +277,7 @@ def parse_config(text: str, path: Path) -> Config:
         credentials=CredentialsConfig(**credentials),
         agents=custom,
         agent_env=agent_env,
+        agent_carry=agent_carry,
         mcp=McpConfig(
             enable=mcp_servers.parse_enable(data["mcp"]["enable"], f"config file {path}") if "enable" in data.get("mcp", {})
             else (),
@@ -328,6 +353,15 @@ def check_memory(text: str, where: str) -> str:
     return f"{size // _UNITS[unit]}{unit}"
 
 
+def size_bytes(text: str, where: str) -> int:
+    """A size such as 8g or 500m, in bytes (at least 1m)."""
+    match = _SIZE.fullmatch(text.strip())
+    size = float(match["number"]) * _UNITS[match["unit"].lower()] if match else -1.0
+    if not math.isfinite(size) or size < 1024**2 or size > 2**63 - 1:
+        raise AgentsError(f"{where} {text!r} is not a size from 1m up", hint="e.g. 8g or 500m (k, m, g or t)")
+    return int(size)
+
+
 def check_subnet_pool(text: str, where: str) -> str:
     """A private IPv4 range large enough for a few /28 session networks."""
     hint = "use a private IPv4 range of /27 or larger that nothing else on this machine uses, e.g. 10.213.0.0/16"
@@ -354,9 +388,9 @@ def check_url(text: str, where: str, example: str = "https://registry.npmjs.org"
     return text
 
 
-_AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str, "env": dict}
+_AGENT_KEYS = {"base": str, "command": list, "prompt_command": list, "title": str, "env": dict, "carry": list}
 # A built-in agent's table may only add variables (e.g. its model endpoint).
-_BUILTIN_AGENT_KEYS = ("env",)
+_BUILTIN_AGENT_KEYS = ("env", "carry")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -380,7 +414,7 @@ def parse_env_table(value: dict, where: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
+def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple, tuple]:
     """[agents.NAME] tables: the user's own agents (base required; command, prompt_command,
     title, env) and variables for built-in ones (env only)."""
     if not isinstance(tables, dict):
@@ -388,6 +422,7 @@ def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
                           hint='e.g. [agents.my-codex] on its own line, then base = "codex"')
     found = []
     env_tables = []
+    carry_tables = []
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise AgentsError(f"config file {path}: [agents.{name}] must be a table",
@@ -415,6 +450,13 @@ def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
                                   hint="give it a value, or leave the key out for the base agent's")
         if "env" in table:
             env_tables.append((name, parse_env_table(table["env"], f"config file {path}: [agents.{name}] env")))
+        if "carry" in table:
+            from agents import host_setup
+
+            row = find_agent(name) or find_agent(str(table.get("base", "")))
+            if row is not None:
+                carry_tables.append((name, host_setup.check_entries(row, tuple(table["carry"]),
+                                                                      f"config file {path}: [agents.{name}] carry")))
         if builtin:
             continue
         if "base" not in table:
@@ -433,4 +475,4 @@ def parse_agents(tables: object, path: Path) -> tuple[tuple[Agent, ...], tuple]:
             ))
         except AgentsError as error:
             raise AgentsError(f"config file {path}: {error.message}", hint=error.hint) from error
-    return tuple(found), tuple(env_tables)
+    return tuple(found), tuple(env_tables), tuple(carry_tables)

@@ -119,9 +119,9 @@ def checked_out_branches(repo: Path) -> set[str]:
     return {line[len(prefix) :] for line in result.stdout.splitlines() if line.startswith(prefix)}
 
 
-def update_ref(repo: Path, ref: str, new: str, old: str | None) -> bool:
+def update_ref(repo: Path, ref: str, new: str, old: str | None, message: str = "coding-agents sync") -> bool:
     """Compare-and-swap a ref: old=None means "must not exist yet". False when someone moved it."""
-    result = git(repo, "update-ref", "-m", "coding-agents sync", ref, new, old or "0" * 40, check=False)
+    result = git(repo, "update-ref", "-m", message, ref, new, old or "0" * 40, check=False)
     return result.ok
 
 

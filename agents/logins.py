@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, files, paths, runner, toml_text
+from agents import bridges, files, host_setup, paths, runner, toml_text
 from agents.catalog import DEFAULT_AUTONOMY, Account, Agent, FirstRun, LoginFile
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
@@ -190,11 +190,12 @@ def apply_host_settings(existing: bytes | None, file_format: str, chosen: dict) 
 
 def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str],
                 rendered: render.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
-                endpoints: Endpoints | None = None) -> dict:
+                endpoints: Endpoints | None = None, carried: host_setup.Carried | None = None) -> dict:
     """What logins-receive writes: files (with the host's mtimes), login variables, files to watch.
 
-    Files are layered: the host's logins, the host's provider settings, first-run answers, what
-    the autonomy mode tells the CLI (ours win), then the MCP servers.
+    Files are layered: the host's logins, your carried setup (agents/host_setup.py), the host's
+    provider settings, first-run answers, what the autonomy mode tells the CLI (ours win), then
+    the MCP servers.
     """
     files: dict[str, dict] = {}
     for item in host_logins:
@@ -210,6 +211,11 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
         existing = base64.b64decode(current["data"]) if current else None
         files[container] = {"path": container_path(container), "data": base64.b64encode(change(existing)).decode()}
 
+    for container, data, mtime_ns in (carried.files if carried else ()):
+        files.setdefault(container, {"path": container_path(container), "data": base64.b64encode(data).decode(),
+                                     "mtime_ns": mtime_ns})
+    for container, chosen in (carried.settings if carried else ()):
+        layer(container, lambda existing, c=chosen: apply_host_settings(existing, "json", c))
     endpoints = endpoints or Endpoints()
     for container, file_format, chosen in endpoints.settings:
         layer(container, lambda existing, f=file_format, c=chosen: apply_host_settings(existing, f, c))
@@ -249,12 +255,15 @@ def returned_files(agent: Agent, home: Path, environ: dict[str, str]) -> tuple[t
 
 def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, str] | None = None,
             rendered: render.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
-            endpoints: Endpoints | None = None) -> str:
-    """Stream the bundle into the running container; returns a one-line summary for the user."""
+            endpoints: Endpoints | None = None, carry: tuple[str, ...] | None = None) -> str:
+    """Stream the bundle into the running container; returns a one-line summary for the user.
+    carry: the entries of your setup that come along (None: --no-host-setup)."""
     environ = dict(os.environ if environ is None else environ)
     home = Path(environ.get("HOME") or Path.home())
     host_logins = read_host_logins(agent, home, environ) if use_host_logins else []
-    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered, autonomy, endpoints)
+    carried = host_setup.read(agent, carry, home, environ) if carry is not None else None
+    bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered, autonomy, endpoints,
+                         carried)
     result = runner.run(
         naming.agent_exec(name, "ca-stub", "logins-receive", stdin=True),
         input=json.dumps(bundle), check=False, timeout=60,
@@ -262,7 +271,11 @@ def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, s
     if not result.ok:
         raise AgentsError(f"could not hand the logins to {name}: {runner.last_line(result.stderr)}",
                           hint=f"see `coding-agents logs {name}`")
-    return summary(agent, host_logins, bundle, use_host_logins)
+    line = summary(agent, host_logins, bundle, use_host_logins)
+    if carried and (carried.files or carried.settings):
+        line += ("; " if line else "") + f"your setup: {len(carried.files)} file(s)" + (
+            " and settings" if carried.settings else "") + (f" ({len(carried.skipped)} left out)" if carried.skipped else "")
+    return line
 
 
 def summary(agent: Agent, host_logins: list[HostLogin], bundle: dict, use_host_logins: bool) -> str:
@@ -414,7 +427,63 @@ def accept_returned(settings: bridges.BridgeSettings, request: dict, now_ns: int
         if stat is not None and stat.st_mtime_ns >= mtime_ns:
             return _decide(settings, event, "kept the host's copy: it is as new or newer")
         files.write_private(target, new_data, mtime_ns)
-    return _decide(settings, event, "saved" if stat is not None else "saved (new login)", host=host)
+        decision = _decide(settings, event, "saved" if stat is not None else "saved (new login)", host=host)
+        # Still under the lock: a later refresh is handed on only after this one.
+        fan_out(settings, host, rule, new_data, returned, mtime_ns)
+    return decision
+
+
+# How long one other session may take to take a refreshed login (a docker exec each, side by side).
+FAN_OUT_TIMEOUT = 30.0
+
+
+def sharing_sessions(settings: bridges.BridgeSettings, host: str) -> list[tuple[str, str]]:
+    """(session, container path) of every other session on this machine with the same host login file."""
+    try:
+        names = sorted(entry.name for entry in paths.bridges_dir().iterdir() if entry.is_dir())
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name == settings.session:
+            continue
+        try:
+            other = bridges.find_settings(name)
+        except (AgentsError, ValueError, TypeError):
+            continue
+        if other is not None and other.host_logins:
+            found += [(name, container) for container, host_path in other.login_files if host_path == host]
+    return found
+
+
+def refresh_request(container: str, rule: LoginFile | None, data: bytes, returned: dict | None, mtime_ns: int) -> dict:
+    """What another session's stub takes (logins-refresh): the whole file, or only the login keys of a
+    file that also holds that session's own settings (Copilot's)."""
+    if rule is not None and rule.returned_keys and returned is not None:
+        return {"path": container, "keys": {key: returned[key] for key in rule.returned_keys if key in returned},
+                "mtime_ns": mtime_ns}
+    return {"path": container, "data": base64.b64encode(data).decode(), "mtime_ns": mtime_ns}
+
+
+def fan_out(settings: bridges.BridgeSettings, host: str, rule: LoginFile | None, data: bytes, returned: dict | None,
+            mtime_ns: int) -> None:
+    """One login for many agents: the refreshed login, just saved to the host, also goes to every other
+    running session that uses the same host file, so none keeps a refresh token the provider has
+    rotated away (Codex's are single-use). A stopped session gets it from the host when it starts."""
+    targets = sharing_sessions(settings, host)
+    if not targets:
+        return
+    calls = [(name, container, runner.in_background(
+        runner.run, naming.agent_exec(name, "ca-stub", "logins-refresh", stdin=True),
+        input=json.dumps(refresh_request(container, rule, data, returned, mtime_ns)), check=False,
+        timeout=FAN_OUT_TIMEOUT)) for name, container in targets]
+    for name, container, result in calls:
+        try:
+            done = result()
+            answer = runner.last_line(done.stdout) if done.ok else f"not taken: {runner.last_line(done.stderr)}"
+        except AgentsError as error:
+            answer = f"not taken: {error.message}"
+        bridges.audit(settings.session, kind="login-shared", file=container, to=name, decision=answer)
 
 
 def _decide(settings: bridges.BridgeSettings, event: dict, decision: str, **extra: str) -> str:

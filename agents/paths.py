@@ -86,6 +86,11 @@ def broker_state_dir() -> Path:
     return state_dir() / "broker"
 
 
+def history_dir() -> Path:
+    """history: REPO-KEY/BRANCH.tar.gz, the agent state a removed session left, for --resume."""
+    return data_dir() / "history"
+
+
 def logins_lock() -> Path:
     """Held while refreshed logins replace the host's files."""
     return state_dir() / "logins.lock"

@@ -59,6 +59,9 @@ def _in_workspace(info: model.SessionInfo, *command: str, state: str | None = No
     return runner.run(argv, check=False)
 
 
+in_workspace = _in_workspace  # for diff: git in the workspace, wherever it is
+
+
 def health(info: model.SessionInfo, state: str | None = None) -> dict:
     """A fresh {"tip", "ahead", "dirty", "elsewhere"} report for the session branch (the agent's
     word: unsynced_commits decides from it what the host lacks). state: as _in_workspace."""
@@ -89,17 +92,19 @@ def autocommit(info: model.SessionInfo) -> bool:
     return result.ok and result.stdout.strip() == "committed"
 
 
-def fetch_tip(info: model.SessionInfo) -> str | None:
-    """Fetch the agent branch into refs/coding-agents/sessions/<name>; return its commit."""
+def fetch_tip(info: model.SessionInfo, tracking: str | None = None, update_shallow: bool = False) -> str | None:
+    """Fetch the agent branch into refs/coding-agents/sessions/<name> (or tracking); return its commit.
+    update_shallow: take the workspace's shallow root too (a repository that only borrows the host's
+    objects, as land's scratch one, refuses the ref otherwise)."""
     from agents.session import planner
 
     running = session_state(info.name) == "running"
     url = planner.upload_pack_url(info.name, running, info.workspace_volume, info.image)
-    tracking = git.SESSION_REF_PREFIX + info.name
+    tracking = tracking or git.SESSION_REF_PREFIX + info.name
     result = runner.run(
         [
             "git", "-C", str(info.repo), "-c", "protocol.ext.allow=always",
-            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", url,
+            "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", *(["--update-shallow"] if update_shallow else []), url,
             f"+refs/heads/{info.branch}:{tracking}",
         ],
         check=False,

@@ -69,6 +69,16 @@ def add_session_options(parser: argparse.ArgumentParser) -> None:
         help="pass the engine's GPUs through to the agent (docker --gpus all); refused when the engine "
         "has no GPU runtime (NVIDIA Container Toolkit)",
     )
+    parser.add_argument(
+        "--no-host-setup", action="store_true",
+        help="do not bring your agent setup (CLAUDE.md/AGENTS.md/GEMINI.md, custom commands, agents, skills, "
+        "non-secret settings; [agents.NAME] carry) into the session",
+    )
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="start from the history (transcripts) the branch's last session left when it was removed, or that "
+        "`coding-agents history import` brought; the CLI continues its last conversation",
+    )
     add_dry_run(parser, "the launch")
     parser.add_argument(
         "-y", "--yes", action="store_true",
@@ -133,6 +143,8 @@ def launch_options(args: argparse.Namespace, mode: str):
         autonomy=args.autonomy,
         host_ports=tuple(args.allow_host_port),
         gpu=args.gpu,
+        resume=args.resume,
+        host_setup=not args.no_host_setup,
     )
 
 

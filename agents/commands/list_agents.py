@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "list agent sessions: name, agent, repo, branch, state, network, age, unsynced commits"
+HELP = "list agent sessions: name, agent, repo, branch, state, activity, network, age, unsynced commits"
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -18,10 +18,12 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     from agents import engine
     from agents.output import print_json, print_table
-    from agents.session import query
+    from agents.session import activity, query
 
     infos = query.listed_with_reports(include_stopped=args.all)
     rows = query.session_rows(infos)
+    doing = activity.activities(infos)  # what each agent's own screen says it is doing
+    rows = [{**row, "activity": doing.get(row["name"])} for row in rows]
     if args.json:
         print_json(json_rows(infos, rows))
         return 0
@@ -31,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no agent sessions" + ("" if args.all else " running (--all shows stopped ones)"))
     else:
-        print_table(rows, ["name", "agent", "branch", "state", "network", "age", "unsynced", "denied", "repo"])
+        print_table(rows, ["name", "agent", "branch", "state", "activity", "network", "age", "unsynced", "denied",
+                            "repo"])
     return 0
 
 

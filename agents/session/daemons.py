@@ -53,6 +53,21 @@ def collect_while_alive(name: str, interval: float = 2.0) -> int:
         time.sleep(interval)
 
 
+def spawn_watcher(name: str) -> int:
+    """A detached host process that runs [sessions] notify (and rings the bell of the terminal
+    that launched, if it is one) when the session starts waiting for you or finishes."""
+    tty = ""
+    for stream in (sys.stderr, sys.stdout, sys.stdin):
+        try:
+            if stream.isatty():
+                tty = os.ttyname(stream.fileno())
+                break
+        except (OSError, ValueError):
+            continue
+    os.environ["CODING_AGENTS_BELL_TTY"] = tty  # the helper inherits this command's environment
+    return spawn_internal("_watch", name)
+
+
 def spawn_collector(name: str) -> int:
     """A detached host process that copies the proxy's decisions to the host log while the session lives."""
     return spawn_internal("_collect", name)

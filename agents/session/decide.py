@@ -139,6 +139,12 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
             f"--include-uncommitted needs the session to start from HEAD, but {branch} already exists",
             hint="commit your changes, or use a new --branch",
         )
+    if options.resume and not agent.state:
+        raise UsageError(f"--resume: {agent.title} keeps no history to resume", hint="leave out --resume")
+    if options.resume and facts.resume_archive is None:
+        raise AgentsError(f"--resume: this repository has no history of {branch} to start from",
+                          hint="a session's history is kept when remove-agent removes it, or comes from "
+                          "`coding-agents history import FILE`; leave out --resume to start afresh")
     endpoint_plan = facts.endpoints
     mcp_plan = mcp_request(facts.mcp, facts.mcp_refusal, facts.secret_names, facts.broker_problem)
     policy = None
@@ -158,6 +164,7 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         mcp_rendered=dataclasses.asdict(mcp_plan.rendered) if mcp_plan.rendered else None,
         mcp_sidecar=servers.sidecar_spec(mcp_plan.servers) or None,
         mcp_hours=config.mcp.capability_hours,
+        host_setup=config.carry_for(agent) if options.host_setup else None,
     )
     return planner.SessionRequest(
         agent=agent,
@@ -186,6 +193,8 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         endpoints=endpoint_plan,
         gpu=options.gpu,
         warnings=(*port_warnings, *warnings),
+        state_size=config.sessions.state_size,
+        resume=facts.resume_archive if options.resume else None,
     )
 
 

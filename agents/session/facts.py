@@ -61,6 +61,7 @@ class LaunchFacts:
     gpu_runtime: str | None = None  # with --gpu: how the engine passes GPUs through (None: it cannot)
     engine_remote: str | None = None  # why the engine is not on this machine (None: it is)
     image_ids: tuple[tuple[str, str | None], ...] = ()  # (ref, id) of the images it would use; None: missing
+    resume_archive: str | None = None  # with --resume: the branch's kept history, if the host has one
 
 
 def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path], list[model.SessionInfo]]) -> LaunchFacts:
@@ -99,7 +100,15 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
         engine_remote=engine_remote(),
         image_ids=tuple(image_ids().items()),
+        resume_archive=kept_history(repo.root, branch) if options.resume else None,
     )
+
+
+def kept_history(repo: Path, branch: str) -> str | None:
+    from agents import history
+
+    found = history.kept_path(repo, branch)
+    return str(found) if found.is_file() else None
 
 
 def session_images(agent: catalog.Agent, network_mode: str) -> tuple[str, ...]:

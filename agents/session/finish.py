@@ -80,10 +80,26 @@ def remove(
     if agent is not None and agent.login_files and info.running:
         # A last copy-back of refreshed logins: `docker rm --force` gives the stub no time.
         runner.run(naming.agent_exec(info.name, "ca-stub", "logins-push"), check=False, timeout=60)
+    if agent is not None:
+        keep_history(info, agent)
     settings = bridges.find_settings(info.name)
     tear_down(info.name, container=True, volumes=(info.workspace_volume, info.home_volume),
               proxy=True, sidecar=settings is not None and bool(settings.mcp_sidecar))
     say(f"==> removed {info.name}")
+
+
+def keep_history(info: model.SessionInfo, agent) -> None:
+    """The agent's history, kept on the host for `launch-agent --resume` (a failure only warns:
+    the work is safe by now, and the history is the CLI's, not the branch's)."""
+    from agents import history
+
+    try:
+        kept = history.keep(info, agent)
+    except AgentsError as error:
+        say(f"==> warning: the history of {info.name} is not kept: {error.message}")
+        return
+    if kept is not None:
+        say(f"==> kept its history ({len(kept.files)} file(s)) for `--branch {info.branch} --resume`: {kept.path}")
 
 
 def tear_down(name: str, container: bool, volumes: tuple[str, ...] | list[str], proxy: bool, sidecar: bool) -> None:

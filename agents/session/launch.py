@@ -148,9 +148,11 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         sidecar = planner.sidecar_argv(request) if request.mcp_sidecar \
             else None
         services.start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints,
-                               helpers=undo.helpers)
+                               helpers=undo.helpers, history_archive=request.resume)
         if plan.proxy:
             undo.helpers.append(daemons.spawn_collector(plan.name))
+        if config.sessions.notify or config.sessions.bell:  # tells you when it waits or ends (docs/landing.md)
+            undo.helpers.append(daemons.spawn_watcher(plan.name))
         return query.get_session(plan.name), undo
     except BaseException as error:
         if proxy_started is not None:  # the rollback waits for the proxy's start: it removes what that made

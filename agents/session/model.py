@@ -53,6 +53,7 @@ class SessionInfo:
     tip: str | None = None  # from the last health report
     ahead: int | None = None
     dirty: bool | None = None
+    screen: str | None = None  # from the last health report: "LAST DEAD NOW" of the agent's tmux window
 
     @property
     def running(self) -> bool:
@@ -147,7 +148,14 @@ def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
         tip=health.get("tip"),
         ahead=health.get("ahead"),
         dirty=health.get("dirty"),
+        screen=screen_of(health),
     )
+
+
+def screen_of(report: dict[str, Any]) -> str | None:
+    """A health report's "screen" (see land.activity), when it is one."""
+    screen = report.get("screen")
+    return screen if isinstance(screen, str) else None
 
 
 def session_from_volume(volume: dict[str, Any]) -> SessionInfo | None:

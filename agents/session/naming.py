@@ -47,6 +47,10 @@ WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
 WAIT_WORKSPACE_VAR = "CODING_AGENTS_WAIT_WORKSPACE"
 HOME = "/home/agent"
 TMUX_SESSION = "agent"
+# What a CLI keeps beside its login (transcripts, history) lives here, on the home volume
+# (agents/history.py); the stub reads the layout from this variable.
+STATE_STORE = HOME + "/.coding-agents-state"
+STATE_VAR = "CODING_AGENTS_STATE"
 AGENT_UID = 1000  # the image's "agent" user (images/base/Dockerfile); the stub runs everything as it
 # The relay's own uid inside containers (no user of the image has it): its socket folders belong
 # to it, so the agent's user can neither replace a socket there nor signal or trace the relay.

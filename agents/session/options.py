@@ -26,3 +26,5 @@ class LaunchOptions:
     autonomy: str | None = None  # full | ask; None: [sessions] autonomy
     host_ports: tuple[str, ...] = ()  # --allow-host-port, as typed
     gpu: bool = False  # --gpu: the engine's GPUs, passed through
+    host_setup: bool = True  # your CLI setup (instructions, commands, settings) comes along; --no-host-setup
+    resume: bool = False  # --resume: start from the history the branch's last session left

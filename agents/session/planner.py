@@ -11,6 +11,7 @@ from pathlib import Path
 from agents import (
     bridges,
     hardening,
+    history,
     logins,
     netmodes,
     network,
@@ -52,6 +53,8 @@ class SessionRequest:
     endpoints: Endpoints | None = None  # variables and provider settings, delivered with the logins
     gpu: bool = False  # --gpus all (the engine was seen to have a GPU runtime)
     warnings: tuple[str, ...] = ()  # said before the launch goes ahead (e.g. no bridge: no login copy-back)
+    state_size: int = history.DEFAULT_STATE_SIZE  # [sessions] state_size: when the agent's state warns
+    resume: str | None = None  # the history archive the CLI starts from (--resume)
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -220,7 +223,9 @@ def agent_command(request: SessionRequest) -> list[str]:
     """The CLI's command line, with what its autonomy mode tells it after the program."""
     agent = request.agent
     if request.prompt is None:
-        return agent.with_told(agent.command, request.autonomy)
+        # --resume: the CLI continues its last conversation (its history arrives before it starts).
+        resumed = list(agent.resume_args) if request.resume and agent.command[0] == agent.executable else []
+        return agent.with_told(agent.command, request.autonomy) + resumed
     command = agent.with_told(agent.prompt_command, request.autonomy)
     return [part.replace("{prompt}", request.prompt) for part in command]
 
@@ -275,6 +280,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
           for arg in ("--env", f"{key}={value}")],
         "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
         *logins.tmpfs_args(request.agent),
+        *history.state_env(request.agent, request.state_size),
         *(["--env", "CODING_AGENTS_WAIT_LOGINS=1"] if wants_logins(request.agent, request.endpoints) else []),
         *(bridges.container_args(request.bridge) if request.bridge else []),
         *hardening.check_extra_docker_args(request.extra_docker_args),

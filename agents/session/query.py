@@ -283,7 +283,8 @@ def listed_with_reports(include_stopped: bool) -> list[model.SessionInfo]:
         keep = ({reports.container_key(info.container_id) if info.container_id else reports.volume_key(info.workspace_volume)
                  for info in infos} if include_stopped else None)
         reports.save(updates, keep=keep)
-    return [dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"), dirty=report.get("dirty"))
+    return [dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"), dirty=report.get("dirty"),
+                                screen=model.screen_of(report))
             if (report := found.get(info.name)) is not None else info for info in infos]
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from agents import (
     bridges,
@@ -90,12 +91,17 @@ def restart_endpoints(agent: catalog.Agent) -> endpoints.Endpoints | None:
 def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.BridgeSettings | None,
                            sidecar_argv: list[str] | None = None, autonomy: str = catalog.DEFAULT_AUTONOMY,
                            endpoint_plan: endpoints.Endpoints | None = None, helpers: list[int] | None = None,
-                           sidecar: bool = True) -> None:
+                           sidecar: bool = True, history_archive: str | None = None) -> None:
     """After the container starts: the host bridge and its relay link, the logins (with the
     endpoint variables, the MCP config and what the autonomy mode tells the CLI) the stub waits
     for, then the MCP sidecar with fresh capabilities. The pid of a bridge started here is added
-    to helpers."""
-    from agents import logins
+    to helpers. A history archive (--resume) goes in first: the stub links the CLI's state once
+    the logins are there."""
+    from agents import history, logins
+
+    if history_archive:
+        count = history.deliver(name, Path(history_archive))
+        say(f"==> history: {count} file(s) of the branch's last session, from {history_archive}")
 
     if bridges.needs_helper(bridge):
         if not bridges.running(name):
@@ -108,7 +114,8 @@ def start_session_services(name: str, agent: catalog.Agent, bridge: bridges.Brid
     if planner.wants_logins(agent, endpoint_plan):
         use_host = bridge.host_logins if bridge is not None else False
         rendered = render.Rendered(**bridge.mcp_rendered) if bridge is not None and bridge.mcp_rendered else None
-        line = logins.deliver(name, agent, use_host, rendered=rendered, autonomy=autonomy, endpoints=endpoint_plan)
+        line = logins.deliver(name, agent, use_host, rendered=rendered, autonomy=autonomy, endpoints=endpoint_plan,
+                              carry=bridge.host_setup if bridge is not None else None)
         if line:
             say(f"==> {line}")
     if sidecar and bridge is not None and bridge.mcp_sidecar:

@@ -7,7 +7,7 @@
 # and session names) from `coding-agents _complete`, which reads the real parser.
 # Set CODING_AGENTS to use another binary, as the shims do.
 
-_coding_agents_commands="run-agent launch-agent connect-agent list-agents remove-agent sync logs policy code inspect mcp secrets images doctor verify-prerequisites"
+_coding_agents_commands="run-agent launch-agent connect-agent list-agents remove-agent sync stop start diff land prune history logs policy code inspect mcp secrets images doctor verify-prerequisites"
 
 _coding_agents() {
     local cur=${COMP_WORDS[COMP_CWORD]}

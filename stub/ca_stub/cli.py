@@ -11,6 +11,9 @@ Subcommands:
   versions   print a JSON object of the agent CLIs installed here and their versions
   logins-receive   read the host's login bundle (JSON) on stdin, write it, mark logins ready
   logins-push      send changed login files back to the host (over the session's bridge)
+  logins-refresh   take a login another session refreshed (JSON on stdin, from the host)
+  state-save       copy the agent's state still only on its tmpfs into the home volume
+  state-receive    read a history archive (tar.gz) on stdin into the agent's state
   git-credential ACTION   git credential helper: asks the host (read only: get)
   relay DIR NAME...   listen on DIR/NAME and carry each connection to the host as frames on
                    stdout/stdin (the host runs it with `docker exec -i`; see relay.py)
@@ -23,7 +26,7 @@ requests go to the host's signer; the private key never enters the container.
 import os
 import sys
 
-from ca_stub import bridges, logins, relay, session, sidecar, versions, workspace
+from ca_stub import bridges, logins, relay, session, sidecar, state, versions, workspace
 
 
 def main(argv):
@@ -36,6 +39,12 @@ def main(argv):
         return logins.logins_receive()
     if argv[:1] == ["logins-push"]:
         return logins.logins_push()
+    if argv[:1] == ["logins-refresh"]:
+        return logins.logins_refresh()
+    if argv[:1] == ["state-save"]:
+        return state.state_save()
+    if argv[:1] == ["state-receive"]:
+        return state.state_receive()
     if argv[:1] == ["git-credential"] and len(argv) == 2:
         return bridges.git_credential(argv[1])
     if argv[:1] == ["relay"] and len(argv) >= 3:

@@ -94,6 +94,7 @@ def logins_push(quiet=False):
             known = json.load(watch_file)
     except (OSError, ValueError):
         return 0
+    loaded = dict(known)
     changed = {path: fingerprint(path) for path in known if fingerprint(path) not in (None, known[path])}
     if not changed:
         return 0
@@ -126,5 +127,66 @@ def logins_push(quiet=False):
         # changes again (a refused login, e.g. another account's, is not sent every two seconds).
         if not answer.startswith("refused: not a JSON object"):
             known[path] = mark
+    # A login another session refreshed may have arrived meanwhile (logins-refresh wrote the file and
+    # its mark): that mark stands, or the shared copy would be sent back as a change of ours.
+    try:
+        with open(paths.LOGINS_WATCH) as watch_file:
+            now = json.load(watch_file)
+    except (OSError, ValueError):
+        now = {}
+    for path in changed:
+        if path in now and now[path] != loaded.get(path):
+            known[path] = now[path]
     common.write_private(paths.LOGINS_WATCH, json.dumps(known).encode())
     return 1 if failed else 0
+
+
+def _json_with_header(data):
+    """A login file's leading // comment lines (Copilot's) and the JSON object after them."""
+    lines = data.decode("utf-8", "replace").splitlines(keepends=True)
+    at = 0
+    while at < len(lines) and (not lines[at].strip() or lines[at].lstrip().startswith("//")):
+        at += 1
+    try:
+        found = json.loads("".join(lines[at:]) or "{}")
+    except ValueError:
+        found = None
+    return "".join(lines[:at]), found if isinstance(found, dict) else None
+
+
+def logins_refresh():
+    """`ca-stub logins-refresh`: another session refreshed the login this one shares; the host hands
+    it on (JSON on stdin). Only a watched login file is written, and never over a newer copy here."""
+    request = json.load(sys.stdin)
+    path = request.get("path", "")
+    try:
+        with open(paths.LOGINS_WATCH) as watch_file:
+            known = json.load(watch_file)
+    except (OSError, ValueError):
+        known = {}
+    if path not in known or not allowed_login_path(path):
+        print(f"refused: {path} is not a login file of this session")
+        return 1
+    mtime_ns = int(request.get("mtime_ns") or 0)
+    here = fingerprint(path)
+    if here is not None and here[0] > mtime_ns:
+        print("kept: the copy here is newer")
+        return 0
+    if "keys" in request:
+        try:
+            with open(path, "rb") as current:
+                header, document = _json_with_header(current.read())
+        except OSError:
+            header, document = "", {}
+        if document is None:
+            print("refused: the file here is not a JSON object")
+            return 1
+        document.update(request["keys"])
+        data = (header + json.dumps(document, indent=2) + "\n").encode()
+    else:
+        data = base64.b64decode(request.get("data", ""))
+    common.write_private(path, data, mtime_ns or None)
+    known[path] = fingerprint(path)  # not sent back: it came from the host
+    common.write_private(paths.LOGINS_WATCH, json.dumps(known).encode())
+    print("refreshed")
+    return 0

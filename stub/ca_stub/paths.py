@@ -45,6 +45,8 @@ BASE_VAR = "CODING_AGENTS_BASE"
 WAIT_LOGINS_VAR = "CODING_AGENTS_WAIT_LOGINS"
 WAIT_WORKSPACE_VAR = "CODING_AGENTS_WAIT_WORKSPACE"
 AUTO_COMMIT_VAR = "CODING_AGENTS_AUTO_COMMIT"
+# The agent's state layout (JSON; agents/history.py: layout_spec): what of its folder is kept, where.
+STATE_VAR = "CODING_AGENTS_STATE"
 
 
 def mcp_socket(server):

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from ca_stub import logins, paths, workspace
+from ca_stub import logins, paths, state, workspace
 
 # The wrapper shell around the agent's CLI: it loads the login variables, and writes down how
 # the CLI ended (tmux 3.3 often cannot tell).
@@ -68,7 +68,14 @@ def run_session(mode, command):
     workspace.wait_until_filled(stopping)
     if os.environ.get(paths.WAIT_LOGINS_VAR) == "1":
         logins.wait_for_logins(stopping)
+    layout = state.load_spec()
+    if layout is not None:  # after the logins: a history for --resume arrives before them
+        try:
+            state.link(layout)
+        except OSError as error:  # the CLI still starts; its state then lasts until the container stops
+            print(f"ca-stub: could not link the agent's state: {error}", file=sys.stderr, flush=True)
     watcher = logins.LoginWatcher()
+    sizes = state.SizeWatcher(layout) if layout is not None else None
     code = 0
     if mode == "prompt":
         child = subprocess.Popen(command, cwd=paths.WORKSPACE, env={**os.environ, **logins.read_login_env()})
@@ -77,6 +84,8 @@ def run_session(mode, command):
                 child.terminate()
                 break
             watcher.poll()
+            if sizes:
+                sizes.poll()
             time.sleep(0.2)
         code = child.wait()
     else:
@@ -100,6 +109,8 @@ def run_session(mode, command):
             if status is not None or stopping["flag"]:
                 break
             watcher.poll()
+            if sizes:
+                sizes.poll()
             time.sleep(0.3)
         if status is not None:
             # The agent ended: keep its last screen in the container log, then end the session.
@@ -108,6 +119,8 @@ def run_session(mode, command):
             code = status
         tmux("kill-server")
     watcher.poll(force=True)
+    if layout is not None:
+        state.sweep(layout)
     if os.environ.get(paths.AUTO_COMMIT_VAR, "1") != "0" and workspace.autocommit():
         print("ca-stub: auto-committed uncommitted work", file=sys.stderr)
     return code

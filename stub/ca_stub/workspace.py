@@ -58,8 +58,23 @@ def health():
         counted = git("rev-list", "--count", tip, "^" + base)
         ahead = int(counted.stdout.strip()) if counted.returncode == 0 else None
     dirty = bool(git("status", "--porcelain").stdout.strip())
-    print(json.dumps({"tip": tip, "ahead": ahead, "dirty": dirty, "elsewhere": elsewhere(tip)}))
+    print(json.dumps({"tip": tip, "ahead": ahead, "dirty": dirty, "elsewhere": elsewhere(tip), "screen": screen()}))
     return 0
+
+
+def screen():
+    """When the agent's window last had output, whether the agent has exited, and this clock, in
+    seconds ("LAST DEAD NOW"), from tmux; None without the tmux session (a --prompt task, a
+    throwaway container). The host decides from it what the agent is doing (agents/land.py: activity)."""
+    try:
+        shown = subprocess.run(["tmux", "display-message", "-p", "-t", paths.AGENT_PANE,
+                                "#{window_activity} #{pane_dead}"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    fields = shown.stdout.split()
+    if shown.returncode != 0 or len(fields) != 2:
+        return None
+    return f"{fields[0]} {fields[1]} {int(time.time())}"
 
 
 def elsewhere(tip):

@@ -284,7 +284,7 @@ def test_bridge_settings_to_json_is_plain_data():
         "credential_hosts": [], "signing": {"format": "openpgp", "key": "0123456789ABCDEF", "public_key": ""},
         "ssh_agent": None, "save_new_logins": True, "host_logins": True,
         "mcp_rendered": None, "mcp_sidecar": None, "mcp_hours": 24, "manifest": None,
-        "host_ports": [], "host_gateway": "",
+        "host_ports": [], "host_gateway": "", "host_setup": None,
     }
 
 

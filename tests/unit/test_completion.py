@@ -75,7 +75,7 @@ def test_candidates_session_names_through_a_shim(shim):
 def test_candidates_options_of_the_command_being_typed():
     found = complete("run-claude", "--n")
 
-    assert found == ["--name", "--no-push", "--network-proxy", "--no-host-logins"]
+    assert found == ["--name", "--no-push", "--network-proxy", "--no-host-logins", "--no-host-setup"]
     assert "--json" in complete("coding-agents", "list-agents", "--")
     assert "--json" in complete("coding-agents", "secrets", "list", "--")
 
@@ -236,7 +236,7 @@ def run_bash_completion(binary: Path, *words: str) -> list[str]:
 def test_bash_script_completes_commands_without_running_anything(tmp_path):
     missing = tmp_path / "not-there"
 
-    assert run_bash_completion(missing, "coding-agents", "l") == ["launch-agent", "list-agents", "logs"]
+    assert run_bash_completion(missing, "coding-agents", "l") == ["launch-agent", "list-agents", "land", "logs"]
 
 
 def test_bash_script_asks_the_cli_for_the_rest(cli_binary):

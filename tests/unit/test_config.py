@@ -183,7 +183,7 @@ def test_load_config_sessions_unknown_key_hint_lists_sessions_keys(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args, autonomy"
+    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args, autonomy, notify, bell, state_size"
 
 
 def test_load_config_sessions_autonomy_defaults_to_full():
@@ -464,7 +464,7 @@ def test_load_config_custom_agent_unknown_key_hint(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known keys: base, command, prompt_command, title, env"
+    assert caught.value.hint == "known keys: base, command, prompt_command, title, env, carry"
 
 
 # --- [agents.NAME] env --------------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def test_load_config_builtin_agent_table_takes_only_env(tmp_path, line):
         config.load_config(path)
 
     assert caught.value.message == f"config file {path}: [agents.claude] would replace the built-in agent claude"
-    assert caught.value.hint == ("pick another name for your own agent; a built-in agent's table takes only: env")
+    assert caught.value.hint == ("pick another name for your own agent; a built-in agent's table takes only: env, carry")
 
 
 def test_load_config_builtin_agent_unknown_key_hint(tmp_path):
@@ -507,7 +507,7 @@ def test_load_config_builtin_agent_unknown_key_hint(tmp_path):
         config.load_config(path)
 
     assert caught.value.message == f"config file {path}: unknown key 'model' in [agents.gemini]"
-    assert caught.value.hint == "a built-in agent's table takes: env"
+    assert caught.value.hint == "a built-in agent's table takes: env, carry"
 
 
 def test_load_config_custom_agent_env(tmp_path):

@@ -1194,6 +1194,10 @@ def register_in_workspace(fp, autocommit: str = "clean\n", health: dict | None =
     health = report(None, None) if health is None else health
     fp.register(["docker", "exec", "--user", "1000", NAME, "env", fp.any()], stdout=json.dumps(health))
     fp.register(["docker", "exec", "--user", "1000", NAME, "ca-stub", "logins-push"])  # claude has logins
+    # Its history is kept for --resume (none here: the CLI never wrote any).
+    fp.register(["docker", "exec", "--user", "1000", NAME, "ca-stub", "state-save"])
+    fp.register(["docker", "cp", f"{NAME}:/home/agent/.coding-agents-state/.", "-"], returncode=1,
+                stderr="Error: Could not find the file /home/agent/.coding-agents-state/. in container\n")
     fp.register(["docker", "rm", "--force", NAME])
     fp.register(["docker", "volume", "rm", "--force", f"{NAME}-workspace", f"{NAME}-home"])
     if squid:

@@ -135,7 +135,7 @@ def test_health_leaves_what_the_host_lacks_to_the_host(stub, workspace, capsys):
 
     assert stub.cli.main(["health"]) == 0
 
-    assert set(json.loads(capsys.readouterr().out)) == {"tip", "ahead", "dirty", "elsewhere"}
+    assert set(json.loads(capsys.readouterr().out)) == {"tip", "ahead", "dirty", "elsewhere", "screen"}
 
 
 def test_health_without_branch_reports_head(stub, workspace, monkeypatch, capsys):
