@@ -72,7 +72,10 @@ def health(info: model.SessionInfo, state: str | None = None) -> dict:
         state=state,
     )
     try:
-        return json.loads(result.stdout)
+        report = json.loads(result.stdout)
+        if not isinstance(report, dict):
+            raise ValueError("not a JSON object")
+        return model.checked_report(report)
     except ValueError as error:
         raise AgentsError(
             f"cannot read the workspace of {info.name}: {runner.last_line(result.stderr)}",

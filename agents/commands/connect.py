@@ -17,7 +17,10 @@ AGENT_ENDED = 214  # the attach returned and the agent's tmux session is gone: t
 # while the proxy container runs. After the attach, the same shell says whether the agent's pane is
 # still alive (a detach) or dead (the session outlives it until the stub has logged its last
 # screen), so nothing more is asked of the engine after a detach.
+# First of all, the container must be the session of that name (its launch set the variable): a
+# container that is no session, or another's, goes the full path, which refuses it by its labels.
 FAST_ATTACH = (
+    f'[ "$CODING_AGENTS_SESSION" = "$1" ] || exit {NOT_UP}; '
     f"tmux has-session -t agent 2>/dev/null || exit {NOT_UP}; "
     f'case "$HTTP_PROXY" in http://proxy:*) getent ahostsv4 proxy >/dev/null 2>&1 || exit {NOT_UP};; esac; '
     "tmux attach-session -t agent; s=$?; "
@@ -53,7 +56,8 @@ def fast_attach_argv(name: str) -> list[str]:
 
     assert naming.TMUX_SESSION == "agent"  # noqa: S101 - FAST_ATTACH spells it out
     return ["docker", "exec", "-it", "--user", str(naming.AGENT_UID),
-            "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}", name, "sh", "-c", FAST_ATTACH]
+            "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}", name, "sh", "-c", FAST_ATTACH,
+            "connect-agent", name]
 
 
 def fast_attach(name: str, debug: bool = False) -> tuple[int, bool | None] | None:

@@ -146,7 +146,7 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
                           hint="a session's history is kept when remove-agent removes it, or comes from "
                           "`coding-agents history import FILE`; leave out --resume to start afresh")
     endpoint_plan = facts.endpoints
-    mcp_plan = mcp_request(facts.mcp, facts.mcp_refusal, facts.secret_names, facts.broker_problem)
+    mcp_plan = mcp_request(facts.mcp, facts.mcp_refusal, facts.secret_names)
     policy = None
     if netmodes.is_proxied(network_mode):
         closed = [port for port in endpoint_plan.host_alias_ports if port not in host_ports]
@@ -213,10 +213,9 @@ def host_ports_on_engine(host_ports: tuple[int, ...], options: LaunchOptions, ne
     return (), (f"warning: {engine_remote}: [network] host_ports ({shown}) are not offered to {name}",)
 
 
-def mcp_request(planned: render.McpPlan, refusal: Exception | None, secret_names: frozenset[str],
-                broker_problem: str | None) -> render.McpPlan:
+def mcp_request(planned: render.McpPlan, refusal: Exception | None, secret_names: frozenset[str]) -> render.McpPlan:
     """The session's MCP servers; a repository's server that wants a secret needs your approval,
-    and servers with secrets need them set and the host's broker able to serve this engine."""
+    and servers with secrets need them set. (The broker serves any engine, through the relay.)"""
     if refusal is not None:
         raise refusal
     if planned.sidecar_servers:
@@ -226,10 +225,6 @@ def mcp_request(planned: render.McpPlan, refusal: Exception | None, secret_names
             users = ", ".join(server.name for server in planned.sidecar_servers if set(server.secrets) & set(missing))
             raise AgentsError(f"MCP server(s) {users} need the secret(s) {', '.join(missing)}, which are not set",
                               hint=f"coding-agents secrets set {missing[0]}")
-        if broker_problem:
-            names = ", ".join(server.name for server in planned.sidecar_servers)
-            raise AgentsError(f"MCP servers with secrets ({names}) need the host's secret broker, but "
-                              f"{broker_problem}", hint="use a local engine, or drop those servers for this session")
     return planned
 
 

@@ -55,7 +55,6 @@ class LaunchFacts:
     mcp: render.McpPlan
     mcp_refusal: Exception | None  # why the repository's MCP servers stop the launch
     secret_names: frozenset[str]  # read only when an MCP server needs a secret
-    broker_problem: str | None  # why the secret broker cannot serve this engine
     host_addresses: tuple[str, ...]  # the engine host's own addresses (squid mode)
     bridge: BridgeFacts
     gpu_runtime: str | None = None  # with --gpu: how the engine passes GPUs through (None: it cannot)
@@ -81,7 +80,7 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
     owner = None if invalid else docker.run(  # nothing is asked about a name the decision refuses anyway
         "inspect", "--type", "container", "--format", "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name,
         check=False)
-    mcp_plan, mcp_refusal, secret_names, broker_problem = read_mcp(agent, repo.root, config)
+    mcp_plan, mcp_refusal, secret_names = read_mcp(agent, repo.root, config)
     return LaunchFacts(
         agent=agent,
         repo=repo,
@@ -94,7 +93,6 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         mcp=mcp_plan,
         mcp_refusal=mcp_refusal,
         secret_names=secret_names,
-        broker_problem=broker_problem,
         host_addresses=engine_host_addresses() if netmodes.is_proxied(network_mode) else (),
         bridge=read_bridge(agent, repo.root, options, config),
         gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
@@ -140,18 +138,17 @@ def branch_name_ok(name: str) -> bool:
 
 
 def read_mcp(agent: catalog.Agent, repo: Path,
-             config: Config) -> tuple[render.McpPlan, Exception | None, frozenset[str], str | None]:
+             config: Config) -> tuple[render.McpPlan, Exception | None, frozenset[str]]:
     """The servers the session would get (the same rule as `mcp list`), why the repository's own
     servers stop the launch (if they do), and, only when a server needs a secret, the secret
-    store's names and why the broker could not serve this engine."""
+    store's names. (The broker reaches any engine's sidecar through the relay, agents/relay.py.)"""
     if not agent.mcp_format:
-        return render.McpPlan(), None, frozenset(), None  # this agent reads no MCP config
+        return render.McpPlan(), None, frozenset()  # this agent reads no MCP config
     selection = servers.for_repo(repo, config)
     planned = render.plan(agent.mcp_format, selection)
     if not planned.sidecar_servers:
-        return planned, selection.refusal(repo), frozenset(), None
-    # The broker reaches any engine's sidecar through the session's relay (agents/relay.py).
-    return planned, selection.refusal(repo), frozenset(read_secret_names()), None
+        return planned, selection.refusal(repo), frozenset()
+    return planned, selection.refusal(repo), frozenset(read_secret_names())
 
 
 def read_secret_names() -> list[str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,8 +100,21 @@ def newest_report(inspect: dict[str, Any]) -> tuple[dict[str, Any], float | None
         except (ValueError, TypeError):
             continue
         if isinstance(report, dict):
-            return report, when
+            return checked_report(report), when
     return {}, None
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def checked_report(report: dict[str, Any]) -> dict[str, Any]:
+    """A health report as the host takes it: it comes from inside the sandbox, so a tip that is not
+    a commit id, an ahead that is not a count or a dirty that is not a yes/no is unknown (None)."""
+    tip, ahead, dirty = report.get("tip"), report.get("ahead"), report.get("dirty")
+    return {**report,
+            "tip": tip if isinstance(tip, str) and _COMMIT.fullmatch(tip) else None,
+            "ahead": ahead if type(ahead) is int and ahead >= 0 else None,
+            "dirty": dirty if isinstance(dirty, bool) else None}
 
 
 def health_interval(inspect: dict[str, Any]) -> float | None:

@@ -40,7 +40,7 @@ def find_sessions(include_stopped: bool = True, repo: Path | None = None) -> lis
 def _listed(include_stopped: bool, repo: Path | None = None) -> tuple[list[model.SessionInfo], dict[str, str]]:
     """find_sessions, and `docker ps`'s Status of each container ({id: "Up 3 seconds (healthy)"})."""
     filters = ["--filter", f"label={naming.SESSION}", *(["--filter", f"label={naming.REPO}={repo}"] if repo else [])]
-    volumes = _in_background(_orphan_volumes, filters) if include_stopped else None
+    volumes = runner.in_background(_orphan_volumes, filters) if include_stopped else None
     # --all even for running sessions only: a stopped proxy of a running session must be seen.
     listed = _parse_ps(docker.run("ps", "--all", "--no-trunc", *filters, "--format", PS_FORMAT).stdout)
     infos = _sessions_of(listed)
@@ -63,54 +63,41 @@ PS_FORMAT = ('{"Id":{{json .ID}},"State":{{json .State}},"Status":{{json .Status
              + ",".join(f'{{{{json (.Label "{label}")}}}}' for label in naming.LABELS) + "]}")
 
 
+# The same for `docker volume ls`: a volume's name and our labels (an orphaned session's facts).
+VOLUME_FORMAT = ('{"Name":{{json .Name}},"Labels":['
+                 + ",".join(f'{{{{json (.Label "{label}")}}}}' for label in naming.LABELS) + "]}")
+
+
+def _labels_by_name(values: object) -> dict[str, str]:
+    """A format's label values, in naming.LABELS' order, as {label: value} (the set ones only)."""
+    if not isinstance(values, list) or len(values) != len(naming.LABELS):
+        raise ValueError(f"{len(values) if isinstance(values, list) else 'no'} labels where "
+                         f"{len(naming.LABELS)} were asked for")
+    return {key: value for key, value in zip(naming.LABELS, values, strict=True) if isinstance(value, str) and value}
+
+
+def _parse_listing(text: str, command: str, shape) -> list[dict]:
+    """One JSON object a line (PS_FORMAT, VOLUME_FORMAT), each reshaped; a clear error otherwise."""
+    try:
+        return [shape(json.loads(line)) for line in text.splitlines() if line.strip()]
+    except (ValueError, KeyError, TypeError) as error:
+        raise AgentsError(f"`docker {command}` printed something unexpected: {error}",
+                          hint="rerun with --debug to see it; `coding-agents doctor` checks the engine") from error
+
+
 def _parse_ps(text: str) -> list[dict]:
     """PS_FORMAT's lines as the subset of inspect data model.session_from_inspect reads (the id,
     State.Status, the labels that have a value), plus "Status"."""
-    found = []
-    try:
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            item = json.loads(line)
-            values = item["Labels"]
-            if not isinstance(values, list) or len(values) != len(naming.LABELS):
-                raise ValueError(f"{len(values)} labels where {len(naming.LABELS)} were asked for")
-            found.append({"Id": str(item["Id"]), "State": {"Status": str(item["State"])}, "Status": str(item["Status"]),
-                          "Config": {"Labels": {key: value for key, value in zip(naming.LABELS, values, strict=True)
-                                                if isinstance(value, str) and value}}})
-    except (ValueError, KeyError, TypeError) as error:
-        raise AgentsError(f"`docker ps` printed something unexpected: {error}",
-                          hint="rerun with --debug to see it; `coding-agents doctor` checks the engine") from error
-    return found
+    return _parse_listing(text, "ps", lambda item: {
+        "Id": str(item["Id"]), "State": {"Status": str(item["State"])}, "Status": str(item["Status"]),
+        "Config": {"Labels": _labels_by_name(item["Labels"])}})
 
 
 def _orphan_volumes(filters: list[str]) -> list[dict]:
-    return _inspect_all("volume", docker.run("volume", "ls", "--quiet", *filters).stdout.split())
-
-
-def _in_background(function, *args):
-    """Start function(*args) in a thread; the returned callable waits for it and gives its result
-    (or raises its error). Engine queries that do not depend on each other overlap this way."""
-    import threading
-
-    outcome: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as error:  # handed to the caller
-            outcome["error"] = error
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-
-    def result():
-        worker.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    return result
+    """The listing's volumes as model.session_from_volume reads them, from one `docker volume ls`."""
+    listed = docker.run("volume", "ls", *filters, "--format", VOLUME_FORMAT).stdout
+    return _parse_listing(listed, "volume ls", lambda item: {"Name": str(item["Name"]),
+                                                             "Labels": _labels_by_name(item["Labels"])})
 
 
 def inspect_volumes(names: list[str]) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from agents.session import naming
-from agents.session.query import PS_FORMAT
+from agents.session.query import PS_FORMAT, VOLUME_FORMAT
 
 
 def ps_argv(*filters: str) -> list[str]:
@@ -27,3 +27,15 @@ def ps_output(items: list[dict]) -> str:
     """ps lines for inspect-shaped items ({"Id", "State": {"Status"}, "Config": {"Labels"}})."""
     return "".join(ps_line(item["Id"], (item.get("State") or {}).get("Status", "running"),
                            (item.get("Config") or {}).get("Labels") or {}) for item in items)
+
+
+def volume_ls_argv(*filters: str) -> list[str]:
+    """find_sessions' one volume query, for orphaned sessions (filters: more --filter arguments)."""
+    return ["docker", "volume", "ls", "--filter", f"label={naming.SESSION}", *filters, "--format", VOLUME_FORMAT]
+
+
+def volume_lines(volumes: list[dict]) -> str:
+    """What that query prints of volumes shaped as `docker volume inspect` gives them."""
+    return "".join(json.dumps({"Name": volume["Name"],
+                               "Labels": [(volume.get("Labels") or {}).get(label, "") for label in naming.LABELS]})
+                   + "\n" for volume in volumes)

@@ -14,7 +14,6 @@ from agents.session.query import CONTAINER_FORMAT
 
 NAME = "shell-api-session-1"
 PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
-VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
 STATE = ["docker", "inspect", "--format", "{{.State.Status}}", NAME]
 ATTACH = ["docker", "exec", "-i", "--user", "1000", "--env", "TERM=xterm-256color", NAME,
           "sh", "-c", "ca-stub wait-ready >/dev/null 2>&1 || exit 213; exec tmux attach-session -t agent"]
@@ -126,11 +125,31 @@ def test_fast_path_is_one_exec_and_nothing_after_a_detach(fp, terminal, capsys):
 def test_fast_path_tests_readiness_without_python_in_the_container():
     from agents.commands import connect
 
-    script = connect.fast_attach_argv(NAME)[-1]
+    argv = connect.fast_attach_argv(NAME)
+    script = argv[argv.index("-c") + 1]
     assert "ca-stub" not in script and "python" not in script
-    assert script.startswith("tmux has-session -t agent 2>/dev/null || exit 213;")
+    assert script.startswith('[ "$CODING_AGENTS_SESSION" = "$1" ] || exit 213; tmux has-session -t agent 2>/dev/null')
+    assert argv[-1] == NAME  # $1: only the container of the session with that name attaches here
     assert "getent ahostsv4 proxy" in script  # a squid session's proxy must be up too
     assert "tmux attach-session -t agent" in script
+
+
+@pytest.mark.parametrize(("session_variable", "asks_tmux"), [(NAME, True), ("other", False), ("", False)])
+def test_fast_path_leaves_a_container_that_is_not_that_session_to_the_full_path(session_variable, asks_tmux,
+                                                                                 tmp_path):
+    import subprocess
+
+    from agents.commands import connect
+
+    (tmp_path / "tmux").write_text('#!/bin/sh\necho "$@" >> "$TMUX_LOG"; exit 1\n')  # no tmux session
+    (tmp_path / "tmux").chmod(0o755)
+    argv = connect.fast_attach_argv(NAME)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CODING_AGENTS_SESSION": session_variable,
+           "TMUX_LOG": str(tmp_path / "log")}
+    done = subprocess.run(["/bin/sh", *argv[argv.index("sh") + 1:]], env=env)
+
+    assert done.returncode == connect.NOT_UP  # not ready either way: the full path says why
+    assert (tmp_path / "log").exists() == asks_tmux  # another container is never looked into
 
 
 def test_fast_path_when_the_agent_ends_while_attached_is_its_status(fp, terminal, capsys):

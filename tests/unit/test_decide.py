@@ -36,7 +36,7 @@ def launch_facts(options: LaunchOptions, repo: facts.RepoFacts | None = None, ex
         agent=agent, repo=repo, existing=tuple(existing), branch=branch, invalid_branch=None,
         name=decide.choose_name(options, agent, repo.root, branch), name_owner=None,
         endpoints=endpoints.Endpoints(), mcp=render.McpPlan(), mcp_refusal=None, secret_names=frozenset(),
-        broker_problem=None, host_addresses=("192.0.2.10",), bridge=facts.BridgeFacts(), gpu_runtime=None,
+        host_addresses=("192.0.2.10",), bridge=facts.BridgeFacts(), gpu_runtime=None,
     )
     return facts.LaunchFacts(**{**values, **changes})
 
@@ -133,12 +133,9 @@ def keyed_plan() -> render.McpPlan:
     return render.McpPlan(servers=(keyed,), domains=("api.keyed.example",))
 
 
-def test_mcp_servers_with_secrets_need_the_secrets_and_the_broker():
+def test_mcp_servers_with_secrets_need_the_secrets():
     with pytest.raises(AgentsError, match="need the secret\\(s\\) API_TOKEN, which are not set"):
         decided(facts_changes={"mcp": keyed_plan()})
-    with pytest.raises(AgentsError, match="need the host's secret broker, but the engine is remote"):
-        decided(facts_changes={"mcp": keyed_plan(), "secret_names": frozenset({"API_TOKEN"}),
-                               "broker_problem": "the engine is remote"})
     request = decided(facts_changes={"mcp": keyed_plan(), "secret_names": frozenset({"API_TOKEN"})})
     assert request.mcp_sidecar and "api.keyed.example" in request.policy.allow
 

@@ -13,7 +13,7 @@ import pytest
 from agents import cli, images, paths
 from agents.commands import list_agents
 from agents.session import model, naming
-from tests.unit.ps_lines import ps_argv, ps_line
+from tests.unit.ps_lines import ps_argv, ps_line, volume_ls_argv
 
 NAME = "claude-api-session-1"
 
@@ -186,7 +186,7 @@ def test_list_agents_all_keeps_a_stopped_sessions_report_for_the_same_stop(fp, c
     FinishedAt is the same (asked beside the others in the one inspect), from the copy."""
     item = stopped("s", "2026-01-02T04:00:00.5Z")
     register_listing(fp, [item])
-    fp.register(["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"], stdout="",
+    fp.register(volume_ls_argv(), stdout="",
                 occurrences=3)
     fp.register(inspect_argv([item]), stdout=json.dumps(item) + "\n", occurrences=2)
     fp.register(helper_argv(fp, "s"), stdout=json.dumps({**REPORT, "ahead": 0, "dirty": True}) + "\n")
@@ -208,7 +208,7 @@ def test_an_autocommit_drops_the_copy_of_that_session(fp, capsys):
 
     item = stopped("s", "2026-01-02T04:00:00.5Z")
     register_listing(fp, [item])
-    fp.register(["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"], stdout="",
+    fp.register(volume_ls_argv(), stdout="",
                 occurrences=2)
     fp.register(inspect_argv([item]), stdout=json.dumps(item) + "\n", occurrences=2)
     fp.register(helper_argv(fp, "s"), stdout=json.dumps({**REPORT, "dirty": True}) + "\n")

@@ -179,7 +179,6 @@ def test_verify_a_session_without_a_recorded_manifest(fp):
 # --- coding-agents inspect NAME ---------------------------------------------------------------------------------
 
 PS_ALL = ["docker", "ps", "--all", "--quiet", "--no-trunc", "--filter", "label=coding-agents.session"]
-VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
 
 
 def by_name(name: str) -> list[str]:

@@ -12,12 +12,12 @@ import tomllib
 import pytest
 
 from agents import cli, netlog, network
-from tests.unit.ps_lines import ps_argv, ps_line
+from tests.unit.ps_lines import ps_argv, ps_line, volume_ls_argv
 
 NAME = "claude-api-session-1"
 PROXY = f"{NAME}-proxy"
 PS_ALL = ps_argv()
-VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
+VOLUME_LS = volume_ls_argv()
 
 ALLOWED = "1767225600.000 CONNECT api.anthropic.com:443 200 5120 TCP_TUNNEL 172.18.0.3"
 DENIED = "1767225601.000 CONNECT evil.example:443 403 3900 TCP_DENIED 172.18.0.3"

@@ -35,7 +35,7 @@ from agents.session import (
 from agents.session.options import LaunchOptions
 from agents.session.query import CONTAINER_FORMAT
 from tests.unit.gitrepos import make_template, run_git
-from tests.unit.ps_lines import ps_argv, ps_output
+from tests.unit.ps_lines import ps_argv, ps_output, volume_lines, volume_ls_argv
 
 PS_ALL = ps_argv()
 VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"]
@@ -691,7 +691,7 @@ def inspect_lines(items: list) -> str:
     return "".join(json.dumps(item) + "\n" for item in items)
 
 
-VOLUME_LS = ["docker", "volume", "ls", "--quiet", "--filter", "label=coding-agents.session"]
+VOLUME_LS = volume_ls_argv()
 
 
 def by_name_argv(name: str) -> list[str]:
@@ -796,10 +796,7 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     # The sessions build_request compares against: containers, then volumes whose container is gone.
     # Only this repository's (a label filter): the launch's cost does not grow with other sessions.
     fp.register(ps_argv("--filter", fp.any(min=1, max=1)), stdout="")
-    fp.register([*VOLUME_LS, "--filter", fp.any(min=1, max=1)],
-                stdout="".join(volume["Name"] + "\n" for volume in volumes or []))
-    if volumes:
-        fp.register(["docker", "volume", "inspect", *(volume["Name"] for volume in volumes)], stdout=json.dumps(volumes))
+    fp.register(volume_ls_argv("--filter", fp.any(min=1, max=1)), stdout=volume_lines(volumes or []))
     no_container(fp, name)
     if squid:
         register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
@@ -1080,7 +1077,8 @@ def test_launch_restricted_has_no_proxy_nor_collector(engine, repo):
     assert engine.call_count(["docker", "network", engine.any()]) == 0
     assert engine.call_count(["docker", "create", engine.any()]) == 0
     assert not any("proxy" in " ".join(call) for call in docker_calls(engine)
-                   if call != by_name_argv(name) and call[:2] != ["docker", "ps"])  # ps: its format names our labels
+                   if call != by_name_argv(name) and call[:2] != ["docker", "ps"]
+                   and call[:3] != ["docker", "volume", "ls"])  # the listings' formats name our labels
     assert engine.call_count(collector_argv(name)) == 0
 
 
@@ -1109,17 +1107,15 @@ def inspect_item(name: str, created: str, **labels: str) -> dict:
     return {"Id": name * 2, "State": {"Status": "running"}, "Config": {"Labels": all_labels}}
 
 
-def test_find_sessions_one_container_and_two_volume_queries(fp):
+def test_find_sessions_one_container_and_one_volume_query(fp):
     fp.register(PS_ALL, stdout=ps_output([
         inspect_item("later", "2026-01-03T00:00:00Z"),
         {"Id": "id2", "State": {"Status": "running"}, "Config": {"Labels": {"other": "x"}}},
         inspect_item("earlier", "2026-01-01T00:00:00Z", **{"coding-agents.no-push": "true"}),
     ]))
     names = ["later-workspace", "later-home", "orphan-workspace", "orphan-home"]
-    fp.register(VOLUME_LS, stdout="\n".join(names) + "\n")
-    fp.register(["docker", "volume", "inspect", *names], stdout=json.dumps(
-        [volume_item(volume, volume.rsplit("-", 1)[0], created="2026-01-02T00:00:00Z") for volume in names]
-    ))
+    fp.register(VOLUME_LS, stdout=volume_lines(
+        [volume_item(volume, volume.rsplit("-", 1)[0], created="2026-01-02T00:00:00Z") for volume in names]))
 
     found = query.find_sessions()
 
@@ -1128,9 +1124,10 @@ def test_find_sessions_one_container_and_two_volume_queries(fp):
     ]
     assert found[0].no_push is True and found[2].no_push is False
     assert found[1].running is False and found[1].repo == Path("/home/me/api")
-    for argv in (PS_ALL, VOLUME_LS, ["docker", "volume", "inspect", fp.any()]):
+    for argv in (PS_ALL, VOLUME_LS):
         assert fp.call_count(argv) == 1
-    assert fp.call_count(["docker", "inspect", fp.any()]) == 0  # the labels and states come with the ps
+    # The labels and states come with the listings.
+    assert fp.call_count(["docker", "inspect", fp.any()]) == fp.call_count(["docker", "volume", "inspect", fp.any()]) == 0
 
 
 def test_find_sessions_none_skips_inspects(fp):
@@ -1156,12 +1153,11 @@ def test_find_sessions_garbage_from_ps_is_agents_error(fp):
         query.find_sessions()
 
 
-def test_find_sessions_garbage_from_volume_inspect_is_agents_error(fp):
+def test_find_sessions_garbage_from_volume_ls_is_agents_error(fp):
     fp.register(PS_ALL, stdout="")
     fp.register(VOLUME_LS, stdout="v\n")
-    fp.register(["docker", "volume", "inspect", "v"], stdout="not json")
 
-    with pytest.raises(AgentsError, match="printed something unexpected"):
+    with pytest.raises(AgentsError, match="`docker volume ls` printed something unexpected"):
         query.find_sessions()
 
 
@@ -1899,7 +1895,7 @@ def test_get_session_engine_down_says_so(fp):
 
 def test_find_sessions_of_a_repo_asks_the_engine_to_filter(fp):
     fp.register(ps_argv("--filter", "label=coding-agents.repo=/home/me/api"), stdout="")
-    fp.register([*VOLUME_LS, "--filter", "label=coding-agents.repo=/home/me/api"], stdout="")
+    fp.register(volume_ls_argv("--filter", "label=coding-agents.repo=/home/me/api"), stdout="")
 
     assert query.find_sessions(repo=Path("/home/me/api")) == []
 

@@ -591,6 +591,19 @@ def test_parse_health_skips_failed_check_output():
     assert model.parse_health(inspect_data(health))["tip"] == "1" * 40
 
 
+@pytest.mark.parametrize(("sent", "taken"), [
+    ({"tip": "--upload-pack=x", "ahead": 2, "dirty": False}, {"tip": None, "ahead": 2, "dirty": False}),
+    ({"tip": "a" * 40, "ahead": True, "dirty": "yes"}, {"tip": "a" * 40, "ahead": None, "dirty": None}),
+    ({"tip": "A" * 40, "ahead": -3, "dirty": 1}, {"tip": None, "ahead": None, "dirty": None}),
+    ({"tip": "b" * 64, "ahead": 0, "dirty": True, "screen": "x"}, {"tip": "b" * 64, "ahead": 0, "dirty": True,
+                                                                  "screen": "x"}),
+])
+def test_a_report_from_inside_is_taken_only_with_the_types_it_should_have(sent, taken):
+    health = {"Status": "healthy", "FailingStreak": 0, "Log": [health_entry(json.dumps(sent))]}
+
+    assert model.parse_health(inspect_data(health)) == taken
+
+
 @pytest.mark.parametrize("health", [None, {"Status": "starting", "FailingStreak": 0, "Log": None}, {}])
 def test_parse_health_missing_is_empty(health):
     assert model.parse_health(inspect_data(health)) == {}
