@@ -298,19 +298,27 @@ def test_concurrent_refreshes_keep_the_newest_login(make_home, tmp_path):
         list(pool.map(lambda name: refresh_inside(name, json.dumps(tokens[name]).encode(),
                                                   base + tokens[name]["rank"]), order))
 
+    def handed_a_newer_one() -> set[str]:
+        """Sessions that another's saved refresh reached first (one login for many agents): their
+        own, older refresh was overwritten here before their stub sent it, so it is never sent."""
+        return {event["to"] for name in names for event in home.audit(name, "login-shared")
+                if event.get("decision") == "refreshed"}
+
     def all_decided():
-        return all(home.audit(name, "login") for name in names)
+        shared = handed_a_newer_one()
+        return all(home.audit(name, "login") or name in shared for name in names)
 
     # What the product promises: each stub looks every 2 s (LoginWatcher) and waits up to 60 s for
     # the host's decision (bridge_call), however slowly the ten handlers start; a loaded two-core
-    # machine takes about 4 s.
-    wait_for(all_decided, 2 + 60, "a login decision in every session's audit log")
+    # machine takes about 4 s. A session that got a newer login from another first sends nothing.
+    wait_for(all_decided, 2 + 60, "a login decision (or a newer shared login) for every session")
     allowed = {"saved", "kept the host's copy: it is as new or newer"}
     for name in names:
         decisions = [event["decision"] for event in home.audit(name, "login")]
-        assert len(decisions) == 1 and decisions[0] in allowed, (name, decisions)
+        assert len(decisions) <= 1 and set(decisions) <= allowed, (name, decisions)
+        assert decisions or name in handed_a_newer_one(), name
     newest = names[5]
-    assert home.audit(newest, "login")[0]["decision"] == "saved"
+    assert home.audit(newest, "login")[0]["decision"] == "saved"  # nothing newer could reach it first
 
     assert json.loads(home.auth.read_text()) == tokens[newest]
     info = home.auth.stat()
