@@ -139,9 +139,17 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
             if request.bridge and request.bridge.host_ports:
                 request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
                 bridges.prepare(request.bridge)
-        say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
         commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
-        workspace.populate(plan, request.repo, commits)
+
+        def fill() -> None:  # the stub's release: the CLI starts on the filled workspace
+            say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
+            workspace.populate(plan, request.repo, commits)
+
+        # A --prompt task may be done within a second of its release, before its bridges' relay
+        # could link to the running container: it is filled (released) once its services are up.
+        fill_first = request.prompt is None
+        if fill_first:
+            fill()
         if proxy_started is not None:  # squid must accept connections before the logins go in
             proxy_started()
             proxy_started = None
@@ -149,6 +157,8 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
             else None
         services.start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints,
                                helpers=undo.helpers, history_archive=request.resume)
+        if not fill_first:
+            fill()
         if plan.proxy:
             undo.helpers.append(daemons.spawn_collector(plan.name))
         if config.sessions.notify or config.sessions.bell:  # tells you when it waits or ends (docs/landing.md)
