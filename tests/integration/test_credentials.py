@@ -482,8 +482,8 @@ def ssh_key(folder: Path, comment: str = "signer@example.test") -> Path:
     return key
 
 
-def test_ssh_signed_commit_verifies_on_host_and_key_stays_out(make_home, tmp_path):
-    home = make_home()
+def ssh_signing_repo(tmp_path) -> tuple[Path, Path]:
+    """A repository that signs its commits with a new ssh key (and verifies them): (repo, key)."""
     key = ssh_key(tmp_path / "keys")
     public = Path(str(key) + ".pub").read_text().strip()
     signers = tmp_path / "allowed_signers"
@@ -492,6 +492,13 @@ def test_ssh_signed_commit_verifies_on_host_and_key_stays_out(make_home, tmp_pat
     for setting, value in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("commit.gpgsign", "true"),
                            ("gpg.ssh.allowedSignersFile", str(signers))):
         git(repo, "config", setting, value)
+    return repo, key
+
+
+def test_ssh_signed_commit_verifies_on_host_and_key_stays_out(make_home, tmp_path):
+    home = make_home()
+    repo, key = ssh_signing_repo(tmp_path)
+    public = Path(str(key) + ".pub").read_text().strip()
 
     name, _ = launch(home, "sleeper", repo)
     assert inside(name, "git -C /workspace config --get gpg.ssh.program").stdout.strip() == "ca-ssh-keygen"

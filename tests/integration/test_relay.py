@@ -12,7 +12,6 @@ import json
 import secrets
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,7 @@ from tests.integration.test_credentials import (
     launch,
     middle_lines,
     new_repo,
-    ssh_key,
+    ssh_signing_repo,
     write_login,
 )
 from tests.integration.test_mcp import MCP_LINES, SECRET, echo_server_table, relay_hash, sha256
@@ -51,18 +50,6 @@ def bind_mounts(inspected: list[dict]) -> dict[str, list[dict]]:
 def session_containers(name: str) -> list[str]:
     listed = docker("ps", "--all", "--quiet", "--filter", f"label=coding-agents.session={name}")
     return listed.stdout.decode().split()
-
-
-def ssh_signing_repo(tmp_path) -> tuple:
-    key = ssh_key(tmp_path / "keys")
-    public = Path(str(key) + ".pub").read_text().strip()
-    signers = tmp_path / "allowed_signers"
-    signers.write_text(f'test@example.com namespaces="git" {public}\n')
-    repo = new_repo(tmp_path)
-    for setting, value in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("commit.gpgsign", "true"),
-                           ("gpg.ssh.allowedSignersFile", str(signers))):
-        git(repo, "config", setting, value)
-    return repo, key
 
 
 # --- this engine -------------------------------------------------------------------------------------

@@ -265,21 +265,12 @@ class RawPeer:
 def stalled_service(path: Path) -> tuple[socket.socket, list[socket.socket]]:
     """A host socket whose server accepts and never reads: the relay's buffer is all there is."""
     held: list[socket.socket] = []
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen(128)
 
-    def accept():
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            held.append(connection)
+    def hold(connection: socket.socket) -> None:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        held.append(connection)
 
-    threading.Thread(target=accept, daemon=True).start()
-    return listener, held
+    return serve_unix(path, hold), held
 
 
 def test_data_beyond_the_window_closes_that_connection_and_caps_the_hosts_buffer(folder):
