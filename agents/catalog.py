@@ -77,7 +77,9 @@ class FirstRun:
     """Answers to a CLI's first-run questions, merged into one of its config files."""
 
     container: str  # relative to the agent user's home
-    format: str  # json (deep-merged) | toml (appended when the table is missing)
+    # json (deep-merged) | toml (appended when the table is missing) | prompt-rules (a Codex rules
+    # file of ours that asks before every program in the container; content unused)
+    format: str
     content: str
     # Skipping onboarding also skips some CLIs' login screen: only do it when a login came along.
     only_when_logged_in: bool = False
@@ -291,10 +293,10 @@ AGENTS: tuple[Agent, ...] = (
         # would fail. So never that sandbox; the approval policy is what the mode changes.
         autonomy=(
             ("full", Told(args=("-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="never"'))),
-            # Tried with 0.171: "untrusted" is no longer accepted, and without its own sandbox no
-            # accepted policy ever asks before a command. So ask is refused, not faked.
-            ("ask", Told(refused="without its own sandbox (bubblewrap, which cannot work in the container) "
-                                 "Codex 0.171 never asks before a command")),
+            # 0.171 no longer accepts "untrusted", and with its sandbox off "on-request" asks only
+            # where a rule says so: so a rules file asks before every program in the container.
+            ("ask", Told(args=("-c", 'sandbox_mode="danger-full-access"', "-c", 'approval_policy="on-request"'),
+                         settings=(FirstRun(".codex/rules/coding-agents-ask.rules", "prompt-rules", ""),))),
         ),
         quiet=Told(args=("-c", "check_for_update_on_startup=false", "-c", "analytics.enabled=false",
                          "-c", "features.plugins=false", "-c", "features.remote_plugin=false",

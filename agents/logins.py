@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 import tomllib
 from dataclasses import dataclass
@@ -91,8 +92,44 @@ def approve_key(existing: bytes | None, approval, key: str) -> bytes:
     return json.dumps(document, indent=2).encode()
 
 
-def apply_first_run(existing: bytes | None, first_run: FirstRun) -> bytes:
-    """The config file with the first-run answers in; the user's own settings are kept."""
+# Words a plain shell command can start with besides a program: Codex splits a script like
+# `cd /workspace && git add x` into its commands and checks each one's first word against its rules.
+SHELL_BUILTINS = (".", ":", "[", "alias", "bg", "builtin", "cd", "command", "declare", "echo", "eval", "exec",
+                  "exit", "export", "fg", "getopts", "hash", "jobs", "kill", "let", "local", "popd", "printf",
+                  "pushd", "pwd", "read", "readonly", "return", "set", "shift", "source", "test", "time", "times",
+                  "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait")
+_PROGRAM = re.compile(r"/?[A-Za-z0-9._+@-]+(/[A-Za-z0-9._+@-]+)*")
+# Every executable file in the container's PATH folders, by absolute path.
+LIST_PROGRAMS = 'IFS=:; for d in $PATH; do for f in "$d"/*; do [ -f "$f" ] && [ -x "$f" ] && echo "$f"; done; done'
+
+
+def prompt_rules(programs: list[str]) -> bytes:
+    """A Codex rules file that asks before every command starting with one of these programs (by
+    name or by path) or a shell builtin: with its sandbox off, the only way Codex 0.171 still asks."""
+    words = set(SHELL_BUILTINS)
+    for program in programs:
+        if _PROGRAM.fullmatch(program):
+            words.update({program, program.rsplit("/", 1)[-1]})
+    listed = ",\n".join(f"        {json.dumps(word)}" for word in sorted(words))
+    return ("# coding-agents, --autonomy ask: Codex asks before any command that starts with one of these\n"
+            "# (every program on the container's PATH, by name and path, and the shell builtins).\n"
+            f"prefix_rule(\n    pattern = [[\n{listed},\n    ]],\n    decision = \"prompt\",\n)\n").encode()
+
+
+def container_programs(name: str) -> list[str]:
+    """The executables on the PATH of a session's container (for prompt-rules)."""
+    result = runner.run(naming.agent_exec(name, "sh", "-c", LIST_PROGRAMS), check=False, timeout=30)
+    if not result.ok:
+        raise AgentsError(f"could not list the programs in {name}: {runner.last_line(result.stderr)}",
+                          hint=f"see `coding-agents logs {name}`")
+    return result.stdout.split()
+
+
+def apply_first_run(existing: bytes | None, first_run: FirstRun, programs: list[str] | None = None) -> bytes:
+    """The config file with the first-run answers in; the user's own settings are kept, but for
+    prompt-rules, a file of ours (it decides what asks) made from the container's programs."""
+    if first_run.format == "prompt-rules":
+        return prompt_rules(programs or [])
     if first_run.format == "json":
         base = load_json_object(existing) or {}
         return json.dumps(deep_merge(base, json.loads(first_run.content)), indent=2).encode()
@@ -190,8 +227,10 @@ def apply_host_settings(existing: bytes | None, file_format: str, chosen: dict) 
 
 def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, str],
                 rendered: render.Rendered | None = None, autonomy: str = DEFAULT_AUTONOMY,
-                endpoints: Endpoints | None = None, carried: host_setup.Carried | None = None) -> dict:
+                endpoints: Endpoints | None = None, carried: host_setup.Carried | None = None,
+                programs: list[str] | None = None) -> dict:
     """What logins-receive writes: files (with the host's mtimes), login variables, files to watch.
+    programs: the container's executables, for a prompt-rules setting (container_programs).
 
     Files are layered: the host's logins, your carried setup (agents/host_setup.py), the host's
     provider settings, first-run answers, what the autonomy mode tells the CLI (ours win), then
@@ -226,7 +265,7 @@ def plan_bundle(agent: Agent, host_logins: list[HostLogin], environ: dict[str, s
     for answers in (*agent.first_run, *agent.told(autonomy).settings):
         if answers.only_when_logged_in and not logged_in:
             continue
-        layer(answers.container, lambda existing, a=answers: apply_first_run(existing, a))
+        layer(answers.container, lambda existing, a=answers: apply_first_run(existing, a, programs))
     for approval in agent.key_approvals:
         if given.get(approval.variable):
             layer(approval.container, lambda existing, a=approval: approve_key(existing, a, given[a.variable]))
@@ -262,8 +301,10 @@ def deliver(name: str, agent: Agent, use_host_logins: bool, environ: dict[str, s
     home = Path(environ.get("HOME") or Path.home())
     host_logins = read_host_logins(agent, home, environ) if use_host_logins else []
     carried = host_setup.read(agent, carry, home, environ) if carry is not None else None
+    programs = (container_programs(name) if any(item.format == "prompt-rules" for item in agent.told(autonomy).settings)
+                else None)
     bundle = plan_bundle(agent, host_logins, environ if use_host_logins else {}, rendered, autonomy, endpoints,
-                         carried)
+                         carried, programs)
     result = runner.run(
         naming.agent_exec(name, "ca-stub", "logins-receive", stdin=True),
         input=json.dumps(bundle), check=False, timeout=60,

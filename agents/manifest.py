@@ -69,6 +69,10 @@ def digest_of(document: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
+# How inspect shows a prompt-rules file (its program list is the container's, made at launch).
+PROMPT_RULES_SHOWN = {"prompt_before": "every program on the container's PATH (by name and path) and every shell builtin"}
+
+
 def told(request: planner.SessionRequest) -> dict:
     """What the agent's CLI was told: its command, variables (names only where they may be
     keys), and the settings forced into its files."""
@@ -82,7 +86,8 @@ def told(request: planner.SessionRequest) -> dict:
         "autonomy": request.autonomy,
         "command": planner.agent_command(dataclasses.replace(request, prompt="PROMPT" if request.prompt else None)),
         "env": dict((*agent.env, *said.env)),
-        "settings": {item.container: json.loads(item.content) for item in said.settings},
+        "settings": {item.container: json.loads(item.content) if item.format == "json" else PROMPT_RULES_SHOWN
+                     for item in said.settings},
         "endpoint_env": list(plan.env_names) if plan else [],
         "endpoint_hosts": list(plan.hosts) if plan else [],
         "host_settings": {container: sorted(chosen) for container, _, chosen in plan.settings} if plan else {},

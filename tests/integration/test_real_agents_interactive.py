@@ -240,25 +240,46 @@ def test_interactive_full_autonomy_runs_the_command_without_asking(agent, user, 
 
 # --- 2. --ask: the CLI's approval prompt shows; answering it runs the command ---------------------
 
-def test_codex_ask_is_refused_before_anything_is_created(user, tmp_path, cli_run):
-    # Tried: Codex 0.171 refuses approval_policy "untrusted", and without its own sandbox no
-    # policy it accepts asks before a command; so --ask is refused, never faked.
-    repo = make_repo(tmp_path / f"codex-{secrets.token_hex(3)}")
-
-    done = cli_run("launch-agent", "codex", str(repo), "--ask", env=user.env)
-
-    assert done.returncode == 2, done.output
-    assert done.stderr.startswith("error: --autonomy ask for OpenAI Codex CLI: "), done.stderr
-    assert "hint: use --autonomy full" in done.stderr
-    assert sessions_under(tmp_path) == (set(), set())
-
-
-@pytest.mark.parametrize("agent", [cli for cli in CLIS if cli != "codex"])
+@pytest.mark.parametrize("agent", CLIS)
 def test_interactive_ask_shows_the_approval_and_runs_once_approved(agent, user, tmp_path, model_server, cli_run,
                                                                    terminal, pyz):
     steps, message = proof_script(agent)
+    name = ask_and_approve(agent, steps, message, user, tmp_path, model_server, cli_run, terminal, pyz)
+    remove_and_check_host(cli_run, user, name, tmp_path / "repo", agent, message)
+
+
+# Codex splits a plain script (no redirection, no substitution) into its commands and checks each
+# command's first word against the rules; the proof script above has a redirection, so Codex
+# checks it whole (`bash -lc ...`). Each form must ask, and so must a program named by its path.
+CODEX_PLAIN = {
+    "plain": "cd /workspace && touch proof.txt && git add proof.txt && git commit -q -m '{message}' && git rev-parse HEAD",
+    "by-path": "/usr/bin/git -C /workspace commit -q --allow-empty -m '{message}' && /usr/bin/git -C /workspace rev-parse HEAD",
+}
+
+
+@pytest.mark.parametrize("form", CODEX_PLAIN)
+def test_codex_ask_asks_before_a_plain_command_and_a_program_by_path(form, user, tmp_path, model_server, cli_run,
+                                                                     terminal, pyz):
+    message = f"codex ran a {form} command"
+    steps = [{"shell": CODEX_PLAIN[form].format(message=message)}, {"text": "codex is done"}]
+    name = ask_and_approve("codex", steps, message, user, tmp_path, model_server, cli_run, terminal, pyz)
+    rules = inside(name, "cat /home/agent/.codex/rules/coding-agents-ask.rules").stdout
+    assert '"git"' in rules and '"/usr/bin/git"' in rules and '"cd"' in rules
+    shown = cli_run("inspect", name, "--json", env=user.env)
+    told = json.loads(shown.stdout)["manifest"]["agent"]
+    assert told["autonomy"] == "ask" and 'approval_policy="on-request"' in told["command"]
+    assert list(told["settings"]) == [".codex/rules/coding-agents-ask.rules"], told["settings"]
+    assert cli_run("remove-agent", name, env=user.env).returncode == 0
+    assert git(tmp_path / "repo", "log", "-1", "--format=%s", "codex/session-1") == message
+
+
+def ask_and_approve(agent: str, steps: list[dict], message: str, user: Home, tmp_path: Path, model_server,
+                    cli_run, terminal, pyz) -> str:
+    """launch-agent AGENT --ask; type the prompt; the CLI asks and nothing runs until it is
+    approved; then the command runs (no inner sandbox) and the model hears its output. The
+    session's name (the repo is tmp_path/repo)."""
     model_server.script(steps)
-    repo = make_repo(tmp_path / f"{agent}-{secrets.token_hex(3)}")
+    repo = make_repo(tmp_path / "repo")
     done = cli_run("launch-agent", agent, str(repo), "--allow-host-port", str(user.port), "--ask", env=user.env,
                    timeout=300)
     name = launched_name(done)
@@ -284,8 +305,7 @@ def test_interactive_ask_shows_the_approval_and_runs_once_approved(agent, user, 
     assert told_the_model(model_server, commit), model_server.conversation()
     assert not any(told_the_model(model_server, text) for text in INNER_SANDBOX)
     screen.detach()
-
-    remove_and_check_host(cli_run, user, name, repo, agent, message)
+    return name
 
 
 # --- 3. a named endpoint: the model server as model.test on the session's egress network ---------

@@ -219,10 +219,10 @@ def test_default_autonomy_is_a_mode():
 
 @pytest.mark.parametrize("mode", catalog.AUTONOMY_MODES)
 @pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)
-def test_told_settings_are_json_objects_in_a_login_dir(agent, mode):
+def test_told_settings_are_json_objects_or_prompt_rules_in_a_login_dir(agent, mode):
     for item in agent.told(mode).settings:
-        assert item.format == "json", item
-        assert isinstance(json.loads(item.content), dict), item
+        assert item.format in ("json", "prompt-rules"), item
+        assert item.format != "json" or isinstance(json.loads(item.content), dict), item
         assert any(item.container.startswith(folder + "/") for folder in agent.login_dirs), item
 
 
@@ -300,8 +300,16 @@ def test_custom_agent_running_its_bases_program_gets_the_flags():
     assert agent.with_told(agent.command, "ask") == ["codex", *catalog.get_agent("codex").told("ask").args, "-m", "o3"]
 
 
-def test_codex_ask_mode_is_refused_with_its_reason_not_faked():
-    # Codex 0.171 refuses approval_policy "untrusted", and without bubblewrap no policy asks.
+def test_codex_ask_mode_asks_through_a_rules_file_never_its_sandbox():
+    # Codex 0.171 refuses approval_policy "untrusted"; on-request with its sandbox off asks where
+    # a rule says so, and the prompt-rules file says so for every program in the container.
+    for mode in catalog.AUTONOMY_MODES:
+        told = dict(catalog.get_agent("codex").autonomy)[mode]
+        assert not told.refused
+        assert 'sandbox_mode="danger-full-access"' in told.args
     ask = dict(catalog.get_agent("codex").autonomy)["ask"]
 
-    assert ask.refused and ask.args == () and "never asks" in ask.refused
+    assert 'approval_policy="on-request"' in ask.args
+    assert [(item.container, item.format) for item in ask.settings] == [
+        (".codex/rules/coding-agents-ask.rules", "prompt-rules")]
+    assert not dict(catalog.get_agent("codex").autonomy)["full"].settings  # full: no rule could ask

@@ -43,7 +43,7 @@ def test_layout_never_keeps_the_files_the_launch_writes_each_start():
     assert never == (".claude.json", ".credentials.json", "CLAUDE.md", "agents", "backups", "commands", "output-styles",
                      "settings.json", "skills")
     assert history.never_kept(CODEX, CODEX.state[0]) == (".credentials.json", "AGENTS.md", "auth.json", "config.toml",
-                                                         "prompts", "skills")
+                                                         "prompts", "rules", "skills")  # rules: --ask's
 
 
 def test_layout_of_an_agent_without_state_is_none_and_sets_no_variable():

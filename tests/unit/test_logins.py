@@ -1147,3 +1147,70 @@ def test_without_a_key_nothing_is_approved():
     files = {item["path"] for item in bundle["files"]}
     if logins.container_path(".claude/.claude.json") in files:
         assert "customApiKeyResponses" not in bundle_file(bundle, ".claude/.claude.json")
+
+
+# --- Codex's ask mode: a rules file that asks before every program in the container ---------------
+
+LIST_PROGRAMS = ["docker", "exec", "--user", "1000", NAME, "sh", "-c", logins.LIST_PROGRAMS]
+RULES = "/home/agent/.codex/rules/coding-agents-ask.rules"
+
+
+def rules_words(data: bytes) -> list[str]:
+    text = data.decode()
+    start = text.index("pattern = [[") + len("pattern = [[")
+    return json.loads("[" + text[start:text.index("]]", start)].strip().rstrip(",") + "]")
+
+
+def test_prompt_rules_name_each_program_by_path_and_name_and_the_builtins():
+    words = rules_words(logins.prompt_rules(["/usr/bin/git", "/usr/local/bin/node", "/bin/sh"]))
+
+    assert {"/usr/bin/git", "git", "/usr/local/bin/node", "node", "/bin/sh", "sh", "cd", "export", "."} <= set(words)
+    assert words == sorted(set(words))
+    assert 'decision = "prompt"' in logins.prompt_rules([]).decode()
+
+
+@pytest.mark.parametrize("odd", ['/usr/bin/a"b', "/usr/bin/a b", "/usr/bin/a\\b", "", "/usr/bin/ä", "/usr/bin/x)"])
+def test_prompt_rules_leave_out_names_that_could_break_the_file(odd):
+    words = rules_words(logins.prompt_rules([odd, "/usr/bin/git"]))
+
+    assert odd not in words and "git" in words
+    assert set(words) == set(logins.SHELL_BUILTINS) | {"/usr/bin/git", "git"}
+
+
+def test_plan_bundle_codex_ask_has_the_rules_full_has_none():
+    ask = logins.plan_bundle(CODEX, [], {}, autonomy="ask", programs=["/usr/bin/git"])
+    full = logins.plan_bundle(CODEX, [], {}, autonomy="full", programs=["/usr/bin/git"])
+
+    rules = [item for item in ask["files"] if item["path"] == RULES]
+    assert len(rules) == 1 and "git" in rules_words(base64.b64decode(rules[0]["data"]))
+    assert RULES not in [item["path"] for item in full["files"]]
+
+
+def test_deliver_codex_ask_lists_the_containers_programs_first(fp, tmp_path):
+    received = []
+    fp.register(LIST_PROGRAMS, stdout="/usr/bin/git\n/usr/local/bin/codex\n")
+    fp.register(RECEIVE, stdin_callable=received.append)
+
+    logins.deliver(NAME, CODEX, False, {"HOME": str(tmp_path)}, autonomy="ask")
+
+    assert [list(call) for call in fp.calls] == [LIST_PROGRAMS, RECEIVE]
+    rules = next(item for item in json.loads(received[0])["files"] if item["path"] == RULES)
+    assert {"git", "codex", "/usr/local/bin/codex"} <= set(rules_words(base64.b64decode(rules["data"])))
+
+
+def test_deliver_codex_full_lists_nothing(fp, tmp_path):
+    fp.register(RECEIVE)
+
+    logins.deliver(NAME, CODEX, False, {"HOME": str(tmp_path)}, autonomy="full")
+
+    assert [list(call) for call in fp.calls] == [RECEIVE]
+
+
+def test_deliver_codex_ask_when_the_programs_cannot_be_listed(fp, tmp_path):
+    fp.register(LIST_PROGRAMS, returncode=1, stderr="Error response from daemon: container is not running\n")
+
+    with pytest.raises(AgentsError) as caught:
+        logins.deliver(NAME, CODEX, False, {"HOME": str(tmp_path)}, autonomy="ask")
+
+    assert caught.value.message == f"could not list the programs in {NAME}: Error response from daemon: container is not running"
+    assert caught.value.hint == f"see `coding-agents logs {NAME}`"

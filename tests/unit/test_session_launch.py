@@ -1838,7 +1838,9 @@ def test_remove_if_untouched_keeps_a_session_with_work(tmp_path, monkeypatch):
 
 
 def test_choose_autonomy_refuses_a_mode_the_cli_cannot_do_here():
-    codex = catalog.get_agent("codex")
+    # No built-in CLI has such a mode today (Codex's ask asks through a rules file): a row that says so.
+    codex = dataclasses.replace(catalog.get_agent("codex"), autonomy=(
+        *catalog.get_agent("codex").autonomy[:1], ("ask", catalog.Told(refused="it cannot ask in here"))))
 
     with pytest.raises(AgentsError) as caught:
         decide.choose_autonomy(LaunchOptions(agent="codex", autonomy="ask"), Config(), codex)
