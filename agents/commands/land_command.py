@@ -44,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from agents.output import print_table, say
     from agents.session import query
 
-    if bool(args.all) == bool(args.name):
+    if args.all and args.name:
+        raise UsageError(f"land takes a NAME ({args.name}) or --all, not both",
+                         hint="land NAME lands one session; land --all --repo PATH lands every one of a repository")
+    if not args.all and not args.name:
         raise UsageError("name one session (land NAME) or give --all", hint="list-agents --all shows the sessions")
     if args.test is not None and not args.test.strip():
         raise UsageError("--test is empty", hint='e.g. --test "make test"')

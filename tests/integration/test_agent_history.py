@@ -108,8 +108,9 @@ def test_history_survives_restarts_and_the_login_never_reaches_a_disk(agent, hom
         f"lost in the restart: {sorted(set(transcripts) - set(stored))}"
     assert not any(canary.encode() in data for data in stored.values())
 
-    # Stopped, then started (as connect-agent does for a stopped session).
-    docker("start", name)
+    # Stopped, then started by our CLI (`start`: what connect-agent does for a stopped session).
+    started = cli_run("start", name, env=home.env)
+    assert started.returncode == 0, started.output
     wait_stopped(name)
     stored = home_volume_bytes(name)
     assert all(path in stored for path in transcripts)

@@ -186,3 +186,15 @@ def test_stop_refuses_a_run_agent_session_and_both_refuse_an_orphan():
     lifecycle.refuse_unstoppable(info("launch", "c1"), "stop")
     with pytest.raises(AgentsError, match="no container"):
         lifecycle.refuse_unstoppable(info("launch", ""), "start")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["land"], "error: name one session (land NAME) or give --all"),
+    (["land", "api", "--all"], "error: land takes a NAME (api) or --all, not both"),
+], ids=["neither", "both"])
+def test_land_wants_a_name_or_all(capsys, argv, message):
+    from agents import cli
+
+    assert cli.main(argv, prog="coding-agents") == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == message and lines[1].startswith("hint: ") and len(lines) == 2
