@@ -57,7 +57,7 @@ def test_logs_follow_network_shows_each_entry_once(cli, pyz, cli_env, repo):
     requests = 24
     try:
         for number in range(requests):
-            inside(name, f"curl -s -o /dev/null --max-time 10 https://denied-{number}.example/ || true")
+            inside(name, f"curl -s -o /dev/null --max-time 10 https://denied-{number}.invalid/ || true")
             if number == requests // 2:
                 # Another reader collects at the same time (as the session's own collector does).
                 assert cli("logs", "--network", name).returncode == 0
@@ -71,7 +71,7 @@ def test_logs_follow_network_shows_each_entry_once(cli, pyz, cli_env, repo):
 
     shown = [json.loads(line) for line in stdout.splitlines()]
     hosts = [entry["host"] for entry in shown]
-    assert sorted(hosts) == sorted(f"denied-{number}.example" for number in range(requests)), hosts
+    assert sorted(hosts) == sorted(f"denied-{number}.invalid" for number in range(requests)), hosts
     assert len({(entry["proxy"], entry["line"]) for entry in shown}) == len(shown)
     assert all(entry["decision"] == "denied" for entry in shown)
 
