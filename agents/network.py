@@ -123,7 +123,7 @@ def local_addresses(fib_trie: str, if_inet6: str) -> list[str]:
     IPv6 left out: it is not routed)."""
     found = []
     lines = fib_trie.splitlines()
-    for previous, line in zip(lines, lines[1:]):
+    for previous, line in zip(lines, lines[1:], strict=False):
         if line.strip() == "/32 host LOCAL" and "|--" in previous:
             found.append(previous.split("|--", 1)[1].strip())
     for line in if_inet6.splitlines():

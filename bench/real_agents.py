@@ -400,7 +400,7 @@ def main() -> int:
     print("2. prompt mode started twice in one new session (docker exec), to the first model request")
     print(f"{'CLI':9} {'first start':>15} {'second start':>15} {'difference':>11}")
     for cli in clis:
-        difference = statistics.median(a - b for a, b in zip(first_start[cli], second_start[cli]))
+        difference = statistics.median(a - b for a, b in zip(first_start[cli], second_start[cli], strict=True))
         print(f"{cli:9} {median(first_start[cli]):>15} {median(second_start[cli]):>15} {difference:11.2f}")
     print("   difference: median of (first - second) per run")
     return 0
