@@ -91,6 +91,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args_list = expand_shim(prog, list(argv))
     debug = "--debug" in args_list
     try:
+        if args_list == ["--version"]:  # no command module needs importing for it
+            from agents import __version__
+
+            print(f"{PROG} {__version__}")
+            return 0
         if len(args_list) == 2 and args_list[0] == "connect-agent" and args_list[1].strip() \
                 and not args_list[1].startswith("-"):
             # The command run most is one `docker exec` when the session is ready: started before

@@ -443,12 +443,26 @@ def test_main_top_level_help_lists_every_command(capsys):
 
 
 def test_main_version(capsys):
+    assert cli.main(["--version"], prog="coding-agents") == 0
+
+    assert capsys.readouterr().out == f"coding-agents {__version__}\n"
+    assert __version__ == "0.1.0"
+
+
+def test_main_version_imports_no_command_module():
+    script = ("import sys; from agents import cli; cli.main(['--version']); "
+              "print(sorted(name for name in sys.modules if name.startswith('agents.commands.')))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
+
+    assert done.stdout.splitlines() == [f"coding-agents {__version__}", "[]"], done.stderr
+
+
+def test_main_version_with_other_words_goes_through_argparse(capsys):
     with pytest.raises(SystemExit) as caught:
-        cli.main(["--version"], prog="coding-agents")
+        cli.main(["--debug", "--version"], prog="coding-agents")
 
     assert caught.value.code == 0
     assert capsys.readouterr().out == f"coding-agents {__version__}\n"
-    assert __version__ == "0.1.0"
 
 
 def test_main_shim_help_shows_run_agent_usage(capsys):
