@@ -48,7 +48,7 @@ def plan_bootstrap(mirror: str, rootfs_dir: str, ref: str, suite: str = catalog.
         "ENV LANG=C.UTF-8",
         'CMD ["/bin/bash"]',
     ]
-    import_argv = ["docker", "import"]
+    import_argv = [runner.engine(), "import"]
     for change in changes:
         import_argv += ["--change", change]
     import_argv += ["-", ref]

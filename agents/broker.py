@@ -118,7 +118,7 @@ def session_facts(session: str) -> tuple[str, bool] | None:
     """(manifest label, running) of a session's container; None when it does not exist."""
     from agents import runner
 
-    found = runner.run(["docker", "inspect", "--format",
+    found = runner.run([runner.engine(), "inspect", "--format",
                         "{{index .Config.Labels \"" + MANIFEST_LABEL + "\"}} {{.State.Running}}", session], check=False)
     if not found.ok:
         return None

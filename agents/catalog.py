@@ -426,8 +426,9 @@ AGENTS: tuple[Agent, ...] = (
 )
 
 
-def agent_names() -> list[str]:
-    return [agent.name for agent in AGENTS]
+def agent_names(custom: tuple[Agent, ...] = ()) -> list[str]:
+    """The built-in agents' names, then those of the user's own [agents.NAME] given."""
+    return [agent.name for agent in (*AGENTS, *custom)]
 
 
 def get_agent(name: str, custom: tuple[Agent, ...] = ()) -> Agent:

@@ -104,8 +104,8 @@ def session_names() -> list[str]:
     from agents.errors import AgentsError
     from agents.session import naming
 
-    queries = (["docker", "ps", "--all", "--filter", f"label={naming.ROLE}=agent", "--format", "{{.Names}}"],
-               ["docker", "volume", "ls", "--filter", f"label={naming.SESSION}", "--format",
+    queries = ([runner.engine(), "ps", "--all", "--filter", f"label={naming.ROLE}=agent", "--format", "{{.Names}}"],
+               [runner.engine(), "volume", "ls", "--filter", f"label={naming.SESSION}", "--format",
                 '{{.Label "' + naming.SESSION + '"}}'])
     names = set()
     for argv in queries:

@@ -43,6 +43,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "notify": list,  # a command run when a session starts waiting for you or finishes (docs/landing.md)
         "bell": bool,  # ring the launching terminal's bell then
         "state_size": str,  # how much agent state (transcripts, history) a session may keep before it warns
+        "history_size": str,  # how much the host's copies of removed sessions' history may take before it warns
     },
     "mcp": {
         "enable": list,  # catalog servers to turn on: github, microsoft-docs, context7, playwright, serena
@@ -56,11 +57,15 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "signing": bool,  # sign commits through the host's signer when the host signs them
         "ssh_agent": bool,  # forward the host's ssh-agent to every session (like --ssh-agent)
     },
+    "engine": {
+        "command": str,  # the engine's CLI: "docker" or "podman" (default: docker if installed, else podman)
+    },
 }
 
 
 # What each key looks like, for the hint when a value is refused.
 _EXAMPLES: dict[str, str] = {
+    "command": 'command = "podman"',
     "registry": 'registry = "registry.example.com/team"',
     "base_image": 'base_image = "debian:bookworm-slim"',
     "ca_cert": 'ca_cert = "/etc/ssl/certs/ca-certificates.crt"',
@@ -82,6 +87,7 @@ _EXAMPLES: dict[str, str] = {
     "notify": 'notify = ["notify-send", "coding-agents", "{session} is {event}"]',
     "bell": "bell = true",
     "state_size": 'state_size = "8g"',
+    "history_size": 'history_size = "20g"',
     "enable": 'enable = ["github", "context7"]',
     "capability_hours": "capability_hours = 24",
     "logins": "logins = true",
@@ -123,6 +129,7 @@ class SessionsConfig:
     notify: tuple[str, ...] = ()
     bell: bool = False
     state_size: int = 8 * 1024**3  # bytes (agents/history.py)
+    history_size: int = 20 * 1024**3  # bytes, all host copies together (history_copies.DEFAULT_HISTORY_SIZE)
 
 
 @dataclass(frozen=True)
@@ -257,6 +264,8 @@ def parse_config(text: str, path: Path) -> Config:
         sessions["memory"] = check_memory(sessions["memory"], f"config file {path}: [sessions] memory")
     if "state_size" in sessions:
         sessions["state_size"] = size_bytes(sessions["state_size"], f"config file {path}: [sessions] state_size")
+    if "history_size" in sessions:
+        sessions["history_size"] = size_bytes(sessions["history_size"], f"config file {path}: [sessions] history_size")
     if "autonomy" in sessions and sessions["autonomy"] not in AUTONOMY_MODES:
         raise AgentsError(f"config file {path}: [sessions] autonomy = {sessions['autonomy']!r} is not a mode",
                           hint="choose " + " or ".join(repr(mode) for mode in AUTONOMY_MODES))
@@ -319,6 +328,10 @@ def check_value(section: str, key: str, value: object, where: str) -> None:
                           hint="choose " + ", ".join(repr(mode) for mode in netmodes.NAMES))
     if (section, key) == ("network", "subnet_pool"):
         check_subnet_pool(value, where)
+    if (section, key) == ("engine", "command"):
+        from agents import runner
+
+        runner.check_engine_program(value, where)  # (read by agents/engine.py, before any of the rest)
     if (section, key) == ("network", "allow"):
         from agents import network
 

@@ -11,6 +11,7 @@ from agents import runner
 from agents.errors import AgentsError
 
 MIN_ENGINE_VERSION = (20, 10)
+MIN_ENGINE_VERSIONS = {"docker": MIN_ENGINE_VERSION, "podman": (4, 3)}  # podman: Debian 12's, the oldest tested
 MANAGED_LABEL = "coding-agents.managed"
 IMAGE_LABEL = "coding-agents.image"
 VERSION_LABEL = "coding-agents.version"
@@ -20,8 +21,11 @@ ENGINE_HINT = (
     "check DOCKER_HOST/DOCKER_CONTEXT, then run `coding-agents doctor`"
 )
 
+PODMAN_HINT = "check CONTAINER_HOST (`podman system connection list`) or unset it, then run `coding-agents doctor`"
+
 _UNREACHABLE = (
     "cannot connect to the docker daemon",
+    "cannot connect to podman",
     "error during connect",
     "is the docker daemon running",
     "connection refused",
@@ -31,7 +35,7 @@ _UNREACHABLE = (
 
 
 def docker_argv(*args: runner.Arg) -> list[runner.Arg]:
-    return ["docker", *args]
+    return runner.engine_argv(*args)
 
 
 def explain(error: runner.CommandFailed) -> AgentsError:
@@ -43,6 +47,8 @@ def explain(error: runner.CommandFailed) -> AgentsError:
             hint="add yourself to the `docker` group (then log in again) or use rootless Docker",
         )
     if any(marker in text for marker in _UNREACHABLE):
+        if runner.engine_kind() == "podman":
+            return AgentsError("cannot reach the Podman engine", hint=PODMAN_HINT)
         return AgentsError("cannot reach the Docker engine", hint=ENGINE_HINT)
     return error
 
@@ -65,7 +71,7 @@ def run_json_lines(*args: runner.Arg, **kwargs: Any) -> list[Any]:
 def engine_info() -> dict[str, Any]:
     """`docker info` as JSON (one engine query)."""
     try:
-        found = runner.run_json(["docker", "info", "--format", "{{json .}}"], timeout=60, hint=ENGINE_HINT)
+        found = runner.run_json([runner.engine(), "info", "--format", "{{json .}}"], timeout=60, hint=ENGINE_HINT)
     except runner.CommandFailed as error:
         raise explain(error) from error
     return found if isinstance(found, dict) else {}
@@ -110,12 +116,26 @@ class ImageInfo:
         return f"{self.repository}:{self.tag}"
 
 
+PODMAN_LOCAL_PREFIX = "localhost/"
+
+
+def short_ref(name: str) -> str:
+    """Pure: an image name as we spell it: podman names images it built or loaded (no registry)
+    localhost/NAME, and finds them by NAME too."""
+    return name.removeprefix(PODMAN_LOCAL_PREFIX)
+
+
+# One JSON object a line, field by field: podman's `{{json .}}` is the whole list at once.
+IMAGES_FORMAT = ('{"Repository":{{json .Repository}},"Tag":{{json .Tag}},"ID":{{json .ID}},'
+                 '"Size":{{json .Size}},"CreatedSince":{{json .CreatedSince}}}')
+
+
 def list_managed_images() -> list[ImageInfo]:
     """Every image carrying our label, in one engine query."""
-    rows = run_json_lines("images", "--filter", f"label={MANAGED_LABEL}=true", "--format", "{{json .}}")
+    rows = run_json_lines("images", "--filter", f"label={MANAGED_LABEL}=true", "--format", IMAGES_FORMAT)
     return [
         ImageInfo(
-            repository=row.get("Repository", ""),
+            repository=short_ref(row.get("Repository", "")),
             tag=row.get("Tag", ""),
             image_id=row.get("ID", ""),
             size=row.get("Size", ""),
@@ -138,7 +158,7 @@ def image_facts(refs: Sequence[str]) -> dict[str, tuple[int, str, str]]:
     # An image removed between the listing and now makes inspect exit 1 but still print the rest.
     result = run("image", "inspect", *refs, check=False)
     if not result.ok and not result.stdout.strip().strip("[]").strip():
-        if "no such" in result.stderr.lower():
+        if image_missing(result.stderr):
             return {}
         raise explain(runner.CommandFailed(result))
     try:
@@ -149,7 +169,7 @@ def image_facts(refs: Sequence[str]) -> dict[str, tuple[int, str, str]]:
     facts = {}
     for item in items:
         for ref in item.get("RepoTags") or ():
-            facts[ref] = (int(item.get("Size") or 0), iso_utc(item.get("Created") or ""), item.get("Id") or "")
+            facts[short_ref(ref)] = (int(item.get("Size") or 0), iso_utc(item.get("Created") or ""), item.get("Id") or "")
     return facts
 
 
@@ -179,10 +199,16 @@ def image_id(ref: str) -> str | None:
     result = run("image", "inspect", "--format", "{{.Id}}", ref, check=False)
     if result.ok:
         return result.stdout.strip()
-    text = result.stderr.lower()
-    if "no such image" in text or "no such object" in text:
+    if image_missing(result.stderr):
         return None
     raise explain(runner.CommandFailed(result))
+
+
+def image_missing(stderr: str) -> bool:
+    """Pure: an image inspect's complaint says the image is not there (docker: "No such image",
+    podman: "image not known")."""
+    text = stderr.lower()
+    return any(marker in text for marker in ("no such image", "no such object", "image not known"))
 
 
 def pull(ref: str) -> bool:
@@ -193,6 +219,13 @@ def pull(ref: str) -> bool:
 
 def tag(source: str, ref: str) -> None:
     run("tag", source, ref)
+
+
+def remove_argv(*containers: str, volumes: bool = False) -> list[runner.Arg]:
+    """`rm --force`: Docker kills at once; Podman first waits out the stop timeout (10 s, and
+    squid's own shutdown takes 30), unless told --time 0."""
+    return runner.engine_argv("rm", "--force", *(["--time", "0"] if runner.engine_kind() == "podman" else []),
+                              *(["--volumes"] if volumes else []), *containers)
 
 
 def remove_images(refs: Sequence[str]) -> None:

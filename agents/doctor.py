@@ -30,21 +30,26 @@ class Check:
 
 
 def check_docker_cli() -> Check:
-    path = runner.which("docker")
+    """The engine's CLI (docker, or podman: runner.engine()) is installed."""
+    program = runner.engine()
+    kind = runner.engine_kind(program)
+    path = runner.which(program)
     if path is None:
-        return Check("docker CLI", FAIL, "not found on PATH", runner.INSTALL_HINTS["docker"])
-    return Check("docker CLI", OK, path)
+        return Check(f"{kind} CLI", FAIL, "not found on PATH", runner.INSTALL_HINTS[kind])
+    return Check(f"{kind} CLI", OK, path)
 
 
-def check_engine_version(version: str) -> Check:
-    """Pure: judge an engine version string."""
+def check_engine_version(version: str, kind: str = "docker") -> Check:
+    """Pure: judge an engine version string (docker's or podman's)."""
     parsed = docker.parse_version(version)
-    wanted = ".".join(map(str, docker.MIN_ENGINE_VERSION))
+    minimum = docker.MIN_ENGINE_VERSIONS[kind]
+    wanted = ".".join(map(str, minimum))
+    name = f"{kind} engine"
     if not parsed:
-        return Check("docker engine", WARN, f"version {version!r} not understood", f"make sure it is >= {wanted}")
-    if parsed[:2] < docker.MIN_ENGINE_VERSION:
-        return Check("docker engine", FAIL, f"version {version} is too old", f"upgrade Docker to {wanted} or newer")
-    return Check("docker engine", OK, f"version {version}")
+        return Check(name, WARN, f"version {version!r} not understood", f"make sure it is >= {wanted}")
+    if parsed[:2] < minimum:
+        return Check(name, FAIL, f"version {version} is too old", f"upgrade {kind.capitalize()} to {wanted} or newer")
+    return Check(name, OK, f"version {version}")
 
 
 def check_engine() -> tuple[Check, bool]:
@@ -52,8 +57,8 @@ def check_engine() -> tuple[Check, bool]:
     try:
         version = docker.engine_version()
     except AgentsError as error:
-        return Check("docker engine", FAIL, error.message, error.hint or docker.ENGINE_HINT), False
-    return check_engine_version(version), True
+        return Check(f"{runner.engine_kind()} engine", FAIL, error.message, error.hint or docker.ENGINE_HINT), False
+    return check_engine_version(version, runner.engine_kind()), True
 
 
 def check_endpoint(endpoint: engine.Endpoint) -> Check:
@@ -61,6 +66,16 @@ def check_endpoint(endpoint: engine.Endpoint) -> Check:
     if not endpoint.host:
         return Check("engine", WARN, endpoint.describe(), "check DOCKER_HOST/DOCKER_CONTEXT (`docker context ls`)")
     return Check("engine", OK, endpoint.describe())
+
+
+def check_internal_networks(endpoint: engine.Endpoint) -> Check | None:
+    """Pure: rootful Podman's internal networks give this machine an address on them (netavark has
+    no inhibit_ipv4), so a squid session's agent can reach the machine's services there."""
+    if runner.engine_kind(endpoint.program) != "podman" or endpoint.rootless or not endpoint.local:
+        return None
+    return Check("internal networks", WARN, "this machine has an address on each squid session's network "
+                 "(Podman's gateway): its services listening on all addresses are reachable from the agent",
+                 "listen on 127.0.0.1 only, or use --network-proxy restricted (docs/podman.md)")
 
 
 def check_git() -> list[Check]:
@@ -132,9 +147,10 @@ def check_disk(engine_reachable: bool) -> list[Check]:
     home = os.path.expanduser("~")
     checks.append(judge_free_space("disk (home)", home, shutil.disk_usage(home).free))
     if engine_reachable and engine.current().local:
-        root = docker.run("info", "--format", "{{.DockerRootDir}}", check=False).stdout.strip()
+        root_format = "{{.Store.GraphRoot}}" if runner.engine_kind() == "podman" else "{{.DockerRootDir}}"
+        root = docker.run("info", "--format", root_format, check=False).stdout.strip()
         if root and os.path.isdir(root):
-            checks.append(judge_free_space("disk (docker)", root, shutil.disk_usage(root).free))
+            checks.append(judge_free_space(f"disk ({runner.engine_kind()})", root, shutil.disk_usage(root).free))
     return checks
 
 
@@ -155,9 +171,13 @@ def run_checks() -> list[Check]:
     checks = [check_docker_cli()]
     reachable = False
     if checks[0].status != FAIL:
-        checks.append(check_endpoint(engine.current()))
+        endpoint = engine.current()
+        checks.append(check_endpoint(endpoint))
         engine_check, reachable = check_engine()
         checks.append(engine_check)
+        networks = check_internal_networks(endpoint)
+        if networks is not None:
+            checks.append(networks)
     checks += check_git()
     checks.append(check_optional_program("socat", "needed for credential and signing bridges"))
     checks.append(check_cryptography())

@@ -34,6 +34,8 @@ class Endpoint:
     context: str = DEFAULT_CONTEXT  # the docker context in use ("default" with DOCKER_HOST)
     from_env: bool = False  # DOCKER_HOST named it
     error: str = ""  # why the endpoint is unknown
+    program: str = "docker"  # the engine's CLI (runner.engine()); podman's endpoints: podman_endpoint
+    rootless: bool = False  # podman run by a user other than root (its own store, user namespace)
 
     @property
     def scheme(self) -> str:
@@ -46,11 +48,13 @@ class Endpoint:
 
     @property
     def is_default(self) -> bool:
-        """This machine's own engine, not picked by a named context: nothing worth pointing out."""
-        return self.local and self.context == DEFAULT_CONTEXT
+        """This machine's own Docker engine, not picked by a named context: nothing worth pointing out."""
+        return self.local and self.context == DEFAULT_CONTEXT and runner.engine_kind(self.program) == "docker"
 
     @property
     def source(self) -> str:
+        if runner.engine_kind(self.program) == "podman":
+            return "CONTAINER_HOST" if self.from_env else "podman"
         if self.from_env:
             return "DOCKER_HOST"
         return f"docker context {self.context}"
@@ -60,8 +64,10 @@ class Endpoint:
         if not self.host:
             return f"unknown ({self.error or 'docker context inspect said nothing'})"
         where = "local" if self.local else "remote"
+        if runner.engine_kind(self.program) == "podman" and not self.from_env:
+            return f"podman {self.host} ({where}, {'rootless' if self.rootless else 'rootful'})"
         if self.from_env:
-            return f"{self.host} ({where}, DOCKER_HOST)"
+            return f"{self.host} ({where}, {self.source})"
         if self.context != DEFAULT_CONTEXT:
             return f"{self.host} ({where}, docker context {self.context})"
         return f"{self.host} ({where})"
@@ -106,8 +112,23 @@ def configured_context(docker_config: str) -> str:
     return name if isinstance(name, str) and name else DEFAULT_CONTEXT
 
 
+def podman_endpoint(environ: Mapping[str, str], program: str, uid: int) -> Endpoint:
+    """Pure: where podman runs its containers. Without CONTAINER_HOST it runs them itself, on this
+    machine (no daemon; the socket named is where its API service would listen): as root in the
+    system's store, else rootless in the user's own."""
+    host = environ.get("CONTAINER_HOST", "")
+    if host:
+        return Endpoint(host, from_env=True, program=program, rootless=uid != 0)
+    socket = "/run/podman/podman.sock" if uid == 0 else \
+        f"{environ.get('XDG_RUNTIME_DIR') or f'/run/user/{uid}'}/podman/podman.sock"
+    return Endpoint(f"unix://{socket}", program=program, rootless=uid != 0)
+
+
 def current() -> Endpoint:
-    """The endpoint the docker CLI uses now (asked once per process for each environment)."""
+    """The endpoint the engine's CLI uses now (asked once per process for each environment)."""
+    program = runner.engine()
+    if runner.engine_kind(program) == "podman":
+        return podman_endpoint(os.environ, program, os.geteuid())
     return _current(os.environ.get("DOCKER_HOST", ""), os.environ.get("DOCKER_CONTEXT", ""),
                     os.environ.get("DOCKER_CONFIG", ""))
 
@@ -121,12 +142,50 @@ def _current(docker_host: str, docker_context: str, docker_config: str) -> Endpo
         # The CLI's default context is its default socket: nothing to ask (a command saved).
         return Endpoint(DEFAULT_SOCKET, DEFAULT_CONTEXT)
     try:
-        done = runner.run(["docker", "context", "inspect"], check=False, timeout=30)
+        done = runner.run(runner.engine_argv("context", "inspect"), check=False, timeout=30)
     except AgentsError as error:  # no docker CLI at all
         return resolve(environ, None, error.message)
     if not done.ok:
         return resolve(environ, None, runner.last_line(done.stderr or done.stdout) or "docker context inspect failed")
     return resolve(environ, done.stdout)
+
+
+def configured_program(config_path: str) -> str | None:
+    """The config file's [engine] command, read without the rest of the config (a fast path like
+    connect-agent's must not load it all); None when the file or the key is absent, or the file is
+    not TOML (the commands that load the config say so)."""
+    import tomllib
+
+    try:
+        with open(config_path, "rb") as config:
+            found = tomllib.load(config)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    section = found.get("engine")
+    value = section.get("command") if isinstance(section, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def pick_program(from_env: str, from_config: str | None, installed) -> str:
+    """Pure: the engine's program: CODING_AGENTS_ENGINE, else [engine] command, else docker when it
+    is installed, else podman when only it is (installed(name) -> bool), else docker (whose absence
+    is then the error)."""
+    if from_env:
+        return runner.check_engine_program(from_env, runner.ENGINE_VARIABLE)
+    if from_config:
+        return runner.check_engine_program(from_config, "[engine] command")
+    for program in runner.ENGINE_PROGRAMS:
+        if installed(program):
+            return program
+    return "docker"
+
+
+def choose_program() -> str:
+    """runner.engine()'s choice for this process."""
+    from agents import paths
+
+    return pick_program(os.environ.get(runner.ENGINE_VARIABLE, ""), configured_program(str(paths.config_file())),
+                        lambda name: runner.which(name) is not None)
 
 
 def remote_reason(endpoint: Endpoint | None = None) -> str | None:
@@ -138,7 +197,7 @@ def remote_reason(endpoint: Endpoint | None = None) -> str | None:
         return None
     if not endpoint.host:
         return f"the engine's endpoint is unknown ({endpoint.error})"
-    shown = f"DOCKER_HOST={endpoint.host}" if endpoint.from_env else f"docker context {endpoint.context}: {endpoint.host}"
+    shown = f"{endpoint.source}={endpoint.host}" if endpoint.from_env else f"docker context {endpoint.context}: {endpoint.host}"
     return f"the engine is remote ({shown})"
 
 

@@ -17,6 +17,14 @@ ALLOWED_EXTRA_OPTIONS = {
 }
 
 
+def read_only_args() -> list[str]:
+    """A read-only root. Podman's --read-only also mounts writable tmpfs folders of no size on /run,
+    /var/tmp and /tmp unless told not to: the same root as Docker's, then (docs/podman.md)."""
+    from agents import runner
+
+    return ["--read-only", *(["--read-only-tmpfs=false"] if runner.engine_kind() == "podman" else [])]
+
+
 def hardening_args(pids_limit: int) -> list[str]:
     """`docker run` flags for the sandbox: unprivileged user, no capabilities, read-only root."""
     return [
@@ -24,7 +32,7 @@ def hardening_args(pids_limit: int) -> list[str]:
         "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
         "--pids-limit", str(pids_limit),
-        "--read-only",
+        *read_only_args(),
         "--tmpfs", "/tmp:rw,nosuid,nodev,size=2g",
         "--init",
         # Docker's default seccomp profile stays on: we pass no seccomp option at all.

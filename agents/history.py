@@ -224,7 +224,7 @@ def session_members(name: str, running: bool) -> list[tuple[str, bytes, int]]:
     with tempfile.TemporaryDirectory(prefix="coding-agents-history-") as folder:
         dumped = Path(folder) / "store.tar"
         try:  # to a file: run() captures text, which would mangle the tar
-            runner.run_with_file(["docker", "cp", f"{name}:{naming.STATE_STORE}/.", "-"], stdout_path=dumped)
+            runner.run_with_file([runner.engine(), "cp", f"{name}:{naming.STATE_STORE}/.", "-"], stdout_path=dumped)
         except runner.CommandFailed as error:
             if "Could not find" in error.result.stderr or "No such" in error.result.stderr:
                 return []

@@ -142,7 +142,7 @@ def labels(spec: ImageSpec, options: BuildOptions) -> list[tuple[str, str]]:
 def build_argv(spec: ImageSpec, options: BuildOptions, iidfile: str) -> list[str]:
     """`docker build` reading its context as a tar on stdin (works with remote engines too)."""
     # --force-rm: a failed step's container is removed too (the classic builder keeps it otherwise).
-    argv = ["docker", "build", "--force-rm", "--iidfile", iidfile, "--file", "Dockerfile"]
+    argv = [runner.engine(), "build", "--force-rm", "--iidfile", iidfile, "--file", "Dockerfile"]
     for key, value in build_args(spec, options):
         argv += ["--build-arg", f"{key}={value}"]
     for key, value in labels(spec, options):
@@ -372,7 +372,9 @@ def export_images(path: str, version: str = __version__) -> list[str]:
     # where a whole one (or the user's earlier one) was.
     partial = target.with_name(f".{target.name}.partial")
     try:
-        runner.run_with_file(["docker", "save", *refs], stdout_path=partial, progress=progress,
+        # Podman's save without --multi-image-archive writes the first image under every name.
+        many = ["--multi-image-archive"] if runner.engine_kind() == "podman" else []
+        runner.run_with_file([runner.engine(), "save", *many, *refs], stdout_path=partial, progress=progress,
                              hint="`coding-agents doctor` checks the engine and the disk space")
         os.replace(partial, target)
     except runner.CommandFailed as error:
@@ -405,7 +407,7 @@ def import_images(path: str) -> list[str]:
         raise AgentsError(f"no such archive: {path}", hint="give the file written by `coding-agents images export`")
     progress = Progress(f"loading {path}", Path(path).stat().st_size)
     try:
-        result = runner.run_with_file(["docker", "load"], stdin_path=path, progress=progress,
+        result = runner.run_with_file([runner.engine(), "load"], stdin_path=path, progress=progress,
                                       hint="is it an archive written by `coding-agents images export`?")
     except runner.CommandFailed as error:
         raise docker.explain(error) from error

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import git, land, paths, runner
+from agents import docker, git, land, paths, runner
 from agents.errors import AgentsError
 from agents.output import say
 
@@ -58,10 +58,11 @@ def session_item(info) -> land.Item:
 def branch_items(repo: Path, target: str, target_sha: str, skip: set[str]) -> list[land.Item]:
     """Agent branches on the host (no session holds them) with commits the target lacks."""
     from agents import catalog
+    from agents.config import load_config
 
     everything = git.local_branches(repo, "")
     found = []
-    for branch in land.agent_branch_names(everything, catalog.agent_names()):
+    for branch in land.agent_branch_names(everything, catalog.agent_names(load_config().agents)):  # yours too
         if branch in skip or branch == target:
             continue
         tip = git.branch_sha(repo, branch)
@@ -102,7 +103,7 @@ class GitSandbox:
         from agents.session import naming
 
         runner.run([
-            "docker", "run", "--detach", "--name", self.name, "--label", f"{LAND_LABEL}=git",
+            runner.engine(), "run", "--detach", "--name", self.name, "--label", f"{LAND_LABEL}=git",
             "--network", "none", "--env", "HOME=/tmp", *hardening.hardening_args(PIDS_LIMIT),
             "--volume", naming.WORKSPACE, "--workdir", naming.WORKSPACE, "--entrypoint", "sleep", self.image, "infinity",
         ], hint="`coding-agents doctor` checks the engine and images")
@@ -112,7 +113,7 @@ class GitSandbox:
 
     def __exit__(self, *exc) -> None:
         if self.started:
-            runner.run(["docker", "rm", "--force", "--volumes", self.name], check=False)
+            runner.run(docker.remove_argv(self.name, volumes=True), check=False)
 
     def exec(self, *command: str, check: bool = True) -> runner.Result:
         from agents.session import naming
@@ -160,7 +161,7 @@ def run_test(repo: Path, result: str, image: str, command: str, network: str, lo
     from agents import hardening
     from agents.session import naming
 
-    argv = ["docker", "run", "--rm", "-i", "--label", f"{LAND_LABEL}=test", "--network",
+    argv = [runner.engine(), "run", "--rm", "-i", "--label", f"{LAND_LABEL}=test", "--network",
             "none" if network == "restricted" else "bridge", "--env", "HOME=/tmp",
             *hardening.hardening_args(PIDS_LIMIT), "--volume", naming.WORKSPACE, "--workdir", naming.WORKSPACE,
             "--entrypoint", "sh", image, "-c", land.TEST_SCRIPT, "land-test", result, command]

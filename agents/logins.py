@@ -44,9 +44,11 @@ def container_path(relative: str) -> str:
 
 def tmpfs_args(agent: Agent) -> list[str]:
     """Each login folder is a tmpfs owned by the agent user: nothing in it reaches a disk."""
+    # Podman refuses uid= and gid= there; its U gives the tmpfs to the container's user, the agent's.
+    owner = "U" if runner.engine_kind() == "podman" else f"uid={naming.AGENT_UID},gid={naming.AGENT_UID}"
     args = []
     for folder in agent.login_dirs:
-        args += ["--tmpfs", f"{container_path(folder)}:rw,nosuid,nodev,size=64m,uid={naming.AGENT_UID},gid={naming.AGENT_UID},mode=0700"]
+        args += ["--tmpfs", f"{container_path(folder)}:rw,nosuid,nodev,size=64m,{owner},mode=0700"]
     return args
 
 

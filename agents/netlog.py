@@ -42,11 +42,11 @@ def collect(name: str) -> int:
 
 def _collect_locked(name: str) -> int:
     proxy = naming.proxy_name(name)
-    found = runner.run(["docker", "inspect", "--format", "{{.Id}}", proxy], check=False)
+    found = runner.run([runner.engine(), "inspect", "--format", "{{.Id}}", proxy], check=False)
     if not found.ok:
         return 0
     proxy_id = found.stdout.strip()[:12]
-    text = runner.run(["docker", "logs", proxy], check=False).stdout
+    text = runner.run([runner.engine(), "logs", proxy], check=False).stdout
     output = text.splitlines()
     if output and not text.endswith("\n"):
         output.pop()  # a line squid is still writing: next time, whole

@@ -30,6 +30,20 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def confirm(question: str, yes: bool) -> bool:
+    """Whether to remove what was just listed: --yes, else the user's answer. Without a terminal to
+    ask on nothing is removed (a script gets the list and how to go on, never a silent removal)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        say("==> nothing removed: add --yes to remove these")
+        return False
+    if input(f"{question} [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    say("==> nothing removed")
+    return False
+
+
 def _cell(value: Any) -> str:
     return "-" if value is None or value == "" else str(value)
 

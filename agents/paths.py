@@ -7,16 +7,17 @@ The roots follow the XDG Base Directory spec. Each variable names an absolute fo
 unset, empty or relative is ignored and its default used:
 
   config   $XDG_CONFIG_HOME  (~/.config)        /coding-agents   config.toml, mcp-approvals.json
-  data     $XDG_DATA_HOME    (~/.local/share)   /coding-agents   secrets/
+  data     $XDG_DATA_HOME    (~/.local/share)   /coding-agents   secrets/, history/
   state    $XDG_STATE_HOME   (~/.local/state)   /coding-agents   network/, bridges/, broker/,
                                                                  logins.lock, HELPER-NAME.log
-  cache    $XDG_CACHE_HOME   (~/.cache)         /coding-agents   repos/, reports.json
+  cache    $XDG_CACHE_HOME   (~/.cache)         /coding-agents   repos/, reports.json,
+                                                                 engine-addresses.json, state-sizes.json
   runtime  $XDG_RUNTIME_DIR  (when it exists)   /coding-agents   sockets: a folder per session,
            else /tmp/coding-agents-<uid>                         and the broker's
 
 The names inside those folders (a session's files in network/ or bridges/, the socket folders in
 the runtime folder, the clones in repos/) belong to the module that owns the folder: netlog,
-bridges, broker, remote, session.reports.
+bridges, broker, remote, session.reports, engine_host, state_size.
 """
 
 from __future__ import annotations
@@ -116,6 +117,16 @@ def repos_dir() -> Path:
 def reports_file() -> Path:
     """session.reports: what each session last reported (list-agents' copy; display only)."""
     return cache_dir() / "reports.json"
+
+
+def state_sizes_file() -> Path:
+    """state_size: how much agent state each session last kept (list-agents' copy; display only)."""
+    return cache_dir() / "state-sizes.json"
+
+
+def engine_addresses_file() -> Path:
+    """engine_host: each remote engine's host addresses, as its probe last found them."""
+    return cache_dir() / "engine-addresses.json"
 
 
 # --- runtime: sockets (short paths: a Unix socket path holds at most 107 bytes) ---------------

@@ -38,6 +38,9 @@ BROKER_SOCKET = "broker.sock"
 # A tmpfs the relay's uid owns, 0755: the agent's user can connect to a socket there (0666), not
 # put its own in its place. noexec and nosuid like every other writable mount.
 _TMPFS_OPTIONS = f"rw,nosuid,nodev,noexec,size=1m,uid={naming.RELAY_UID},gid={naming.RELAY_UID},mode=0755"
+# Podman refuses a tmpfs's uid= and gid=: its folder is made root's, 0755, and each link first
+# hands it to the relay's uid (LinkPlan.owner_argv), before the relay checks that it owns it.
+_PODMAN_TMPFS_OPTIONS = "rw,nosuid,nodev,noexec,size=1m,mode=0755"
 _FAST_FAILURE = 2.0  # an exec that ends sooner than this was not working: wait before the next
 
 
@@ -51,13 +54,22 @@ class LinkPlan:
 
     def argv(self) -> list[str]:
         user = f"{naming.RELAY_UID}:{naming.RELAY_UID}"
-        return ["docker", "exec", "-i", "--user", user, self.container, "ca-stub", "relay", self.directory,
+        return [runner.engine(), "exec", "-i", "--user", user, self.container, "ca-stub", "relay", self.directory,
                 *(name for name, _ in self.targets)]
+
+    def owner_argv(self) -> list[str] | None:
+        """Under podman, what makes the folder the relay's (the container has no capability left,
+        so the one exec that can chown is a privileged one of ours, running chown alone)."""
+        if runner.engine_kind() != "podman":
+            return None
+        return [runner.engine(), "exec", "--user", "0", "--privileged", self.container,
+                "chown", f"{naming.RELAY_UID}:{naming.RELAY_UID}", self.directory]
 
 
 def tmpfs_args(directory: str) -> list[str]:
     """`docker run` flags for a container end's socket folder."""
-    return ["--tmpfs", f"{directory}:{_TMPFS_OPTIONS}"]
+    options = _PODMAN_TMPFS_OPTIONS if runner.engine_kind() == "podman" else _TMPFS_OPTIONS
+    return ["--tmpfs", f"{directory}:{options}"]
 
 
 _frames: types.ModuleType | None = None
@@ -103,6 +115,11 @@ def say(container: str, message: str) -> None:
 def run_link(plan: LinkPlan, on_ready=None) -> str:
     """One exec, carried until it ends; why it ended. on_ready() runs once the container end listens."""
     engine = frames()
+    owner = plan.owner_argv()
+    if owner is not None:  # (a fresh tmpfs each time the container starts)
+        made = runner.run(owner, check=False)
+        if not made.ok:
+            return f"its folder could not be made the relay's: {runner.last_line(made.stderr)}"
     child = runner.start_stream(plan.argv())
     assert child.stdin is not None and child.stdout is not None
 
@@ -131,7 +148,7 @@ def run_link(plan: LinkPlan, on_ready=None) -> str:
 
 def container_run(container: str) -> tuple[str, str]:
     """(state, start time): state is running, stopped, missing, or unknown (the engine did not answer)."""
-    done = runner.run(["docker", "inspect", "--format", "{{.State.Running}} {{.State.StartedAt}}", container],
+    done = runner.run([runner.engine(), "inspect", "--format", "{{.State.Running}} {{.State.StartedAt}}", container],
                       check=False)
     if not done.ok:
         return ("missing" if "no such" in done.stderr.lower() else "unknown"), ""
@@ -143,9 +160,11 @@ def wait_for_change(container: str, timeout: float) -> None:
     """Until the container starts or is removed (an engine event), or timeout passes."""
     import select
 
-    watch = runner.start_stream(["docker", "events", "--since", f"{int(time.time()) - 2}",
+    podman = runner.engine_kind() == "podman"  # its events are "remove" (not "destroy"), its field .Status
+    watch = runner.start_stream([runner.engine(), "events", "--since", f"{int(time.time()) - 2}",
                                  "--filter", f"container={container}", "--filter", "event=start",
-                                 "--filter", "event=destroy", "--format", "{{.Action}}"], stdin=False)
+                                 "--filter", f"event={'remove' if podman else 'destroy'}",
+                                 "--format", "{{.Status}}" if podman else "{{.Action}}"], stdin=False)
     assert watch.stdout is not None
     began = time.monotonic()
     try:

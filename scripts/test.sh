@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs what is missing, starts a Docker engine if none
 # answers, builds the zipapp, makes a base OS image when no registry is reachable, and
-# runs the whole pytest suite (unit + integration against the real engine).
+# runs the whole pytest suite (unit + integration against the real engine; the Podman
+# tests against Podman, which it installs and sets up too).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh tests/unit -x   # extra arguments go to pytest
@@ -30,6 +31,9 @@ command -v trivy >/dev/null || die "trivy did not install (pip install trivy-py-
 
 ensure_engine
 say "docker engine $(docker version --format '{{.Server.Version}}')"
+# After Docker's, whose firewall rules ensure_podman looks for: tests/integration/test_podman.py.
+ensure_podman
+say "podman $(podman version --format '{{.Client.Version}}')"
 
 say "building dist/coding-agents.pyz"
 "$VENV/bin/python" build_zipapp.py

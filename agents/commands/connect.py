@@ -52,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
 def fast_attach_argv(name: str) -> list[str]:
     import os
 
+    from agents import runner
     from agents.session import naming
 
     assert naming.TMUX_SESSION == "agent"  # noqa: S101 - FAST_ATTACH spells it out
-    return ["docker", "exec", "-it", "--user", str(naming.AGENT_UID),
+    return [runner.engine(), "exec", "-it", "--user", str(naming.AGENT_UID),
             "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}", name, "sh", "-c", FAST_ATTACH,
             "connect-agent", name]
 
@@ -116,6 +117,18 @@ def after_attach(name: str, code: int, ended: bool | None, info=None) -> int:
     return status
 
 
+def warn_if_over(info) -> None:
+    """Before the attach (tmux gives the screen back on a detach): a session coming back after days
+    says when its kept state has grown past [sessions] state_size. The fast path asks nothing more."""
+    from agents import state_size
+
+    if not state_size.keeps_state(info):
+        return
+    kept = state_size.measure(info, state_size.current_limit())
+    if kept is not None and kept.over:
+        state_size.warn(info.name, kept)
+
+
 def full_path(name: str | None) -> int:
     """Find the session, refuse or explain what cannot be attached, start what is down, attach."""
     from agents import netmodes
@@ -134,6 +147,9 @@ def full_path(name: str | None) -> int:
         from agents.session import services
 
         services.ensure_running(info, load_config().network.subnet_pool)
+    import dataclasses
+
+    warn_if_over(dataclasses.replace(info, state="running"))  # (it is, by now)
     # Not exec'd: when the agent ends, tmux's client exits 1 ("[server exited]") whatever the agent
     # did, so the agent's own status is asked for instead (a detach keeps the client's 0).
     code = attach.attach(info)

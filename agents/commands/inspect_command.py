@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "show a session's manifest (tool, configs, MCP servers, images, network) and check it still holds"
+HELP = ("show a session's manifest (tool, configs, MCP servers, images, network) and check it still holds; "
+        "the agent state it keeps against [sessions] state_size")
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -21,15 +22,22 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from agents import manifest
+    from agents import manifest, state_size
     from agents.session import query
 
     info = query.get_session(args.name)
     document, checks = manifest.verify(info)
+    # Not a check: past the limit nothing is wrong with the session, it is only told.
+    kept = state_size.measure(info, state_size.current_limit()) if state_size.keeps_state(info) else None
     if args.json:
-        print(json.dumps({"manifest": document, "checks": checks}, indent=2))
+        print(json.dumps({"manifest": document, "checks": checks, "history": kept and kept.as_json()}, indent=2))
     else:
         print(json.dumps(document, indent=2))
         for check in checks:
             print(f"{'ok ' if check['ok'] else 'BAD'}  {check['what']}: {check['detail']}")
+        if kept is not None:
+            print(f"history: {state_size.short(kept.used)} of {state_size.short(kept.limit)} ([sessions] state_size)"
+                  + (f", {state_size.short(kept.free)} free on the engine's disk" if kept.free is not None else ""))
+    if kept is not None and kept.over:
+        state_size.warn(info.name, kept)
     return 0 if all(check["ok"] for check in checks) else 1

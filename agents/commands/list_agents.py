@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "list agent sessions: name, agent, repo, branch, state, activity, network, age, unsynced commits"
+HELP = ("list agent sessions: name, agent, repo, branch, state, activity, network, age, unsynced commits, "
+        "and the agent state kept against [sessions] state_size")
 
 
 def add_parser(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -16,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents import engine
+    from agents import engine, state_size
     from agents.output import print_json, print_table
     from agents.session import activity, query
 
@@ -24,8 +25,10 @@ def run(args: argparse.Namespace) -> int:
     rows = query.session_rows(infos)
     doing = activity.activities(infos)  # what each agent's own screen says it is doing
     rows = [{**row, "activity": doing.get(row["name"])} for row in rows]
+    kept = state_size.sizes(infos)  # the CLIs' transcripts and history, against [sessions] state_size
     if args.json:
-        print_json(json_rows(infos, rows))
+        print_json([{**row, "history": kept[row["name"]].as_json() if row["name"] in kept else None}
+                    for row in json_rows(infos, rows)])
         return 0
     endpoint = engine.current()
     if not endpoint.is_default:  # sessions live on one engine each: say which one this is
@@ -33,8 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no agent sessions" + ("" if args.all else " running (--all shows stopped ones)"))
     else:
-        print_table(rows, ["name", "agent", "branch", "state", "activity", "network", "age", "unsynced", "denied",
-                            "repo"])
+        print_table([{**row, "history": kept[row["name"]].shown if row["name"] in kept else None} for row in rows],
+                    ["name", "agent", "branch", "state", "activity", "network", "age", "unsynced", "denied",
+                     "history", "repo"])
+    for name, size in kept.items():
+        if size.over:
+            state_size.warn(name, size)
     return 0
 
 

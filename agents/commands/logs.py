@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
         screen = _agent_screen(args.name)
         if screen is not None:
             # An interactive agent draws in tmux: the container log only gets its last screen at exit.
-            runner.run(["docker", "logs", args.name], stream=True)
+            runner.run([runner.engine(), "logs", args.name], stream=True)
             print(screen, flush=True)
             return _follow_screen(args.name, screen) if args.follow else 0
-        argv = ["docker", "logs", *(["--follow"] if args.follow else []), args.name]
+        argv = [runner.engine(), "logs", *(["--follow"] if args.follow else []), args.name]
         runner.run(argv, stream=True)
         return 0
     known = netlog.log_path(args.name).exists()
@@ -122,7 +122,7 @@ def _follow_screen(name: str, screen: str, interval: float = 1.0) -> int:
     deadline = time.monotonic() + 10
     while workspace.session_state(name) == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
-    tail = runner.run(["docker", "logs", "--tail", "5", name], check=False)
+    tail = runner.run([runner.engine(), "logs", "--tail", "5", name], check=False)
     for line in (tail.stdout + tail.stderr).splitlines():
         if line.startswith("[ca-stub:"):
             print(line, flush=True)

@@ -25,7 +25,7 @@ def attach_argv(name: str, wait: bool = False) -> list[str]:
     """The attach; with wait, one `docker exec` that waits for the agent's tmux session first."""
     tty = ["-it"] if sys.stdin.isatty() else ["-i"]
     command = ["sh", "-c", READY_THEN_ATTACH] if wait else ["tmux", "attach-session", "-t", naming.TMUX_SESSION]
-    return ["docker", "exec", *tty, "--user", str(naming.AGENT_UID), "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}",
+    return [runner.engine(), "exec", *tty, "--user", str(naming.AGENT_UID), "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}",
             name, *command]
 
 
@@ -48,7 +48,7 @@ def wait_ready(info: model.SessionInfo) -> None:
 
 def last_screen(name: str, lines: int = 60) -> str:
     """The container's last output: the agent's final screen, as ca-stub logged it."""
-    logs = runner.run(["docker", "logs", "--tail", str(lines), name], check=False)
+    logs = runner.run([runner.engine(), "logs", "--tail", str(lines), name], check=False)
     return (logs.stdout + logs.stderr).rstrip()
 
 
@@ -135,7 +135,7 @@ def exit_status(name: str) -> int:
 
 
 def stream_until_exit(name: str) -> int:
-    runner.run(["docker", "logs", "--follow", name], check=False, stream=True)
+    runner.run([runner.engine(), "logs", "--follow", name], check=False, stream=True)
     result = docker.run("wait", name, check=False)
     try:
         return int(result.stdout.strip())

@@ -35,9 +35,10 @@ def spawn_internal(command: str, name: str) -> int:
 def engine_env(endpoint: engine.Endpoint) -> dict[str, str]:
     """Pure: a helper outlives this command, so it keeps this command's engine: a `docker context
     use` meanwhile must not point it at another engine, where its session is not."""
-    if endpoint.from_env or not endpoint.host:
-        return {}  # DOCKER_HOST is inherited as it is
-    return {"DOCKER_CONTEXT": endpoint.context}
+    program = {runner.ENGINE_VARIABLE: endpoint.program}  # and a config edited meanwhile must not either
+    if endpoint.from_env or not endpoint.host or runner.engine_kind(endpoint.program) == "podman":
+        return program  # DOCKER_HOST (CONTAINER_HOST) is inherited as it is
+    return {**program, "DOCKER_CONTEXT": endpoint.context}
 
 
 def collect_while_alive(name: str, interval: float = 2.0) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import bridges, catalog, docker, endpoints, engine, git, netmodes, network, runner
+from agents import bridges, catalog, docker, endpoints, engine, git, netmodes, runner
 from agents.config import Config
 from agents.mcp import render, servers
 from agents.session import decide, model, naming
@@ -201,13 +201,8 @@ def session_endpoints(agent: catalog.Agent, config: Config) -> endpoints.Endpoin
 
 
 def engine_host_addresses() -> tuple[str, ...]:
-    """The engine host's own addresses, when the engine is this machine (a remote one's are not
-    known here; its proxy still denies the private ranges)."""
-    if not engine.current().local:
-        return ()
-    try:
-        fib_trie = Path("/proc/net/fib_trie").read_text()
-        if_inet6 = Path("/proc/net/if_inet6").read_text() if Path("/proc/net/if_inet6").exists() else ""
-    except OSError:
-        return ()
-    return tuple(network.local_addresses(fib_trie, if_inet6))
+    """The engine host's own addresses as known without a probe (agents/engine_host.py): this
+    machine's for a local engine, a remote one's cached answer; the proxy's start adds the rest."""
+    from agents import engine_host
+
+    return engine_host.known()

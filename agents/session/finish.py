@@ -99,21 +99,29 @@ def keep_history(info: model.SessionInfo, agent) -> None:
         say(f"==> warning: the history of {info.name} is not kept: {error.message}")
         return
     if kept is not None:
+        from agents import history_copies
+        from agents.config import load_config
+
         say(f"==> kept its history ({len(kept.files)} file(s)) for `--branch {info.branch} --resume`: {kept.path}")
+        try:
+            limit = load_config().sessions.history_size
+        except AgentsError:  # a broken config file is reported by the commands that need it
+            limit = history_copies.DEFAULT_HISTORY_SIZE
+        history_copies.warn_if_over(limit)
 
 
 def tear_down(name: str, container: bool, volumes: tuple[str, ...] | list[str], proxy: bool, sidecar: bool) -> None:
     """Remove what there is of a session, in the one order that works (a volume goes only once no
     container uses it): remove-agent and a launch's rollback both end here."""
     if container:
-        runner.run(["docker", "rm", "--force", name], check=False)
+        runner.run(docker.remove_argv(name), check=False)
     if sidecar:
         services.remove_sidecar(name)  # its container, then the MCP socket volume
     bridges.remove(name)
     if proxy:
         proxies.remove_proxy(name)
     if volumes:
-        runner.run(["docker", "volume", "rm", "--force", *volumes], check=False)
+        runner.run([runner.engine(), "volume", "rm", "--force", *volumes], check=False)
 
 
 def delete_branch_if_merged(info: model.SessionInfo) -> None:

@@ -32,9 +32,9 @@ def stop(info: model.SessionInfo) -> None:
         # holds nothing and whose squid would use the whole grace to close its connections.
         agent_side = [name for name in present if name in containers]
         if agent_side:
-            runner.run(["docker", "stop", *agent_side])
+            runner.run([runner.engine(), "stop", *agent_side])
         if [name for name in present if name in proxy]:
-            runner.run(["docker", "stop", "--time", "1", *proxy])
+            runner.run([runner.engine(), "stop", "--time", "1", *proxy])
     finally:
         reports.touch(info.name)
     say(f"==> stopped {info.name}; its workspace, home and branch {info.branch} are kept "

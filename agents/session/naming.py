@@ -59,7 +59,9 @@ RELAY_UID = 1001
 
 def agent_exec(container: str, *command: str, stdin: bool = False) -> list[str]:
     """`docker exec` of command in a session's container, as the agent user."""
-    return ["docker", "exec", *(["-i"] if stdin else []), "--user", str(AGENT_UID), container, *command]
+    from agents import runner
+
+    return [runner.engine(), "exec", *(["-i"] if stdin else []), "--user", str(AGENT_UID), container, *command]
 
 
 _NAME_OK = re.compile(r"[^a-zA-Z0-9_.-]+")

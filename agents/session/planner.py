@@ -16,6 +16,7 @@ from agents import (
     netmodes,
     network,
     relay,
+    runner,
 )
 from agents.catalog import Agent
 from agents.endpoints import Endpoints
@@ -135,17 +136,26 @@ class ProxyPlan:
     ready_argv: tuple[str, ...]
     host_ports: tuple[int, ...] = ()
     policy: network.Policy | None = None
+    image: str = ""  # squid's (also what asks a remote engine for its host's addresses)
 
-    def create_argv_for(self, egress_gateway: str | None) -> list[str]:
+    def create_argv_for(self, egress_gateway: str | None, host_addresses: tuple[str, ...] = ()) -> list[str]:
         """create_argv once the egress network exists: its gateway is the host too (denied like
-        the host's other addresses), and with opened host ports, the host's name for the proxy,
-        where the session's host-side relay listens."""
+        the host's other addresses, and those learned since the plan), and with opened host
+        ports, the host's name for the proxy, where the session's host-side relay listens. The
+        proxy's label records the host's addresses it denies (the gateway aside)."""
         argv = list(self.create_argv)
-        if egress_gateway and self.policy is not None:
-            policy = dataclasses.replace(self.policy, host_addresses=network.collapse(
-                (*self.policy.host_addresses, egress_gateway)))
+        if self.policy is not None:
+            learned = network.collapse((*self.policy.host_addresses, *host_addresses))
+            denied = network.collapse((*learned, *((egress_gateway,) if egress_gateway else ())))
+            policy = dataclasses.replace(self.policy, host_addresses=denied)
             argv[argv.index(f"SQUID_CONF={network.squid_config(self.policy)}")] = \
                 f"SQUID_CONF={network.squid_config(policy)}"
+            # The plan's label gives way to what this proxy is made to deny.
+            label = f"{naming.HOST_ADDRESSES}="
+            argv = [arg for index, arg in enumerate(argv)
+                    if not (arg.startswith(label) or (arg == "--label" and argv[index + 1].startswith(label)))]
+            if learned:
+                argv[argv.index("--cap-drop"):argv.index("--cap-drop")] = ["--label", label + " ".join(learned)]
         if self.host_ports and egress_gateway:
             argv[-1:-1] = ["--add-host", f"{network.HOST_ALIAS}:{egress_gateway}"]
         return argv
@@ -157,17 +167,19 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
     proxy_labels = tuple((k, v) for k, v in labels if k != naming.ROLE) + ((naming.ROLE, "proxy"),)
     network_argvs = (
         # --internal drops traffic beyond the host, and inhibit_ipv4 keeps the host itself (its
-        # bridge addresses and services) off this network too.
-        ("docker", "network", "create", "--internal", "--opt", "com.docker.network.bridge.inhibit_ipv4=true",
+        # bridge addresses and services) off this network too. Podman (netavark) has no such
+        # option: its bridge holds the gateway, where aardvark-dns answers names (docs/podman.md).
+        (runner.engine(), "network", "create", "--internal",
+         *(("--opt", "com.docker.network.bridge.inhibit_ipv4=true") if runner.engine_kind() == "docker" else ()),
          *label_args(proxy_labels), internal),
-        ("docker", "network", "create", *label_args(proxy_labels), egress),
+        (runner.engine(), "network", "create", *label_args(proxy_labels), egress),
     )
     container = naming.proxy_name(name)
     create_argv = (
-        "docker", "create", "--name", container, "--hostname", "proxy",
+        runner.engine(), "create", "--name", container, "--hostname", "proxy",
         *label_args(proxy_labels),
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "256",
-        "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--init",
+        *hardening.read_only_args(), "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "--init",
         # Always back after a crash or an engine restart, however often (a spent on-failure budget
         # left the session without network until someone noticed).
         "--restart", "unless-stopped",
@@ -181,11 +193,12 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
         egress_network=egress,
         network_argvs=network_argvs,
         create_argv=create_argv,
-        connect_argv=("docker", "network", "connect", egress, container),
-        start_argv=("docker", "start", container),
-        ready_argv=("docker", "exec", container, "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{network.PROXY_PORT}"),
+        connect_argv=(runner.engine(), "network", "connect", egress, container),
+        start_argv=(runner.engine(), "start", container),
+        ready_argv=(runner.engine(), "exec", container, "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{network.PROXY_PORT}"),
         host_ports=policy.host_ports,
         policy=policy,
+        image=image,
     )
 
 
@@ -212,7 +225,7 @@ if [ -n "$5" ]; then git read-tree -m -u HEAD "$5"; git reset -q; fi
 def helper_run_args(workspace_volume: str, image: str, pids_limit: int) -> list[str]:
     """A throwaway, network-less container on the session's workspace volume."""
     return [
-        "docker", "run", "--rm", "-i", "--network", "none", "--env", "HOME=/tmp",
+        runner.engine(), "run", "--rm", "-i", "--network", "none", "--env", "HOME=/tmp",
         *hardening.hardening_args(pids_limit),
         "--volume", f"{workspace_volume}:{naming.WORKSPACE}", "--workdir", naming.WORKSPACE,
         image,
@@ -243,8 +256,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     home_volume = f"{name}-home"
     labels = labels_for(request)
     volumes = (workspace_volume, home_volume, *((naming.mcp_volume(name),) if request.mcp_sidecar else ()))
-    volume_argvs = tuple(("docker", "volume", "create", *label_args(labels),
-                          *(MCP_VOLUME_OPTIONS if volume == naming.mcp_volume(name) else ()), volume) for volume in volumes)
+    volume_argvs = tuple((runner.engine(), "volume", "create", *label_args(labels),
+                          *(mcp_volume_options() if volume == naming.mcp_volume(name) else ()), volume) for volume in volumes)
     # Into the started agent container, whose stub holds the CLI until the fill's last step.
     populate_argv = naming.agent_exec(
         name, "sh", "-c", POPULATE_SCRIPT, "populate",
@@ -258,7 +271,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         limits += ["--memory", request.memory]
     mode = "prompt" if request.prompt is not None else "interactive"
     create_argv = (
-        "docker", "run", "--detach", "--name", name, "--hostname", name[:63],
+        runner.engine(), "run", "--detach", "--name", name, "--hostname", name[:63],
         *label_args(labels),
         *hardening.hardening_args(request.pids_limit),
         *network_args(request.network, name),
@@ -306,13 +319,21 @@ MCP_VOLUME_OPTIONS = ("--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt",
                       f"o=nosuid,nodev,noexec,size=1m,uid={naming.AGENT_UID},gid={naming.AGENT_UID},mode=0700")
 
 
+def mcp_volume_options() -> tuple[str, ...]:
+    """Podman's local volumes refuse size= ("Filesystem does not support Project Quota" on
+    overlay): the same tmpfs, unbounded but for the container's memory."""
+    if runner.engine_kind() == "podman":
+        return tuple(option.replace("size=1m,", "") for option in MCP_VOLUME_OPTIONS)
+    return MCP_VOLUME_OPTIONS
+
+
 def sidecar_argv(request: SessionRequest) -> list[str]:
     """The MCP sidecar: the agent's image and hardening, its network policy, plus the folder where
     the relay serves the broker's socket (agents/relay.py)."""
     name = request.name
     labels = tuple((k, v) for k, v in labels_for(request) if k != naming.ROLE) + ((naming.ROLE, "mcp"),)
     return [
-        "docker", "run", "--detach", "--name", naming.sidecar_name(name), "--hostname", "mcp",
+        runner.engine(), "run", "--detach", "--name", naming.sidecar_name(name), "--hostname", "mcp",
         *label_args(labels),
         *hardening.hardening_args(256),
         *network_args(request.network, name),

@@ -42,7 +42,7 @@ def _listed(include_stopped: bool, repo: Path | None = None) -> tuple[list[model
     filters = ["--filter", f"label={naming.SESSION}", *(["--filter", f"label={naming.REPO}={repo}"] if repo else [])]
     volumes = runner.in_background(_orphan_volumes, filters) if include_stopped else None
     # --all even for running sessions only: a stopped proxy of a running session must be seen.
-    listed = _parse_ps(docker.run("ps", "--all", "--no-trunc", *filters, "--format", PS_FORMAT).stdout)
+    listed = _parse_ps(docker.run("ps", "--all", "--no-trunc", *filters, "--format", ps_format()).stdout)
     infos = _sessions_of(listed)
     if not include_stopped:
         infos = [info for info in infos if info.running]
@@ -67,9 +67,27 @@ PS_FORMAT = ('{"Id":{{json .ID}},"State":{{json .State}},"Status":{{json .Status
 VOLUME_FORMAT = ('{"Name":{{json .Name}},"Labels":['
                  + ",".join(f'{{{{json (.Label "{label}")}}}}' for label in naming.LABELS) + "]}")
 
+# Podman's templates have no .Label function, but their .Labels is a map (JSON), and its ps's
+# .State is the human status ("Up 6 seconds ago"): the state word is .ListContainer.State.
+PODMAN_PS_FORMAT = ('{"Id":{{json .ID}},"State":{{json .ListContainer.State}},"Status":{{json .Status}},'
+                    '"Labels":{{json .Labels}}}')
+PODMAN_VOLUME_FORMAT = '{"Name":{{json .Name}},"Labels":{{json .Labels}}}'
+
+
+def ps_format() -> str:
+    return PODMAN_PS_FORMAT if runner.engine_kind() == "podman" else PS_FORMAT
+
+
+def volume_format() -> str:
+    return PODMAN_VOLUME_FORMAT if runner.engine_kind() == "podman" else VOLUME_FORMAT
+
 
 def _labels_by_name(values: object) -> dict[str, str]:
-    """A format's label values, in naming.LABELS' order, as {label: value} (the set ones only)."""
+    """A format's label values, in naming.LABELS' order (or podman's label map), as {label: value}
+    (ours that are set only)."""
+    if isinstance(values, dict) or values is None:
+        return {key: value for key, value in (values or {}).items()
+                if key in naming.LABELS and isinstance(value, str) and value}
     if not isinstance(values, list) or len(values) != len(naming.LABELS):
         raise ValueError(f"{len(values) if isinstance(values, list) else 'no'} labels where "
                          f"{len(naming.LABELS)} were asked for")
@@ -95,7 +113,7 @@ def _parse_ps(text: str) -> list[dict]:
 
 def _orphan_volumes(filters: list[str]) -> list[dict]:
     """The listing's volumes as model.session_from_volume reads them, from one `docker volume ls`."""
-    listed = docker.run("volume", "ls", *filters, "--format", VOLUME_FORMAT).stdout
+    listed = docker.run("volume", "ls", *filters, "--format", volume_format()).stdout
     return _parse_listing(listed, "volume ls", lambda item: {"Name": str(item["Name"]),
                                                              "Labels": _labels_by_name(item["Labels"])})
 
@@ -122,6 +140,11 @@ def _sessions_of(inspected: list[dict]) -> list[model.SessionInfo]:
 # the docker CLI would indent and we would parse, for every session on the engine.
 CONTAINER_FORMAT = ('{"Id":{{json .Id}},"State":{{json .State}},'
                     '"Config":{"Labels":{{json .Config.Labels}},"Healthcheck":{{json .Config.Healthcheck}}}}')
+PODMAN_CONTAINER_FORMAT = CONTAINER_FORMAT.replace("{{json .Id}}", "{{json .ID}}")  # its Go field's name
+
+
+def container_format() -> str:
+    return PODMAN_CONTAINER_FORMAT if runner.engine_kind() == "podman" else CONTAINER_FORMAT
 
 
 def _inspect_all(kind: str, ids: list[str], kind_flag: bool = False) -> list[dict]:
@@ -131,8 +154,8 @@ def _inspect_all(kind: str, ids: list[str], kind_flag: bool = False) -> list[dic
     if not ids:
         return []
     # Something removed between the two calls makes inspect exit 1 but still print the rest.
-    argv = (["docker", "inspect", *(["--type", "container"] if kind_flag else []), "--format", CONTAINER_FORMAT, *ids]
-            if kind == "container" else ["docker", "volume", "inspect", *ids])
+    argv = ([runner.engine(), "inspect", *(["--type", "container"] if kind_flag else []), "--format", container_format(), *ids]
+            if kind == "container" else [runner.engine(), "volume", "inspect", *ids])
     result = runner.run(argv, check=False)
     if not result.ok and not result.stdout.strip().strip("[]").strip():
         explained = docker.explain(runner.CommandFailed(result))

@@ -136,7 +136,7 @@ def start_sidecar(name: str, bridge: bridges.BridgeSettings, create_argv: list[s
         engine.refuse_host_mounts(create_argv)
         runner.run(create_argv)
     elif workspace.session_state(container) != "running":
-        runner.run(["docker", "start", container])
+        runner.run([runner.engine(), "start", container])
     if not bridges.wait_for_link(name, container, timeout=LINK_TIMEOUT):
         raise AgentsError(f"the broker's relay into {container} did not start",
                           hint=f"see {paths.helper_log('bridge', name)}")
@@ -152,8 +152,8 @@ def remove_sidecar(name: str) -> None:
     """The sidecar, its socket volume and its capabilities (another session's are never touched)."""
     container = naming.sidecar_name(name)
     if proxies._container_owner(container) == [name, "mcp"]:
-        runner.run(["docker", "rm", "--force", container], check=False)
-    runner.run(["docker", "volume", "rm", "--force", naming.mcp_volume(name)], check=False)
+        runner.run(docker.remove_argv(container), check=False)
+    runner.run([runner.engine(), "volume", "rm", "--force", naming.mcp_volume(name)], check=False)
     if broker.running():
         try:
             broker.call({"op": "revoke", "session": name})

@@ -20,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PYZ = Path(os.environ.get("CODING_AGENTS_TEST_PYZ") or ROOT / "dist" / "coding-agents.pyz")
 TEST_LABEL = "coding-agents.test-run"
 RUN_ID = uuid.uuid4().hex[:10]
+# CODING_AGENTS_TEST_ENGINE=podman runs the chosen files' sessions under Podman (docs/testing.md):
+# the CLI is told through CODING_AGENTS_ENGINE, these helpers ask podman, and the images are
+# built by Docker and copied into Podman's own store (load_into_podman).
+ENGINE = os.environ.get("CODING_AGENTS_TEST_ENGINE") or "docker"
+PODMAN_IMAGES = ("base", "proxy")  # what shell sessions need; a test wanting more loads them
 
 
 def pytest_collection_modifyitems(items):
@@ -28,19 +33,57 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def docker_engine() -> str:
-    """The engine's version; fails the test run when no engine answers."""
-    done = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, timeout=60
-    )
+def engine_version(program: str) -> str:
+    """The version of the engine `program` drives; fails the test run when none answers."""
+    try:
+        done = subprocess.run([program, "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True,
+                              timeout=60)
+    except FileNotFoundError:
+        done = subprocess.CompletedProcess([program], 127, "", f"{program} is not installed")
     if done.returncode != 0:
         pytest.fail(
-            "no Docker engine answers (run the suite through scripts/test.sh, which starts one): "
+            f"no {program} engine answers (run the suite through scripts/test.sh, which sets them up): "
             + done.stderr.strip(),
             pytrace=False,
         )
     return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    """The engine's version (Docker builds the images even when sessions run under Podman)."""
+    version = engine_version("docker")
+    return engine_version(ENGINE) if ENGINE != "docker" else version
+
+
+def load_into_podman(*refs: str) -> None:
+    """Copy images from Docker's store into Podman's (`docker save | podman load`), each only when
+    Podman lacks it or has another build of it (the ids are the same on both sides)."""
+    wanted = []
+    for ref in refs:
+        ids = [subprocess.run([program, "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True,
+                              text=True, timeout=60).stdout.strip().removeprefix("sha256:")
+               for program in ("docker", "podman")]
+        assert ids[0], f"{ref} is not in Docker's store"
+        if ids[0] != ids[1]:
+            wanted.append(ref)
+    if not wanted:
+        return
+    saver = subprocess.Popen(["docker", "save", *wanted], stdout=subprocess.PIPE)
+    try:
+        loaded = subprocess.run(["podman", "load", "--quiet"], stdin=saver.stdout, capture_output=True, timeout=900)
+    finally:
+        saver.stdout.close()
+        saver.wait(timeout=60)
+    assert saver.returncode == 0 and loaded.returncode == 0, loaded.stderr.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def podman_engine(built_images, version) -> str:
+    """Podman, with the images shell sessions need in its store; its version."""
+    found = engine_version("podman")
+    load_into_podman(*(f"coding-agents-{image}:{version}" for image in PODMAN_IMAGES))
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +120,7 @@ def write_config(home: Path, *sections: str) -> Path:
 def agent_screen(name: str) -> str:
     """The agent's tmux pane while it runs; the last screen ca-stub logged once it has exited."""
     if container_state(name) == "running":
-        shown = subprocess.run(["docker", "exec", "-u", "1000", name, "tmux", "capture-pane", "-p", "-t", "agent"],
+        shown = subprocess.run([ENGINE, "exec", "-u", "1000", name, "tmux", "capture-pane", "-p", "-t", "agent"],
                                capture_output=True, text=True, timeout=30)
         if shown.returncode == 0:
             return shown.stdout
@@ -99,6 +142,8 @@ def cli_env(user_home) -> dict[str, str]:
     # Keep pex's unpacked venv cache where it was, so each run doesn't re-extract it.
     env.setdefault("PEX_ROOT", os.path.join(os.path.expanduser("~"), ".cache", "pex"))
     env["HOME"] = str(user_home)
+    if ENGINE != "docker":
+        env["CODING_AGENTS_ENGINE"] = ENGINE
     env.pop("XDG_CONFIG_HOME", None)
     env.pop("CODING_AGENTS_CONFIG", None)
     return env
@@ -129,16 +174,21 @@ def version(cli) -> str:
 
 @pytest.fixture(scope="session")
 def built_images(docker_engine, cli, version):
-    """Build every image through our CLI once per session (fast when the layer cache is warm)."""
-    result = cli("images", "build", "all")
+    """Build every image through our CLI once per session (fast when the layer cache is warm), with
+    Docker; under Podman, the ones its sessions need are then copied into its store."""
+    result = cli("images", "build", "all", env={"CODING_AGENTS_ENGINE": "docker"})
     assert result.returncode == 0, result.output
+    if ENGINE == "podman":
+        load_into_podman(*(f"coding-agents-{image}:{version}" for image in PODMAN_IMAGES))
     return result
 
 
-def docker(*args: str, check: bool = True, input: bytes | None = None, timeout: float = 600):
-    done = subprocess.run(["docker", *args], capture_output=True, input=input, timeout=timeout)
+def docker(*args: str, check: bool = True, input: bytes | None = None, timeout: float = 600, engine: str = ""):
+    """`docker ARGS` (or the ENGINE the sessions run under, or the one given)."""
+    program = engine or ENGINE
+    done = subprocess.run([program, *args], capture_output=True, input=input, timeout=timeout)
     if check and done.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
+        raise AssertionError(f"{program} {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
     return done
 
 
@@ -206,27 +256,29 @@ def container_state(name: str) -> str | None:
     return done.stdout.decode().strip() if done.returncode == 0 else None
 
 
-def volume_exists(name: str) -> bool:
-    return docker("volume", "inspect", name, check=False).returncode == 0
+def volume_exists(name: str, engine: str = "") -> bool:
+    return docker("volume", "inspect", name, check=False, engine=engine).returncode == 0
 
 
 def inside(name: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a shell script in a session container as the agent user."""
     done = subprocess.run(
-        ["docker", "exec", "-u", "1000", name, "sh", "-c", script], capture_output=True, text=True, timeout=120
+        [ENGINE, "exec", "-u", "1000", name, "sh", "-c", script], capture_output=True, text=True, timeout=120
     )
     if check and done.returncode != 0:
         raise AssertionError(f"in {name}: {script!r} failed ({done.returncode}): {done.stderr}")
     return done
 
 
-def sessions_under(path: Path) -> tuple[set[str], set[str]]:
+def sessions_under(path: Path, engine: str = "") -> tuple[set[str], set[str]]:
     """(containers, volumes) whose coding-agents.repo label points into path."""
     prefix = str(path.resolve())
     found: list[set[str]] = []
+    # Podman's templates have no .Label; its .Labels is a map (docker's is one "k=v,..." string).
+    label = ('{{index .Labels "' if (engine or ENGINE) == "podman" else '{{.Label "') + REPO_LABEL + '"}}'
     for kind, field in ((["ps", "--all"], "{{.Names}}"), (["volume", "ls"], "{{.Name}}")):
-        listed = docker(*kind, "--filter", f"label={SESSION_LABEL}", "--format",
-                        field + '\t{{.Label "' + REPO_LABEL + '"}}', check=False)
+        listed = docker(*kind, "--filter", f"label={SESSION_LABEL}", "--format", field + "\t" + label, check=False,
+                        engine=engine)
         names = set()
         for line in listed.stdout.decode().splitlines():
             name, _, repo = line.partition("\t")
@@ -236,26 +288,31 @@ def sessions_under(path: Path) -> tuple[set[str], set[str]]:
     return found[0], found[1]
 
 
-def remove_sessions_under(path: Path) -> None:
-    containers, volumes = sessions_under(path)
+def remove_sessions_under(path: Path, engine: str = "") -> None:
+    def run(*args: str):
+        return docker(*args, check=False, engine=engine)
+
+    containers, volumes = sessions_under(path, engine)
     if containers:
-        docker("rm", "--force", *containers, check=False)
+        run("rm", "--force", *containers)
         volumes |= {f"{name}-{kind}" for name in containers for kind in ("workspace", "home")}
-    leftover = docker("volume", "ls", "--quiet", "--filter", f"label={TEST_LABEL}={RUN_ID}", check=False)
+    leftover = run("volume", "ls", "--quiet", "--filter", f"label={TEST_LABEL}={RUN_ID}")
     volumes |= set(leftover.stdout.decode().split())
-    existing = [name for name in volumes if volume_exists(name)]
+    existing = [name for name in volumes if volume_exists(name, engine)]
     if existing:
-        docker("volume", "rm", "--force", *existing, check=False)
+        run("volume", "rm", "--force", *existing)
     # Squid sessions also have two networks each; leaking them exhausts the engine's address pools.
-    listed = docker("network", "ls", "--format", "{{.Name}}", "--filter", "label=coding-agents.session", check=False)
+    listed = run("network", "ls", "--format", "{{.Name}}", "--filter", "label=coding-agents.session")
     for network in listed.stdout.decode().split():
-        labels = docker("network", "inspect", "--format", '{{index .Labels "coding-agents.repo"}}', network, check=False)
+        labels = run("network", "inspect", "--format", '{{index .Labels "coding-agents.repo"}}', network)
         if labels.stdout.decode().strip().startswith(str(path)):
-            members = docker("network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network,
-                             check=False).stdout.decode().split()
-            for member in members:
-                docker("network", "disconnect", "--force", network, member, check=False)
-            docker("network", "rm", network, check=False)
+            if (engine or ENGINE) == "podman":  # (its network inspect lists no containers)
+                members = run("ps", "--all", "--filter", f"network={network}", "--format", "{{.Names}}")
+            else:
+                members = run("network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", network)
+            for member in members.stdout.decode().split():
+                run("network", "disconnect", "--force", network, member)
+            run("network", "rm", network)
 
 
 @pytest.fixture

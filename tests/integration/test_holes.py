@@ -387,6 +387,34 @@ def test_setuid_or_device_files_in_the_volumes_give_nothing(mcp_session, volume,
         helper(source, image, "rm -f /v/.suid-id /v/.disk /v/.null", "--user", "0")
 
 
+# setuid/setgid files (any owner) and device nodes under a folder, one per line.
+FIND_PRIVILEGED = "find {0} -xdev \\( -perm -4000 -o -perm -2000 -o -type b -o -type c \\) -print"
+
+
+@pytest.mark.parametrize(("volume", "target"), [("workspace", "/workspace"), ("home", "/home/agent")])
+def test_no_setuid_root_or_device_file_can_get_into_the_volumes(mcp_session, volume, target):
+    """Why the walls above suffice without nosuid,nodev: nothing of the session puts such a file
+    there (the image's copy, the fill, the login delivery), and the agent cannot make one."""
+    image, source = session_image(mcp_session), f"{mcp_session}-{volume}"
+    assert inside(mcp_session, FIND_PRIVILEGED.format(target)).stdout.strip() == ""
+    # The agent's own tries: a file of root's, a setuid bit on a file of root's, a device node.
+    script = (f"cd {target} && cp /usr/bin/id .try && chmod 4755 .try; "
+              "chown 0:0 .try 2>&1; chmod u+s /usr/bin/id 2>&1; mknod .dev c 1 3 2>&1; stat -c '%u %a' .try")
+    tried = inside(mcp_session, script, check=False).stdout
+    assert tried.count("Operation not permitted") + tried.count("Read-only file system") >= 3, tried
+    assert tried.strip().endswith("1000 4755"), tried  # setuid to itself only: no more than it is
+    try:
+        assert inside(mcp_session, f"{target}/.try -u").stdout.strip() == "1000"
+        # Positive control: the same find sees a planted setuid-root file and device node.
+        planted = helper(source, image, "cp /usr/bin/id /v/.planted && chmod 4755 /v/.planted && "
+                         "mknod /v/.planted-dev c 1 3", "--user", "0")
+        assert planted.returncode == 0, planted.stderr
+        seen = set(inside(mcp_session, FIND_PRIVILEGED.format(target)).stdout.split())
+        assert {f"{target}/.planted", f"{target}/.planted-dev", f"{target}/.try"} <= seen, seen
+    finally:
+        helper(source, image, "rm -f /v/.planted /v/.planted-dev /v/.try", "--user", "0")
+
+
 def test_broker_stops_when_the_last_session_that_needed_it_is_gone(mcp_home, mcp_session):
     pids = broker_pids(mcp_home)
     assert len(pids) == 1, pids

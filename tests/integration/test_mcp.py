@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (
+    ENGINE,
     RUN_ID,
     TEST_LABEL,
     CliResult,
@@ -210,7 +211,7 @@ def sha256(text: str) -> str:
 
 def relay_hash(name: str, server: str = "echo") -> str:
     """Ask the server (through the agent container's relay) for its secret's hash."""
-    done = subprocess.run(["docker", "exec", "-i", "-u", "1000", name, "timeout", "20", "ca-stub", "mcp-relay", server],
+    done = subprocess.run([ENGINE, "exec", "-i", "-u", "1000", name, "timeout", "20", "ca-stub", "mcp-relay", server],
                           input=MCP_LINES, capture_output=True, timeout=60)
     replies = {}
     for line in done.stdout.decode(errors="replace").splitlines():

@@ -7,15 +7,19 @@ this machine must cross the engine's own streams, since no path of this machine 
 
 from __future__ import annotations
 
+import io
 import json
+import secrets
 import subprocess
+import tarfile
 
 import pytest
 
-from tests.integration.conftest import assert_clean_error, git, launched_name, make_repo, wait_for
+from tests.integration.conftest import assert_clean_error, git, launched_name, make_repo, wait_for, write_config
 from tests.integration.test_tmux import PROMPT, HostTmux
 
 WAYS = ("host", "context")
+STORE = ".coding-agents-state"  # the kept state, on the session's home volume (docs/agent-state.md)
 
 
 @pytest.fixture
@@ -134,6 +138,66 @@ def test_an_engine_restart_keeps_the_work_of_a_session(cli, pyz, cli_env, remote
         assert inside(remote, name, "cat /workspace/unsaved.txt") == "unsaved"
     finally:
         terminal.kill()
+
+
+# Gemini's folders (the smallest agent image) with a shell for the CLI: the test writes what the
+# CLI would, where its StateLayout puts it.
+STATEFUL_SHELL = """
+[agents.gemini-shell]
+base = "gemini"
+command = ["bash", "-l"]
+"""
+
+
+def test_an_engine_restart_keeps_the_agents_state_and_not_its_secrets(cli, pyz, cli_env, remote, tmp_path, version):
+    """The engine restarts under a session whose CLI has written a transcript (kept from its first
+    write), an entry of its own (moved to the volume when the CLI is stopped) and a secret: after
+    connect-agent starts it again, the state is there, the secret is not (the tmpfs is new), and
+    the host's login arrived again; the secret and the login never reached the engine's disk."""
+    remote.load(f"coding-agents-gemini:{version}")
+    home = tmp_path / "home"
+    write_config(home, STATEFUL_SHELL)
+    login = "canary-login-" + secrets.token_hex(8)
+    (home / ".gemini").mkdir()
+    (home / ".gemini" / "oauth_creds.json").write_text(json.dumps({"access_token": login, "refresh_token": login}))
+    env = {**remote.context_env, "HOME": str(home), "XDG_STATE_HOME": str(home / ".local" / "state")}
+    repo = make_repo(tmp_path / "repo-state")
+    name = launched_name(cli("launch-agent", "gemini-shell", str(repo), "--network-proxy", "restricted", env=env))
+    wait_for(lambda: login in inside(remote, name, "cat ~/.gemini/oauth_creds.json 2>/dev/null || true"), 60,
+             "the host's login in the session")
+    stale = "canary-secret-" + secrets.token_hex(8)
+    inside(remote, name, "mkdir -p ~/.gemini/tmp/workspace/chats && "
+                         "echo '{\"messages\": [\"remember PAPAYA\"]}' > ~/.gemini/tmp/workspace/chats/session-1.json && "
+                         "echo 'a note of its own' > ~/.gemini/notes.txt && "
+                         f"echo '{{\"token\": \"{stale}\"}}' > ~/.gemini/mcp-oauth-tokens.json")
+
+    remote.restart()
+
+    assert state(remote, name) == "exited"
+    stored = stopped_home(remote, name)
+    assert stored[f"{STORE}/.gemini/tmp/workspace/chats/session-1.json"] == b'{"messages": ["remember PAPAYA"]}\n'
+    assert stored[f"{STORE}/.gemini/notes.txt"] == b"a note of its own\n"  # moved when the engine stopped it
+    assert not any(secret in data for data in stored.values() for secret in (login.encode(), stale.encode()))
+    (tmp_path / "panes").mkdir()
+    terminal = HostTmux({**cli_env, **env}, tmp_path / "panes")
+    try:
+        pane = terminal.open(str(pyz), "connect-agent", name)
+        terminal.wait_screen(pane, PROMPT, timeout=60)
+        assert state(remote, name) == "running"
+        assert inside(remote, name, "cat ~/.gemini/tmp/workspace/chats/session-1.json") == '{"messages": ["remember PAPAYA"]}'
+        assert inside(remote, name, "cat ~/.gemini/notes.txt") == "a note of its own"
+        assert inside(remote, name, "test -e ~/.gemini/mcp-oauth-tokens.json || echo fresh") == "fresh"
+        assert login in inside(remote, name, "cat ~/.gemini/oauth_creds.json")
+        assert "tmpfs" in inside(remote, name, "grep ' /home/agent/.gemini ' /proc/mounts")
+    finally:
+        terminal.kill()
+
+
+def stopped_home(engine, name: str) -> dict[str, bytes]:
+    """Every file of a stopped session's home as the engine keeps it (no tmpfs is there)."""
+    dumped = engine.docker("cp", f"{name}:/home/agent/.", "-", timeout=300).stdout
+    with tarfile.open(fileobj=io.BytesIO(dumped)) as tar:
+        return {member.name.removeprefix("./"): tar.extractfile(member).read() for member in tar if member.isfile()}
 
 
 def test_allow_host_port_is_refused_on_a_remote_engine(cli, remote, tmp_path):

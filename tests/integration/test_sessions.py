@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import (
+    ENGINE,
     RUN_ID,
     TEST_LABEL,
     assert_clean_error,
@@ -216,7 +217,8 @@ def test_launch_bad_input_is_one_clean_error(cli, new_repo, tmp_path, case, frag
     elif case == "bad-branch":
         args += ["--branch", "a..b"]
     elif case == "engine-down":
-        env = {"DOCKER_HOST": "unix:///nonexistent"}
+        env = {"CONTAINER_HOST" if ENGINE == "podman" else "DOCKER_HOST": "unix:///nonexistent"}
+        fragment = fragment.replace("Docker", "Podman") if ENGINE == "podman" else fragment
     elif case == "bad-name":
         args += ["--name", "bad name"]
     elif case == "bad-memory":

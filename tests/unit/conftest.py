@@ -7,11 +7,11 @@ import tempfile
 
 import pytest
 
-from agents import catalog, engine
+from agents import catalog, engine, runner
 from agents.session import facts
 
 # Variables that change which engine, program name or config a run sees.
-_AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CODING_AGENTS_PROG", "PEX", "_", "XDG_STATE_HOME",
+_AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CONTAINER_HOST", runner.ENGINE_VARIABLE, "CODING_AGENTS_PROG", "PEX", "_", "XDG_STATE_HOME",
                       "XDG_DATA_HOME", "XDG_CACHE_HOME", "SSH_AUTH_SOCK")
 # A developer's own logins, endpoints (ANTHROPIC_BASE_URL...) and moved CLI homes (CODEX_HOME...) would
 # otherwise reach the plans: launcher and logins read os.environ.
@@ -40,6 +40,8 @@ def isolated_home(tmp_path, monkeypatch):
     # Unit tests never talk to a real engine: a docker call that escapes the fakes fails fast.
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine-in-unit-tests.sock")
     engine._current.cache_clear()  # the endpoint is asked once per process: not once per test run
+    # The engine's program is chosen once per process too: docker here, whatever this machine has.
+    monkeypatch.setattr(runner, "_engine_program", "docker")
     yield home_dir
     shutil.rmtree(runtime, ignore_errors=True)
 
@@ -64,7 +66,9 @@ def state_home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_host_addresses(monkeypatch):
-    """Plans never depend on the addresses of the machine the tests run on (they are a host fact;
-    test_network.py tests how they are read)."""
+    """Plans and proxies never depend on the addresses of the engine's host the tests run with
+    (they are a host fact; test_engine_host.py tests how they are read and asked)."""
+    from agents import engine_host
 
     monkeypatch.setattr(facts, "engine_host_addresses", lambda: ())
+    monkeypatch.setattr(engine_host, "learn", lambda image, fresh=False: ())

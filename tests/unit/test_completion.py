@@ -60,6 +60,12 @@ def test_candidates_after_the_command(words, expected):
     assert complete(*words) == expected
 
 
+def test_candidates_of_history_its_verbs_and_prunes_options():
+    assert complete("coding-agents", "history", "") == ["export", "import", "list", "prune"]
+    assert {"--older-than", "--branch", "--repo", "-y", "--yes"} <= set(complete("coding-agents", "history", "prune", "-"))
+    assert complete("coding-agents", "history", "list", "--repo", "") == [completion.FILES]
+
+
 @pytest.mark.parametrize("command", completion.SESSION_COMMANDS)
 def test_candidates_session_names_for_every_session_command(command):
     words = ["coding-agents", command, "suggest", ""] if command == "policy" else ["coding-agents", command, ""]

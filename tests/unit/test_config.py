@@ -183,7 +183,7 @@ def test_load_config_sessions_unknown_key_hint_lists_sessions_keys(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args, autonomy, notify, bell, state_size"
+    assert caught.value.hint == "known keys: network, auto_commit, pids_limit, memory, cpus, docker_args, autonomy, notify, bell, state_size, history_size"
 
 
 def test_load_config_sessions_autonomy_defaults_to_full():
@@ -221,7 +221,7 @@ def test_load_config_unknown_section_hint_names_sessions(tmp_path):
     with pytest.raises(AgentsError) as caught:
         config.load_config(path)
 
-    assert caught.value.hint == "known sections: [images], [network], [sessions], [mcp], [credentials]"
+    assert caught.value.hint == "known sections: [images], [network], [sessions], [mcp], [credentials], [engine]"
 
 
 # --- [network] --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from agents import docker, runner
 from agents.errors import AgentsError
 
-IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", "{{json .}}"]
+IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", docker.IMAGES_FORMAT]
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
 SOCKET_DENIED = (
     "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: "

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents import __version__, cli, doctor, images
+from agents import __version__, cli, docker, doctor, images
 
 GIB = 1024**3
 VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"]
 INFO_ARGV = ["docker", "info", "--format", "{{.DockerRootDir}}"]
 DEFAULT_CONTEXT = '[{"Name": "default", "Endpoints": {"docker": {"Host": "unix:///var/run/docker.sock"}}}]'
-IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", "{{json .}}"]
+IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", docker.IMAGES_FORMAT]
 DAEMON_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
-from agents import engine
+from agents import engine, runner
 from agents.errors import AgentsError
 
 INSPECT = ["docker", "context", "inspect"]
@@ -155,6 +156,102 @@ def test_refuse_host_mounts_lets_a_local_engine_and_volumes_through():
 def test_helpers_keep_the_context_they_were_started_on():
     from agents.session import daemons
 
-    assert daemons.engine_env(engine.Endpoint("ssh://build-box", "build")) == {"DOCKER_CONTEXT": "build"}
-    assert daemons.engine_env(engine.Endpoint("unix:///var/run/docker.sock")) == {"DOCKER_CONTEXT": "default"}
-    assert daemons.engine_env(engine.Endpoint("tcp://10.0.0.5:2376", from_env=True)) == {}  # inherited as is
+    docker = {runner.ENGINE_VARIABLE: "docker"}
+    assert daemons.engine_env(engine.Endpoint("ssh://build-box", "build")) == {**docker, "DOCKER_CONTEXT": "build"}
+    assert daemons.engine_env(engine.Endpoint("unix:///var/run/docker.sock")) == {**docker, "DOCKER_CONTEXT": "default"}
+    assert daemons.engine_env(engine.Endpoint("tcp://10.0.0.5:2376", from_env=True)) == docker  # inherited as is
+    # Under podman the helper keeps podman (a config edited meanwhile must not send it to docker).
+    podman = engine.podman_endpoint({}, "podman", 0)
+    assert daemons.engine_env(podman) == {runner.ENGINE_VARIABLE: "podman"}
+
+
+# --- the engine's program: [engine] command, CODING_AGENTS_ENGINE, detection ------------------
+
+
+def test_pick_program_prefers_the_variable_then_the_config():
+    installed = {"docker", "podman"}.__contains__
+
+    assert engine.pick_program("podman", "docker", installed) == "podman"
+    assert engine.pick_program("", "podman", installed) == "podman"
+    assert engine.pick_program("", "/opt/podman/bin/podman", installed) == "/opt/podman/bin/podman"
+    assert engine.pick_program("", None, installed) == "docker"
+
+
+def test_pick_program_finds_podman_when_docker_is_not_installed():
+    assert engine.pick_program("", None, {"podman"}.__contains__) == "podman"
+    # Neither: docker, whose absence is then the error (with its install hint).
+    assert engine.pick_program("", None, lambda name: False) == "docker"
+
+
+@pytest.mark.parametrize(("from_env", "from_config", "where"), [
+    ("nerdctl", None, "CODING_AGENTS_ENGINE = 'nerdctl'"),
+    ("", "podman-remote-ish", "[engine] command = 'podman-remote-ish'"),
+])
+def test_pick_program_refuses_other_programs(from_env, from_config, where):
+    with pytest.raises(AgentsError) as caught:
+        engine.pick_program(from_env, from_config, lambda name: True)
+
+    assert caught.value.message == f"{where} is not an engine this tool drives"
+    assert caught.value.hint == 'use "docker" or "podman" (or a full path to one of them)'
+
+
+def test_configured_program_reads_only_the_engine_table(tmp_path):
+    config = tmp_path / "config.toml"
+    assert engine.configured_program(str(config)) is None  # no file
+    config.write_text('[images]\nca_cert = "/x"\n')
+    assert engine.configured_program(str(config)) is None  # no [engine]
+    config.write_text('[engine]\ncommand = "podman"\n')
+    assert engine.configured_program(str(config)) == "podman"
+    config.write_text('[engine\ncommand = "podman"\n')
+    assert engine.configured_program(str(config)) is None  # not TOML: the commands loading it say so
+
+
+def test_engine_is_chosen_once_from_the_config_file(monkeypatch, tmp_path, fake_which):
+    config = tmp_path / "xdg-config" / "coding-agents" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[engine]\ncommand = "podman"\n')
+    fake_which("docker", "podman")
+    monkeypatch.setattr(runner, "_engine_program", None)
+
+    assert runner.engine() == "podman"
+    assert runner.engine_argv("ps") == ["podman", "ps"]
+    config.write_text('[engine]\ncommand = "docker"\n')
+    assert runner.engine() == "podman"  # once per process
+
+
+def test_engine_variable_wins_over_the_config(monkeypatch, tmp_path, fake_which):
+    config = tmp_path / "xdg-config" / "coding-agents" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[engine]\ncommand = "docker"\n')
+    fake_which("docker", "podman")
+    monkeypatch.setattr(runner, "_engine_program", None)
+    monkeypatch.setenv(runner.ENGINE_VARIABLE, "podman")
+
+    assert runner.engine() == "podman"
+
+
+def test_engine_kind_goes_by_the_file_name():
+    assert runner.engine_kind("podman") == "podman"
+    assert runner.engine_kind("/usr/bin/podman") == "podman"
+    assert runner.engine_kind("/usr/local/bin/docker") == "docker"
+
+
+def test_podman_endpoint_is_local_and_says_rootful_or_rootless():
+    rootful = engine.podman_endpoint({}, "podman", 0)
+    rootless = engine.podman_endpoint({"XDG_RUNTIME_DIR": "/run/user/1000"}, "podman", 1000)
+    remote = engine.podman_endpoint({"CONTAINER_HOST": "ssh://me@build-box/run/podman/podman.sock"}, "podman", 0)
+
+    assert rootful.describe() == "podman unix:///run/podman/podman.sock (local, rootful)"
+    assert rootless.describe() == "podman unix:///run/user/1000/podman/podman.sock (local, rootless)"
+    assert rootful.local and rootless.local and not remote.local
+    assert not rootful.is_default  # list-agents names a podman engine
+    assert remote.describe() == "ssh://me@build-box/run/podman/podman.sock (remote, CONTAINER_HOST)"
+    assert engine.remote_reason(remote) == "the engine is remote (CONTAINER_HOST=ssh://me@build-box/run/podman/podman.sock)"
+
+
+def test_current_under_podman_asks_no_docker_context(monkeypatch, fp):
+    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.delenv("DOCKER_HOST")  # (podman does not read it)
+
+    assert engine.current() == engine.podman_endpoint(os.environ, "podman", os.geteuid())
+    assert len(fp.calls) == 0

@@ -20,7 +20,7 @@ PEM = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 TRIVY = "/usr/bin/trivy"
 NEW_ID = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 OLD_ID = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
-IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", "{{json .}}"]
+IMAGES_ARGV = ["docker", "images", "--filter", "label=coding-agents.managed=true", "--format", docker.IMAGES_FORMAT]
 SECRET_REPORT = {
     "Results": [
         {

@@ -198,3 +198,28 @@ def test_land_wants_a_name_or_all(capsys, argv, message):
     assert cli.main(argv, prog="coding-agents") == 2
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == message and lines[1].startswith("hint: ") and len(lines) == 2
+
+
+def test_branch_items_count_the_branches_of_your_own_agents(tmp_path, isolated_home):
+    import subprocess
+
+    from agents import land_run, paths
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-q", "--allow-empty", "-m", "start")
+    main = git("rev-parse", "HEAD")
+    for branch in ("shell/one", "mine/two", "release/three"):  # each a commit main lacks
+        tip = git("-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit-tree", "-p", main, "-m", branch,
+                  "HEAD^{tree}")
+        git("update-ref", f"refs/heads/{branch}", tip)
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('[agents.mine]\nbase = "shell"\n')
+
+    found = [item.branch for item in land_run.branch_items(repo, "main", main, set())]
+
+    assert sorted(found) == ["mine/two", "shell/one"]  # a user's release/ branch is not an agent's

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, cli, manifest
+from agents import bridges, cli, manifest, state_size
 from agents.mcp import render, servers
 from agents.session import model, naming
 from agents.session.query import CONTAINER_FORMAT
@@ -193,11 +193,18 @@ def engine_has_the_session(fp, label: str) -> None:
                 stdout=json.dumps({"Id": "c" * 64, "Config": {"Labels": labels}, "State": {"Status": "running"}}) + "\n")
 
 
+def kept_state(fp, used: int) -> None:
+    """The agent state the session keeps, as `du` and `df` in its container say (agents/state_size.py)."""
+    fp.register(["docker", "exec", "--user", "1000", NAME, "sh", "-c", state_size.SCRIPT, "state-size",
+                 naming.STATE_STORE, naming.HOME], stdout=f"{used}\n/dev/vda 100 50 {10 * 1024**3} 50% /home/agent\n")
+
+
 def test_inspect_command_all_ok_exits_0(fp, capsys):
     document = recorded()
     record(document)
     engine_has_the_session(fp, manifest.digest_of(document))
     container_file(fp, in_the_container())
+    kept_state(fp, 5 * 1024**2)
 
     assert cli.main(["inspect", NAME], prog="coding-agents") == 0
 
@@ -205,7 +212,23 @@ def test_inspect_command_all_ok_exits_0(fp, capsys):
     assert out.startswith(json.dumps(document, indent=2) + "\n")
     assert out.endswith(f"ok   manifest label: sha256 {manifest.digest_of(document)}\n"
                         f"ok   image {IMAGE}: {IMAGE_ID}\n"
-                        "ok   MCP servers in .claude/.claude.json: as rendered\n")
+                        "ok   MCP servers in .claude/.claude.json: as rendered\n"
+                        "history: 5M of 8G ([sessions] state_size), 10G free on the engine's disk\n")
+
+
+def test_inspect_command_past_the_state_size_warns_and_still_exits_0(fp, capsys):
+    document = recorded()
+    record(document)
+    engine_has_the_session(fp, manifest.digest_of(document))
+    container_file(fp, in_the_container())
+    kept_state(fp, 9 * 1024**3)
+
+    assert cli.main(["inspect", NAME], prog="coding-agents") == 0
+
+    captured = capsys.readouterr()
+    assert "history: 9G of 8G ([sessions] state_size)" in captured.out
+    assert captured.err.startswith(f"warning: {NAME} keeps 9G of agent state (transcripts, history), over "
+                                   "[sessions] state_size (8G)")
 
 
 def test_inspect_command_something_changed_exits_1_as_json(fp, capsys):
@@ -213,12 +236,14 @@ def test_inspect_command_something_changed_exits_1_as_json(fp, capsys):
     record(document)
     engine_has_the_session(fp, manifest.digest_of(document))
     container_file(fp, json.dumps({"mcpServers": {}}))
+    kept_state(fp, 1024)
 
     assert cli.main(["inspect", NAME, "--json"], prog="coding-agents") == 1
 
     shown = json.loads(capsys.readouterr().out)
     assert shown["manifest"] == document
     assert [check["ok"] for check in shown["checks"]] == [True, True, False]
+    assert shown["history"] == {"used": 1024, "limit": 8 * 1024**3, "free": 10 * 1024**3, "over": False}
 
 
 def test_inspect_command_unknown_session(fp, capsys):

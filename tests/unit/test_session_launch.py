@@ -1001,6 +1001,23 @@ def proxy_plan(name: str = "claude-api-session-1") -> planner.ProxyPlan:
                                images.image_ref("proxy"))
 
 
+def test_start_proxy_denies_the_engine_hosts_addresses_it_learned(fp, monkeypatch):
+    from agents import engine_host
+
+    monkeypatch.setattr(engine_host, "learn", lambda image, fresh=False: ("198.51.100.9",))
+    plan = proxy_plan()
+    fp.register(["docker", "network", "create", fp.any()], occurrences=2)
+    fp.register(["docker", "create", fp.any()])
+    for argv in (plan.connect_argv, plan.start_argv, plan.ready_argv):
+        fp.register(list(argv))
+
+    gateway = proxies.start_proxy(plan, timeout=30.0)
+
+    create = next(list(call) for call in fp.calls if call[:2] == ["docker", "create"])
+    assert create == plan.create_argv_for(gateway, ("198.51.100.9",))
+    assert "coding-agents.host-addresses=198.51.100.9" in create
+
+
 def test_start_proxy_waits_until_squid_accepts_connections(fp, monkeypatch):
     plan = proxy_plan()
     fp.register(["docker", "network", "create", fp.any()], occurrences=2)
@@ -1507,6 +1524,53 @@ def test_ensure_proxy_stopped_is_started(fp, tmp_path):
 
     assert [list(call) for call in fp.calls][-1] == ["docker", "start", f"{NAME}-proxy"]
     assert fp.call_count(["docker", "create", fp.any()]) == 0
+
+
+def denied_label(fp, addresses: str) -> None:
+    fp.register(["docker", "inspect", "--format", '{{index .Config.Labels "coding-agents.host-addresses"}}',
+                 f"{NAME}-proxy"], stdout=addresses + "\n")
+
+
+def test_ensure_proxy_stopped_is_started_when_it_denies_the_hosts_addresses_of_now(fp, tmp_path, monkeypatch):
+    from agents import engine_host
+
+    asked = []
+    monkeypatch.setattr(engine_host, "learn", lambda image, fresh=False: asked.append(fresh) or ("192.0.2.7",))
+    proxy_owner(fp, f"{NAME} proxy")
+    proxy_state(fp, "exited")
+    denied_label(fp, "127.0.0.1 192.0.2.7")
+    fp.register(["docker", "start", f"{NAME}-proxy"])
+
+    proxies.ensure_proxy(squid_session(tmp_path))
+
+    assert asked == [True]  # asked anew at each start: the cache may be older than the host's change
+    assert [list(call) for call in fp.calls][-1] == ["docker", "start", f"{NAME}-proxy"]
+    assert fp.call_count(["docker", "create", fp.any()]) == 0
+
+
+def test_ensure_proxy_stopped_is_recreated_when_the_host_got_a_new_address(fp, tmp_path, monkeypatch, capsys):
+    from agents import engine_host
+
+    monkeypatch.setattr(engine_host, "learn", lambda image, fresh=False: ("192.0.2.7", "198.51.100.9"))
+    proxy_owner(fp, f"{NAME} proxy")
+    proxy_state(fp, "exited")
+    denied_label(fp, "192.0.2.7")
+    fp.register(["docker", "rm", "--force", f"{NAME}-proxy"])
+    network_owner(fp, NAME)
+    fp.register(["docker", "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+                 f"{NAME}-egress"], stdout="10.213.7.16/28 \n")
+    fp.register(["docker", "create", "--name", f"{NAME}-proxy", fp.any()])
+    fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
+    fp.register(["docker", "start", f"{NAME}-proxy"])
+
+    proxies.ensure_proxy(squid_session(tmp_path))
+
+    create = next(list(call) for call in fp.calls if call[:2] == ["docker", "create"])
+    policy = network.Policy(allow=(".anthropic.com", "pypi.org"),
+                            host_addresses=("10.213.7.17", "192.0.2.7", "198.51.100.9"))
+    assert f"SQUID_CONF={network.squid_config(policy)}" in create
+    assert "coding-agents.host-addresses=192.0.2.7 198.51.100.9" in create
+    assert f"==> the engine host has new addresses; recreating the network proxy of {NAME}" in capsys.readouterr().err
 
 
 def test_ensure_proxy_gone_is_recreated_from_the_labels(fp, tmp_path, capsys):

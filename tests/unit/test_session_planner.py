@@ -913,3 +913,17 @@ def test_labels_for_carries_the_manifest_only_when_there_is_one():
     assert dict(planner.labels_for(make_request(manifest=MANIFEST_DIGEST)))["coding-agents.manifest"] == \
         MANIFEST_DIGEST
     assert "coding-agents.manifest" not in dict(planner.labels_for(make_request()))
+
+
+def test_proxy_plan_create_argv_for_denies_the_addresses_learned_since_and_labels_them():
+    # A remote engine's host addresses are asked when its proxy starts (agents/engine_host.py).
+    plan = proxy_plan(network.Policy(allow=("pypi.org",), host_addresses=("192.0.2.2",)))
+
+    argv = plan.create_argv_for("10.213.0.17", ("198.51.100.7", "192.0.2.2"))
+
+    policy = network.Policy(allow=("pypi.org",), host_addresses=("10.213.0.17", "192.0.2.2", "198.51.100.7"))
+    assert f"SQUID_CONF={network.squid_config(policy)}" in argv
+    labels = values_of(argv, "--label")
+    assert [label for label in labels if label.startswith("coding-agents.host-addresses=")] == [
+        "coding-agents.host-addresses=192.0.2.2 198.51.100.7"]  # the gateway is the network's, not the host's
+    assert argv[-1] == PROXY_IMAGE and argv[:2] == ["docker", "create"]
