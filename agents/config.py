@@ -31,6 +31,7 @@ _SCHEMA: dict[str, dict[str, type]] = {
         "reply_max_mb": int,
         "subnet_pool": str,  # where squid sessions' small networks are carved from
         "host_ports": list,  # ports on this machine's loopback that every squid session may reach
+        "allow_host_gateway": bool,  # squid sessions where this machine is on their network (rootful Podman)
     },
     "sessions": {
         "network": str,  # default --network-proxy mode
@@ -73,6 +74,7 @@ _EXAMPLES: dict[str, str] = {
     "debian_mirror": 'debian_mirror = "http://deb.debian.org/debian"',
     "allow": 'allow = ["pypi.org", ".pythonhosted.org"]',
     "block_private": "block_private = true",
+    "allow_host_gateway": "allow_host_gateway = false",
     "request_max_mb": "request_max_mb = 100",
     "reply_max_mb": "reply_max_mb = 2048",
     "subnet_pool": 'subnet_pool = "10.213.0.0/16"',
@@ -140,6 +142,7 @@ class NetworkConfig:
     reply_max_mb: int = 2048
     subnet_pool: str = "10.213.0.0/16"
     host_ports: tuple[int, ...] = ()
+    allow_host_gateway: bool = False
 
 
 @dataclass(frozen=True)

@@ -71,11 +71,28 @@ def check_endpoint(endpoint: engine.Endpoint) -> Check:
 def check_internal_networks(endpoint: engine.Endpoint) -> Check | None:
     """Pure: rootful Podman's internal networks give this machine an address on them (netavark has
     no inhibit_ipv4), so a squid session's agent can reach the machine's services there."""
-    if runner.engine_kind(endpoint.program) != "podman" or endpoint.rootless or not endpoint.local:
+    if engine.host_on_internal_networks(endpoint) is None:
         return None
     return Check("internal networks", WARN, "this machine has an address on each squid session's network "
-                 "(Podman's gateway): its services listening on all addresses are reachable from the agent",
-                 "listen on 127.0.0.1 only, or use --network-proxy restricted (docs/podman.md)")
+                 "(Podman's gateway): its services listening on all addresses are reachable from the agent; "
+                 "squid sessions are refused unless [network] allow_host_gateway = true",
+                 "use --network-proxy restricted or rootless Podman, or accept it in the config (docs/podman.md)")
+
+
+# Where Podman's packages put the init it runs for --init (containers.conf's init_path default).
+PODMAN_INIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
+
+
+def check_podman_init(endpoint: engine.Endpoint, exists=os.path.exists) -> Check | None:
+    """Every container of a session has --init, which local Podman runs from catatonit: Debian's
+    podman only recommends it, and without it every launch fails."""
+    if runner.engine_kind(endpoint.program) != "podman" or not endpoint.local or endpoint.from_env:
+        return None
+    found = next((path for path in PODMAN_INIT_PATHS if exists(path)), None)
+    if found is None:
+        return Check("podman init", WARN, "catatonit not found: every container of a session is started with --init",
+                     "apt-get install catatonit (or set init_path in containers.conf)")
+    return Check("podman init", OK, found)
 
 
 def check_git() -> list[Check]:
@@ -175,9 +192,8 @@ def run_checks() -> list[Check]:
         checks.append(check_endpoint(endpoint))
         engine_check, reachable = check_engine()
         checks.append(engine_check)
-        networks = check_internal_networks(endpoint)
-        if networks is not None:
-            checks.append(networks)
+        checks += [check for check in (check_podman_init(endpoint), check_internal_networks(endpoint))
+                   if check is not None]
     checks += check_git()
     checks.append(check_optional_program("socat", "needed for credential and signing bridges"))
     checks.append(check_cryptography())

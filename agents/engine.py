@@ -188,6 +188,18 @@ def choose_program() -> str:
                         lambda name: runner.which(name) is not None)
 
 
+def host_on_internal_networks(endpoint: Endpoint | None = None) -> str | None:
+    """Why this machine has an address on a squid session's internal network (None: it has none).
+    Docker's networks leave it off (inhibit_ipv4); rootful Podman's netavark has no such option,
+    so the bridge holds the gateway, where this machine's services listening on all addresses
+    answer the agent. Rootless Podman's networks live in the user's own namespace."""
+    endpoint = endpoint or current()
+    if runner.engine_kind(endpoint.program) != "podman" or endpoint.rootless or not endpoint.local:
+        return None
+    return ("under rootful Podman this machine has an address on each squid session's network (its gateway), "
+            "so the agent can reach this machine's services that listen on all addresses")
+
+
 def remote_reason(endpoint: Endpoint | None = None) -> str | None:
     """Why the engine cannot be taken to run on this machine (None: it does). The one rule for
     whatever needs the engine's machine to be this one: a host path mounted into a container, a

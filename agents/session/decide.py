@@ -107,6 +107,10 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
     agent, network_mode, autonomy, host_ports = check_input(options, config)
     repo, branch, name = facts.repo, facts.branch, facts.name
     host_ports, port_warnings = host_ports_on_engine(host_ports, options, network_mode, facts.engine_remote, name)
+    if facts.host_on_network and netmodes.is_proxied(network_mode) and not config.network.allow_host_gateway:
+        raise AgentsError(f"--network-proxy {network_mode}: {facts.host_on_network}",
+                          hint="use --network-proxy restricted, rootless Podman or Docker; or accept it: "
+                               "[network] allow_host_gateway = true (docs/podman.md)")
     if options.gpu and facts.gpu_runtime is None:
         raise AgentsError("--gpu: the Docker engine has no GPU runtime (no nvidia runtime and no CDI GPU device "
                           "in its `docker info`), so it cannot pass a GPU to the agent",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -104,16 +105,31 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-def write_config(home: Path, *sections: str) -> Path:
-    """HOME/.config/coding-agents/config.toml: [images] (with the test CA bundle, if any), then sections."""
+# Under rootful Podman a squid session is refused unless the config accepts that this machine is on
+# its network (docs/podman.md); the suite's sessions accept it, test_podman.py tests the refusal.
+HOST_GATEWAY = "allow_host_gateway = true"
+
+
+def write_config(home: Path, *sections: str, host_gateway: bool | None = None) -> Path:
+    """HOME/.config/coding-agents/config.toml: [images] (with the test CA bundle, if any), then
+    sections; for sessions under Podman (host_gateway None: when the config or the suite names it),
+    [network] allow_host_gateway too."""
     config_dir = home / ".config" / "coding-agents"
     config_dir.mkdir(parents=True, exist_ok=True)
     lines = ["[images]"]
     ca_cert = os.environ.get("CODING_AGENTS_TEST_CA_CERT")
     if ca_cert:
         lines.append(f"ca_cert = {json.dumps(ca_cert)}")
+    if host_gateway is None:
+        host_gateway = ENGINE == "podman" or any('command = "podman"' in section for section in sections)
+    sections = tuple(section.strip() for section in sections)
+    if host_gateway:
+        table = re.compile(r"^\[network\]$", re.MULTILINE)
+        at = next((index for index, section in enumerate(sections) if table.search(section)), None)
+        sections = (*sections, f"[network]\n{HOST_GATEWAY}") if at is None else (
+            *sections[:at], table.sub(f"[network]\n{HOST_GATEWAY}", sections[at], count=1), *sections[at + 1:])
     path = config_dir / "config.toml"
-    path.write_text("\n".join(lines) + "\n" + "".join("\n" + section.strip() + "\n" for section in sections))
+    path.write_text("\n".join(lines) + "\n" + "".join("\n" + section + "\n" for section in sections))
     return path
 
 

@@ -63,9 +63,9 @@ def docker_has(name: str) -> bool:
 class User:
     """A home whose config says [engine] command = "podman"; `cli` runs our zipapp as that user."""
 
-    def __init__(self, pyz: Path, cli_env: dict[str, str], *sections: str):
+    def __init__(self, pyz: Path, cli_env: dict[str, str], *sections: str, host_gateway: bool | None = None):
         self.path = Path(tempfile.mkdtemp(prefix="cap-", dir="/tmp"))  # short: socket paths live under it
-        write_config(self.path, *sections)
+        write_config(self.path, *sections, host_gateway=host_gateway)
         self.env = {key: value for key, value in cli_env.items()
                     if key not in ("CODING_AGENTS_ENGINE", "SSH_AUTH_SOCK", "XDG_STATE_HOME")}
         self.env.update(HOME=str(self.path), XDG_STATE_HOME=str(self.path / "st"))
@@ -86,8 +86,8 @@ class User:
 def user(pyz, cli_env, podman_engine, tmp_path):
     made: list[User] = []
 
-    def make(*sections: str) -> User:
-        made.append(User(pyz, cli_env, ENGINE_CONFIG, *sections))
+    def make(*sections: str, host_gateway: bool | None = None) -> User:
+        made.append(User(pyz, cli_env, ENGINE_CONFIG, *sections, host_gateway=host_gateway))
         return made[-1]
 
     yield make
@@ -131,6 +131,7 @@ def test_doctor_names_podman_and_finds_its_images(user, version):
         f"(local, {where})"), checks["engine"]
     assert checks["podman engine"]["status"] == "ok"
     assert "docker engine" not in checks
+    assert checks["podman init"]["status"] == "ok", checks["podman init"]  # catatonit, for --init
     # Rootful Podman's internal networks have this machine on their gateway: said, not hidden.
     assert checks.get("internal networks", {}).get("status") == ("warn" if where == "rootful" else None), checks
     # Podman calls them localhost/coding-agents-...: found under our names all the same.
@@ -247,6 +248,25 @@ def test_squid_allows_an_allowed_name_and_denies_another(user, repo, web_server)
     assert removed.returncode == 0, removed.output
     assert state(f"{name}-proxy") is None
     assert text("network", "ls", "--quiet", "--filter", f"name={name}") == ""
+
+
+def test_squid_is_refused_under_rootful_podman_unless_the_config_accepts_the_gateway(user, repo):
+    # Rootful Podman puts this machine on the session's internal network (its gateway): refused
+    # before anything is made, unless [network] allow_host_gateway says so (the other tests do).
+    home = user(host_gateway=False)
+
+    refused = home.cli("launch-agent", "shell", str(repo), "--branch", "gw")
+
+    assert refused.returncode == 1, refused.output
+    error, hint = refused.stderr.strip().splitlines()[-2:]
+    assert error.startswith("error: --network-proxy squid: under rootful Podman this machine has an address"), error
+    assert hint.startswith("hint: use --network-proxy restricted") and "allow_host_gateway = true" in hint, hint
+    assert state(f"shell-{repo.name}-gw") is None and state(f"shell-{repo.name}-gw-proxy") is None
+    doctor = home.cli("doctor")
+    assert "internal networks" in doctor.stdout and "allow_host_gateway" in doctor.stdout, doctor.output
+    offline = home.cli("launch-agent", "shell", str(repo), "--branch", "gw", "--network-proxy", "restricted")
+    assert offline.returncode == 0, offline.output
+    assert home.cli("remove-agent", launched_name(offline), "-y").returncode == 0
 
 
 # --- a bridge through the relay ---------------------------------------------------------------------

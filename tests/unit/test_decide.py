@@ -218,6 +218,25 @@ def test_configured_host_ports_are_dropped_with_a_warning_on_a_remote_engine():
     assert local.policy.host_ports == (11434,) and local.bridge.host_ports == (11434,)
 
 
+GATEWAY = "under rootful Podman this machine has an address on each squid session's network (its gateway), ..."
+
+
+def test_squid_is_refused_where_this_machine_is_on_the_sessions_network():
+    with pytest.raises(AgentsError) as caught:
+        decided(facts_changes={"host_on_network": GATEWAY})
+
+    assert caught.value.message == f"--network-proxy squid: {GATEWAY}"
+    assert "[network] allow_host_gateway = true" in caught.value.hint
+    assert caught.value.hint.startswith("use --network-proxy restricted")
+
+
+def test_the_gateway_is_no_matter_offline_or_once_the_config_accepts_it():
+    config = dataclasses.replace(Config(), network=dataclasses.replace(Config().network, allow_host_gateway=True))
+
+    assert decided(facts_changes={"host_on_network": GATEWAY}, network="restricted").network == "restricted"
+    assert decided(config, facts_changes={"host_on_network": GATEWAY}) == decided(config)
+
+
 def test_a_remote_engine_changes_nothing_without_host_ports():
     assert decided(facts_changes={"engine_remote": REMOTE}) == decided()
     assert decided(facts_changes={"engine_remote": REMOTE}, network="restricted").warnings == ()

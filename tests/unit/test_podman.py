@@ -212,6 +212,29 @@ def test_doctor_warns_of_rootful_podmans_internal_network_gateway():
     warned = doctor.check_internal_networks(rootful)
 
     assert warned is not None and warned.status == doctor.WARN
-    assert warned.fix == "listen on 127.0.0.1 only, or use --network-proxy restricted (docs/podman.md)"
+    assert warned.fix == "use --network-proxy restricted or rootless Podman, or accept it in the config (docs/podman.md)"
+    assert "squid sessions are refused unless [network] allow_host_gateway = true" in warned.detail
     assert doctor.check_internal_networks(rootless) is None  # its networks live in the user's namespace
     assert doctor.check_internal_networks(engine.Endpoint("unix:///var/run/docker.sock")) is None
+
+
+def test_doctor_looks_for_podmans_init():
+    from agents import engine
+
+    local = engine.podman_endpoint({}, "podman", 0)
+    missing = doctor.check_podman_init(local, exists=lambda path: False)
+
+    assert (missing.status, missing.fix) == (doctor.WARN, "apt-get install catatonit (or set init_path in containers.conf)")
+    assert doctor.check_podman_init(local, exists="/usr/lib/podman/catatonit".__eq__) == doctor.Check(
+        "podman init", doctor.OK, "/usr/lib/podman/catatonit")
+    assert doctor.check_podman_init(engine.Endpoint("unix:///var/run/docker.sock")) is None
+
+
+def test_the_gateway_reason_is_rootful_local_podmans_only():
+    from agents import engine
+
+    assert "rootful Podman" in engine.host_on_internal_networks(engine.podman_endpoint({}, "podman", 0))
+    assert engine.host_on_internal_networks(engine.podman_endpoint({}, "podman", 1000)) is None
+    assert engine.host_on_internal_networks(engine.Endpoint("unix:///var/run/docker.sock")) is None
+    remote = engine.podman_endpoint({"CONTAINER_HOST": "ssh://me@box/run/podman/podman.sock"}, "podman", 0)
+    assert remote.local or engine.host_on_internal_networks(remote) is None
