@@ -152,6 +152,12 @@ def _print_traceback() -> None:
 def entry() -> None:
     """Console-script entry (pip/pipx): every script name maps through argv[0]."""
     code = main()
+    # Done: a Ctrl-C from here on has nothing left to stop. Python's exit puts SIGINT back to the
+    # system default, so one arriving then would kill the process, and the caller would see a
+    # signal death (-2) instead of our status; an ignored SIGINT is left ignored.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if code == EXIT_INTERRUPTED:
         # CPython 3.11 takes a KeyboardInterrupt that passed through exec() (dataclasses make their
         # methods with it while a module is imported) for unhandled even after main handled it, and

@@ -208,6 +208,26 @@ def test_main_shim_passes_options_through(handlers):
     assert (args.agent, args.path, args.branch, args.prompt) == ("claude", "../repo", "fix-1", "two words")
 
 
+@pytest.fixture(autouse=True)
+def sigint_kept():
+    """entry() ignores SIGINT once main has returned: not in the test process afterwards."""
+    import signal
+
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)
+
+
+def test_entry_ignores_a_ctrl_c_once_the_command_is_done():
+    # A SIGINT at the very end (here: while Python exits) must not turn a finished command's
+    # status into a death by signal, nor print a traceback.
+    script = ("import atexit, os, signal; from agents import cli; cli.main = lambda: 0; "
+              "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT)); cli.entry()")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
+
+    assert (done.returncode, done.stderr) == (0, "")
+
+
 def test_entry_dispatches_on_argv0(handlers, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/usr/local/bin/list-agents", "--all"])
 
