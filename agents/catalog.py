@@ -112,6 +112,9 @@ class StateLayout:
     kept: tuple[str, ...] = ()
     # Names in the folder that hold tokens beside the login files (e.g. MCP OAuth tokens).
     secret: tuple[str, ...] = ()
+    # Variables that point state the CLI keeps open while it runs into a kept folder, as
+    # (VARIABLE, kept entry): a database moved only when the CLI ends would live on the tmpfs.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -306,10 +309,11 @@ AGENTS: tuple[Agent, ...] = (
                                     keys=("model", "model_provider", "model_providers", "model_reasoning_effort"),
                                     host_moved_by=("CODEX_HOME", "config.toml"),
                                     url_keys=(("model_providers", "*", "base_url"),)),),
-        # Rollouts (transcripts) by date, the prompt history; its sqlite state files are swept in
-        # when it ends. .credentials.json holds MCP OAuth tokens when it has no keyring.
-        state=(StateLayout(".codex", kept=("sessions/", "archived_sessions/", "history.jsonl", "log/"),
-                           secret=(".credentials.json",)),),
+        # Rollouts (transcripts) by date, the prompt history, and its sqlite databases (state,
+        # logs: open while it runs, so in a kept folder of their own from the start).
+        # .credentials.json holds MCP OAuth tokens when it has no keyring.
+        state=(StateLayout(".codex", kept=("sessions/", "archived_sessions/", "history.jsonl", "log/", "sqlite/"),
+                           secret=(".credentials.json",), env=(("CODEX_SQLITE_HOME", "sqlite"),)),),
         # Its settings (model, provider) already come along as host_settings; `notify` runs a command.
         host_setup=HostSetup(carry=(".codex/AGENTS.md", ".codex/prompts/", ".codex/skills/")),
         resume_args=("resume", "--last"),

@@ -74,7 +74,13 @@ def layout_spec(agent: Agent, limit: int = DEFAULT_STATE_SIZE) -> dict | None:
 
 def state_env(agent: Agent, limit: int = DEFAULT_STATE_SIZE) -> list[str]:
     spec = layout_spec(agent, limit)
-    return [] if spec is None else ["--env", f"{naming.STATE_VAR}={json.dumps(spec, separators=(',', ':'))}"]
+    if spec is None:
+        return []
+    argv = ["--env", f"{naming.STATE_VAR}={json.dumps(spec, separators=(',', ':'))}"]
+    for layout in agent.state:
+        for variable, entry in layout.env:
+            argv += ["--env", f"{variable}={naming.HOME}/{layout.folder}/{entry.rstrip('/')}"]
+    return argv
 
 
 def holds_token(value: object, depth: int = 0) -> bool:

@@ -166,3 +166,26 @@ def test_remove_keeps_the_history_and_resume_starts_from_it(agent, home, tmp_pat
     assert inside(name, "tmux list-panes -t agent -F '#{pane_dead}'").stdout.strip() == "0", agent_screen(name)
     running = inside(name, "ps -eo args").stdout
     assert " ".join(catalog.get_agent(agent).resume_args) in running, running
+
+
+def test_codex_keeps_its_databases_on_the_volume_while_it_runs(home, tmp_path, model_server, cli_run):
+    """Codex's sqlite databases are open for as long as it runs: they must be on the home volume
+    from the start (CODEX_SQLITE_HOME into a kept folder), not on the 64 MB tmpfs until it ends."""
+    repo = new_repo(tmp_path, "codex")
+    launched = cli_run("launch-agent", "codex", str(repo), "--allow-host-port", str(home.port), env=home.env,
+                       timeout=300)
+    assert launched.returncode == 0, launched.output
+    name = "codex-" + repo.name + "-session-1"
+    # Its databases exist once its screen is up; wait for one of them in the store.
+    databases = wait_for(lambda: inside(name, f"ls {STORE}/.codex/sqlite", check=False).stdout.split(), 120,
+                         "Codex to open its databases")
+    assert any(entry.endswith(".sqlite") for entry in databases), databases
+    assert inside(name, "readlink /home/agent/.codex/sqlite").stdout.strip() == f"{STORE}/.codex/sqlite"
+    assert inside(name, "echo $CODEX_SQLITE_HOME").stdout.strip() == "/home/agent/.codex/sqlite"
+    # Positive control of the next check: the tmpfs does hold the login file the launch wrote.
+    on_tmpfs = inside(name, "find /home/agent/.codex -xdev -type f").stdout.split()
+    assert "/home/agent/.codex/auth.json" in on_tmpfs or "/home/agent/.codex/config.toml" in on_tmpfs, on_tmpfs
+    assert not [path for path in on_tmpfs if ".sqlite" in path], on_tmpfs
+    assert container_state(name) == "running" and "sqlite" not in agent_screen(name).lower(), agent_screen(name)
+    removed = cli_run("remove-agent", name, env=home.env)
+    assert removed.returncode == 0, removed.output

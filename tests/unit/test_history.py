@@ -57,6 +57,22 @@ def test_state_env_carries_the_size_limit():
     assert json.loads(argv[1].split("=", 1)[1])["limit"] == 123 * 1024**2
 
 
+def test_codex_is_told_to_keep_its_sqlite_databases_in_a_kept_folder():
+    argv = history.state_env(CODEX)
+    assert argv[2:] == ["--env", f"CODEX_SQLITE_HOME={naming.HOME}/.codex/sqlite"]
+    assert "sqlite/" in CODEX.state[0].kept
+    assert history.state_env(CLAUDE)[2:] == []  # a CLI without such state is told nothing more
+
+
+@pytest.mark.parametrize("agent", [agent for agent in catalog.AGENTS if agent.state])
+def test_a_layouts_variables_point_into_its_kept_folders(agent):
+    # The folder a variable names is linked into the volume before the CLI starts: were it not
+    # kept, the CLI's open database would stay on the tmpfs until it ends.
+    for layout in agent.state:
+        for _variable, entry in layout.env:
+            assert entry.rstrip("/") + "/" in layout.kept, (agent.name, entry)
+
+
 def test_a_users_own_agent_shares_its_base_agents_layout():
     mine = catalog.custom_agent("my-claude", "claude", command=("claude", "--verbose"))
     assert history.layout_spec(mine) == history.layout_spec(CLAUDE)
