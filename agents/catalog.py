@@ -264,8 +264,10 @@ AGENTS: tuple[Agent, ...] = (
         endpoint_env=("COPILOT_PROVIDER_BASE_URL",),
         endpoint_quiet=(("COPILOT_OFFLINE", "true"),),
         # config.json holds its tokens next to its settings: it stays on the tmpfs, re-made each start.
+        # session-store.db is a sqlite database, open while it runs (its -wal and -shm go beside
+        # the file a link points to: sqlite follows it).
         state=(StateLayout(".copilot", kept=("session-state/", "history-session-state/",
-                                             "command-history-state.json", "logs/")),),
+                                             "command-history-state.json", "logs/", "session-store.db")),),
         host_setup=HostSetup(carry=(".copilot/copilot-instructions.md", ".copilot/agents/", ".copilot/skills/")),
         resume_args=("--continue",),
     ),

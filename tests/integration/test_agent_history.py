@@ -189,3 +189,28 @@ def test_codex_keeps_its_databases_on_the_volume_while_it_runs(home, tmp_path, m
     assert container_state(name) == "running" and "sqlite" not in agent_screen(name).lower(), agent_screen(name)
     removed = cli_run("remove-agent", name, env=home.env)
     assert removed.returncode == 0, removed.output
+
+
+def test_copilot_keeps_its_session_store_on_the_volume_while_it_runs(home, tmp_path, model_server, cli_run):
+    """Copilot's session-store.db is a sqlite database, open while it runs: it is a kept entry (a
+    link into the store), and sqlite puts its -wal and -shm beside the file the link points to."""
+    repo = new_repo(tmp_path, "copilot")
+    launched = cli_run("launch-agent", "copilot", str(repo), "--allow-host-port", str(home.port), env=home.env,
+                       timeout=300)
+    assert launched.returncode == 0, launched.output
+    name = "copilot-" + repo.name + "-session-1"
+    model_server.script([{"text": "ok"}])
+    # It opens the store with its first conversation.
+    wait_for(lambda: "/ commands" in agent_screen(name), 120, "Copilot's prompt")
+    inside(name, "tmux send-keys -t agent 'say ok' Enter")
+    stored = wait_for(lambda: "session-store.db-wal" in inside(name, f"ls {STORE}/.copilot", check=False).stdout,
+                      120, "Copilot to open its session store")
+    assert stored
+    assert inside(name, "readlink /home/agent/.copilot/session-store.db").stdout.strip() == \
+        f"{STORE}/.copilot/session-store.db"
+    on_tmpfs = inside(name, "find /home/agent/.copilot -xdev -type f").stdout.split()
+    assert "/home/agent/.copilot/config.json" in on_tmpfs, on_tmpfs  # positive control: the tmpfs's own files
+    assert not [path for path in on_tmpfs if "session-store" in path], on_tmpfs
+    assert container_state(name) == "running", agent_screen(name)
+    removed = cli_run("remove-agent", name, env=home.env)
+    assert removed.returncode == 0, removed.output
