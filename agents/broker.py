@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import bridges, files, paths, runner, secrets
+from agents import bridges, engine, files, paths, runner, secrets
 from agents.errors import AgentsError
 
 AAD = b"coding-agents capability v1"
@@ -109,17 +109,22 @@ def unseal(key: bytes, capability: str) -> Claims:
 @dataclass
 class SessionGrant:
     manifest: str
+    # The session's engine (engine.reaching): one broker serves sessions of every engine, and
+    # asks each session's own whether its container is there.
+    reach: dict[str, str] = field(default_factory=dict)
     capability_ids: set[str] = field(default_factory=set)
     server: socketserver.BaseServer | None = None
     expires: float = 0.0  # of its last capability
 
 
-def session_facts(session: str) -> tuple[str, bool] | None:
-    """(manifest label, running) of a session's container; None when it does not exist."""
-    from agents import runner
-
-    found = runner.run([runner.engine(), "inspect", "--format",
-                        "{{index .Config.Labels \"" + MANIFEST_LABEL + "\"}} {{.State.Running}}", session], check=False)
+def session_facts(session: str, reach: dict[str, str] | None = None) -> tuple[str, bool] | None:
+    """(manifest label, running) of a session's container on its engine (reach: the variables
+    engine.reaching gave; none: this process's engine); None when it does not exist."""
+    program = (reach or {}).get(runner.ENGINE_VARIABLE) or runner.engine()
+    environment = engine.reaching_environment(reach, os.environ) if reach else None
+    found = runner.run([program, "inspect", "--format",
+                        "{{index .Config.Labels \"" + MANIFEST_LABEL + "\"}} {{.State.Running}}", session],
+                       check=False, env=environment)
     if not found.ok:
         return None
     manifest, _, running = found.stdout.strip().rpartition(" ")
@@ -142,7 +147,7 @@ class Broker:
     # control operations (the host user, through control.sock)
 
     def issue(self, session: str, manifest: str, servers: dict[str, list[str]],
-              ttl: float = DEFAULT_TTL_SECONDS) -> dict[str, str]:
+              ttl: float = DEFAULT_TTL_SECONDS, reach: dict[str, str] | None = None) -> dict[str, str]:
         missing = sorted({name for names in servers.values() for name in names} - set(self._known_secrets()))
         if missing:
             raise AgentsError("MCP secret(s) not set: " + ", ".join(missing),
@@ -150,9 +155,10 @@ class Broker:
         capabilities = {}
         with self.lock:
             grant = self.grants.get(session)
-            if grant is None or grant.manifest != manifest:
+            reach = dict(reach or {})
+            if grant is None or grant.manifest != manifest or grant.reach != reach:  # launched again, or elsewhere
                 self._close(grant)
-                grant = self.grants[session] = SessionGrant(manifest)
+                grant = self.grants[session] = SessionGrant(manifest, reach)
             for server, names in servers.items():
                 claims = Claims(session, server, tuple(sorted(names)), self.clock() + ttl, manifest,
                                 base64.urlsafe_b64encode(os.urandom(12)).decode())
@@ -201,11 +207,12 @@ class Broker:
                 grant = self.grants.get(claims.session)
                 known = grant is not None and claims.capability_id in grant.capability_ids
                 manifest = grant.manifest if grant else None
+                reach = dict(grant.reach) if grant else {}
             if not known:
                 raise Refused("revoked (the session ended or was launched again)")
             if manifest != claims.manifest:
                 raise Refused("the session's manifest changed since the capability was issued")
-            facts = self.facts(claims.session)
+            facts = self.facts(claims.session, reach)
             if facts is None:
                 raise Refused("the session's container does not exist")
             if facts[0] != claims.manifest:
@@ -321,7 +328,11 @@ def serve(ready_timeout: float = 0) -> int:
             ttl = float(request.get("ttl") or DEFAULT_TTL_SECONDS)
             if ttl <= 0:
                 raise ValueError("ttl must be positive")
-            capabilities = broker.issue(session, str(request["manifest"]), dict(request["servers"]), ttl)
+            reach = request.get("engine") or {}
+            if not isinstance(reach, dict) or not all(isinstance(value, str) for value in reach.values()) \
+                    or set(reach) - set(engine.REACHING_VARIABLES):
+                raise ValueError("engine: the variables that reach the session's engine")
+            capabilities = broker.issue(session, str(request["manifest"]), dict(request["servers"]), ttl, reach)
             if broker.grants[session] is not before or broker.grants[session].server is None:
                 open_session_socket(session)
             return {"capabilities": capabilities, "socket_dir": str(session_socket_dir(session))}

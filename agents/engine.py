@@ -124,6 +124,32 @@ def podman_endpoint(environ: Mapping[str, str], program: str, uid: int) -> Endpo
     return Endpoint(f"unix://{socket}", program=program, rootless=uid != 0)
 
 
+# What picks an engine: a process given all of these reaches the same one whatever its own are.
+REACHING_VARIABLES = (runner.ENGINE_VARIABLE, "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "CONTAINER_HOST")
+
+
+def reaching(endpoint: Endpoint, environ: Mapping[str, str]) -> dict[str, str]:
+    """Pure: each of REACHING_VARIABLES ("" to unset it) for a long-lived process of this user that
+    serves sessions of several engines (the secret broker): it asks each session's own engine."""
+    found = dict.fromkeys(REACHING_VARIABLES, "")
+    found[runner.ENGINE_VARIABLE] = endpoint.program
+    if runner.engine_kind(endpoint.program) == "podman":
+        found["CONTAINER_HOST"] = endpoint.host if endpoint.from_env else ""
+        return found
+    found["DOCKER_CONFIG"] = environ.get("DOCKER_CONFIG", "")  # where the contexts are kept
+    if endpoint.from_env:
+        found["DOCKER_HOST"] = endpoint.host
+    else:  # the named context, or the default one (a config's current context changed later must not count)
+        found["DOCKER_CONTEXT"] = endpoint.context or DEFAULT_CONTEXT
+    return found
+
+
+def reaching_environment(reach: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Pure: environ with reach's engine in place of its own."""
+    kept = {key: value for key, value in environ.items() if key not in REACHING_VARIABLES}
+    return {**kept, **{key: value for key, value in reach.items() if key in REACHING_VARIABLES and value}}
+
+
 def current() -> Endpoint:
     """The endpoint the engine's CLI uses now (asked once per process for each environment)."""
     program = runner.engine()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from agents import (
@@ -130,6 +131,7 @@ def start_sidecar(name: str, bridge: bridges.BridgeSettings, create_argv: list[s
         "op": "issue", "session": name, "manifest": manifest.digest_of(bridge.manifest or {}),
         "servers": {server: list(servers.definition_secrets(definition)) for server, definition in spec.items()},
         "ttl": bridge.mcp_hours * 3600,
+        "engine": engine.reaching(engine.current(), os.environ),  # the broker may serve other engines' sessions too
     })
     container = naming.sidecar_name(name)
     if create_argv is not None:

@@ -175,3 +175,27 @@ def test_an_mcp_secret_reaches_the_sidecar_on_a_remote_engine(make_home, tmp_pat
 
 
 
+
+
+def test_one_broker_serves_the_secrets_of_sessions_on_two_engines(make_home, tmp_path, remote):
+    """The broker is shared by all of a user's sessions: started by a launch on this engine, it asks
+    a later session's own engine (here the remote one) whether that session's container is there."""
+    canary = "canary-" + secrets.token_hex(16)
+    home = make_home(echo_server_table("echo", "${" + SECRET + "}"), agents=AGENTS)
+    set_secret(home, canary)
+
+    local, result = launch(home, "cl-sleep", new_repo(tmp_path / "here"))
+    assert result.returncode == 0, result.output
+    assert relay_hash(local) == sha256(canary)  # the broker now runs, with this engine's environment
+    there, result = launch(home, "cl-sleep", new_repo(tmp_path / "there"), env=remote.host_env)
+    assert result.returncode == 0, result.output
+
+    done = subprocess.run(["docker", "exec", "-i", "-u", "1000", there, "timeout", "20", "ca-stub", "mcp-relay", "echo"],
+                          input=MCP_LINES, capture_output=True, timeout=60, env={**home.env, **remote.host_env})
+    assert sha256(canary) in done.stdout.decode(errors="replace"), done.stdout + done.stderr
+    assert relay_hash(local) == sha256(canary)  # and still this engine's
+    events = [json.loads(line) for line in (home.state / "broker" / "audit.log").read_text().splitlines()]
+    granted = [event["session"] for event in events if event.get("decision") == "granted"]
+    assert granted.count(there) == 1 and granted.count(local) == 2, granted
+    assert home.cli("remove-agent", there, env=remote.host_env).returncode == 0
+    assert home.cli("remove-agent", local).returncode == 0

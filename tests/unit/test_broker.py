@@ -44,9 +44,11 @@ class Facts:
     def __init__(self, **found: tuple[str, bool] | None):
         self.found = {SESSION: (MANIFEST, True), OTHER: (MANIFEST, True), **found}
         self.asked: list[str] = []
+        self.reaches: list[dict | None] = []
 
-    def __call__(self, session: str) -> tuple[str, bool] | None:
+    def __call__(self, session: str, reach: dict | None = None) -> tuple[str, bool] | None:
         self.asked.append(session)
+        self.reaches.append(reach)
         return self.found.get(session)
 
 
@@ -377,6 +379,41 @@ def test_session_facts(fp, stdout, expected):
     fp.register(INSPECT, stdout=stdout)
 
     assert broker.session_facts(SESSION) == expected
+
+
+PODMAN_REACH = {"CODING_AGENTS_ENGINE": "podman", "DOCKER_HOST": "", "DOCKER_CONTEXT": "", "DOCKER_CONFIG": "",
+                "CONTAINER_HOST": "ssh://box/run/podman/podman.sock"}
+
+
+def test_session_facts_asks_the_sessions_own_engine(fp, monkeypatch):
+    # This process's own engine is another one: a remote Docker engine.
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+    monkeypatch.setenv("CODING_AGENTS_ENGINE", "docker")
+    fp.register(["podman", *INSPECT[1:]], stdout=f"{MANIFEST} true\n")
+    seen = []
+    real_run = broker.runner.run
+    monkeypatch.setattr(broker.runner, "run", lambda argv, **kw: seen.append(kw.get("env")) or real_run(argv, **kw))
+
+    assert broker.session_facts(SESSION, PODMAN_REACH) == (MANIFEST, True)
+    assert seen[0]["CONTAINER_HOST"] == PODMAN_REACH["CONTAINER_HOST"] and seen[0]["CODING_AGENTS_ENGINE"] == "podman"
+    assert "DOCKER_HOST" not in seen[0]  # unset, not this process's remote engine
+
+
+def test_the_broker_asks_each_grants_own_engine(the_broker, facts):
+    docker_reach = {**PODMAN_REACH, "CODING_AGENTS_ENGINE": "docker", "CONTAINER_HOST": "", "DOCKER_CONTEXT": "default"}
+    podman = the_broker.issue(SESSION, MANIFEST, {"github": ["GITHUB_TOKEN"]}, reach=PODMAN_REACH)
+    docker = the_broker.issue(OTHER, MANIFEST, {"github": ["GITHUB_TOKEN"]}, reach=docker_reach)
+
+    the_broker.redeem(SESSION, podman["github"])
+    the_broker.redeem(OTHER, docker["github"])
+    assert facts.reaches == [PODMAN_REACH, docker_reach]
+
+
+def test_a_session_launched_again_on_another_engine_loses_its_earlier_capabilities(the_broker):
+    first = the_broker.issue(SESSION, MANIFEST, {"github": ["GITHUB_TOKEN"]}, reach=PODMAN_REACH)
+    the_broker.issue(SESSION, MANIFEST, {"github": ["GITHUB_TOKEN"]}, reach={**PODMAN_REACH, "CONTAINER_HOST": ""})
+
+    assert "revoked" in refusal(the_broker.redeem, SESSION, first["github"])
 
 
 def test_session_facts_of_a_missing_container(fp):

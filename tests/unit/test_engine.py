@@ -255,3 +255,32 @@ def test_current_under_podman_asks_no_docker_context(monkeypatch, fp):
 
     assert engine.current() == engine.podman_endpoint(os.environ, "podman", os.geteuid())
     assert len(fp.calls) == 0
+
+
+# --- reaching: the variables by which a shared daemon asks a session's own engine ------------------
+
+
+@pytest.mark.parametrize(("endpoint", "expected"), [
+    (engine.Endpoint(engine.DEFAULT_SOCKET), {"DOCKER_CONTEXT": "default"}),
+    (engine.Endpoint("ssh://box", context="box"), {"DOCKER_CONTEXT": "box"}),
+    (engine.Endpoint("tcp://10.0.0.5:2376", from_env=True), {"DOCKER_HOST": "tcp://10.0.0.5:2376"}),
+    (engine.Endpoint("unix:///run/podman/podman.sock", program="podman"), {}),
+    (engine.Endpoint("ssh://box/run/podman.sock", from_env=True, program="podman"),
+     {"CONTAINER_HOST": "ssh://box/run/podman.sock"}),
+], ids=["default", "context", "docker-host", "podman", "podman-remote"])
+def test_reaching_names_the_endpoint_and_unsets_the_rest(endpoint, expected):
+    found = engine.reaching(endpoint, {"DOCKER_CONFIG": "/cfg"} if endpoint.program == "docker" else {})
+
+    assert set(found) == set(engine.REACHING_VARIABLES)
+    assert found[runner.ENGINE_VARIABLE] == endpoint.program
+    assert {key: value for key, value in found.items()
+            if value and key not in (runner.ENGINE_VARIABLE, "DOCKER_CONFIG")} == expected
+    assert found["DOCKER_CONFIG"] == ("/cfg" if endpoint.program == "docker" else "")
+
+
+def test_reaching_environment_replaces_this_processs_engine():
+    mine = {"PATH": "/bin", "DOCKER_HOST": "tcp://elsewhere:1", "CONTAINER_HOST": "x", "HOME": "/h"}
+    reach = engine.reaching(engine.Endpoint("ssh://box", context="box"), {})
+
+    assert engine.reaching_environment(reach, mine) == {
+        "PATH": "/bin", "HOME": "/h", "DOCKER_CONTEXT": "box", runner.ENGINE_VARIABLE: "docker"}
