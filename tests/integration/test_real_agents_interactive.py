@@ -37,7 +37,6 @@ from tests.integration.conftest import (
     inside,
     launched_name,
     make_repo,
-    sessions_under,
     wait_for,
     write_config,
 )
