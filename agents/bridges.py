@@ -186,13 +186,12 @@ def unavailable_reason(need_socat: bool = True) -> str | None:
 
 
 def container_args(settings: BridgeSettings) -> list[str]:
-    """`docker run` flags: the relay's socket folder (a tmpfs) and the git config that uses it."""
+    """`docker run` flags: the relay's socket folder (a tmpfs: every session's link carries its
+    health reports, relay.REPORT_SOCKET) and the git config that uses the bridges."""
+    args = relay.tmpfs_args(CONTAINER_DIR)
     if not settings.enabled:
-        return []
-    args = [
-        *(relay.tmpfs_args(CONTAINER_DIR) if listeners(settings) else []),
-        "--env", f"CODING_AGENTS_BRIDGE_DIR={CONTAINER_DIR}",
-    ]
+        return args
+    args += ["--env", f"CODING_AGENTS_BRIDGE_DIR={CONTAINER_DIR}"]
     if settings.ssh_agent:
         args += ["--env", f"SSH_AUTH_SOCK={CONTAINER_DIR}/ssh-agent.sock"]
     for key, value in git_config_env(settings):
@@ -276,8 +275,11 @@ def handler_prefix() -> list[str]:
 
 
 def remove(name: str) -> None:
+    from agents.session import reports
+
     shutil.rmtree(session_dir(name), ignore_errors=True)
     shutil.rmtree(sockets_dir(name), ignore_errors=True)
+    reports.pushed_path(name).unlink(missing_ok=True)
 
 
 def audit(name: str, **event: object) -> None:
@@ -286,16 +288,15 @@ def audit(name: str, **event: object) -> None:
 
 
 def link_plans(settings: BridgeSettings) -> list[relay.LinkPlan]:
-    """The session's relay links: the agent container's to the bridge sockets, and the MCP
-    sidecar's to the broker's redeem socket of this session."""
+    """The session's relay links: the agent container's to the bridge sockets and its health
+    reports (every session has this one), and the MCP sidecar's to the broker's redeem socket of
+    this session."""
     from agents import broker
 
-    found = []
-    served = listeners(settings)
-    if served:
-        directory = sockets_dir(settings.session)
-        found.append(relay.LinkPlan(settings.session, CONTAINER_DIR,
-                                    tuple((listener.socket, str(directory / listener.socket)) for listener in served)))
+    directory = sockets_dir(settings.session)
+    found = [relay.LinkPlan(settings.session, CONTAINER_DIR,
+                            tuple((listener.socket, str(directory / listener.socket)) for listener in listeners(settings)),
+                            reports_of=settings.session)]
     if settings.mcp_sidecar:
         found.append(relay.LinkPlan(naming.sidecar_name(settings.session), naming.BROKER_DIR,
                                     ((relay.BROKER_SOCKET,
@@ -309,8 +310,9 @@ def link_marker(name: str, container: str) -> str:
 
 
 def needs_helper(settings: BridgeSettings | None) -> bool:
-    """Whether the session has a `_bridge` helper: listeners, host-port relays, or relay links."""
-    return settings is not None and (settings.enabled or bool(settings.mcp_sidecar))
+    """Whether the session has a `_bridge` helper: every session of this machine has one (its
+    link carries the health reports; listeners, host-port relays and the sidecar's link too)."""
+    return settings is not None
 
 
 def serve(name: str, on_new_run=None) -> int:

@@ -36,6 +36,8 @@ def check_docker_cli() -> Check:
     path = runner.which(program)
     if path is None:
         return Check(f"{kind} CLI", FAIL, "not found on PATH", runner.INSTALL_HINTS[kind])
+    if kind == "podman" and not os.path.basename(program).startswith("podman"):
+        return Check(f"{kind} CLI", OK, f"{path} (runs Podman)")  # e.g. podman-docker's docker
     return Check(f"{kind} CLI", OK, path)
 
 

@@ -229,7 +229,8 @@ def activity(state: str, interactive: bool, pane: str | None, quiet_seconds: flo
     in seconds of the container's own clock, so a remote engine's clock skew does not matter).
     None: unknown (a --prompt task has no screen; a report without it)."""
     if state != "running":
-        return EXITED if state in ("exited", "dead", "orphaned", "created") else None
+        # ("stopped": Podman's, from a kill until its cleanup makes it "exited")
+        return EXITED if state in ("exited", "dead", "orphaned", "created", "stopped") else None
     if not interactive or not pane:
         return None
     parts = pane.split()

@@ -97,6 +97,12 @@ def logins_lock() -> Path:
     return state_dir() / "logins.lock"
 
 
+def pushed_reports_dir() -> Path:
+    """session.reports: each running session's last health report as its stub pushed it through
+    the relay (one file per session, written by its `_bridge` helper; display only)."""
+    return state_dir() / "pushed-reports"
+
+
 def helper_log(helper: str, name: str) -> Path:
     """The output of a detached helper: bridge-NAME.log, collect-NAME.log, reap-NAME.log, broker-broker.log."""
     return state_dir() / f"{helper}-{name}.log"

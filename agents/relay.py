@@ -11,6 +11,8 @@ ones the bridges always had (agents/bridges.py):
                                                  -> the session's socat listeners on this machine
   MCP sidecar, /run/coding-agents-broker         broker.sock -> the broker's redeem socket of
                                                  this session (agents/broker.py)
+  agent container, /run/coding-agents           report.sock -> served here, in this process:
+                                                 the stub's health report (session.reports)
 
 The wire format and both ends' engine (framing, flow control, limits) are one module, the
 stub's; the host loads that file from the bundled stub, so the two ends cannot disagree. The
@@ -23,6 +25,7 @@ refreshed logins again at its next look.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import sys
@@ -35,6 +38,8 @@ from agents import runner
 from agents.session import naming
 
 BROKER_SOCKET = "broker.sock"
+REPORT_SOCKET = "report.sock"
+_REPORT_SECONDS = 2.0  # a pushed report is one small write: a connection that dawdles is dropped
 # A tmpfs the relay's uid owns, 0755: the agent's user can connect to a socket there (0666), not
 # put its own in its place. noexec and nosuid like every other writable mount.
 _TMPFS_OPTIONS = f"rw,nosuid,nodev,noexec,size=1m,uid={naming.RELAY_UID},gid={naming.RELAY_UID},mode=0755"
@@ -51,11 +56,16 @@ class LinkPlan:
     container: str
     directory: str  # inside the container
     targets: tuple[tuple[str, str], ...]  # (socket name, host socket path)
+    reports_of: str = ""  # a session: REPORT_SOCKET is served here, its reports kept as that session's
+    container_id: str = ""  # the container this run of the link reaches (keep_linked fills it in)
+
+    def names(self) -> list[str]:
+        return [*(name for name, _ in self.targets), *([REPORT_SOCKET] if self.reports_of else [])]
 
     def argv(self) -> list[str]:
         user = f"{naming.RELAY_UID}:{naming.RELAY_UID}"
         return [runner.engine(), "exec", "-i", "--user", user, self.container, "ca-stub", "relay", self.directory,
-                *(name for name, _ in self.targets)]
+                *self.names()]
 
     def owner_argv(self) -> list[str] | None:
         """Under podman, what makes the folder the relay's (the container has no capability left,
@@ -89,10 +99,42 @@ def frames() -> types.ModuleType:
     return _frames
 
 
-def connect_to(targets: dict[str, str]):
-    """The host end's opener: a name the container asks for -> a connection to its host socket."""
+def take_report(connection: socket.socket, session: str, container_id: str) -> None:
+    """The in-process end of REPORT_SOCKET: read one report (to EOF, bounded in size and time),
+    keep it as this link's session's (session.reports.receive), and close."""
+    from agents.session import reports
+
+    chunks, size = [], 0
+    try:
+        connection.settimeout(_REPORT_SECONDS)
+        deadline = time.monotonic() + _REPORT_SECONDS
+        while size <= reports.MAX_PUSHED and time.monotonic() < deadline:
+            chunk = connection.recv(reports.MAX_PUSHED + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        else:
+            say(session, "report refused: over the size or time limit")
+            return
+        refused = reports.receive(session, container_id, b"".join(chunks))
+        if refused:
+            say(session, f"report refused: {refused}")
+    except OSError as error:
+        say(session, f"report lost: {error}")
+    finally:
+        connection.close()
+
+
+def connect_to(targets: dict[str, str], plan: LinkPlan | None = None):
+    """The host end's opener: a name the container asks for -> a connection to its host socket
+    (REPORT_SOCKET: to a thread of this process, take_report)."""
 
     def opener(name: str) -> socket.socket | None:
+        if plan is not None and plan.reports_of and name == REPORT_SOCKET:
+            ours, theirs = socket.socketpair()
+            threading.Thread(target=take_report, args=(ours, plan.reports_of, plan.container_id), daemon=True).start()
+            return theirs
         path = targets.get(name)
         if path is None:
             return None  # not a socket of this link: refused
@@ -128,7 +170,7 @@ def run_link(plan: LinkPlan, on_ready=None) -> str:
         if on_ready is not None:
             on_ready()
 
-    link = engine.Link(child.stdout.fileno(), child.stdin.fileno(), opener=connect_to(dict(plan.targets)),
+    link = engine.Link(child.stdout.fileno(), child.stdin.fileno(), opener=connect_to(dict(plan.targets), plan),
                        on_hello=hello, log=lambda message: say(plan.container, message))
     try:
         reason = link.run()
@@ -146,14 +188,15 @@ def run_link(plan: LinkPlan, on_ready=None) -> str:
     return f"{reason} (exec exit {child.returncode})"
 
 
-def container_run(container: str) -> tuple[str, str]:
-    """(state, start time): state is running, stopped, missing, or unknown (the engine did not answer)."""
-    done = runner.run([runner.engine(), "inspect", "--format", "{{.State.Running}} {{.State.StartedAt}}", container],
-                      check=False)
+def container_run(container: str) -> tuple[str, str, str]:
+    """(state, start time, id): state is running, stopped, missing, or unknown (the engine did not answer)."""
+    ident = "{{.ID}}" if runner.engine_kind() == "podman" else "{{.Id}}"  # its Go field's name
+    done = runner.run([runner.engine(), "inspect", "--format",
+                       f"{{{{.State.Running}}}} {{{{.State.StartedAt}}}} {ident}", container], check=False)
     if not done.ok:
-        return ("missing" if "no such" in done.stderr.lower() else "unknown"), ""
-    running, _, started = done.stdout.strip().partition(" ")
-    return ("running" if running == "true" else "stopped"), started
+        return ("missing" if "no such" in done.stderr.lower() else "unknown"), "", ""
+    running, started, ident = (done.stdout.split() + ["", "", ""])[:3]
+    return ("running" if running == "true" else "stopped"), started, ident
 
 
 def wait_for_change(container: str, timeout: float) -> None:
@@ -184,7 +227,7 @@ def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None
     first_seen = None
     pause = 0.0
     while not stop.is_set():
-        state, started = container_run(plan.container)
+        state, started, *known = container_run(plan.container)
         if state == "missing" and first_seen is not None:
             return  # the container was removed
         if state != "running":
@@ -198,7 +241,9 @@ def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None
                 threading.Thread(target=on_new_run, args=(started,), daemon=True).start()
         began = time.monotonic()
         try:
-            reason = run_link(plan, (lambda: _touch(marker)) if marker else None)
+            # The id asked before the exec: a container made again under this name has another.
+            this_run = dataclasses.replace(plan, container_id=known[0]) if known else plan
+            reason = run_link(this_run, (lambda: _touch(marker)) if marker else None)
         finally:
             if marker:
                 with contextlib.suppress(OSError):

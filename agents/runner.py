@@ -60,10 +60,38 @@ def set_engine(program: str | None) -> None:
     _engine_program = program
 
 
+_engine_kinds: dict[str, str] = {}  # program -> kind, looked at once per process
+
+
 def engine_kind(program: str | None = None) -> str:
-    """"docker" or "podman": which CLI's ways the engine's program has (a path's file name says)."""
-    name = os.path.basename(program or engine())
-    return "podman" if name.startswith("podman") else "docker"
+    """"docker" or "podman": which CLI's ways the engine's program has. Its file name says, unless a
+    `docker` is really Podman (podman_in_disguise)."""
+    program = program or engine()
+    if os.path.basename(program).startswith("podman"):
+        return "podman"
+    if program not in _engine_kinds:
+        _engine_kinds[program] = "podman" if podman_in_disguise(program) else "docker"
+    return _engine_kinds[program]
+
+
+def podman_in_disguise(program: str) -> bool:
+    """Whether a `docker` runs Podman: a link to podman, or a script (podman-docker's is
+    `exec /usr/bin/podman "$@"`) whose --version says podman. A binary is what its name says, so
+    Docker's own CLI costs no run here."""
+    found = which(program)
+    if found is None:
+        return False
+    real = os.path.realpath(found)
+    if os.path.basename(real).startswith("podman"):
+        return True
+    try:
+        with open(real, "rb") as file:
+            if file.read(2) != b"#!":
+                return False
+    except OSError:
+        return False
+    done = run([found, "--version"], check=False, timeout=30)
+    return done.ok and done.stdout.strip().lower().startswith("podman")
 
 
 def engine_argv(*args: Arg) -> list[Arg]:

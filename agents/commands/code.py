@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
+CONTAINER_FORMAT = '{"name":{{json .Name}},"image":{{json .Config.Image}}}'
 HELP = "open VS Code attached to an agent's container at /workspace (or print the URI)"
 
 
@@ -27,15 +29,23 @@ def run(args: argparse.Namespace) -> int:
 
     info = query.pick_session(args.name)
     services.ensure_running(info, load_config().network.subnet_pool)
-    config_path = vscode.write_image_config(info.image)
-    uri = vscode.attach_uri(info.name)
+    # The name and image as the engine reports them, which is what the extension looks up (Podman:
+    # "NAME", "localhost/IMAGE"; Docker: "/NAME", the image as given to run).
+    seen = runner.run_json(runner.engine_argv("inspect", "--type", "container", "--format",
+                                              CONTAINER_FORMAT, info.name))
+    config_path = vscode.write_image_config(seen["image"])
+    uri = vscode.attach_uri(seen["name"])
+    docker_path = vscode.docker_path_needed(runner.engine_kind(), runner.which(runner.engine()) or runner.engine())
     code = runner.which("code")
     if args.print_only or code is None:
         print(uri)
         if code is None and not args.print_only:
             print(f"`code` is not on PATH; open it with: code --folder-uri {uri}")
-        print(f"attach config: {config_path}")
-        return 0
-    runner.run([code, "--folder-uri", uri])
-    print(f"opened VS Code on {info.name} (attach config: {config_path})")
+    else:
+        runner.run([code, "--folder-uri", uri])
+        print(f"opened VS Code on {info.name}")
+    print(f"attach config: {config_path}")
+    if docker_path:
+        print(f'VS Code setting needed ({runner.engine_kind()}): "{vscode.DOCKER_PATH_SETTING}": '
+              f'{json.dumps(docker_path)} in {vscode.code_user_dir() / vscode.SETTINGS_FILE}')
     return 0

@@ -55,6 +55,7 @@ AGENT_UID = 1000  # the image's "agent" user (images/base/Dockerfile); the stub 
 # The relay's own uid inside containers (no user of the image has it): its socket folders belong
 # to it, so the agent's user can neither replace a socket there nor signal or trace the relay.
 RELAY_UID = 1001
+HEALTH_INTERVAL = 5  # seconds between a session's `ca-stub health` runs (the engine's health check)
 
 
 def agent_exec(container: str, *command: str, stdin: bool = False) -> list[str]:

@@ -291,7 +291,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
           for arg in ("--env", f"{key}={value}")],
         *[arg for key, value in (network.proxy_env() if netmodes.is_proxied(request.network) else [])
           for arg in ("--env", f"{key}={value}")],
-        "--health-cmd", "ca-stub health", "--health-interval", "5s", "--health-timeout", "10s", "--health-retries", "3",
+        "--health-cmd", "ca-stub health", "--health-interval", f"{naming.HEALTH_INTERVAL}s", "--health-timeout", "10s", "--health-retries", "3",
         *logins.tmpfs_args(request.agent),
         *history.state_env(request.agent, request.state_size),
         *(["--env", "CODING_AGENTS_WAIT_LOGINS=1"] if wants_logins(request.agent, request.endpoints) else []),

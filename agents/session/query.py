@@ -211,7 +211,8 @@ def listed_with_reports(include_stopped: bool) -> list[model.SessionInfo]:
     """find_sessions, each session with its latest health report (tip, ahead, dirty): for display
     (list-agents), never for a decision that can lose work (those ask the workspace).
 
-    Reports come from the host's copy (session.reports) while it is as current as the engine's;
+    Reports come from what the stub pushed through the relay, or from the host's copy
+    (session.reports), while they are as current as the engine's;
     the rest are asked of the engine in one `docker inspect` (a running session's newest health
     check; a stopped container's StartedAt and FinishedAt, which say whether its copy still holds);
     where neither has one (stopped, orphaned, just started) the workspace is asked, all at once.
@@ -229,7 +230,11 @@ def listed_with_reports(include_stopped: bool) -> list[model.SessionInfo]:
     ask: list[model.SessionInfo] = []  # of the engine
     for info in infos:
         if info.running:
-            report = reports.running_report(cache, info.container_id, _uptime(statuses.get(info.container_id, "")), now)
+            status = statuses.get(info.container_id, "")
+            report = reports.pushed_report(reports.load_pushed(info.name), info.container_id, _uptime(status),
+                                           cache["touched"].get(info.name), now) if status.startswith("Up ") else None
+            if report is None:
+                report = reports.running_report(cache, info.container_id, _uptime(status), now)
         elif not info.container_id:  # orphaned: only our tools touch its workspace
             report = reports.kept_report(cache, reports.volume_key(info.workspace_volume), [info.created])
         else:

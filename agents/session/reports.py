@@ -16,6 +16,15 @@ Its entries, keyed "container:ID" or "volume:NAME":
 - an orphaned session's report (its container is gone): good while the workspace volume is the
   same one (its CreatedAt).
 
+Beside the copy, a running session's stub pushes each report it makes through its relay link
+(`report.sock`, served inside the `_bridge` helper: agents/relay.py). Each lands in its own file
+(paths.pushed_reports_dir(), named by the session the link belongs to, never by anything in the
+report) with the host's time of arrival and the id of the container the link runs in. A pushed
+report is shown while it came from the container `docker ps` shows now, that container has not
+started again since it arrived, and it arrived at most one health interval (and PUSH_SLACK) ago by
+this machine's clock (pushed_report): then the `docker ps` is list-agents' only engine call. It
+comes from inside the sandbox like the engine's health report: checked, shown, never acted on.
+
 A stopped session's workspace changes only when something runs on it: the container (then it has
 another FinishedAt), or our own tools while it is stopped (workspace.autocommit): those call
 touch(NAME), and every report of that session asked before the touch is dropped, also one that a
@@ -27,12 +36,22 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from agents import files, paths
+from agents.session import naming
 
 VERSION = 1
 KEEP_TOUCHES = 86400.0  # a touch only matters to a list-agents that started before it
+
+
+# A pushed report: at most this many bytes, and only these keys (ca-stub health's report).
+MAX_PUSHED = 16 * 1024
+PUSHED_KEYS = frozenset({"tip", "ahead", "dirty", "elsewhere", "screen", "filling"})
+# Beyond one health interval: the health check's own run (git status on a big workspace) and the
+# relay's hops, before the next report replaces this one.
+PUSH_SLACK = 2.0
 
 
 def container_key(container_id: str) -> str:
@@ -158,3 +177,76 @@ def touch(session: str) -> None:
             _write({"entries": entries, "touched": {**cache["touched"], session: time.time()}})
     except OSError:
         pass
+
+
+# --- reports pushed by the stub through the relay ----------------------------------------------
+
+
+def pushed_path(session: str) -> Path:
+    return paths.pushed_reports_dir() / f"{session}.json"
+
+
+def _pushed_shape(found: Any) -> dict[str, Any] | None:
+    """A pushed report with ca-stub health's shape (checked like the engine's), else None."""
+    from agents.session import model
+
+    if not isinstance(found, dict) or not set(found) <= PUSHED_KEYS:
+        return None
+    elsewhere = found.get("elsewhere", [])
+    if not isinstance(elsewhere, list) or not all(
+            isinstance(item, dict) and set(item) == {"ref", "commits"} and isinstance(item["ref"], str)
+            and type(item["commits"]) is int for item in elsewhere):
+        return None
+    if not isinstance(found.get("screen"), (str, type(None))) or found.get("filling", True) is not True:
+        return None
+    return model.checked_report(found)
+
+
+def receive(session: str, container_id: str, data: bytes, now: float | None = None) -> str | None:
+    """Keep one report pushed through session's link to container_id (the link says whose it is);
+    why it was refused, or None when kept."""
+    if len(data) > MAX_PUSHED:
+        return f"a report over {MAX_PUSHED} bytes"
+    if not container_id:
+        return "the link's container id is unknown"
+    try:
+        report = _pushed_shape(json.loads(data.decode()))
+    except (UnicodeDecodeError, ValueError):
+        report = None
+    if report is None:
+        return "not a health report"
+    entry = {"container": container_id, "arrived": time.time() if now is None else now, "report": report}
+    try:
+        files.write_private(pushed_path(session), json.dumps(entry, sort_keys=True).encode())
+    except OSError as error:
+        return f"it could not be written: {error}"
+    return None
+
+
+def load_pushed(session: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(pushed_path(session).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def pushed_report(entry: dict[str, Any] | None, container_id: str, uptime: float | None, touched: float | None = None,
+                  now: float | None = None, interval: float = naming.HEALTH_INTERVAL) -> dict[str, Any] | None:
+    """A pushed report (load_pushed) that still says what the engine's newest report would: pushed
+    by the container ps shows (container_id), since its current start (uptime: seconds up by
+    ps, when it says so exactly; None means a minute or more), at most an interval and
+    PUSH_SLACK ago by this clock, and not before a tool of ours touched the workspace."""
+    if entry is None or entry.get("container") != container_id or not container_id:
+        return None
+    arrived = _number(entry.get("arrived"))
+    now = time.time() if now is None else now
+    if arrived is None or not 0 <= now - arrived <= interval + PUSH_SLACK:
+        return None
+    # ps said "Up N seconds" (truncated) when asked, before now: the start was at now - N or earlier.
+    if uptime is not None and arrived < now - uptime:
+        return None
+    if touched is not None and touched >= arrived:
+        return None
+    report = _pushed_shape(entry.get("report"))
+    return report

@@ -34,6 +34,8 @@ BRIDGE_DIR = os.environ.get("CODING_AGENTS_BRIDGE_DIR", "/run/coding-agents")
 LOGINS_SOCKET = "logins.sock"
 CREDENTIAL_SOCKET = "git-credential.sock"
 SIGN_SOCKET = "sign.sock"
+# Served in the host's relay process itself (agents/relay.py: take_report): the health reports.
+REPORT_SOCKET = os.path.join("/run/coding-agents", "report.sock")
 # The MCP volume shared by the agent (clients) and its sidecar (servers), and the broker's socket.
 MCP_SOCKETS = os.environ.get("CODING_AGENTS_MCP_DIR", "/run/coding-agents-mcp")
 BROKER_SOCKET = os.environ.get("CODING_AGENTS_BROKER_SOCKET", "/run/coding-agents-broker/broker.sock")

@@ -47,7 +47,7 @@ def health():
     """Print what the host asks of the session branch; which commits it lacks, it decides itself
     (agents/workspace.py: count_unsynced), since this report comes from inside the sandbox."""
     if filling():  # git here could take the index lock the fill needs
-        print(json.dumps({"tip": None, "ahead": None, "dirty": None, "elsewhere": [], "filling": True}))
+        report_health({"tip": None, "ahead": None, "dirty": None, "elsewhere": [], "filling": True})
         return 0
     branch = os.environ.get(paths.BRANCH_VAR, "")
     base = os.environ.get(paths.BASE_VAR, "")
@@ -58,8 +58,39 @@ def health():
         counted = git("rev-list", "--count", tip, "^" + base)
         ahead = int(counted.stdout.strip()) if counted.returncode == 0 else None
     dirty = bool(git("status", "--porcelain").stdout.strip())
-    print(json.dumps({"tip": tip, "ahead": ahead, "dirty": dirty, "elsewhere": elsewhere(tip), "screen": screen()}))
+    report_health({"tip": tip, "ahead": ahead, "dirty": dirty, "elsewhere": elsewhere(tip), "screen": screen()})
     return 0
+
+
+PUSH_SECONDS = 0.5
+
+
+def report_health(report):
+    """Print the report (the engine keeps it), then push it to the host through the relay, so that
+    list-agents need not ask the engine; best effort: no relay, or a slow one, changes nothing."""
+    text = json.dumps(report)
+    print(text, flush=True)
+    push(text.encode(), paths.REPORT_SOCKET)
+
+
+def push(data, path, timeout=PUSH_SECONDS):
+    """Send data to the socket at path and wait (at most timeout, in all) until the host has it."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(timeout)
+            connection.connect(path)
+            connection.sendall(data)
+            connection.shutdown(socket.SHUT_WR)
+            while time.monotonic() < deadline:
+                connection.settimeout(max(0.01, deadline - time.monotonic()))
+                if not connection.recv(64):
+                    return True
+    except OSError:
+        pass
+    return False
 
 
 def screen():

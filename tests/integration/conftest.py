@@ -79,6 +79,13 @@ def load_into_podman(*refs: str) -> None:
     assert saver.returncode == 0 and loaded.returncode == 0, loaded.stderr.decode(errors="replace")
 
 
+def engine_has_images(version: str, *images: str) -> None:
+    """For a test whose sessions need more of our images than PODMAN_IMAGES: under Podman, copy them
+    into its store too (Docker's has every one, built_images)."""
+    if ENGINE == "podman":
+        load_into_podman(*(f"coding-agents-{image}:{version}" for image in images))
+
+
 @pytest.fixture(scope="session")
 def podman_engine(built_images, version) -> str:
     """Podman, with the images shell sessions need in its store; its version."""
@@ -413,11 +420,12 @@ def assert_clean_error(result, fragment: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def git_server(docker_engine, tmp_path_factory):
-    """A private git repository over HTTPS with Basic auth, in a container (one per test module)."""
+def git_server(docker_engine, built_images, tmp_path_factory):
+    """A private git repository over HTTPS with Basic auth, in a container of the engine under test
+    (one per test module)."""
     from tests.integration.gitserver import start_git_https_server
 
-    server = start_git_https_server(tmp_path_factory.mktemp("gitserver"), f"{TEST_LABEL}={RUN_ID}")
+    server = start_git_https_server(tmp_path_factory.mktemp("gitserver"), f"{TEST_LABEL}={RUN_ID}", engine=ENGINE)
     try:
         yield server
     finally:

@@ -6,9 +6,10 @@
     finally:
         server.stop()
 
-The container sits on Docker's default bridge; its certificate names its bridge IP and the DNS
-names given (gitserver.test by default), so a test may `docker network connect --alias gitserver.test`
-it to another network. The server is the container's main process: `docker logs` (server.logs())
+The container sits on the engine's default bridge (the engine under test, conftest.ENGINE: Docker's
+`bridge` or Podman's `podman`); its certificate names its bridge IP and the DNS names given
+(gitserver.test by default), so a test may `docker network connect --alias gitserver.test` it to
+another network. The server is the container's main process: `docker logs` (server.logs())
 shows one `METHOD PATH STATUS USER` line per request.
 """
 
@@ -25,6 +26,8 @@ from pathlib import Path
 
 SERVER_SCRIPT = Path(__file__).resolve().parent / "servers" / "git_https_server.py"
 PORT = 8443
+# The engine under test's default network, which the host reaches.
+DEFAULT_NETWORK = {"docker": "bridge", "podman": "podman"}
 DEFAULT_NAMES = ("gitserver.test",)
 _SRV = "/srv/git"  # in the container: server.py, cert.pem, key.pem, repos/
 
@@ -62,6 +65,7 @@ class GitServer:
     user: str
     password: str
     names: tuple[str, ...] = DEFAULT_NAMES  # DNS names the certificate also covers
+    engine: str = "docker"  # the program that runs its container
 
     def repo_url(self, name: str = "private.git", *, credentials: bool = False, host: str | None = None) -> str:
         """https://<ip>:<port>/<name>; with credentials=True, user:password@ in it; host= to use a DNS name."""
@@ -71,11 +75,11 @@ class GitServer:
         return f"https://{netloc}/{name}"
 
     def logs(self) -> str:
-        done = subprocess.run(["docker", "logs", self.container], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([self.engine, "logs", self.container], capture_output=True, text=True, timeout=60)
         return done.stdout + done.stderr
 
     def stop(self) -> None:
-        subprocess.run(["docker", "rm", "-f", self.container], capture_output=True, timeout=120)
+        subprocess.run([self.engine, "rm", "-f", self.container], capture_output=True, timeout=120)
 
 
 def _seed_repo(work: Path, bare: Path, env: dict[str, str]) -> None:
@@ -108,6 +112,7 @@ def start_git_https_server(
     names: tuple[str, ...] = DEFAULT_NAMES,
     repos: tuple[str, ...] = ("private.git",),
     timeout: float = 60,
+    engine: str = "docker",
 ) -> GitServer:
     """Start the server container (labelled `label`, e.g. "coding-agents.test-run=<id>") and return once
     it answers over TLS. Each of `repos` is a bare repo with one commit on main."""
@@ -127,32 +132,34 @@ def start_git_https_server(
     command = (f"while [ ! -e {_SRV}/go ]; do sleep 0.1; done; "
                f"exec python3 -u {_SRV}/server.py --root {_SRV}/repos --cert {_SRV}/cert.pem "
                f"--key {_SRV}/key.pem --port {PORT}")
-    _run(["docker", "run", "-d", "--name", name, "--label", label, "--user", "root", "--network", "bridge",
+    _run([engine, "run", "-d", "--name", name, "--label", label, "--user", "root",
+          "--network", DEFAULT_NETWORK[engine],
           "-e", f"GIT_SERVER_USER={user}", "-e", f"GIT_SERVER_PASSWORD={password}",
           "--entrypoint", "sh", image, "-c", command])
     try:
-        ip = _run(["docker", "inspect", "--format", "{{.NetworkSettings.Networks.bridge.IPAddress}}", name]).strip()
+        ip = _run([engine, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                   name]).strip()
         if not ip:
             raise AssertionError(f"container {name} has no address on the default bridge")
         _make_cert(stage / "cert.pem", stage / "key.pem", ip, names)
-        _run(["docker", "exec", name, "mkdir", "-p", _SRV])
-        _run(["docker", "cp", f"{stage}/.", f"{name}:{_SRV}"])
-        _run(["docker", "exec", name, "sh", "-c", f"chown -R root:root {_SRV} && touch {_SRV}/go"])
+        _run([engine, "exec", name, "mkdir", "-p", _SRV])
+        _run([engine, "cp", f"{stage}/.", f"{name}:{_SRV}"])
+        _run([engine, "exec", name, "sh", "-c", f"chown -R root:root {_SRV} && touch {_SRV}/go"])
         server = GitServer(
             container=name, ip=ip, port=PORT, url_base=f"https://{ip}:{PORT}",
-            cert_path=stage / "cert.pem", user=user, password=password, names=names,
+            cert_path=stage / "cert.pem", user=user, password=password, names=names, engine=engine,
         )
         _wait_ready(server, timeout)
         return server
     except BaseException:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=120)
+        subprocess.run([engine, "rm", "-f", name], capture_output=True, timeout=120)
         raise
 
 
 def _wait_ready(server: GitServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        state = subprocess.run(["docker", "inspect", "--format", "{{.State.Running}}", server.container],
+        state = subprocess.run([server.engine, "inspect", "--format", "{{.State.Running}}", server.container],
                                capture_output=True, text=True, timeout=60).stdout.strip()
         if state != "true":
             raise AssertionError(f"git server container {server.container} stopped:\n{server.logs()}")

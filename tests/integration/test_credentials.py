@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (
+    ENGINE,
     RUN_ID,
     TEST_LABEL,
     CliResult,
@@ -152,7 +153,7 @@ def launch(home: Home, agent: str, repo: Path, *args: str, env: dict[str, str] |
 
 
 def read_inside(name: str, path: str) -> str | None:
-    done = subprocess.run(["docker", "exec", "-u", "1000", name, "cat", path], capture_output=True, text=True,
+    done = subprocess.run([ENGINE, "exec", "-u", "1000", name, "cat", path], capture_output=True, text=True,
                           timeout=60)
     return done.stdout if done.returncode == 0 else None
 
@@ -168,7 +169,7 @@ def probe_record(name: str) -> tuple[str, str]:
 def refresh_inside(name: str, data: bytes, mtime: int) -> None:
     """Rewrite the login file the way CLIs do: a temporary file, its mtime, then a rename."""
     done = subprocess.run(
-        ["docker", "exec", "-i", "-u", "1000", name, "sh", "-c",
+        [ENGINE, "exec", "-i", "-u", "1000", name, "sh", "-c",
          f"cat > {AUTH}.refresh && touch -d @{mtime} {AUTH}.refresh && mv {AUTH}.refresh {AUTH}"],
         input=data, capture_output=True, timeout=60,
     )
@@ -182,7 +183,7 @@ def session_image(name: str) -> str:
 def grep_inside(name: str, patterns: list[str], *paths: str, user: str = "1000") -> str:
     """Files under paths holding any of patterns (patterns go in on stdin, never on a command line)."""
     done = subprocess.run(
-        ["docker", "exec", "-i", "-u", user, name, "grep", "-rlsF", "-D", "skip",
+        [ENGINE, "exec", "-i", "-u", user, name, "grep", "-rlsF", "-D", "skip",
          "--exclude-dir=proc", "--exclude-dir=sys", "-f", "/dev/stdin", *paths],
         input="\n".join(patterns) + "\n", capture_output=True, text=True, timeout=300,
     )
@@ -194,7 +195,7 @@ def grep_volumes(name: str, patterns: list[str]) -> str:
     """Files in the session's workspace and home volumes holding any of patterns, read by a helper
     container as root: the home volume as it is on disk, without the tmpfs folders mounted over it."""
     done = subprocess.run(
-        ["docker", "run", "--rm", "-i", "--network", "none", "--user", "0", "--label", f"{TEST_LABEL}={RUN_ID}",
+        [ENGINE, "run", "--rm", "-i", "--network", "none", "--user", "0", "--label", f"{TEST_LABEL}={RUN_ID}",
          "-v", f"{name}-home:/v/home:ro", "-v", f"{name}-workspace:/v/workspace:ro",
          "--entrypoint", "grep", session_image(name), "-rlsF", "-D", "skip", "-f", "/dev/stdin", "/v"],
         input="\n".join(patterns) + "\n", capture_output=True, text=True, timeout=300,
@@ -384,7 +385,7 @@ def test_git_credentials_granted_for_the_remote_host_only(make_home, tmp_path, g
     git(repo, "remote", "add", "origin", git_server.repo_url())
 
     name, _ = launch(home, "sleeper", repo, network="allow-all")
-    subprocess.run(["docker", "exec", "-i", "-u", "1000", name, "sh", "-c", "cat > /tmp/ca.pem"],
+    subprocess.run([ENGINE, "exec", "-i", "-u", "1000", name, "sh", "-c", "cat > /tmp/ca.pem"],
                    input=git_server.cert_path.read_bytes(), check=True, timeout=60)
     ls_remote = "GIT_TERMINAL_PROMPT=0 git -c http.sslCAInfo=/tmp/ca.pem ls-remote {url}"
 
@@ -668,7 +669,7 @@ def test_future_mtime_from_inside_does_not_block_later_refreshes(make_home, tmp_
 
     time.sleep(1.1)
     genuine = json.dumps({"tokens": {"access_token": "genuine-" + secrets.token_hex(8)}}).encode()
-    subprocess.run(["docker", "exec", "-i", "-u", "1000", name, "sh", "-c",
+    subprocess.run([ENGINE, "exec", "-i", "-u", "1000", name, "sh", "-c",
                     f"cat > {AUTH}.new && mv {AUTH}.new {AUTH}"], input=genuine, check=True, timeout=60)
     wait_for(lambda: len(home.audit(name, "login")) >= 2, 30, "the genuine refresh's decision")
     assert home.auth.read_bytes() == genuine, home.audit(name, "login")
@@ -684,10 +685,11 @@ def test_bridged_session_mounts_no_host_path_and_the_agent_cannot_replace_a_sock
     facts = json.loads(docker("inspect", name).stdout)[0]
     assert [m for m in facts["Mounts"] if m["Type"] == "bind"] == []
     assert "/run/coding-agents" in facts["HostConfig"]["Tmpfs"]
-    listing = subprocess.run(["docker", "exec", "-u", "1000", name, "sh", "-c",
+    listing = subprocess.run([ENGINE, "exec", "-u", "1000", name, "sh", "-c",
                               "ls -A /run/coding-agents; stat -c '%u %a' /run/coding-agents; "
                               "touch /run/coding-agents/x; rm -f /run/coding-agents/logins.sock; "
                               "ls -A /run/coding-agents"],
                              capture_output=True, text=True, timeout=60)
-    assert listing.stdout.split() == ["logins.sock", "1001", "755", "logins.sock"], listing
+    # report.sock: every session's health reports (served in the host relay's own process).
+    assert listing.stdout.split() == ["logins.sock", "report.sock", "1001", "755", "logins.sock", "report.sock"], listing
     assert listing.stderr.count("Permission denied") == 2, listing.stderr

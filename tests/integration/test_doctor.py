@@ -6,6 +6,12 @@ import json
 import os
 import shutil
 
+from tests.integration.conftest import ENGINE
+
+# What doctor calls the engine under test (CODING_AGENTS_TEST_ENGINE), its address variable, its package.
+TITLE, HOST_VARIABLE, PACKAGE = {"docker": ("Docker", "DOCKER_HOST", "docker.io"),
+                                 "podman": ("Podman", "CONTAINER_HOST", "podman")}[ENGINE]
+
 
 def test_doctor_healthy_engine_exits_zero(docker_engine, cli):
     result = cli("doctor")
@@ -20,22 +26,22 @@ def test_doctor_alias_verify_prerequisites_json(docker_engine, cli):
     report = json.loads(result.stdout)
     assert report["ready"] is True
     names = {check["name"] for check in report["checks"]}
-    assert {"docker CLI", "docker engine", "git", "socat", "tmux"} <= names
+    assert {f"{ENGINE} CLI", f"{ENGINE} engine", "git", "socat", "tmux"} <= names
 
 
 def test_doctor_engine_unreachable_fails_with_fix(docker_engine, cli, tmp_path):
-    result = cli("doctor", env={"DOCKER_HOST": f"unix://{tmp_path}/nowhere.sock"})
+    result = cli("doctor", env={HOST_VARIABLE: f"unix://{tmp_path}/nowhere.sock"})
     assert result.returncode == 1, result.output
-    line = next(line for line in result.stdout.splitlines() if "docker engine" in line)
+    line = next(line for line in result.stdout.splitlines() if f"{ENGINE} engine" in line)
     assert line.startswith("FAIL")
-    assert "cannot reach the Docker engine" in line
-    assert "DOCKER_HOST" in line  # the fix mentions where to look
+    assert f"cannot reach the {TITLE} engine" in line
+    assert HOST_VARIABLE in line  # the fix mentions where to look
     assert "not ready" in result.stdout
     assert "Traceback" not in result.output
 
 
 def test_doctor_without_docker_cli_fails(docker_engine, cli, tmp_path):
-    # A PATH with git and python but no docker binary.
+    # A PATH with git and python but no engine's program.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for program in ("git", "python3", "sh", "tmux", "socat"):
@@ -45,9 +51,9 @@ def test_doctor_without_docker_cli_fails(docker_engine, cli, tmp_path):
     result = cli("doctor", "--json", env={"PATH": str(bin_dir)})
     assert result.returncode == 1, result.output
     report = json.loads(result.stdout)
-    docker_cli = next(check for check in report["checks"] if check["name"] == "docker CLI")
-    assert docker_cli["status"] == "fail"
-    assert "apt-get install docker.io" in docker_cli["fix"]
+    engine_cli = next(check for check in report["checks"] if check["name"] == f"{ENGINE} CLI")
+    assert engine_cli["status"] == "fail"
+    assert f"apt-get install {PACKAGE}" in engine_cli["fix"]
 
 
 def test_doctor_missing_git_identity_warns(docker_engine, cli, tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import container_state, docker, git, launched_name, write_config
+from tests.integration.conftest import ENGINE, container_state, docker, git, launched_name, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ def test_dry_run_changes_nothing_and_masks_secrets(cli, repo, user, command):
     steps = [step["step"] for step in plan["steps"]]
     assert steps.index("proxy container") < steps.index("volume") < steps.index("agent container"), steps
     agent_argv = next(step["argv"] for step in plan["steps"] if step["step"] == "agent container")
-    assert agent_argv[:2] == ["docker", "run"] and "--read-only" in agent_argv
+    assert agent_argv[:2] == [ENGINE, "run"] and "--read-only" in agent_argv
 
     # Other tests may share the engine: only this repo's and this name's objects are ours.
     assert (engine_objects_of(repo, plan["name"]), repo_state(repo), state_files(home)) == before

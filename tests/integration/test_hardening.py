@@ -105,7 +105,9 @@ def test_hardening_only_named_volumes_and_tmpfs(hardened):
     }
     assert all(not bind.startswith("/") for bind in facts["HostConfig"]["Binds"] or [])
     assert not facts["HostConfig"].get("Mounts")
-    assert set(facts["HostConfig"]["Tmpfs"]) == {"/tmp"}
+    # /run/coding-agents: the relay's folder (every session's link carries its health reports).
+    assert set(facts["HostConfig"]["Tmpfs"]) == {"/tmp", "/run/coding-agents"}
+    assert "noexec" in facts["HostConfig"]["Tmpfs"]["/run/coding-agents"]
 
 
 def test_hardening_no_remote_and_no_credentials(hardened):

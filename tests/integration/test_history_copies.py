@@ -13,7 +13,16 @@ import json
 import secrets
 from pathlib import Path
 
-from tests.integration.conftest import assert_clean_error, container_state, git, wait_for, write_config
+import pytest
+
+from tests.integration.conftest import (
+    assert_clean_error,
+    container_state,
+    engine_has_images,
+    git,
+    wait_for,
+    write_config,
+)
 
 AGENT = "hist"
 # The prompt's "turn": a transcript line in the CLI's kept folder, and a commit (a branch with no
@@ -22,6 +31,11 @@ WRITE_TRANSCRIPT = ('["sh", "-c", "mkdir -p ~/.claude/projects/-workspace && '
                     'printf \'%s\\\\n\' \\"$1\\" >> ~/.claude/projects/-workspace/talk.jsonl && '
                     'cd /workspace && echo \\"$1\\" > \\"$1.txt\\" && git add -A && git commit -qm \\"$1\\"", '
                     '"hist", "{prompt}"]')
+
+
+@pytest.fixture(scope="module", autouse=True)
+def claude_image(built_images, version):
+    engine_has_images(version, "claude")  # the user's agent's base
 
 
 def user_with_own_agent(tmp_path: Path) -> dict[str, str]:

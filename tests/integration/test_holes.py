@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (
+    ENGINE,
     RUN_ID,
     TEST_LABEL,
     inside,
@@ -76,7 +77,7 @@ def copilot_login(token: str, user: dict = OCTO) -> dict:
 def rewrite_inside(name: str, path: str, data: bytes, mtime: int) -> None:
     """A CLI's rewrite of one of its files: a temporary file, its mtime, then a rename."""
     done = subprocess.run(
-        ["docker", "exec", "-i", "-u", "1000", name, "sh", "-c",
+        [ENGINE, "exec", "-i", "-u", "1000", name, "sh", "-c",
          f"cat > {path}.new && touch -d @{mtime} {path}.new && mv {path}.new {path}"],
         input=data, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
@@ -217,7 +218,7 @@ def test_an_api_key_login_is_never_replaced_by_another_key(make_home, tmp_path):
 
 def credential_request(name: str, text: str) -> str:
     """What the container's helper gets back for a raw request (as any process inside may send)."""
-    done = subprocess.run(["docker", "exec", "-i", "-u", "1000", name, "ca-stub", "git-credential", "get"],
+    done = subprocess.run([ENGINE, "exec", "-i", "-u", "1000", name, "ca-stub", "git-credential", "get"],
                           input=text, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -349,14 +350,14 @@ def test_relay_folders_are_tmpfs_of_the_relays_uid_mounted_nosuid_nodev_noexec(m
     """Where the host relay's container end listens (agents/relay.py): not a host path, not the agent's."""
     for container, folder in ((mcp_session, "/run/coding-agents"), (f"{mcp_session}-mcp", "/run/coding-agents-broker")):
         assert {"nosuid", "nodev", "noexec"} <= mount_options(container, folder), container
-        owner = subprocess.run(["docker", "exec", "-u", "1000", container, "stat", "-c", "%u %a", folder],
+        owner = subprocess.run([ENGINE, "exec", "-u", "1000", container, "stat", "-c", "%u %a", folder],
                                capture_output=True, text=True, timeout=60)
         assert owner.stdout.split() == ["1001", "755"], (container, owner.stdout, owner.stderr)
 
 
 def helper(volume: str, image: str, script: str, *flags: str) -> subprocess.CompletedProcess:
     """A throwaway container on one of the session's volumes (the engine's defaults, plus flags)."""
-    return subprocess.run(["docker", "run", "--rm", "--network", "none", "--label", f"{TEST_LABEL}={RUN_ID}",
+    return subprocess.run([ENGINE, "run", "--rm", "--network", "none", "--label", f"{TEST_LABEL}={RUN_ID}",
                            *flags, "-v", f"{volume}:/v", "--entrypoint", "sh", image, "-c", script],
                           capture_output=True, text=True, timeout=120)
 

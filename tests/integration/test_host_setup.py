@@ -8,7 +8,7 @@ import json
 import subprocess
 import time
 
-from tests.integration.conftest import inside, launched_name, wait_for, write_config
+from tests.integration.conftest import ENGINE, inside, launched_name, wait_for, write_config
 
 # Claude's files, with a CLI that only waits.
 AGENT = """
@@ -45,7 +45,7 @@ def test_setup_arrives_read_only_and_nothing_flows_back(cli, repo, tmp_path):
     time.sleep(5)  # the stub's login watcher has looked twice
     assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in claude.rglob("*")
             if path.is_file()} == before
-    subprocess.run(["docker", "restart", name], check=True, capture_output=True, timeout=120)
+    subprocess.run([ENGINE, "restart", name], check=True, capture_output=True, timeout=120)
     wait_for(lambda: inside(name, "cat $HOME/.claude/CLAUDE.md", check=False).stdout == "# house rules\n", 60,
              "the restarted session to get the host's setup again")
     assert "hooks" not in json.loads(inside(name, "cat $HOME/.claude/settings.json").stdout)

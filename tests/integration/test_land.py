@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from tests.integration.conftest import (
+    ENGINE,
     container_state,
     git,
     host_state,
@@ -248,7 +249,7 @@ def test_activity_follows_the_agents_screen(cli, repo):
         return list_row(cli, name)["activity"]
 
     def keys(*words):
-        subprocess.run(["docker", "exec", "-u", "1000", name, "tmux", "send-keys", "-t", "agent", *words], check=True)
+        subprocess.run([ENGINE, "exec", "-u", "1000", name, "tmux", "send-keys", "-t", "agent", *words], check=True)
 
     wait_for(lambda: activity() == "waiting for you", 30, "a quiet shell to wait for input")
     keys("while true; do date; sleep 1; done", "Enter")
@@ -272,7 +273,7 @@ def test_notify_runs_when_the_agent_starts_waiting_and_when_it_exits(cli, repo, 
                              env=env))
 
     def keys(*words):
-        subprocess.run(["docker", "exec", "-u", "1000", name, "tmux", "send-keys", "-t", "agent", *words], check=True)
+        subprocess.run([ENGINE, "exec", "-u", "1000", name, "tmux", "send-keys", "-t", "agent", *words], check=True)
 
     def lines():
         return told.read_text().splitlines() if told.exists() else []

@@ -1,5 +1,6 @@
 """list-agents' copy of the health reports (agents/session/reports.py) on a real engine: the same
-unsynced count cold and warm, and a commit inside never hidden for longer than one health interval."""
+unsynced count cold and warm, and a commit inside never hidden for longer than one health interval;
+the reports the stub pushes through the relay, shown from one `docker ps`, and not after a restart."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def test_list_agents_shows_a_commit_cold_and_from_its_copy(cli, repo, tmp_path):
     copy = tmp_path / "cache" / "coding-agents" / "reports.json"
 
     def row(*flags: str) -> dict:
-        result = cli("list-agents", "--json", *flags, env=env)
+        # This test is of the copy: the listing sees none of the stub's pushes (as with a dead relay).
+        result = cli("list-agents", "--json", *flags, env={**env, "XDG_STATE_HOME": str(tmp_path / "no-pushes")})
         assert result.returncode == 0, result.output
         return next(found for found in json.loads(result.stdout) if found["name"] == name)
 
@@ -59,3 +61,59 @@ def test_list_agents_shows_a_commit_cold_and_from_its_copy(cli, repo, tmp_path):
     assert row("--all")["unsynced"] == 1  # warm: the same stop, from the copy
     assert time.monotonic() - started < 3, "the copy of a stopped session's report was not used"
     assert cli("remove-agent", name, "--no-push", "-y", env=env).returncode == 0
+
+
+PUSH_SLACK = 2.0  # reports.PUSH_SLACK
+
+
+def test_list_agents_shows_a_pushed_report_from_one_engine_call_and_not_the_old_one_after_a_restart(
+        cli, repo, tmp_path, user_home):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    copy = tmp_path / "cache" / "coding-agents" / "reports.json"  # removed after each listing
+
+    def listing() -> tuple[dict, list[str]]:
+        """The session's row, and the engine calls of the listing (its --debug log) beyond the one
+        `docker ps` that name this session's container (other sessions on the engine are not ours)."""
+        result = cli("--debug", "list-agents", "--json", env=env)
+        assert result.returncode == 0, result.output
+        copy.unlink(missing_ok=True)  # so only a push can spare the inspect
+        calls = [line for line in result.stderr.splitlines()
+                 if line.startswith(("debug: run: docker ", "debug: run: podman "))]
+        assert " ps " in calls[0], calls
+        ours = [line[:200] for line in calls[1:] if container in line or f" {name} " in line]
+        return next(found for found in json.loads(result.stdout) if found["name"] == name), ours
+
+    def until(wanted, seconds: float) -> tuple[dict, list[str]]:
+        deadline = time.monotonic() + seconds
+        while True:
+            row, calls = listing()
+            if wanted(row, calls) or time.monotonic() > deadline:
+                return row, calls
+            time.sleep(0.3)
+
+    name = launched_name(cli("launch-agent", "shell", str(repo), "--branch", "pushed", "--network", "restricted"))
+    pushed = user_home / ".local" / "state" / "coding-agents" / "pushed-reports" / f"{name}.json"
+    container = docker("inspect", "--format", "{{.Id}}", name).stdout.decode().strip()
+
+    commit_inside(name, "a.txt", "one")
+    row, calls = until(lambda row, calls: row["unsynced"] == 1 and not calls, INTERVAL + CHECK + PUSH_SLACK)
+    assert row["unsynced"] == 1, row  # within an interval (and a check) of the commit
+    assert calls == []  # from the push: the ps is the only engine call for it
+    kept = json.loads(pushed.read_text())
+    assert kept["container"] == container and kept["report"]["ahead"] == 1
+
+    docker("restart", "--time", "1", name)
+    restarted = time.time()
+    # The first health check of the new run comes one interval after its start: the push there is
+    # still one from before the restart, of the same container (same id).
+    kept = json.loads(pushed.read_text())
+    assert kept["arrived"] < restarted and kept["container"] == container
+    row, calls = listing()
+    assert any(" inspect " in call for call in calls), calls  # it was not used: the engine was asked
+    assert row["unsynced"] == 1
+
+    # The positive control: the link came back with the container, and its new pushes are used.
+    row, calls = until(lambda row, calls: not calls, 3 * INTERVAL + CHECK + PUSH_SLACK)
+    assert calls == [] and row["unsynced"] == 1, (row, calls)
+    assert cli("remove-agent", name, "--no-push", "-y", env=env).returncode == 0
+    assert not pushed.exists()  # removed with the session

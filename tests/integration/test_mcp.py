@@ -260,7 +260,7 @@ def session_image(name: str) -> str:
 
 
 def in_dir(name: str, script: str, workdir: str = "/workspace", timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "exec", "-u", "1000", "-w", workdir, name, "sh", "-c", script],
+    return subprocess.run([ENGINE, "exec", "-u", "1000", "-w", workdir, name, "sh", "-c", script],
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -383,7 +383,7 @@ def grep_volumes(image: str, volumes: list[str], patterns: list[str]) -> str:
     """Files in the volumes holding any of patterns, read as root by a helper container (patterns on stdin)."""
     mounts = [arg for i, volume in enumerate(volumes) for arg in ("-v", f"{volume}:/v/{i}:ro")]
     done = subprocess.run(
-        ["docker", "run", "--rm", "-i", "--network", "none", "--user", "0", "--label", f"{TEST_LABEL}={RUN_ID}",
+        [ENGINE, "run", "--rm", "-i", "--network", "none", "--user", "0", "--label", f"{TEST_LABEL}={RUN_ID}",
          *mounts, "--entrypoint", "grep", image, "-rlsF", "-D", "skip", "-f", "/dev/stdin", "/v"],
         input="\n".join(patterns) + "\n", capture_output=True, text=True, timeout=300,
     )
@@ -399,7 +399,7 @@ def test_canary_reaches_the_server_and_nowhere_in_the_agent_container(home, cli_
 
     # While a relay connection is live (the real server running in the sidecar), scan everything the
     # agent can read: every process's environment and command line, and the files it can reach.
-    relay = subprocess.Popen(["docker", "exec", "-i", "-u", "1000", name, "ca-stub", "mcp-relay", "echo"],
+    relay = subprocess.Popen([ENGINE, "exec", "-i", "-u", "1000", name, "ca-stub", "mcp-relay", "echo"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         relay.stdin.write(MCP_LINES)
@@ -408,7 +408,7 @@ def test_canary_reaches_the_server_and_nowhere_in_the_agent_container(home, cli_
         assert json.loads(first)["id"] == 1, first
         assert sha256(canary) in relay.stdout.readline().decode()
         scan = subprocess.run(
-            ["docker", "exec", "-i", "-u", "1000", name, "python3", "-c", SCANNER],
+            [ENGINE, "exec", "-i", "-u", "1000", name, "python3", "-c", SCANNER],
             input=json.dumps({"canary": canary, "controls": {
                 "workspace file": "print('v1')", "agent environ": f"HOME={AGENT_HOME}",
                 "relay cmdline": "mcp-relay\0echo", "rendered config": '"mcp-relay"'}}),
@@ -455,7 +455,7 @@ def test_broker_refuses_what_it_must(home):
 
     # Only the sidecar mounts the session's redeem socket: the agent has no broker socket at all.
     agent_side = subprocess.run(
-        ["docker", "exec", "-u", "1000", first_name, "sh", "-c",
+        [ENGINE, "exec", "-u", "1000", first_name, "sh", "-c",
          "ls -A /run/coding-agents-broker; find / -xdev \\( -path /proc -o -path /sys \\) -prune -o "
          "\\( -name broker.sock -o -name control.sock \\) -print 2>/dev/null; ls -A /run"],
         capture_output=True, text=True, timeout=120)

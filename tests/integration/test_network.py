@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import (
+    ENGINE,
     RUN_ID,
     TEST_LABEL,
     container_state,
@@ -135,7 +136,7 @@ def run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
 
 def agent_run(name: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """argv inside the session container as the agent user (no shell in between)."""
-    return run(["docker", "exec", "-u", "1000", name, *argv], timeout=timeout)
+    return run([ENGINE, "exec", "-u", "1000", name, *argv], timeout=timeout)
 
 
 def fetch(name: str, url: str, *curl_args: str) -> tuple[int, int, str, int]:
@@ -154,7 +155,7 @@ def tcp_probe(name: str, *targets: str) -> dict[str, str]:
 
 def tcp_probe_from_bridge(image: str, *targets: str) -> dict[str, str]:
     """The same probe from a throwaway container on Docker's default bridge: proves the targets are live."""
-    done = run(["docker", "run", "--rm", "--network", "bridge", "--label", f"{TEST_LABEL}={RUN_ID}",
+    done = run([ENGINE, "run", "--rm", "--network", "bridge", "--label", f"{TEST_LABEL}={RUN_ID}",
                 image, "python3", "-c", TCP_PROBE, *targets])
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -203,7 +204,7 @@ def labelled(kind: str, name: str) -> set[str]:
 def proxy_reaches(name: str, address: str, port: int) -> bool:
     """Can the session's proxy open a TCP connection to address:port? (Its image has bash, not python.)"""
     probe = f"exec 3<>/dev/tcp/{address}/{port}"
-    return run(["docker", "exec", f"{name}-proxy", "timeout", "5", "bash", "-c", probe]).returncode == 0
+    return run([ENGINE, "exec", f"{name}-proxy", "timeout", "5", "bash", "-c", probe]).returncode == 0
 
 
 def network_log_direct(name: str) -> list[dict]:
@@ -624,7 +625,7 @@ def test_squid_conf_with_many_rules_passes_squid_parse(built_images, version):
     for block_private, learn in ((True, False), (False, False), (True, True)):
         policy = network.build_policy((), tuple(rules), ("extra.test",), block_private=block_private, learn=learn)
         conf = network.squid_config(policy)
-        done = run(["docker", "run", "--rm", "--network", "none", "--label", f"{TEST_LABEL}={RUN_ID}",
+        done = run([ENGINE, "run", "--rm", "--network", "none", "--label", f"{TEST_LABEL}={RUN_ID}",
                     "--env", f"SQUID_CONF={conf}", f"coding-agents-proxy:{version}",
                     "sh", "-c", 'printf "%s\\n" "$SQUID_CONF" > /tmp/squid.conf && squid -k parse -f /tmp/squid.conf'])
         problems = [line for line in done.stderr.splitlines() if "ERROR" in line or "FATAL" in line]

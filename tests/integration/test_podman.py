@@ -158,6 +158,34 @@ def test_only_podman_installed_is_found_without_a_config(user, tmp_path):
     assert "docker CLI" not in checks
 
 
+def test_a_docker_that_runs_podman_is_taken_for_podman(user, tmp_path):
+    """podman-docker's `docker` (a script that execs podman) with no [engine] table: Podman's ways,
+    and doctor says so; beside it, Docker's own CLI on the same PATH is still Docker."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for program in ("podman", "git", "python3", "socat", "tmux"):
+        (tools / program).symlink_to(shutil.which(program))
+    (tools / "docker").write_text(f'#!/bin/sh\nexec {shutil.which("podman")} "$@"\n')  # as podman-docker's
+    (tools / "docker").chmod(0o755)
+    home = user()
+    write_config(home.path)  # no [engine]: docker is on PATH, so it is the engine's program
+
+    result = home.cli("doctor", "--json", env={"PATH": str(tools)})
+
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["podman CLI"]["status"] == "ok" and checks["podman CLI"]["detail"].startswith(
+        f"{tools / 'docker'} (runs Podman"), checks
+    assert checks["podman engine"]["status"] == "ok", checks
+    assert checks["engine"]["detail"].startswith("podman unix://"), checks  # Podman's own socket, not Docker's
+    assert "docker CLI" not in checks and "docker engine" not in checks
+    # The positive control: Docker's own CLI in the same place is Docker.
+    (tools / "docker").unlink()
+    (tools / "docker").symlink_to(shutil.which("docker"))
+    again = home.cli("doctor", "--json", env={"PATH": str(tools)})
+    checks = {check["name"]: check for check in json.loads(again.stdout)["checks"]}
+    assert checks["docker CLI"] == {"name": "docker CLI", "status": "ok", "detail": str(tools / "docker"), "fix": ""}
+
+
 # --- a session: launch, commit inside, sync, remove -------------------------------------------------
 
 

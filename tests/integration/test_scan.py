@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from tests.integration.conftest import RUN_ID, TEST_LABEL, docker, image_id
+from tests.integration.conftest import ENGINE, RUN_ID, TEST_LABEL, docker, image_id
 
 # Assembled at run time so the repository itself never contains a secret-shaped string.
 FAKE_KEY_HEADER = "-----BEGIN " + "RSA PRIVATE KEY-----"
@@ -80,7 +80,7 @@ def test_images_scan_without_trivy_says_how_to_install(built_images, cli, versio
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for program in ("docker", "git", "sh"):
+    for program in (ENGINE, "git", "sh"):
         os.symlink(shutil.which(program), bin_dir / program)
     result = cli("images", "scan", f"coding-agents-proxy:{version}", env={"PATH": str(bin_dir)})
     assert result.returncode == 1

@@ -298,3 +298,24 @@ def test_agent_exit_status_becomes_the_container_exit_code(cli, new_repo):
         waited = docker("wait", name, timeout=60).stdout.decode().strip()
         logs = docker("logs", name).stdout.decode()
         assert (waited, "exited with status 3" in logs) == ("3", True), f"attempt {attempt}: {logs[-300:]}"
+
+
+def test_launch_refuses_a_proxy_name_taken_by_another_container_and_creates_nothing(cli, repo, version):
+    """A squid session's proxy name held by another container stops the launch before anything is made."""
+    name = f"proxyname-{repo.name}"
+    docker("run", "-d", "--name", f"{name}-proxy", "--label", f"{TEST_LABEL}={RUN_ID}", "--network", "none",
+           f"coding-agents-base:{version}", "sleep", "300")
+    try:
+        before = sessions_under(repo)
+        result = cli("launch-agent", "shell", str(repo), "--name", name, "--network-proxy", "squid")
+        assert result.returncode == 1, result.output
+        assert_clean_error(result, f"a container named {name}-proxy already exists")
+        assert sessions_under(repo) == before and container_state(name) is None
+        assert container_state(f"{name}-proxy") == "running"  # not ours: untouched
+        assert not volume_exists(f"{name}-workspace")
+        # Positive control: without a proxy the same name is free.
+        assert launched_name(cli("launch-agent", "shell", str(repo), "--name", name,
+                                 "--network-proxy", "restricted")) == name
+        assert container_state(name) == "running"
+    finally:
+        docker("rm", "--force", f"{name}-proxy")

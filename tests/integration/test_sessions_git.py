@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     host_state,
     inside,
     launched_name,
+    wait_for,
 )
 
 
@@ -47,7 +48,8 @@ def test_sync_after_docker_kill_recovers_commits(cli, repo):
     name = launched_name(cli("launch-agent", "shell", str(repo), "--branch", "killed"))
     tip = commit_inside(name, "k.txt", "before-kill")
     docker("kill", name)
-    assert container_state(name) == "exited"
+    # (Podman's kill returns while the container may still be "stopped", before its cleanup: exited soon after.)
+    wait_for(lambda: container_state(name) == "exited", 30, f"{name} to have exited")
     result = cli("sync", name)
     assert result.returncode == 0, result.output
     assert result.stdout.split() == ["created", "shell/killed", tip[:10]]

@@ -42,6 +42,7 @@ def isolated_home(tmp_path, monkeypatch):
     engine._current.cache_clear()  # the endpoint is asked once per process: not once per test run
     # The engine's program is chosen once per process too: docker here, whatever this machine has.
     monkeypatch.setattr(runner, "_engine_program", "docker")
+    monkeypatch.setattr(runner, "_engine_kinds", {"docker": "docker"})  # (even where docker is podman-docker's)
     yield home_dir
     shutil.rmtree(runtime, ignore_errors=True)
 

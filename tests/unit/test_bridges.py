@@ -214,8 +214,9 @@ def test_git_config_env_numbers_every_entry():
 # --- docker run flags -------------------------------------------------------------------------
 
 
-def test_container_args_nothing_when_no_bridge_is_enabled(state_home):
-    assert bridges.container_args(settings()) == []
+def test_container_args_only_the_relays_tmpfs_when_no_bridge_is_enabled(state_home):
+    """Every session's link carries its health reports (relay.REPORT_SOCKET): the folder, no git config."""
+    assert bridges.container_args(settings()) == relay.tmpfs_args("/run/coding-agents")
 
 
 def test_container_args_give_the_relay_its_own_tmpfs_and_mount_no_host_path(state_home):
@@ -487,8 +488,8 @@ def test_serve_starts_one_socat_per_listener_and_the_link_until_the_container_is
     assert [list(call) for call in fp.calls] == expected
     assert waits == [NAME, NAME, NAME]
     assert links == [(relay.LinkPlan(NAME, "/run/coding-agents", (
-        ("logins.sock", str(directory / "logins.sock")), ("ssh-agent.sock", str(directory / "ssh-agent.sock")))),
-        bridges.link_marker(NAME, NAME), True)]
+        ("logins.sock", str(directory / "logins.sock")), ("ssh-agent.sock", str(directory / "ssh-agent.sock"))),
+        reports_of=NAME), bridges.link_marker(NAME, NAME), True)]
     assert not (bridges.session_dir(NAME) / "bridge.pid").exists()
 
 
@@ -514,19 +515,24 @@ def test_link_plans_of_the_agent_and_of_the_sidecar_to_the_broker(state_home):
 
     assert plans == [
         relay.LinkPlan(NAME, "/run/coding-agents",
-                       (("git-credential.sock", str(bridges.sockets_dir(NAME) / "git-credential.sock")),)),
+                       (("git-credential.sock", str(bridges.sockets_dir(NAME) / "git-credential.sock")),),
+                       reports_of=NAME),
         relay.LinkPlan(f"{NAME}-mcp", "/run/coding-agents-broker",
                        (("broker.sock", str(broker.session_socket_dir(NAME) / "broker.sock")),)),
     ]
+    assert plans[0].argv()[-2:] == ["git-credential.sock", "report.sock"]
     assert plans[1].argv() == ["docker", "exec", "-i", "--user", "1001:1001", f"{NAME}-mcp",
                                "ca-stub", "relay", "/run/coding-agents-broker", "broker.sock"]
 
 
-def test_link_plans_none_without_sockets_or_sidecar(state_home):
-    assert bridges.link_plans(settings(host_ports=(11434,))) == []
+def test_link_plans_only_the_reports_without_sockets_or_sidecar(state_home):
+    assert bridges.link_plans(settings(host_ports=(11434,))) == [
+        relay.LinkPlan(NAME, "/run/coding-agents", (), reports_of=NAME)]
+    assert bridges.link_plans(settings())[0].argv()[-2:] == ["/run/coding-agents", "report.sock"]
     assert bridges.needs_helper(settings(host_ports=(11434,))) is True
     assert bridges.needs_helper(settings(mcp_sidecar={"notes": {}})) is True
-    assert bridges.needs_helper(settings()) is False
+    assert bridges.needs_helper(settings()) is True  # its report link
+    assert bridges.needs_helper(None) is False  # a session launched elsewhere
 
 
 # --- where bridges cannot run --------------------------------------------------------------------

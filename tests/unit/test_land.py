@@ -116,6 +116,7 @@ def test_prune_removes_saved_aside_and_landed_only_never_checked_out_or_live():
     ("running", False, "100 0 101", None),  # a --prompt task has no screen
     ("exited", True, None, land.EXITED),
     ("orphaned", True, None, land.EXITED),
+    ("stopped", True, None, land.EXITED),  # Podman's, between a kill and its cleanup
     ("paused", True, None, None),
 ])
 def test_activity_from_the_agents_own_screen(state, interactive, pane, expected):

@@ -136,6 +136,53 @@ def test_list_agents_warm_is_exactly_one_engine_call(fp, capsys):
     assert warm == cold
 
 
+def push(item: dict, report: dict, ago: float = 1.0) -> None:
+    """What the session's relay link keeps of a report its stub pushed, `ago` seconds ago."""
+    from agents.session import reports
+
+    name = item["Config"]["Labels"]["coding-agents.session"]
+    assert reports.receive(name, item["Id"], json.dumps(report).encode(), now=time.time() - ago) is None
+
+
+def test_list_agents_warm_with_every_report_pushed_is_exactly_one_engine_call(fp, capsys, state_home):
+    """The stubs pushed their reports through the relay: no copy needed, cold or warm, the `docker
+    ps` is the only engine call, and the rows show the pushed facts."""
+    items = [inspected(f"s{index}", report=REPORT) for index in range(20)]
+    for item in items:
+        push(item, {**REPORT, "ahead": 3, "dirty": True})
+    register_listing(fp, items)
+
+    cold = listed(capsys)
+    register_listing(fp, items)
+    warm = listed(capsys)
+
+    assert [list(call)[:2] for call in fp.calls] == [["docker", "ps"], ["docker", "ps"]]
+    assert warm == cold and cold["s7"]["dirty"] is True and cold["s7"]["unsynced"] == 3
+
+
+def test_list_agents_does_not_use_a_push_from_before_a_restart_or_of_another_container(fp, capsys, state_home):
+    """ps says "Up 1 second" (the push came 3 s ago: an earlier run); another container of the
+    same name (made again); a relay that died (the last push is older than the interval and the
+    slack): each is asked of the engine, in the one inspect, beside a session whose push holds."""
+    from agents.session import reports
+
+    restarted, remade, dead, fine = (inspected(name, report={**REPORT, "ahead": 1})
+                                     for name in ("restarted", "remade", "dead", "fine"))
+    push(restarted, REPORT, ago=3.0)
+    push(dead, REPORT, ago=5.0 + reports.PUSH_SLACK + 1.0)
+    push(fine, {**REPORT, "ahead": 2})
+    push(remade, REPORT)
+    remade = {**remade, "Id": "another-id"}
+    register_listing(fp, [restarted, remade, dead, fine], status={restarted["Id"]: "Up 1 second (healthy)"})
+    asked = [restarted, remade, dead]
+    fp.register(inspect_argv(asked), stdout="".join(json.dumps(item) + "\n" for item in asked))
+
+    rows = listed(capsys)
+
+    assert {name: row["unsynced"] for name, row in rows.items()} == {"restarted": 1, "remade": 1, "dead": 1, "fine": 2}
+    assert [list(call)[:2] for call in fp.calls] == [["docker", "ps"], ["docker", "inspect"]]
+
+
 def test_list_agents_asks_again_for_reports_older_than_one_interval(fp, capsys):
     """The copy never hides a report the engine has had for longer than one interval: only the
     stale sessions are inspected, in one call."""

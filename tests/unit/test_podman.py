@@ -238,3 +238,63 @@ def test_the_gateway_reason_is_rootful_local_podmans_only():
     assert engine.host_on_internal_networks(engine.Endpoint("unix:///var/run/docker.sock")) is None
     remote = engine.podman_endpoint({"CONTAINER_HOST": "ssh://me@box/run/podman/podman.sock"}, "podman", 0)
     assert remote.local or engine.host_on_internal_networks(remote) is None
+
+
+# --- a `docker` that is really Podman (podman-docker) ---------------------------------------------
+
+
+@pytest.fixture
+def docker_at(tmp_path, monkeypatch):
+    """`docker` on PATH is the file made here; the kinds looked at so far are forgotten."""
+    monkeypatch.setattr(runner, "_engine_kinds", {})
+    path = tmp_path / "bin" / "docker"
+    path.parent.mkdir()
+    monkeypatch.setattr(runner, "which", lambda name: str(path) if name == "docker" else None)
+    return path
+
+
+PODMAN_DOCKER = '#!/bin/sh\n[ -e /etc/containers/nodocker ] || echo "Emulate Docker CLI using podman." >&2\n' \
+                'exec /usr/bin/podman "$@"\n'
+
+
+def test_podman_dockers_script_is_podman(fp, docker_at):
+    docker_at.write_text(PODMAN_DOCKER)
+    fp.register([str(docker_at), "--version"], stdout="podman version 4.3.1\n",
+                stderr="Emulate Docker CLI using podman.\n")
+
+    assert runner.engine_kind("docker") == "podman"
+    assert runner.engine_kind("docker") == "podman"
+    assert fp.call_count([str(docker_at), "--version"]) == 1  # asked once per process
+
+
+def test_a_wrapper_script_around_docker_stays_docker(fp, docker_at):
+    # The positive control's twin: a script, asked the same way, that says Docker.
+    docker_at.write_text('#!/bin/sh\nexec /usr/libexec/docker/cli "$@"\n')
+    fp.register([str(docker_at), "--version"], stdout="Docker version 20.10.24+dfsg1, build 297e128\n")
+
+    assert runner.engine_kind("docker") == "docker"
+
+
+def test_dockers_own_binary_is_docker_without_asking_it(fp, docker_at):
+    docker_at.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))  # fp fails any call not registered
+
+    assert runner.engine_kind("docker") == "docker"
+    assert runner.engine_kind("podman") == "podman"
+
+
+def test_a_link_named_docker_to_podman_is_podman(fp, docker_at, tmp_path):
+    target = tmp_path / "podman"
+    target.write_bytes(b"\x7fELF")
+    docker_at.symlink_to(target)
+
+    assert runner.engine_kind("docker") == "podman"
+
+
+def test_doctor_says_a_docker_that_runs_podman(fp, docker_at, monkeypatch):
+    docker_at.write_text(PODMAN_DOCKER)
+    fp.register([str(docker_at), "--version"], stdout="podman version 4.3.1\n")
+
+    check = doctor.check_docker_cli()
+
+    assert (check.name, check.status) == ("podman CLI", doctor.OK)
+    assert check.detail.startswith(f"{docker_at} (runs Podman")

@@ -3,6 +3,7 @@ connections at once, half-close, a peer that floods or lies, and the stream dyin
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -75,15 +76,15 @@ class Pair:
     """The two ends joined by pipes, as `docker exec -i` joins them: the container's end accepts
     on its socket(s), the host's end connects each connection to a host socket."""
 
-    def __init__(self, folder: Path, targets: dict[str, str], **host_options):
+    def __init__(self, folder: Path, targets: dict[str, str], plan: relay.LinkPlan | None = None, **host_options):
         self.to_host_r, self.to_host_w = os.pipe()
         self.to_box_r, self.to_box_w = os.pipe()
         self.logged: list[str] = []
         self.hello: list[dict] = []
-        self.host = engine.Link(self.to_host_r, self.to_box_w, opener=relay.connect_to(targets),
+        self.host = engine.Link(self.to_host_r, self.to_box_w, opener=relay.connect_to(targets, plan),
                                 on_hello=self.hello.append, log=self.logged.append, **host_options)
         self.box = engine.Link(self.to_box_r, self.to_host_w, log=self.logged.append)
-        self.listeners = engine.listen_all(str(folder / "box"), list(targets))
+        self.listeners = engine.listen_all(str(folder / "box"), plan.names() if plan else list(targets))
         self.folder = folder / "box"
         for name, listener in self.listeners.items():
             threading.Thread(target=self._accept, args=(name, listener), daemon=True).start()
@@ -502,3 +503,90 @@ def test_keep_linked_stops_when_asked(engine_runs):
     relay.keep_linked(PLAN, stop)
 
     assert seen == []
+
+
+# --- the report channel: served in the host's relay process (take_report) ----------------------------
+
+REPORT = {"tip": "a" * 40, "ahead": 1, "dirty": False, "elsewhere": [], "screen": None}
+
+
+def report_plan(container_id: str = "c" * 64) -> relay.LinkPlan:
+    return relay.LinkPlan("s1", "/run/coding-agents", (), reports_of="s1", container_id=container_id)
+
+
+def test_a_pushed_report_crosses_the_link_and_is_kept_as_the_links_session(folder, pair_factory, state_home):
+    """No host socket and no handler process: the relay's own process takes it, then closes (the
+    stub's EOF), with the id of the container the link runs in."""
+    from agents.session import reports
+
+    pair = pair_factory({}, plan=report_plan())
+
+    started = time.time()
+    assert call(pair.socket("report.sock"), json.dumps(REPORT).encode()) == b""
+
+    kept = reports.load_pushed("s1")
+    assert kept["container"] == "c" * 64 and kept["report"] == REPORT
+    assert started <= kept["arrived"] <= time.time()
+    assert list(folder.iterdir()) == [folder / "box"]  # no host socket was made for it
+
+
+def test_a_pushed_report_over_the_size_limit_is_refused_and_nothing_is_kept(folder, pair_factory, state_home,
+                                                                            capsys):
+    from agents.session import reports
+
+    pair = pair_factory({}, plan=report_plan())
+    padded = json.dumps(REPORT).encode() + b" " * reports.MAX_PUSHED  # valid JSON, one report too long
+
+    call(pair.socket("report.sock"), padded)
+
+    assert wait_until(lambda: "s1: report refused: over the size or time limit" in capsys.readouterr().err, timeout=5)
+    assert reports.load_pushed("s1") is None
+    call(pair.socket("report.sock"), json.dumps(REPORT).encode())  # the positive control: the same link
+    assert reports.load_pushed("s1")["report"] == REPORT
+
+
+def test_a_report_connection_that_never_ends_is_dropped(folder, pair_factory, state_home, monkeypatch):
+    from agents.session import reports
+
+    monkeypatch.setattr(relay, "_REPORT_SECONDS", 0.3)
+    pair = pair_factory({}, plan=report_plan())
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(5)
+        connection.connect(str(pair.socket("report.sock")))
+        connection.sendall(json.dumps(REPORT).encode())  # and no half-close
+        began = time.monotonic()
+        assert connection.recv(10) == b""  # the host's end closed it
+        assert time.monotonic() - began < 3
+    assert reports.load_pushed("s1") is None
+
+
+def test_the_report_socket_is_refused_on_a_link_that_serves_no_reports(folder, pair_factory, state_home):
+    """The MCP sidecar's link (no reports_of): a container there cannot write a session's report."""
+    from agents.session import reports
+
+    plan = relay.LinkPlan("s1-mcp", "/run/coding-agents-broker", ())
+    opener = relay.connect_to({}, plan)
+
+    assert opener("report.sock") is None
+    assert relay.connect_to({})("report.sock") is None
+    assert plan.names() == [] and reports.load_pushed("s1") is None
+
+
+def test_keep_linked_gives_each_run_of_the_link_the_id_the_engine_gave_before_the_exec(monkeypatch):
+    runs: list[relay.LinkPlan] = []
+    states = [("running", "t1", "id-1"), ("running", "t2", "id-2"), ("missing", "", "")]
+    monkeypatch.setattr(relay, "container_run", lambda name: states.pop(0))
+    monkeypatch.setattr(relay, "run_link", lambda plan, on_ready=None: runs.append(plan) or "ended")
+    monkeypatch.setattr(relay, "_FAST_FAILURE", 0.0)
+
+    relay.keep_linked(report_plan(container_id=""), threading.Event())
+
+    assert [plan.container_id for plan in runs] == ["id-1", "id-2"]
+
+
+def test_container_run_asks_for_the_id_too(fp):
+    fp.register(["docker", "inspect", "--format", "{{.State.Running}} {{.State.StartedAt}} {{.Id}}", "s1"],
+                stdout="true 2026-01-02T03:04:05.1Z " + "c" * 64 + "\n")
+
+    assert relay.container_run("s1") == ("running", "2026-01-02T03:04:05.1Z", "c" * 64)

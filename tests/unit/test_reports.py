@@ -88,3 +88,89 @@ def test_concurrent_writers_lose_no_entry():
         assert process.exitcode == 0
 
     assert len(reports.load()["entries"]) == 80
+
+
+# --- reports pushed through the relay (receive, pushed_report) -------------------------------------
+
+PUSHED = {"tip": "b" * 40, "ahead": 2, "dirty": True, "elsewhere": [{"ref": "topic", "commits": 1}],
+          "screen": "100 0 101"}
+
+
+def pushed(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+def test_receive_keeps_the_report_as_the_links_session_with_its_container_and_arrival(state_home):
+    """The payload cannot choose whose entry it is: a "session" or "container" in it is refused."""
+    assert reports.receive("s", "c" * 64, pushed(PUSHED), now=100.0) is None
+
+    assert reports.load_pushed("s") == {"container": "c" * 64, "arrived": 100.0, "report": PUSHED}
+    assert reports.receive("s", "c" * 64, pushed({**PUSHED, "session": "other", "container": "d" * 64})) == \
+        "not a health report"
+    assert reports.load_pushed("s")["report"] == PUSHED  # the kept one is left as it was
+    assert reports.load_pushed("other") is None
+
+
+def test_receive_writes_atomically_a_private_file(state_home):
+    import stat
+
+    reports.receive("s", "c", pushed(PUSHED))
+    reports.receive("s", "c", pushed({**PUSHED, "ahead": 3}))
+
+    folder = paths.pushed_reports_dir()
+    assert [path.name for path in folder.iterdir()] == ["s.json"]  # no temporary file left beside it
+    assert stat.S_IMODE((folder / "s.json").stat().st_mode) == 0o600
+    assert reports.load_pushed("s")["report"]["ahead"] == 3
+
+
+def test_receive_refuses_what_is_not_a_health_report_of_its_size(state_home):
+    big = pushed({**PUSHED, "screen": "x" * reports.MAX_PUSHED})
+    assert reports.receive("s", "c", big) == f"a report over {reports.MAX_PUSHED} bytes"
+    for bad in (b"not json", b"\xff\xfe", pushed([PUSHED]), pushed({**PUSHED, "extra": 1}),
+                pushed({**PUSHED, "elsewhere": [{"ref": "x", "commits": "1"}]}), pushed({**PUSHED, "screen": 3}),
+                pushed({**PUSHED, "filling": False})):
+        assert reports.receive("s", "c", bad) == "not a health report", bad
+    assert reports.receive("s", "", pushed(PUSHED)) == "the link's container id is unknown"
+    assert reports.load_pushed("s") is None
+
+
+def test_receive_checks_the_facts_like_the_engines_report(state_home):
+    reports.receive("s", "c", pushed({**PUSHED, "tip": "main", "ahead": -1, "dirty": "yes"}))
+
+    assert reports.load_pushed("s")["report"] == {**PUSHED, "tip": None, "ahead": None, "dirty": None}
+
+
+def entry(arrived: float = 100.0, container: str = "c") -> dict:
+    return {"container": container, "arrived": arrived, "report": PUSHED}
+
+
+def test_a_pushed_report_holds_for_one_interval_and_the_slack_by_this_clock():
+    limit = 100.0 + 5.0 + reports.PUSH_SLACK
+
+    assert reports.pushed_report(entry(), "c", None, now=101.0) == PUSHED
+    assert reports.pushed_report(entry(), "c", None, now=limit) == PUSHED
+    assert reports.pushed_report(entry(), "c", None, now=limit + 0.01) is None  # the relay is dead, or slow
+    assert reports.pushed_report(entry(), "c", None, now=99.0) is None  # from the future: not ours to trust
+    assert reports.pushed_report(None, "c", None, now=101.0) is None
+
+
+def test_a_pushed_report_is_of_the_container_ps_shows_only():
+    assert reports.pushed_report(entry(container="old"), "new", None, now=101.0) is None
+    assert reports.pushed_report(entry(container=""), "", None, now=101.0) is None
+
+
+def test_a_pushed_report_from_before_the_containers_current_start_is_not_used():
+    """ps's "Up N seconds" is truncated: the start was at now - N or earlier."""
+    assert reports.pushed_report(entry(arrived=100.0), "c", 3.0, now=103.5) is None  # restarted after the push
+    assert reports.pushed_report(entry(arrived=100.0), "c", 3.0, now=103.0) == PUSHED  # the boundary
+    assert reports.pushed_report(entry(arrived=100.0), "c", 4.0, now=103.5) == PUSHED
+
+
+def test_a_pushed_report_from_before_a_touch_of_ours_is_not_used():
+    assert reports.pushed_report(entry(arrived=100.0), "c", None, touched=100.0, now=101.0) is None
+    assert reports.pushed_report(entry(arrived=100.0), "c", None, touched=99.0, now=101.0) == PUSHED
+
+
+def test_a_pushed_report_changed_on_disk_is_checked_again():
+    assert reports.pushed_report({**entry(), "report": {**PUSHED, "evil": 1}}, "c", None, now=101.0) is None
+    assert reports.pushed_report({**entry(), "arrived": "100"}, "c", None, now=101.0) is None

@@ -278,13 +278,28 @@ def test_start_session_services_without_host_logins_sends_only_the_answers(fp, s
     (isolated_home / ".codex" / "auth.json").write_text('{"token": "host"}')
     settings = None if bridge == "none" else prepared(isolated_home, login_files=(), host_logins=False)
     received = []
+    fp.register(BRIDGE_ARGV)
     fp.register(RECEIVE, stdin_callable=received.append)
 
     services.start_session_services(NAME, CODEX, settings)
 
-    assert [list(call) for call in fp.calls] == [RECEIVE]
+    # A session of this machine always has its helper (the link carries its health reports).
+    assert [list(call) for call in fp.calls] == ([RECEIVE] if settings is None else [BRIDGE_ARGV, RECEIVE])
     assert "host" not in received[0]
     assert capsys.readouterr().err == "==> host logins not used: log in to OpenAI Codex CLI inside the session\n"
+
+
+def test_start_session_services_without_listeners_starts_the_helper_and_does_not_wait_for_its_link(
+        fp, state_home, isolated_home, monkeypatch):
+    """Its only socket is the health reports' (best effort): the launch does not wait for it."""
+    settings = prepared(isolated_home, login_files=())
+    Path(bridges.link_marker(NAME, NAME)).unlink()
+    fp.register(BRIDGE_ARGV)
+    monkeypatch.setattr(bridges, "wait_for_link", lambda *args, **kwargs: pytest.fail("waited for the link"))
+
+    services.start_session_services(NAME, catalog.get_agent("shell"), settings)
+
+    assert [list(call) for call in fp.calls] == [BRIDGE_ARGV]
 
 
 def test_start_session_services_shell_without_bridge_does_nothing(fp, state_home, capsys):

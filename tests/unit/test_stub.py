@@ -79,6 +79,7 @@ def stub(monkeypatch, stub_module, workspace, start_commit, tmp_path):
     module = stub_module
     monkeypatch.setattr(module.paths, "WORKSPACE", str(workspace))
     monkeypatch.setattr(module.paths, "EXIT_STATUS_FILE", str(tmp_path / "agent-exit"))  # not the host's /tmp
+    monkeypatch.setattr(module.paths, "REPORT_SOCKET", str(tmp_path / "no-relay" / "report.sock"))  # nor its /run
     patch_everywhere(monkeypatch, module, "time", SimpleNamespace(sleep=lambda _: time.sleep(0.01), monotonic=time.monotonic))
     monkeypatch.delenv("CODING_AGENTS_AUTO_COMMIT", raising=False)
     monkeypatch.setenv("CODING_AGENTS_BRANCH", BRANCH)
@@ -116,6 +117,58 @@ def test_health_counts_commits_and_sees_dirt(stub, workspace, capsys):
     (workspace / "untracked.txt").write_text("x\n")
 
     assert health_report(stub, capsys) == {"tip": tip, "ahead": 2, "dirty": True}
+
+
+@pytest.fixture
+def report_socket(stub, monkeypatch):
+    """A listener where the relay's report.sock would be (a short path: Unix sockets hold 107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="ca-report-", dir="/tmp"))
+    path = folder / "report.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(4)
+    monkeypatch.setattr(stub.paths, "REPORT_SOCKET", str(path))
+    yield listener
+    listener.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_health_pushes_the_report_it_prints_to_the_relay(stub, workspace, capsys, report_socket):
+    got = []
+
+    def take():
+        connection, _ = report_socket.accept()
+        with connection:
+            data = b""
+            while chunk := connection.recv(65536):
+                data += chunk
+            got.append(data)
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    assert stub.cli.main(["health"]) == 0
+    taker.join(5)
+
+    printed = capsys.readouterr().out
+    assert json.loads(got[0]) == json.loads(printed)
+    assert json.loads(printed)["tip"] == run_git(workspace, "rev-parse", "HEAD")
+
+
+def test_health_without_a_relay_still_reports(stub, workspace, capsys):
+    """No report.sock (a throwaway container, a link not up yet): the engine's report only."""
+    began = time.monotonic()
+
+    assert health_report(stub, capsys)["ahead"] == 0
+    assert time.monotonic() - began < 2
+
+
+def test_health_with_a_host_that_never_answers_waits_half_a_second_at_most(stub, workspace, capsys, report_socket):
+    """The host end accepts (the relay is up) but never closes: the check goes on."""
+    began = time.monotonic()
+
+    assert health_report(stub, capsys)["dirty"] is False
+    assert time.monotonic() - began < stub.workspace.PUSH_SECONDS + 1.5
+    assert stub.workspace.push(b"{}", stub.paths.REPORT_SOCKET, timeout=0.2) is False  # what it says of it
 
 
 def test_health_branch_missing_has_no_tip(stub, monkeypatch, capsys):
