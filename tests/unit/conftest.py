@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 
 import pytest
+from pytest_subprocess import process_dispatcher
 
 from agents import catalog, engine, runner
 from agents.session import facts
+
+# pytest-subprocess matches a command by walking its table, and a match may delete an entry: two
+# threads starting commands at once (list-agents asks side by side) break that walk ("dictionary
+# changed size during iteration"). One lock around the match makes the fake safe for threads.
+_MATCH_LOCK = threading.Lock()
+_unlocked_match = process_dispatcher.ProcessDispatcher._ProcessDispatcher__dispatch.__func__
+
+
+def _locked_match(cls, command):
+    with _MATCH_LOCK:
+        return _unlocked_match(cls, command)
+
+
+process_dispatcher.ProcessDispatcher._ProcessDispatcher__dispatch = classmethod(_locked_match)
 
 # Variables that change which engine, program name or config a run sees.
 _AMBIENT_VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "CONTAINER_HOST", runner.ENGINE_VARIABLE, "CODING_AGENTS_PROG", "PEX", "_", "XDG_STATE_HOME",
