@@ -88,6 +88,9 @@ def pex_argv(staging: Path, output: Path, platforms: tuple[str, ...]) -> list[st
         # instead of ~600 ms for unzip-and-resolve on every run.
         "--venv", "prepend",
         "--sh-boot",
+        # The /bin/sh boot looks for that venv under this root; pex's own default follows
+        # XDG_CACHE_HOME, so without a fixed root a user who sets it never took the fast path.
+        "--runtime-pex-root", "~/.cache/pex",
         "--interpreter-constraint", "CPython>=3.11",
         "--no-strip-pex-env",
         "--no-emit-warnings",

@@ -99,3 +99,20 @@ def test_pip_install_gives_the_same_console_scripts(tmp_path):
     code = "from agents.resources import walk_files; print(sorted(p for p, _ in walk_files('images/base')))"
     listed = subprocess.run([str(bin_dir / "python"), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert "Dockerfile" in listed.stdout, listed.stderr
+
+
+def test_the_fast_start_is_taken_with_xdg_cache_home_set(pyz, cli_env, tmp_path):
+    """The zipapp's /bin/sh boot runs its installed venv directly when it finds it; pex installs
+    it under the root baked into the zipapp, not under XDG_CACHE_HOME, so the two always agree."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**cli_env, "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("PEX_ROOT", None)
+    first = subprocess.run([str(pyz), "--version"], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+
+    traced = subprocess.run(["sh", "-x", str(pyz), "--version"], env=env, capture_output=True, text=True, timeout=300)
+    assert traced.returncode == 0 and traced.stdout.startswith("coding-agents "), traced.stderr
+    execs = [line for line in traced.stderr.splitlines() if line.startswith("+ exec ")]
+    assert execs and execs[-1].startswith(f"+ exec {home}/.cache/pex/venvs/"), execs  # the venv's own python
+    assert not (tmp_path / "cache" / "pex").exists()
