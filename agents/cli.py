@@ -138,6 +138,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 def configure_logging(debug: bool) -> None:
+    if not debug:
+        return  # nothing logs above debug level: the logging module stays unimported
     import logging
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="debug: %(message)s", stream=sys.stderr)

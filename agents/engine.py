@@ -180,12 +180,18 @@ def configured_program(config_path: str) -> str | None:
     """The config file's [engine] command, read without the rest of the config (a fast path like
     connect-agent's must not load it all); None when the file or the key is absent, or the file is
     not TOML (the commands that load the config say so)."""
+    try:
+        with open(config_path, "rb") as config:
+            data = config.read()
+    except OSError:
+        return None
+    if b"engine" not in data:  # most configs: no [engine] table, and tomllib's import is ~8 ms
+        return None
     import tomllib
 
     try:
-        with open(config_path, "rb") as config:
-            found = tomllib.load(config)
-    except (OSError, tomllib.TOMLDecodeError):
+        found = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     section = found.get("engine")
     value = section.get("command") if isinstance(section, dict) else None

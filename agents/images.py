@@ -7,7 +7,6 @@ execute a plan through agents.docker.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import sys
 import tarfile
@@ -19,8 +18,6 @@ from agents import __version__, catalog, docker, runner, scan
 from agents.config import ImagesConfig
 from agents.errors import AgentsError, UsageError
 from agents.resources import walk_files
-
-log = logging.getLogger(__name__)
 
 IMAGE_PREFIX = catalog.IMAGE_PREFIX
 OS_IMAGE = catalog.OS_IMAGE

@@ -50,13 +50,12 @@ def json_rows(infos: list, rows: list[dict], now=None) -> list[dict]:
     report), and the age in seconds next to created."""
     from datetime import UTC, datetime
 
+    from agents.session import model
+
     shaped = []
     for info, row in zip(infos, rows, strict=True):
-        try:
-            then = datetime.strptime(info.created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            age = max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
-        except ValueError:
-            age = None
+        then = model.utc_time(info.created)
+        age = None if then is None else max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
         shaped.append({**{key: value for key, value in row.items() if key != "age"},
                        "state": info.state, "dirty": info.dirty, "age_seconds": age})
     return shaped

@@ -362,9 +362,8 @@ def denied_requests(info: model.SessionInfo) -> int | None:
 
 def age(created: str, now: datetime | None = None) -> str:
     """'2026-11-27T03:12:28Z' -> '5m' (or '' when unknown)."""
-    try:
-        then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
+    then = model.utc_time(created)
+    if then is None:
         return ""
     seconds = max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

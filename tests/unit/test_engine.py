@@ -204,6 +204,10 @@ def test_configured_program_reads_only_the_engine_table(tmp_path):
     assert engine.configured_program(str(config)) == "podman"
     config.write_text('[engine\ncommand = "podman"\n')
     assert engine.configured_program(str(config)) is None  # not TOML: the commands loading it say so
+    config.write_text('engine.command = "podman"\n')
+    assert engine.configured_program(str(config)) == "podman"  # a dotted key names the table too
+    config.write_bytes(b'[engine]\ncommand = "\xff"\n')
+    assert engine.configured_program(str(config)) is None  # not UTF-8
 
 
 def test_engine_is_chosen_once_from_the_config_file(monkeypatch, tmp_path, fake_which):
