@@ -623,9 +623,11 @@ def test_a_refreshed_login_gets_back_after_docker_restart(make_home, tmp_path):
     assert "started again from outside: delivering its logins" in log
     # A relay for each run of the container (one more when the bridge's retry reached the old run
     # while it was stopping: that one ends with it), and the last one listens in the new run.
-    assert log.count(f"relay {name}: listening: logins.sock") >= 2, log
+    # (Every session's link also carries report.sock: its health reports.)
+    listening = f"relay {name}: listening: logins.sock, report.sock"
+    assert log.count(listening) >= 2, log
     relays = [line for line in log.splitlines() if f"relay {name}: " in line]
-    assert relays[-1].endswith(f"relay {name}: listening: logins.sock"), log
+    assert relays[-1].endswith(listening), log
 
 
 # --- a long session name: bridges must work, or the launch says why not -----------------------
