@@ -111,16 +111,22 @@ class FakeSessions:
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
         """Until every running fake has its first health report (as a real session soon does)."""
-        deadline = time.monotonic() + timeout
-        while self.running and self.names and time.monotonic() < deadline:
-            states = run(["docker", "inspect", "--format", "{{.State.Health.Status}}", *self.names],
-                         check=False).stdout.split()
-            if states and all(state == "healthy" for state in states):
-                return
-            time.sleep(0.5)
+        if self.running:
+            wait_healthy(self.names, timeout)
 
     def remove(self) -> None:
         self.shrink_to(0)
+
+
+def wait_healthy(names: Sequence[str], timeout: float) -> None:
+    """Until every one of the containers has its first engine health report (or timeout)."""
+    deadline = time.monotonic() + timeout
+    while names and time.monotonic() < deadline:
+        states = run(["docker", "inspect", "--format", "{{.State.Health.Status}}", *names],
+                     check=False).stdout.split()
+        if states and all(state == "healthy" for state in states):
+            return
+        time.sleep(0.5)
 
 
 def remove_session_leftovers(name: str) -> None:

@@ -49,6 +49,7 @@ from _common import (  # noqa: E402
     remove_session_leftovers,
     run,
     tools,
+    wait_healthy,
 )
 
 
@@ -74,13 +75,7 @@ class RealSessions:
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Until every session has its first engine health report (and so its first push)."""
-        deadline = time.monotonic() + timeout
-        while self.names and time.monotonic() < deadline:
-            states = run(["docker", "inspect", "--format", "{{.State.Health.Status}}", *self.names],
-                         check=False).stdout.split()
-            if states and all(state == "healthy" for state in states):
-                return
-            time.sleep(0.5)
+        wait_healthy(self.names, timeout)
 
     def pushed(self) -> int:
         """How many sessions have a pushed report on this machine (0 for a tool without pushes)."""
