@@ -16,6 +16,7 @@ from pathlib import Path
 from agents import git, paths
 from agents.history import FORMAT, MANIFEST, repo_key
 from agents.output import say
+from agents.session import model
 from agents.state_size import short
 
 DEFAULT_HISTORY_SIZE = 20 * 1024**3  # [sessions] history_size: all copies together, before remove-agent says so
@@ -46,9 +47,8 @@ class KeptCopy:
         return str((self.manifest or {}).get("agent", ""))
 
     def age_days(self, now: datetime) -> float:
-        try:
-            then = datetime.strptime(self.saved, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except ValueError:
+        then = model.utc_time(self.saved)
+        if then is None:
             return 0.0
         return max((now - then).total_seconds(), 0.0) / 86400
 

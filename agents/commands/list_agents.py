@@ -48,14 +48,11 @@ def run(args: argparse.Namespace) -> int:
 def json_rows(infos: list, rows: list[dict], now=None) -> list[dict]:
     """The table's rows for programs: docker's state alone, dirty apart (null until the first health
     report), and the age in seconds next to created."""
-    from datetime import UTC, datetime
-
     from agents.session import model
 
     shaped = []
     for info, row in zip(infos, rows, strict=True):
-        then = model.utc_time(info.created)
-        age = None if then is None else max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
+        age = model.seconds_since(info.created, now)
         shaped.append({**{key: value for key, value in row.items() if key != "age"},
                        "state": info.state, "dirty": info.dirty, "age_seconds": age})
     return shaped

@@ -137,6 +137,15 @@ def _docker_time(text: Any) -> float | None:
     return then.timestamp() + (float("0." + fraction) if fraction.isdigit() else 0.0)
 
 
+def seconds_since(text: str, now: datetime | None = None) -> int | None:
+    """Whole seconds from one of our labels' times (utc_time) to now, at least 0; None when the
+    text is not such a time."""
+    then = utc_time(text)
+    if then is None:
+        return None
+    return max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
+
+
 def utc_time(text: str) -> datetime | None:
     """'2026-11-27T03:12:28' (or with a final Z: our labels' times) as a UTC time; None when it is
     not one. (fromisoformat, not strptime: strptime's regular expressions cost every command ~5 ms.)"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -231,10 +231,11 @@ def listed_with_reports(include_stopped: bool) -> list[model.SessionInfo]:
     for info in infos:
         if info.running:
             status = statuses.get(info.container_id, "")
-            report = reports.pushed_report(reports.load_pushed(info.name), info.container_id, _uptime(status),
+            uptime = _uptime(status)
+            report = reports.pushed_report(reports.load_pushed(info.name), info.container_id, uptime,
                                            cache["touched"].get(info.name), now) if status.startswith("Up ") else None
             if report is None:
-                report = reports.running_report(cache, info.container_id, _uptime(status), now)
+                report = reports.running_report(cache, info.container_id, uptime, now)
         elif not info.container_id:  # orphaned: only our tools touch its workspace
             report = reports.kept_report(cache, reports.volume_key(info.workspace_volume), [info.created])
         else:
@@ -362,10 +363,9 @@ def denied_requests(info: model.SessionInfo) -> int | None:
 
 def age(created: str, now: datetime | None = None) -> str:
     """'2026-11-27T03:12:28Z' -> '5m' (or '' when unknown)."""
-    then = model.utc_time(created)
-    if then is None:
+    seconds = model.seconds_since(created, now)
+    if seconds is None:
         return ""
-    seconds = max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
