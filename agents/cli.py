@@ -108,6 +108,12 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             configure_logging(debug)
             return connect.full_path(args_list[1])
         configure_logging(debug)
+        if args_list[:1] == ["list-agents"]:  # run most after connect-agent (`watch list-agents`)
+            from agents.commands import list_agents
+
+            listing = list_agents.plain_options(args_list[1:])
+            if listing is not None:
+                return int(listing.handler(listing) or 0)
         parser = build_parser(args_list)
         args = parser.parse_args(args_list)
         if not getattr(args, "handler", None):

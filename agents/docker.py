@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from agents import runner
 from agents.errors import AgentsError
+
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
+if TYPE_CHECKING:
+    from typing import Any
 
 MIN_ENGINE_VERSION = (20, 10)
 MIN_ENGINE_VERSIONS = {"docker": MIN_ENGINE_VERSION, "podman": (4, 3)}  # podman: Debian 12's, the oldest tested

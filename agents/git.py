@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,6 +150,8 @@ def snapshot_uncommitted(repo: Path, base: str) -> str | None:
 
     Uses a throwaway index, so the user's index is untouched.
     """
+    import tempfile  # (not on list-agents' path)
+
     with tempfile.TemporaryDirectory(prefix="coding-agents-index-") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         git(repo, "read-tree", base, env=env)

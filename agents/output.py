@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def print_json(data: Any) -> None:

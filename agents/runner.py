@@ -14,9 +14,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from agents.errors import AgentsError
+
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _DebugLines:

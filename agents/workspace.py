@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agents import docker, git, runner
 from agents.errors import AgentsError
 from agents.session import model, naming
 
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
 if TYPE_CHECKING:  # the planner (and what it imports) only where a container is made: list-agents does without
     from agents.session import planner
 
 
 def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str]) -> None:
     """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes)."""
+    import tempfile  # (not on list-agents' path)
+
     with tempfile.TemporaryDirectory(prefix="coding-agents-pack-") as tmp:
         object_list = os.path.join(tmp, "objects")
         git.object_list_for_checkout(repo, commits, object_list)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
+TYPE_CHECKING = False  # (not typing's: the fast path in agents/cli.py imports as little as it can)
+if TYPE_CHECKING:
+    import argparse
 
 HELP = ("list agent sessions: name, agent, repo, branch, state, activity, network, age, unsynced commits, "
         "and the agent state kept against [sessions] state_size")
@@ -14,6 +16,21 @@ def add_parser(subparsers: argparse._SubParsersAction, common: argparse.Argument
                         help="print a JSON list, one object per session ([] for none); times in ISO 8601")
     parser.add_argument("--all", action="store_true", help="include stopped sessions")
     parser.set_defaults(handler=run)
+
+
+# The words list-agents takes, each once: a run with only these needs no parser (argparse's import
+# and the parser's build are a good part of a listing's time).
+PLAIN_FLAGS = {"--json": "json", "--all": "all", "--debug": "debug"}
+
+
+def plain_options(words: list[str]):
+    """The options of `list-agents WORDS` when WORDS are only PLAIN_FLAGS, each at most once, as
+    the parser would give them; None: anything else (--help, a mistake), for the parser to handle."""
+    if len(set(words)) != len(words) or not set(words) <= PLAIN_FLAGS.keys():
+        return None
+    from types import SimpleNamespace
+
+    return SimpleNamespace(handler=run, **{dest: flag in words for flag, dest in PLAIN_FLAGS.items()})
 
 
 def run(args: argparse.Namespace) -> int:

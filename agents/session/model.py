@@ -7,16 +7,20 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from agents import (
-    netmodes,
-    network,
-)
+from agents import netmodes
 from agents.session import naming
+
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from agents import network
 
 
 def policy_from_labels(labels: dict[str, str]) -> network.Policy:
+    from agents import network  # not for listing: a launch or restart reads the policy back
+
     limits = labels.get(naming.LIMITS, "").split()
     sizes = (int(limits[0]), int(limits[1])) if len(limits) == 2 and all(x.isdigit() for x in limits) else (100, 2048)
     return network.Policy(
@@ -187,7 +191,7 @@ def session_from_inspect(inspect: dict[str, Any]) -> SessionInfo | None:
 
 
 def screen_of(report: dict[str, Any]) -> str | None:
-    """A health report's "screen" (see land.activity), when it is one."""
+    """A health report's "screen" (see activity.activity), when it is one."""
     screen = report.get("screen")
     return screen if isinstance(screen, str) else None
 

@@ -7,7 +7,6 @@ import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agents import (
     docker,
@@ -19,6 +18,7 @@ from agents import (
 from agents.errors import AgentsError
 from agents.session import model, naming
 
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
 if TYPE_CHECKING:
     from agents import catalog
 

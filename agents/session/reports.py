@@ -37,10 +37,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from agents import files, paths
 from agents.session import naming
+
+TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 1
 KEEP_TOUCHES = 86400.0  # a touch only matters to a list-agents that started before it

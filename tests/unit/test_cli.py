@@ -177,6 +177,33 @@ def test_connect_agent_name_execs_its_attach_before_argparse_or_logging_is_impor
     assert shown.strip() == "0 {'name': 's', 'loaded': []}"
 
 
+def test_list_agents_with_plain_flags_lists_before_argparse_is_imported():
+    probe = ("import sys; from agents.commands import list_agents; seen = []\n"
+             "def fake(args):\n"
+             "    seen.append((args.json, args.all, [m for m in ('argparse', 'logging') if m in sys.modules]))\n"
+             "    return 0\n"
+             "list_agents.run = fake\n"
+             "from agents import cli\n"
+             "print(cli.main(['list-agents'], prog='coding-agents'), cli.main(['--all', '--json'], prog='list-agents'), seen)")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           cwd=str(REPO_ROOT)).stdout
+    assert shown.strip() == "0 0 [(False, False, []), (True, True, [])]"
+
+
+@pytest.mark.parametrize("words", [["--help"], ["--json", "--json"], ["--bogus"], ["extra"], ["--json", ""]])
+def test_list_agents_leaves_anything_but_its_plain_flags_to_the_parser(words):
+    from agents.commands import list_agents
+
+    assert list_agents.plain_options(words) is None
+    assert list_agents.plain_options(["--debug", "--all"]).all is True
+
+
+def test_list_agents_mistakes_still_get_the_parsers_refusal(capsys):
+    assert cli.main(["list-agents", "--bogus"], prog="coding-agents") == 2
+    err = capsys.readouterr().err
+    assert "error: unrecognized arguments: --bogus" in err and "hint:" in err
+
+
 def test_main_every_parser_command_is_covered():
     parser = cli.build_parser()
 

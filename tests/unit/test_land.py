@@ -1,4 +1,4 @@
-"""agents/land.py: the decisions of land, land --all, prune and list-agents' ACTIVITY (pure)."""
+"""agents/land.py: the decisions of land, land --all, prune (pure)."""
 
 from __future__ import annotations
 
@@ -105,60 +105,6 @@ def test_prune_removes_saved_aside_and_landed_only_never_checked_out_or_live():
     ]
     assert "shell/c: kept, it is checked out" in notes
     assert "shell/live: kept, a session still works on it" in notes
-
-
-@pytest.mark.parametrize(("state", "interactive", "pane", "expected"), [
-    ("running", True, "100 0 102", land.WORKING),
-    ("running", True, "100 0 105", land.WAITING),
-    ("running", True, "100 1 101", land.EXITED),
-    ("running", True, None, None),  # tmux did not answer
-    ("running", True, "garbage", None),
-    ("running", False, "100 0 101", None),  # a --prompt task has no screen
-    ("exited", True, None, land.EXITED),
-    ("orphaned", True, None, land.EXITED),
-    ("stopped", True, None, land.EXITED),  # Podman's, between a kill and its cleanup
-    ("paused", True, None, None),
-])
-def test_activity_from_the_agents_own_screen(state, interactive, pane, expected):
-    assert land.activity(state, interactive, pane) == expected
-
-
-def test_notify_events_only_on_the_way_to_waiting_or_out():
-    assert land.notify_events(land.WORKING, land.WAITING) == "waiting"
-    assert land.notify_events(land.WAITING, land.EXITED) == "exited"
-    assert land.notify_events(land.WORKING, land.EXITED) == "exited"
-    assert land.notify_events(land.WAITING, land.WAITING) is None
-    assert land.notify_events(None, land.WAITING) is None  # first look: no change seen
-    assert land.notify_events(land.WAITING, land.WORKING) is None
-
-
-def test_the_watcher_arms_at_the_first_wait_then_tells_each_wait_and_the_exit():
-    looks = [None, land.WORKING, land.WAITING, land.WORKING, None, land.WAITING, land.WAITING, land.EXITED]
-    armed, before, told = False, None, []
-    for now in looks:
-        armed, before, event = land.watch_step(armed, before, now)
-        told.append(event)
-    assert told == [None, None, None, None, None, "waiting", None, "exited"]
-
-
-def test_notify_argv_fills_in_the_session_and_event():
-    from agents.session import activity
-
-    assert activity.notify_argv(("notify-send", "{session} is {event}"), "s1", "waiting") == [
-        "notify-send", "s1 is waiting"]
-
-
-def test_activity_comes_from_the_health_report_with_no_engine_call():
-    from agents.session import activity, model
-
-    inspect = {"Config": {"Labels": {"coding-agents.session": "s", "coding-agents.interactive": "true"}},
-               "State": {"Status": "running", "StartedAt": "2026-12-01T10:00:00Z",
-                         "Health": {"Log": [{"Start": "2026-12-01T10:00:05Z",
-                                             "Output": '{"tip": null, "screen": "100 0 109"}'}]}}}
-    info = model.session_from_inspect(inspect)
-    assert info.screen == "100 0 109"
-    assert activity.activities([info]) == {"s": land.WAITING}
-    assert model.screen_of({"screen": 5}) is None
 
 
 def test_config_takes_notify_and_bell(tmp_path):
