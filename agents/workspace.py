@@ -171,6 +171,8 @@ def unsynced_commits(info: model.SessionInfo, synced_refs: dict[str, str] | None
         return None
     if not info.repo.is_dir():
         return ahead  # nothing on this machine to compare with: the agent's count is all there is
+    if tip == info.base:  # the host made it: no ref to read (a session that has not committed yet)
+        return count_unsynced(tip, ahead, True, 0)
     ref = git.SESSION_REF_PREFIX + info.name
     synced = synced_refs.get(ref) if synced_refs is not None else git.ref_sha(info.repo, ref)
     host_has_tip = tip in (synced, info.base) or (  # the host fetched it, or made it (the base)

@@ -1998,6 +1998,24 @@ def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):
     assert len([call for call in fp.calls if call[0] == "git"]) == 1
 
 
+def test_session_rows_ask_git_nothing_for_sessions_whose_tip_is_still_their_base(fp, tmp_path):
+    """A session that has not committed (its tip is the base the host made) needs no synced ref;
+    one that has still gets its repository's refs read, once."""
+    repo = tmp_path / "api"
+    repo.mkdir()
+    fresh = [existing_session(repo, f"claude/s{i}", name=f"s{i}") for i in range(3)]
+    fresh = [dataclasses.replace(info, tip=info.base, ahead=0) for info in fresh]
+
+    assert [row["unsynced"] for row in query.session_rows(fresh)] == [0, 0, 0]
+    assert list(fp.calls) == []  # (pytest-subprocess refuses any call not registered, too)
+
+    worked = dataclasses.replace(fresh[0], tip="t" * 40, ahead=1)
+    fp.register(["git", "-C", str(repo), "for-each-ref", "--format=%(refname) %(objectname)",
+                 "refs/coding-agents/sessions/"], stdout="")
+    assert [row["unsynced"] for row in query.session_rows([worked, *fresh[1:]])] == [1, 0, 0]
+    assert len([call for call in fp.calls if call[0] == "git"]) == 1
+
+
 def test_a_squid_session_released_before_its_proxy_only_when_nothing_in_it_uses_the_network_yet():
     """Its container may start once the networks exist (squid is waited for before the logins):
     so when the stub holds the CLI for its logins, or it is an interactive shell; never with host
