@@ -342,6 +342,40 @@ def _interruptible(child: subprocess.Popen, interruptible: bool) -> Iterator[Non
         _interrupts.interruptible = None
 
 
+# Children started ahead of the run() that wants their output ({argv: child}): started_early.
+_started_early: dict[tuple[str, ...], subprocess.Popen] = {}
+
+
+@contextlib.contextmanager
+def started_early(*argvs: Sequence[Arg]) -> Iterator[None]:
+    """Start each argv now; inside the block, the first run() of the very same argv (with no input,
+    env, cwd or stream) takes that child's output instead of starting it again. For queries whose
+    answers are needed only after more imports and work (list-agents' `docker ps`): the engine
+    answers meanwhile. A program that cannot start is left for that run() to report; a child no
+    run() took is stopped when the block ends."""
+    keys = []
+    for argv in argvs:
+        key = tuple(reveal(argv))
+        if key in _started_early:
+            continue
+        log.debug("run (started early): %s", display(argv))
+        try:
+            _started_early[key] = subprocess.Popen(key, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                                   **_child_options(False, False))
+        except OSError:
+            continue
+        keys.append(key)
+    try:
+        yield
+    finally:
+        for key in keys:
+            child = _started_early.pop(key, None)
+            if child is not None:
+                with contextlib.suppress(OSError):
+                    child.kill()
+                    child.communicate()
+
+
 def run(
     argv: Sequence[Arg],
     *,
@@ -366,8 +400,10 @@ def run(
     stoppable = stream if interruptible is None else interruptible
     options: dict[str, Any] = {"stdin": subprocess.PIPE if input is not None else None,
                                **_child_options(input is not None, stoppable)}
+    early = _started_early.pop(tuple(reveal(argv)), None) \
+        if input is None and env is None and cwd is None and not stream and _started_early else None
     try:
-        with subprocess.Popen(  # what subprocess.run does, plus the Ctrl-C rules above
+        with early or subprocess.Popen(  # what subprocess.run does, plus the Ctrl-C rules above
             reveal(argv),
             env=dict(env) if env is not None else None,
             cwd=cwd,

@@ -34,6 +34,13 @@ def plain_options(words: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents.session import listing
+
+    with listing.started(include_stopped=args.all):  # the engine answers while the rest is imported
+        return _listing(args)
+
+
+def _listing(args: argparse.Namespace) -> int:
     from agents import engine, state_size
     from agents.output import print_json, print_table
     from agents.session import activity, query

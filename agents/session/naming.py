@@ -35,7 +35,7 @@ AUTONOMY = f"{LABEL}.autonomy"  # full | ask: what the agent's CLI was told
 HOST_PORTS = f"{LABEL}.host-ports"  # loopback ports of this machine the proxy lets through
 HOST_ADDRESSES = f"{LABEL}.host-addresses"  # the engine host's own addresses, denied by the proxy
 ENDPOINT_PORTS = f"{LABEL}.endpoint-ports"  # host:port of model endpoints off 80/443
-# Every label above: what `docker ps` is asked for (it prints no label map, query.PS_FORMAT).
+# Every label above: what `docker ps` is asked for (it prints no label map, listing.PS_FORMAT).
 LABELS = (MANAGED, SESSION, AGENT, REPO, BRANCH, BASE, NETWORK, MODE, IMAGE, NO_PUSH, CREATED, INTERACTIVE, ALLOW,
           LEARN, LIMITS, BLOCK_PRIVATE, ROLE, MANIFEST, AUTONOMY, HOST_PORTS, HOST_ADDRESSES, ENDPOINT_PORTS)
 MCP_DIR = "/run/coding-agents-mcp"

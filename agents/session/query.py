@@ -16,7 +16,7 @@ from agents import (
     workspace,
 )
 from agents.errors import AgentsError
-from agents.session import model, naming
+from agents.session import listing, model, naming
 
 TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
 if TYPE_CHECKING:
@@ -39,10 +39,8 @@ def find_sessions(include_stopped: bool = True, repo: Path | None = None) -> lis
 
 def _listed(include_stopped: bool, repo: Path | None = None) -> tuple[list[model.SessionInfo], dict[str, str]]:
     """find_sessions, and `docker ps`'s Status of each container ({id: "Up 3 seconds (healthy)"})."""
-    filters = ["--filter", f"label={naming.SESSION}", *(["--filter", f"label={naming.REPO}={repo}"] if repo else [])]
-    volumes = runner.in_background(_orphan_volumes, filters) if include_stopped else None
-    # --all even for running sessions only: a stopped proxy of a running session must be seen.
-    listed = _parse_ps(docker.run("ps", "--all", "--no-trunc", *filters, "--format", ps_format()).stdout)
+    volumes = runner.in_background(_orphan_volumes, repo) if include_stopped else None
+    listed = _parse_ps(docker.run(*listing.ps_args(repo)).stdout)
     infos = _sessions_of(listed)
     if not include_stopped:
         infos = [info for info in infos if info.running]
@@ -54,32 +52,6 @@ def _listed(include_stopped: bool, repo: Path | None = None) -> tuple[list[model
                 names.add(orphan.name)
                 infos.append(orphan)
     return sorted(infos, key=lambda info: info.created), {item["Id"]: item["Status"] for item in listed}
-
-
-# What `docker ps` prints of a container, one JSON object a line: the id, the state, the status
-# ("Up 3 seconds (healthy)") and each of our labels by name, "" when it has none. (ps's .Labels is
-# one "k=v,k=v" string, and values hold commas; per-label fields cannot be misread.)
-PS_FORMAT = ('{"Id":{{json .ID}},"State":{{json .State}},"Status":{{json .Status}},"Labels":['
-             + ",".join(f'{{{{json (.Label "{label}")}}}}' for label in naming.LABELS) + "]}")
-
-
-# The same for `docker volume ls`: a volume's name and our labels (an orphaned session's facts).
-VOLUME_FORMAT = ('{"Name":{{json .Name}},"Labels":['
-                 + ",".join(f'{{{{json (.Label "{label}")}}}}' for label in naming.LABELS) + "]}")
-
-# Podman's templates have no .Label function, but their .Labels is a map (JSON), and its ps's
-# .State is the human status ("Up 6 seconds ago"): the state word is .ListContainer.State.
-PODMAN_PS_FORMAT = ('{"Id":{{json .ID}},"State":{{json .ListContainer.State}},"Status":{{json .Status}},'
-                    '"Labels":{{json .Labels}}}')
-PODMAN_VOLUME_FORMAT = '{"Name":{{json .Name}},"Labels":{{json .Labels}}}'
-
-
-def ps_format() -> str:
-    return PODMAN_PS_FORMAT if runner.engine_kind() == "podman" else PS_FORMAT
-
-
-def volume_format() -> str:
-    return PODMAN_VOLUME_FORMAT if runner.engine_kind() == "podman" else VOLUME_FORMAT
 
 
 def _labels_by_name(values: object) -> dict[str, str]:
@@ -95,7 +67,7 @@ def _labels_by_name(values: object) -> dict[str, str]:
 
 
 def _parse_listing(text: str, command: str, shape) -> list[dict]:
-    """One JSON object a line (PS_FORMAT, VOLUME_FORMAT), each reshaped; a clear error otherwise."""
+    """One JSON object a line (listing.PS_FORMAT, listing.VOLUME_FORMAT), each reshaped; a clear error otherwise."""
     try:
         return [shape(json.loads(line)) for line in text.splitlines() if line.strip()]
     except (ValueError, KeyError, TypeError) as error:
@@ -104,16 +76,16 @@ def _parse_listing(text: str, command: str, shape) -> list[dict]:
 
 
 def _parse_ps(text: str) -> list[dict]:
-    """PS_FORMAT's lines as the subset of inspect data model.session_from_inspect reads (the id,
+    """listing.PS_FORMAT's lines as the subset of inspect data model.session_from_inspect reads (the id,
     State.Status, the labels that have a value), plus "Status"."""
     return _parse_listing(text, "ps", lambda item: {
         "Id": str(item["Id"]), "State": {"Status": str(item["State"])}, "Status": str(item["Status"]),
         "Config": {"Labels": _labels_by_name(item["Labels"])}})
 
 
-def _orphan_volumes(filters: list[str]) -> list[dict]:
+def _orphan_volumes(repo: Path | None) -> list[dict]:
     """The listing's volumes as model.session_from_volume reads them, from one `docker volume ls`."""
-    listed = docker.run("volume", "ls", *filters, "--format", volume_format()).stdout
+    listed = docker.run(*listing.volume_args(repo)).stdout
     return _parse_listing(listed, "volume ls", lambda item: {"Name": str(item["Name"]),
                                                              "Labels": _labels_by_name(item["Labels"])})
 

@@ -1,11 +1,11 @@
-"""What `docker ps --format query.PS_FORMAT` prints, for tests that fake the engine's listing."""
+"""What `docker ps --format listing.PS_FORMAT` prints, for tests that fake the engine's listing."""
 
 from __future__ import annotations
 
 import json
 
 from agents.session import naming
-from agents.session.query import PS_FORMAT, VOLUME_FORMAT
+from agents.session.listing import PS_FORMAT, VOLUME_FORMAT
 
 
 def ps_argv(*filters: str) -> list[str]:

@@ -324,3 +324,26 @@ def test_list_agents_names_an_engine_that_is_not_the_local_default(monkeypatch, 
 
     assert cli.main(["list-agents"], prog="coding-agents") == 0
     assert capsys.readouterr().out.splitlines()[0] == first_line
+
+
+def test_list_agents_starts_its_engine_queries_before_the_listing_code_is_imported():
+    """The ps (and for --all the volume ls) runs while query, model and the rest are imported."""
+    import subprocess
+    import sys
+
+    probe = ("import contextlib, sys\n"
+             "from agents import runner\n"
+             "runner.set_engine('docker')\n"
+             "@contextlib.contextmanager\n"
+             "def fake(*argvs):\n"
+             "    loaded = [m for m in ('agents.session.query', 'agents.session.model', 'agents.state_size') if m in sys.modules]\n"
+             "    print([argv[1:3] for argv in argvs], loaded)\n"
+             "    raise SystemExit(0)\n"
+             "    yield\n"
+             "runner.started_early = fake\n"
+             "from agents import cli\n"
+             "cli.main(sys.argv[1:], prog='coding-agents')\n")
+    root = Path(__file__).resolve().parents[2]
+    shown = [subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True,
+                            cwd=root).stdout.strip() for argv in (["list-agents"], ["list-agents", "--all"])]
+    assert shown == ["[['ps', '--all']] []", "[['ps', '--all'], ['volume', 'ls']] []"]

@@ -9,7 +9,7 @@ import pytest
 
 from agents import catalog, docker, doctor, logins, network, relay, runner
 from agents.errors import AgentsError
-from agents.session import planner, proxies, query
+from agents.session import listing, planner, proxies, query
 
 
 @pytest.fixture
@@ -84,9 +84,9 @@ def test_listings_use_podmans_templates_and_read_its_label_maps(podman, fp):
     labels = {"coding-agents.session": "s", "coding-agents.role": "agent", "coding-agents.agent": "shell",
               "coding-agents.repo": "/r", "coding-agents.branch": "shell/a", "other": "x"}
     fp.register(["podman", "volume", "ls", "--filter", "label=coding-agents.session", "--format",
-                 query.PODMAN_VOLUME_FORMAT], stdout=json.dumps({"Name": "s-workspace", "Labels": labels}) + "\n")
+                 listing.PODMAN_VOLUME_FORMAT], stdout=json.dumps({"Name": "s-workspace", "Labels": labels}) + "\n")
 
-    found = query._orphan_volumes(["--filter", "label=coding-agents.session"])
+    found = query._orphan_volumes(None)
 
     assert found[0]["Name"] == "s-workspace"
     assert found[0]["Labels"] == {key: value for key, value in labels.items() if key != "other"}
@@ -94,7 +94,7 @@ def test_listings_use_podmans_templates_and_read_its_label_maps(podman, fp):
                                          "Labels": labels}))
     assert parsed[0]["State"] == {"Status": "running"}
     assert parsed[0]["Config"]["Labels"]["coding-agents.branch"] == "shell/a"
-    assert query.ps_format() == query.PODMAN_PS_FORMAT and ".Label " not in query.PODMAN_PS_FORMAT
+    assert listing.ps_format() == listing.PODMAN_PS_FORMAT and ".Label " not in listing.PODMAN_PS_FORMAT
     assert query.container_format().startswith('{"Id":{{json .ID}},')
 
 

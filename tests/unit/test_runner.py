@@ -450,3 +450,42 @@ def test_progress_on_a_terminal_redraws_one_line(monkeypatch):
     assert "\r\033[K==> loading x.tar: 2.0 MB of 4.0 MB (50%)" in shown
     assert shown.endswith("\r\033[K==> loading x.tar: done, 2.0 MB in 0s\n")
     assert shown.count("\n") == 1  # nothing scrolls by
+
+
+def test_a_run_inside_started_early_takes_the_early_childs_output_and_runs_nothing_again(tmp_path):
+    """The child starts when the block begins (it has written its mark before any run), the run of
+    the very same argv takes its output, and outside the block the argv runs anew."""
+    marks = tmp_path / "marks"
+    argv = ["sh", "-c", f"echo started >> {marks}; echo answer"]
+    with runner.started_early(argv):
+        for _ in range(100):
+            if marks.exists():
+                break
+            runner.pause(0.05)
+        assert marks.read_text() == "started\n"  # before any run()
+        assert runner.run(argv).stdout == "answer\n"
+        assert runner.run(["sh", "-c", "echo other"]).stdout == "other\n"  # another argv: its own child
+        assert marks.read_text() == "started\n"
+        assert runner.run(argv).stdout == "answer\n"  # a second run inside: a child of its own
+        assert marks.read_text() == "started\nstarted\n"
+    assert runner.run(argv).ok
+    assert marks.read_text() == "started\nstarted\nstarted\n"
+
+
+def test_started_early_stops_a_child_no_run_took_and_leaves_a_missing_program_to_run():
+    argv = ["sleep", "30"]
+    with runner.started_early(argv, ["no-such-program-here"]):
+        child = runner._started_early[tuple(argv)]
+        assert tuple(["no-such-program-here"]) not in runner._started_early
+        with pytest.raises(AgentsError, match="no-such-program-here"):
+            runner.run(["no-such-program-here"])
+    assert child.returncode is not None  # killed and reaped as the block ended
+    assert runner._started_early == {}
+
+
+def test_a_run_with_input_env_or_cwd_never_takes_an_early_child(tmp_path):
+    argv = ["sh", "-c", "pwd; echo ${EARLY_PROBE:-unset}"]
+    with runner.started_early(argv):
+        assert runner.run(argv, cwd=tmp_path).stdout == f"{tmp_path}\nunset\n"
+        assert runner.run(argv, env={"PATH": "/usr/bin:/bin", "EARLY_PROBE": "set"}).stdout.endswith("set\n")
+        assert tuple(argv) in runner._started_early  # still there for the run it was started for
