@@ -332,9 +332,9 @@ def check_value(section: str, key: str, value: object, where: str) -> None:
     if (section, key) == ("network", "subnet_pool"):
         check_subnet_pool(value, where)
     if (section, key) == ("engine", "command"):
-        from agents import runner
+        from agents import engine_program
 
-        runner.check_engine_program(value, where)  # (read by agents/engine.py, before any of the rest)
+        engine_program.check(value, where)  # (read by agents/engine_program.py, before any of the rest)
     if (section, key) == ("network", "allow"):
         from agents import network
 

@@ -176,50 +176,6 @@ def _current(docker_host: str, docker_context: str, docker_config: str) -> Endpo
     return resolve(environ, done.stdout)
 
 
-def configured_program(config_path: str) -> str | None:
-    """The config file's [engine] command, read without the rest of the config (a fast path like
-    connect-agent's must not load it all); None when the file or the key is absent, or the file is
-    not TOML (the commands that load the config say so)."""
-    try:
-        with open(config_path, "rb") as config:
-            data = config.read()
-    except OSError:
-        return None
-    if b"engine" not in data:  # most configs: no [engine] table, and tomllib's import is ~8 ms
-        return None
-    import tomllib
-
-    try:
-        found = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    section = found.get("engine")
-    value = section.get("command") if isinstance(section, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def pick_program(from_env: str, from_config: str | None, installed) -> str:
-    """Pure: the engine's program: CODING_AGENTS_ENGINE, else [engine] command, else docker when it
-    is installed, else podman when only it is (installed(name) -> bool), else docker (whose absence
-    is then the error)."""
-    if from_env:
-        return runner.check_engine_program(from_env, runner.ENGINE_VARIABLE)
-    if from_config:
-        return runner.check_engine_program(from_config, "[engine] command")
-    for program in runner.ENGINE_PROGRAMS:
-        if installed(program):
-            return program
-    return "docker"
-
-
-def choose_program() -> str:
-    """runner.engine()'s choice for this process."""
-    from agents import paths
-
-    return pick_program(os.environ.get(runner.ENGINE_VARIABLE, ""), configured_program(str(paths.config_file())),
-                        lambda name: runner.which(name) is not None)
-
-
 def host_on_internal_networks(endpoint: Endpoint | None = None) -> str | None:
     """Why this machine has an address on a squid session's internal network (None: it has none).
     Docker's networks leave it off (inhibit_ipv4); rootful Podman's netavark has no such option,

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from agents import engine_program
 from agents.errors import AgentsError
 
 TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
@@ -51,27 +52,19 @@ INSTALL_HINTS = {
 # --- the container engine's program ------------------------------------------------------------
 #
 # Every engine call's argv starts with engine(): the one setting that says which CLI drives
-# containers. It is chosen once per process (agents/engine.py: CODING_AGENTS_ENGINE, else the
-# config's [engine] command, else whichever of docker and podman is installed).
-ENGINE_PROGRAMS = ("docker", "podman")
-ENGINE_VARIABLE = "CODING_AGENTS_ENGINE"  # helpers inherit their command's engine through it
-_engine_program: str | None = None
+# containers, chosen once per process (agents/engine_program.py).
+ENGINE_PROGRAMS = engine_program.PROGRAMS
+ENGINE_VARIABLE = engine_program.VARIABLE
 
 
 def engine() -> str:
     """The engine's program (argv[0] of every engine call): "docker", "podman", or a path to one."""
-    global _engine_program
-    if _engine_program is None:
-        from agents import engine as engines  # (it imports this module)
-
-        _engine_program = engines.choose_program()
-    return _engine_program
+    return engine_program.chosen(lambda name: which(name) is not None)
 
 
 def set_engine(program: str | None) -> None:
     """Use program for every later engine call (None: choose again on the next one)."""
-    global _engine_program
-    _engine_program = program
+    engine_program.set_chosen(program)
 
 
 _engine_kinds: dict[str, str] = {}  # program -> kind, looked at once per process
@@ -110,14 +103,6 @@ def podman_in_disguise(program: str) -> bool:
 
 def engine_argv(*args: Arg) -> list[Arg]:
     return [engine(), *args]
-
-
-def check_engine_program(value: str, where: str) -> str:
-    """An [engine] command (or CODING_AGENTS_ENGINE) names docker or podman, or a path to one."""
-    if os.path.basename(value) not in ENGINE_PROGRAMS:
-        raise AgentsError(f"{where} = {value!r} is not an engine this tool drives",
-                          hint='use "docker" or "podman" (or a full path to one of them)')
-    return value
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
 def fast_attach_argv(name: str) -> list[str]:
     import os
 
-    from agents import runner
+    from agents import engine_program  # (not runner: its imports are most of this path's time)
     from agents.session import naming
 
     assert naming.TMUX_SESSION == "agent"  # noqa: S101 - FAST_ATTACH spells it out
-    return [runner.engine(), "exec", "-it", "--user", str(naming.AGENT_UID),
+    return [engine_program.chosen(), "exec", "-it", "--user", str(naming.AGENT_UID),
             "--env", f"TERM={os.environ.get('TERM', 'xterm-256color')}", name, "sh", "-c", FAST_ATTACH,
             "connect-agent", name]
 
@@ -100,10 +100,12 @@ def fast_attach(name: str, debug: bool = False) -> tuple[int, bool | None] | Non
 def after_attach(name: str, code: int, ended: bool | None, info=None) -> int:
     """After the attach: a detach keeps tmux's status; when the agent ended, its own status is the
     answer (tmux's client exits 1, "[server exited]", whatever the agent did)."""
+    if ended is False:  # a detach: back to the shell at once
+        return code
     from agents.output import say
     from agents.session import attach, query
 
-    if ended is False or (ended is None and not attach.agent_ended(name)):
+    if ended is None and not attach.agent_ended(name):
         return code
     if ended:
         attach.wait_stopped(name)

@@ -9,7 +9,7 @@ import threading
 import pytest
 from pytest_subprocess import process_dispatcher
 
-from agents import catalog, engine, runner
+from agents import catalog, engine, engine_program, runner
 from agents.session import facts
 
 # pytest-subprocess matches a command by walking its table, and a match may delete an entry: two
@@ -57,7 +57,7 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine-in-unit-tests.sock")
     engine._current.cache_clear()  # the endpoint is asked once per process: not once per test run
     # The engine's program is chosen once per process too: docker here, whatever this machine has.
-    monkeypatch.setattr(runner, "_engine_program", "docker")
+    monkeypatch.setattr(engine_program, "_chosen", "docker")
     monkeypatch.setattr(runner, "_engine_kinds", {"docker": "docker"})  # (even where docker is podman-docker's)
     yield home_dir
     shutil.rmtree(runtime, ignore_errors=True)

@@ -177,6 +177,17 @@ def test_connect_agent_name_execs_its_attach_before_argparse_or_logging_is_impor
     assert shown.strip() == "0 {'name': 's', 'loaded': []}"
 
 
+def test_connect_agents_fast_attach_argv_needs_neither_runner_nor_dataclasses():
+    """The engine's program comes from agents/engine_program.py alone on the fast path."""
+    probe = ("import os, sys; os.environ['CODING_AGENTS_ENGINE'] = 'podman'\n"
+             "from agents.commands import connect\n"
+             "argv = connect.fast_attach_argv('s')\n"
+             "print(argv[:2], [m for m in ('agents.runner', 'agents.engine', 'dataclasses', 'argparse') if m in sys.modules])")
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           cwd=str(REPO_ROOT)).stdout
+    assert shown.strip() == "['podman', 'exec'] []"
+
+
 def test_list_agents_with_plain_flags_lists_before_argparse_is_imported():
     probe = ("import sys; from agents.commands import list_agents; seen = []\n"
              "def fake(args):\n"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from agents import engine, runner
+from agents import engine, engine_program, runner
 from agents.errors import AgentsError
 
 INSPECT = ["docker", "context", "inspect"]
@@ -171,16 +171,16 @@ def test_helpers_keep_the_context_they_were_started_on():
 def test_pick_program_prefers_the_variable_then_the_config():
     installed = {"docker", "podman"}.__contains__
 
-    assert engine.pick_program("podman", "docker", installed) == "podman"
-    assert engine.pick_program("", "podman", installed) == "podman"
-    assert engine.pick_program("", "/opt/podman/bin/podman", installed) == "/opt/podman/bin/podman"
-    assert engine.pick_program("", None, installed) == "docker"
+    assert engine_program.pick("podman", "docker", installed) == "podman"
+    assert engine_program.pick("", "podman", installed) == "podman"
+    assert engine_program.pick("", "/opt/podman/bin/podman", installed) == "/opt/podman/bin/podman"
+    assert engine_program.pick("", None, installed) == "docker"
 
 
 def test_pick_program_finds_podman_when_docker_is_not_installed():
-    assert engine.pick_program("", None, {"podman"}.__contains__) == "podman"
+    assert engine_program.pick("", None, {"podman"}.__contains__) == "podman"
     # Neither: docker, whose absence is then the error (with its install hint).
-    assert engine.pick_program("", None, lambda name: False) == "docker"
+    assert engine_program.pick("", None, lambda name: False) == "docker"
 
 
 @pytest.mark.parametrize(("from_env", "from_config", "where"), [
@@ -189,7 +189,7 @@ def test_pick_program_finds_podman_when_docker_is_not_installed():
 ])
 def test_pick_program_refuses_other_programs(from_env, from_config, where):
     with pytest.raises(AgentsError) as caught:
-        engine.pick_program(from_env, from_config, lambda name: True)
+        engine_program.pick(from_env, from_config, lambda name: True)
 
     assert caught.value.message == f"{where} is not an engine this tool drives"
     assert caught.value.hint == 'use "docker" or "podman" (or a full path to one of them)'
@@ -197,17 +197,17 @@ def test_pick_program_refuses_other_programs(from_env, from_config, where):
 
 def test_configured_program_reads_only_the_engine_table(tmp_path):
     config = tmp_path / "config.toml"
-    assert engine.configured_program(str(config)) is None  # no file
+    assert engine_program.configured(str(config)) is None  # no file
     config.write_text('[images]\nca_cert = "/x"\n')
-    assert engine.configured_program(str(config)) is None  # no [engine]
+    assert engine_program.configured(str(config)) is None  # no [engine]
     config.write_text('[engine]\ncommand = "podman"\n')
-    assert engine.configured_program(str(config)) == "podman"
+    assert engine_program.configured(str(config)) == "podman"
     config.write_text('[engine\ncommand = "podman"\n')
-    assert engine.configured_program(str(config)) is None  # not TOML: the commands loading it say so
+    assert engine_program.configured(str(config)) is None  # not TOML: the commands loading it say so
     config.write_text('engine.command = "podman"\n')
-    assert engine.configured_program(str(config)) == "podman"  # a dotted key names the table too
+    assert engine_program.configured(str(config)) == "podman"  # a dotted key names the table too
     config.write_bytes(b'[engine]\ncommand = "\xff"\n')
-    assert engine.configured_program(str(config)) is None  # not UTF-8
+    assert engine_program.configured(str(config)) is None  # not UTF-8
 
 
 def test_engine_is_chosen_once_from_the_config_file(monkeypatch, tmp_path, fake_which):
@@ -215,7 +215,7 @@ def test_engine_is_chosen_once_from_the_config_file(monkeypatch, tmp_path, fake_
     config.parent.mkdir(parents=True)
     config.write_text('[engine]\ncommand = "podman"\n')
     fake_which("docker", "podman")
-    monkeypatch.setattr(runner, "_engine_program", None)
+    monkeypatch.setattr(engine_program, "_chosen", None)
 
     assert runner.engine() == "podman"
     assert runner.engine_argv("ps") == ["podman", "ps"]
@@ -228,7 +228,7 @@ def test_engine_variable_wins_over_the_config(monkeypatch, tmp_path, fake_which)
     config.parent.mkdir(parents=True)
     config.write_text('[engine]\ncommand = "docker"\n')
     fake_which("docker", "podman")
-    monkeypatch.setattr(runner, "_engine_program", None)
+    monkeypatch.setattr(engine_program, "_chosen", None)
     monkeypatch.setenv(runner.ENGINE_VARIABLE, "podman")
 
     assert runner.engine() == "podman"
@@ -254,7 +254,7 @@ def test_podman_endpoint_is_local_and_says_rootful_or_rootless():
 
 
 def test_current_under_podman_asks_no_docker_context(monkeypatch, fp):
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
     monkeypatch.delenv("DOCKER_HOST")  # (podman does not read it)
 
     assert engine.current() == engine.podman_endpoint(os.environ, "podman", os.geteuid())

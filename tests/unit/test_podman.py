@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from agents import catalog, docker, doctor, logins, network, relay, runner
+from agents import catalog, docker, doctor, engine_program, logins, network, relay, runner
 from agents.errors import AgentsError
 from agents.session import listing, planner, proxies, query
 
 
 @pytest.fixture
 def podman(monkeypatch):
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
 
 
 def test_every_engine_call_starts_with_the_engines_program(podman):
@@ -28,7 +28,7 @@ def test_every_engine_call_starts_with_the_engines_program(podman):
 def test_the_internal_network_has_no_docker_bridge_option_under_podman(monkeypatch):
     policy = network.Policy(allow=("pypi.org",))
     docker_plan = planner.plan_proxy("s", (), policy, "img")
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
     podman_plan = planner.plan_proxy("s", (), policy, "img")
 
     assert "com.docker.network.bridge.inhibit_ipv4=true" in docker_plan.network_argvs[0]
@@ -40,7 +40,7 @@ def test_tmpfs_owners_under_podman(monkeypatch):
     agent = catalog.find_agent("claude")
     docker_login = logins.tmpfs_args(agent)
     docker_relay = relay.tmpfs_args("/run/coding-agents")
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
     podman_login = logins.tmpfs_args(agent)
     podman_relay = relay.tmpfs_args("/run/coding-agents")
 
@@ -54,7 +54,7 @@ def test_tmpfs_owners_under_podman(monkeypatch):
 def test_the_relay_first_hands_its_folder_to_its_uid_under_podman(monkeypatch):
     plan = relay.LinkPlan("s", "/run/coding-agents", (("git-credential.sock", "/h/g.sock"),))
     assert plan.owner_argv() is None  # docker's tmpfs is made with its owner
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
 
     assert plan.owner_argv() == ["podman", "exec", "--user", "0", "--privileged", "s", "chown", "1001:1001",
                                  "/run/coding-agents"]
@@ -62,7 +62,7 @@ def test_the_relay_first_hands_its_folder_to_its_uid_under_podman(monkeypatch):
 
 
 def test_the_relay_stops_before_its_exec_when_the_folder_cannot_be_handed_over(monkeypatch, fp):
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
     plan = relay.LinkPlan("s", "/run/coding-agents", (("git-credential.sock", "/h/g.sock"),))
     fp.register(plan.owner_argv(), returncode=1, stderr="Error: no container with name or ID \"s\" found\n")
 
@@ -74,7 +74,7 @@ def test_the_relay_stops_before_its_exec_when_the_folder_cannot_be_handed_over(m
 
 def test_the_mcp_volume_has_no_size_under_podman(monkeypatch):
     assert any("size=1m" in option for option in planner.mcp_volume_options())
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
 
     options = planner.mcp_volume_options()
     assert options[-1] == "o=nosuid,nodev,noexec,uid=1000,gid=1000,mode=0700"
@@ -166,7 +166,7 @@ def test_the_root_stays_read_only_under_podman(monkeypatch):
     from agents import hardening
 
     assert hardening.read_only_args() == ["--read-only"]
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
 
     # (else podman adds writable tmpfs folders of no size on /run, /var/tmp and /tmp)
     assert hardening.read_only_args() == ["--read-only", "--read-only-tmpfs=false"]
@@ -199,7 +199,7 @@ def test_an_unreachable_podman_is_named_with_its_own_hint(podman, fp):
 
 def test_a_forced_remove_kills_at_once_under_podman(monkeypatch):
     assert docker.remove_argv("s", "s-proxy") == ["docker", "rm", "--force", "s", "s-proxy"]
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
 
     # (else podman waits out the stop timeout first, and squid's shutdown takes 30 s)
     assert docker.remove_argv("s", volumes=True) == ["podman", "rm", "--force", "--time", "0", "--volumes", "s"]

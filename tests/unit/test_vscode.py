@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from agents import vscode
+from agents import engine_program, vscode
 
 # Built by hand from the documented form: hex of {"containerName":"/NAME"}, then the folder.
 KNOWN_URI = (
@@ -123,9 +123,9 @@ def attached(stdout: str) -> dict:
 
 def test_code_under_podman_names_the_container_and_image_as_podman_does_and_the_setting(fp, capsys, monkeypatch,
                                                                                       fake_which):
-    from agents import cli, runner
+    from agents import cli
 
-    monkeypatch.setattr(runner, "_engine_program", "podman")
+    monkeypatch.setattr(engine_program, "_chosen", "podman")
     fake_which("podman")  # no `code`: printed, not opened
     register_session(fp, "podman", NAME, "localhost/coding-agents-base:0.1.0")
 
