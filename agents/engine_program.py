@@ -1,6 +1,6 @@
 """Which CLI drives containers: the engine's program, chosen once per process from
 CODING_AGENTS_ENGINE, else the config's [engine] command, else whichever of docker and podman is
-installed. Light on purpose (os, errors and paths): connect-agent's fast path asks it before
+installed. Light on purpose (os, errors and paths; no pathlib, re or shutil): connect-agent's fast path asks it before
 anything else is imported; runner.engine() is the way everything else asks.
 """
 
@@ -22,7 +22,7 @@ def chosen(installed=None) -> str:
     if _chosen is None:
         from agents import paths
 
-        _chosen = pick(os.environ.get(VARIABLE, ""), configured(str(paths.config_file())), installed or _on_path)
+        _chosen = pick(os.environ.get(VARIABLE, ""), configured(paths.config_file_location()), installed or _on_path)
     return _chosen
 
 
@@ -33,9 +33,13 @@ def set_chosen(program: str | None) -> None:
 
 
 def _on_path(name: str) -> bool:
-    import shutil
-
-    return shutil.which(name) is not None
+    """An executable file of that name in a folder of PATH (shutil.which's answer for a bare name,
+    without shutil's imports)."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        found = os.path.join(folder, name)
+        if folder and os.path.isfile(found) and os.access(found, os.X_OK):
+            return True
+    return False
 
 
 def check(value: str, where: str) -> str:

@@ -23,17 +23,30 @@ bridges, broker, remote, session.reports, engine_host, state_size.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False  # (pathlib is imported when a Path is made: connect-agent's fast path makes none)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 APP = "coding-agents"
 CONFIG_VARIABLE = "CODING_AGENTS_CONFIG"  # names the config file instead (relative paths allowed)
 
 
-def _xdg(variable: str, *default: str) -> Path:
+def _path(*parts: str) -> Path:
+    from pathlib import Path
+
+    return Path(*parts)
+
+
+def _xdg_location(variable: str, *default: str) -> str:
     value = os.environ.get(variable, "")
     if os.path.isabs(value):
-        return Path(value) / APP
-    return Path(os.path.expanduser("~"), *default, APP)
+        return os.path.join(value, APP)
+    return os.path.join(os.path.expanduser("~"), *default, APP)
+
+
+def _xdg(variable: str, *default: str) -> Path:
+    return _path(_xdg_location(variable, *default))
 
 
 # --- config: yours ---------------------------------------------------------------------------
@@ -45,8 +58,12 @@ def config_dir() -> Path:
 
 def config_file() -> Path:
     """$CODING_AGENTS_CONFIG when set, else config.toml in the config folder."""
-    named = os.environ.get(CONFIG_VARIABLE)
-    return Path(named) if named else config_dir() / "config.toml"
+    return _path(config_file_location())
+
+
+def config_file_location() -> str:
+    """config_file() as a string, for a reader that wants no pathlib (agents/engine_program.py)."""
+    return os.environ.get(CONFIG_VARIABLE) or os.path.join(_xdg_location("XDG_CONFIG_HOME", ".config"), "config.toml")
 
 
 def mcp_approvals_file() -> Path:
@@ -142,5 +159,5 @@ def runtime_dir() -> Path:
     """$XDG_RUNTIME_DIR/coding-agents, else /tmp/coding-agents-<uid> (0700, ours; made by its users)."""
     base = os.environ.get("XDG_RUNTIME_DIR", "")
     if os.path.isabs(base) and os.path.isdir(base):
-        return Path(base) / APP
-    return Path("/tmp") / f"{APP}-{os.geteuid()}"
+        return _path(base, APP)
+    return _path("/tmp", f"{APP}-{os.geteuid()}")

@@ -4,8 +4,6 @@ paths, the tmux session. The stub (stub/ca_stub/paths.py) agrees with these; a u
 
 from __future__ import annotations
 
-import re
-
 from agents.errors import UsageError
 
 TYPE_CHECKING = False  # (on connect-agent's fast path: pathlib only for type checkers)
@@ -65,12 +63,11 @@ def agent_exec(container: str, *command: str, stdin: bool = False) -> list[str]:
     return [runner.engine(), "exec", *(["-i"] if stdin else []), "--user", str(AGENT_UID), container, *command]
 
 
-_NAME_OK = re.compile(r"[^a-zA-Z0-9_.-]+")
-
-
 def sanitize(text: str) -> str:
     """Docker-safe name part: runs of other characters become '-'."""
-    return _NAME_OK.sub("-", text).strip("-.") or "x"
+    import re  # (here: connect-agent's fast path imports this module and wants no re)
+
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-.") or "x"
 
 
 def default_name(agent: str, repo: Path, branch: str) -> str:
@@ -80,6 +77,8 @@ def default_name(agent: str, repo: Path, branch: str) -> str:
 
 
 def validate_name(name: str) -> str:
+    import re
+
     if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name) or len(name) > 120:
         raise UsageError(f"{name!r} is not a valid container name",
                          hint="use letters, digits, '_', '.' and '-' (at most 120), starting with a letter or digit")

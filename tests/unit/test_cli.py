@@ -182,7 +182,8 @@ def test_connect_agents_fast_attach_argv_needs_neither_runner_nor_dataclasses():
     probe = ("import os, sys; os.environ['CODING_AGENTS_ENGINE'] = 'podman'\n"
              "from agents.commands import connect\n"
              "argv = connect.fast_attach_argv('s')\n"
-             "print(argv[:2], [m for m in ('agents.runner', 'agents.engine', 'dataclasses', 'argparse') if m in sys.modules])")
+             "print(argv[:2], [m for m in ('agents.runner', 'agents.engine', 'dataclasses', 'argparse', 're', 'pathlib',"
+             " 'shutil') if m in sys.modules])")
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                            cwd=str(REPO_ROOT)).stdout
     assert shown.strip() == "['podman', 'exec'] []"

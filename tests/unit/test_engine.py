@@ -288,3 +288,31 @@ def test_reaching_environment_replaces_this_processs_engine():
 
     assert engine.reaching_environment(reach, mine) == {
         "PATH": "/bin", "HOME": "/h", "DOCKER_CONTEXT": "box", runner.ENGINE_VARIABLE: "docker"}
+
+
+def test_on_path_finds_executable_files_only_as_shutil_which_does(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "podman").write_text("#!/bin/sh\n")
+    (folder / "podman").chmod(0o755)
+    (folder / "docker").write_text("not executable\n")
+    (folder / "docker-dir").mkdir()
+    monkeypatch.setenv("PATH", os.pathsep.join(["", str(tmp_path / "missing"), str(folder)]))
+    for name in ("podman", "docker", "docker-dir", "nothing"):
+        assert engine_program._on_path(name) is (shutil.which(name) is not None)
+    assert engine_program._on_path("podman") and not engine_program._on_path("docker")
+
+
+@pytest.mark.parametrize("environ", [{}, {"XDG_CONFIG_HOME": "/xdg"}, {"XDG_CONFIG_HOME": "relative/ignored"},
+                                     {"CODING_AGENTS_CONFIG": "my.toml"}, {"CODING_AGENTS_CONFIG": "/etc/ca.toml"}])
+def test_the_config_files_location_is_config_file_as_a_string(monkeypatch, environ):
+    from agents import paths
+
+    for variable in ("XDG_CONFIG_HOME", "CODING_AGENTS_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    assert paths.config_file_location() == str(paths.config_file())

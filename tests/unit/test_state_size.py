@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ DU_DF = "{used}\n/dev/vda 270000000000 200000000000 {free} 75% /home/agent\n"
 
 def session(**changes) -> model.SessionInfo:
     info = model.SessionInfo(
-        name=NAME, agent="gemini", repo=paths.Path("/nonexistent/api"), branch="gemini/session-1", base="a" * 40,
+        name=NAME, agent="gemini", repo=Path("/nonexistent/api"), branch="gemini/session-1", base="a" * 40,
         network="restricted", mode="launch", image=images.image_ref("gemini"), no_push=False,
         created="2026-01-02T03:04:05Z", state="running", container_id="c" * 64,
     )
