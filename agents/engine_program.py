@@ -1,7 +1,7 @@
 """Which CLI drives containers: the engine's program, chosen once per process from
 CODING_AGENTS_ENGINE, else the config's [engine] command, else whichever of docker and podman is
-installed. Light on purpose (os, errors and paths; no pathlib, re or shutil): connect-agent's fast path asks it before
-anything else is imported; runner.engine() is the way everything else asks.
+installed. Light on purpose (os, errors and paths; no pathlib, re or shutil): connect-agent's fast
+path asks it before anything else is imported; runner.engine() is the way everything else asks.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ _chosen: str | None = None
 
 def chosen(installed=None) -> str:
     """The engine's program (argv[0] of every engine call): "docker", "podman", or a path to one.
-    installed(name) -> bool tells which programs are on PATH (default: shutil.which's word)."""
+    installed(name) -> bool tells which programs are on PATH (default: _on_path; runner passes its
+    which, the one the tests fake)."""
     global _chosen
     if _chosen is None:
         from agents import paths
