@@ -161,6 +161,12 @@ def count_unsynced(tip: str | None, ahead: int | None, host_has_tip: bool, synce
     return on_top if on_top > 0 else max(ahead, 1)
 
 
+def needs_synced_ref(info: model.SessionInfo) -> bool:
+    """Whether unsynced_commits reads the session's synced ref: for a reported tip that is not the
+    base (the host made its base; a session that has not committed needs no ref)."""
+    return info.tip is not None and info.tip != info.base
+
+
 def unsynced_commits(info: model.SessionInfo, synced_refs: dict[str, str] | None = None) -> int | None:
     """count_unsynced for a session, with info.tip and info.ahead from its health report (the
     periodic one, or a fresh one the caller put in). synced_refs: the repo's
@@ -171,11 +177,11 @@ def unsynced_commits(info: model.SessionInfo, synced_refs: dict[str, str] | None
         return None
     if not info.repo.is_dir():
         return ahead  # nothing on this machine to compare with: the agent's count is all there is
-    if tip == info.base:  # the host made it: no ref to read (a session that has not committed yet)
+    if not needs_synced_ref(info):  # the tip is the base: the host made it
         return count_unsynced(tip, ahead, True, 0)
     ref = git.SESSION_REF_PREFIX + info.name
     synced = synced_refs.get(ref) if synced_refs is not None else git.ref_sha(info.repo, ref)
-    host_has_tip = tip in (synced, info.base) or (  # the host fetched it, or made it (the base)
+    host_has_tip = tip == synced or (  # the host fetched it, or has it otherwise
         isinstance(tip, str) and _COMMIT_ID.fullmatch(tip) is not None and git.ref_sha(info.repo, tip) == tip)
     synced_ahead = git.count_commits(info.repo, info.base, synced) if synced and info.base and not host_has_tip else 0
     return count_unsynced(tip, ahead, host_has_tip, synced_ahead)

@@ -289,10 +289,10 @@ def _uptime(status: str) -> float | None:
 
 def synced_refs(infos: list[model.SessionInfo]) -> dict[Path, dict[str, str]]:
     """Each repository's refs/coding-agents/sessions/* ({ref: sha}), one `git for-each-ref` per
-    repository (not one lookup per session), and only where some session's tip is not its base
-    (workspace.unsynced_commits needs no ref for those); repositories that are gone are left out."""
+    repository (not one lookup per session), and only where some session needs its ref
+    (workspace.needs_synced_ref); repositories that are gone are left out."""
     found: dict[Path, dict[str, str]] = {}
-    for repo in {info.repo for info in infos if info.tip is not None and info.ahead is not None and info.tip != info.base}:
+    for repo in {info.repo for info in infos if info.ahead is not None and workspace.needs_synced_ref(info)}:
         if not repo.is_dir():
             continue
         result = runner.run(["git", "-C", str(repo), "for-each-ref", "--format=%(refname) %(objectname)",

@@ -42,6 +42,7 @@ from agents.commands import (
 from agents.commands import images as images_command
 from agents.config import load_config
 from agents.errors import AgentsError, UsageError
+from tests.unit.probes import fresh_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,9 +161,7 @@ def test_the_command_table_names_what_each_module_registers_in_help_order():
 def test_a_run_imports_only_its_own_command_module():
     probe = ("import sys; from agents import cli; cli.build_parser(['--debug', 'connect-agent', 'x']); "
              "print(sorted(m for m in sys.modules if m.startswith('agents.commands.')))")
-    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           cwd=str(REPO_ROOT)).stdout
-    assert shown.strip() == "['agents.commands.connect']"
+    assert fresh_python(probe) == "['agents.commands.connect']"
 
 
 def test_connect_agent_name_execs_its_attach_before_argparse_or_logging_is_imported():
@@ -172,9 +171,7 @@ def test_connect_agent_name_execs_its_attach_before_argparse_or_logging_is_impor
              "    return 0, False\n"
              "connect.fast_attach = fake\n"
              "from agents import cli; print(cli.main(['connect-agent', 's'], prog='coding-agents'), seen)")
-    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           cwd=str(REPO_ROOT)).stdout
-    assert shown.strip() == "0 {'name': 's', 'loaded': []}"
+    assert fresh_python(probe) == "0 {'name': 's', 'loaded': []}"
 
 
 def test_connect_agents_fast_attach_argv_needs_neither_runner_nor_dataclasses():
@@ -184,9 +181,7 @@ def test_connect_agents_fast_attach_argv_needs_neither_runner_nor_dataclasses():
              "argv = connect.fast_attach_argv('s')\n"
              "print(argv[:2], [m for m in ('agents.runner', 'agents.engine', 'dataclasses', 'argparse', 're', 'pathlib',"
              " 'shutil') if m in sys.modules])")
-    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           cwd=str(REPO_ROOT)).stdout
-    assert shown.strip() == "['podman', 'exec'] []"
+    assert fresh_python(probe) == "['podman', 'exec'] []"
 
 
 def test_list_agents_with_plain_flags_lists_before_argparse_is_imported():
@@ -197,9 +192,7 @@ def test_list_agents_with_plain_flags_lists_before_argparse_is_imported():
              "list_agents.run = fake\n"
              "from agents import cli\n"
              "print(cli.main(['list-agents'], prog='coding-agents'), cli.main(['--all', '--json'], prog='list-agents'), seen)")
-    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           cwd=str(REPO_ROOT)).stdout
-    assert shown.strip() == "0 0 [(False, False, []), (True, True, [])]"
+    assert fresh_python(probe) == "0 0 [(False, False, []), (True, True, [])]"
 
 
 @pytest.mark.parametrize("words", [["--help"], ["--json", "--json"], ["--bogus"], ["extra"], ["--json", ""]])

@@ -13,6 +13,7 @@ import pytest
 from agents import cli, images, paths
 from agents.commands import list_agents
 from agents.session import model, naming
+from tests.unit.probes import fresh_python
 from tests.unit.ps_lines import ps_argv, ps_line, volume_ls_argv
 
 NAME = "claude-api-session-1"
@@ -328,9 +329,6 @@ def test_list_agents_names_an_engine_that_is_not_the_local_default(monkeypatch, 
 
 def test_list_agents_starts_its_engine_queries_before_the_listing_code_is_imported():
     """The ps (and for --all the volume ls) runs while query, model and the rest are imported."""
-    import subprocess
-    import sys
-
     probe = ("import contextlib, sys\n"
              "from agents import runner\n"
              "runner.set_engine('docker')\n"
@@ -343,7 +341,5 @@ def test_list_agents_starts_its_engine_queries_before_the_listing_code_is_import
              "runner.started_early = fake\n"
              "from agents import cli\n"
              "cli.main(sys.argv[1:], prog='coding-agents')\n")
-    root = Path(__file__).resolve().parents[2]
-    shown = [subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True,
-                            cwd=root).stdout.strip() for argv in (["list-agents"], ["list-agents", "--all"])]
+    shown = [fresh_python(probe, *argv) for argv in (["list-agents"], ["list-agents", "--all"])]
     assert shown == ["[['ps', '--all']] []", "[['ps', '--all'], ['volume', 'ls']] []"]
