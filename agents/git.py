@@ -165,10 +165,14 @@ def snapshot_uncommitted(repo: Path, base: str) -> str | None:
     return git(repo, "commit-tree", tree, "-p", base, "-m", message, env=ident).stdout.strip()
 
 
+def objects_for_checkout(repo: Path, commits: list[str]) -> str:
+    """The objects of these commits' trees (no history), one per line, for pack-objects."""
+    return git(repo, "rev-list", "--objects", "--no-walk", *commits).stdout
+
+
 def object_list_for_checkout(repo: Path, commits: list[str], list_path: str) -> None:
-    """Write the objects of these commits' trees (no history) to list_path, for pack-objects."""
-    result = git(repo, "rev-list", "--objects", "--no-walk", *commits)
-    Path(list_path).write_text(result.stdout)
+    """Write objects_for_checkout to list_path."""
+    Path(list_path).write_text(objects_for_checkout(repo, commits))
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,16 @@ if TYPE_CHECKING:  # the planner (and what it imports) only where a container is
     from agents.session import planner
 
 
-def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str]) -> None:
-    """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes)."""
+def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str], objects: str | None = None) -> None:
+    """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes).
+    objects: git.objects_for_checkout of these commits, when already listed (a launch lists them
+    while its container starts)."""
     import tempfile  # (not on list-agents' path)
 
     with tempfile.TemporaryDirectory(prefix="coding-agents-pack-") as tmp:
         object_list = os.path.join(tmp, "objects")
-        git.object_list_for_checkout(repo, commits, object_list)
+        with open(object_list, "w", encoding="utf-8") as listed:
+            listed.write(git.objects_for_checkout(repo, commits) if objects is None else objects)
         try:
             runner.run_pipeline(
                 ["git", "-C", str(repo), "pack-objects", "--stdout", "-q"],

@@ -92,6 +92,24 @@ def choose_name(options: LaunchOptions, agent: catalog.Agent, repo: Path, branch
     return naming.validate_name(options.name or naming.default_name(agent.name, repo, branch))
 
 
+def early_branch(options: LaunchOptions, agent: catalog.Agent) -> str | None:
+    """The agent branch when the options alone decide it (--branch), else None (choose_branch)."""
+    return naming.agent_branch(agent.name, options.branch) if options.branch and not options.use_current_branch else None
+
+
+def name_known_early(options: LaunchOptions, agent: catalog.Agent, repo: Path) -> str | None:
+    """The session's name when --name or --branch decides it, before the repository's sessions are
+    listed (the engine can be asked about it meanwhile); None when choose_name needs them, or
+    refuses it (its refusal comes later, in order)."""
+    branch = early_branch(options, agent)
+    if not options.name and branch is None:
+        return None
+    try:
+        return choose_name(options, agent, repo, branch or "")
+    except UsageError:
+        return None
+
+
 def conflicting_branch(branches: dict[str, str], branch: str) -> str | None:
     """A host branch that makes `branch` impossible: a/b blocks a/b/c, and a/b/c blocks a/b."""
     parts = branch.split("/")
@@ -170,6 +188,7 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         mcp_hours=config.mcp.capability_hours,
         host_setup=config.carry_for(agent) if options.host_setup else None,
     )
+    refuse_volumes_in_use(name, facts.volume_owners, mcp_sidecar=bool(mcp_plan.sidecar_servers))
     return planner.SessionRequest(
         agent=agent,
         repo=repo.root,
@@ -200,6 +219,19 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         state_size=config.sessions.state_size,
         resume=facts.resume_archive if options.resume else None,
     )
+
+
+def refuse_volumes_in_use(name: str, volume_owners: tuple[tuple[str, str], ...], mcp_sidecar: bool) -> None:
+    """Never reuse (or, on rollback, delete) a volume we did not create: it may hold work. An
+    orphaned session of that name (only its volumes are left) is named as such. The MCP sockets'
+    volume counts only for a session that makes one."""
+    wanted = {naming.workspace_volume(name), naming.home_volume(name), *([naming.mcp_volume(name)] if mcp_sidecar else [])}
+    for volume, owner in volume_owners:
+        if volume not in wanted:
+            continue
+        if volume == naming.workspace_volume(name) and owner == name:
+            raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
+        raise AgentsError(f"a volume named {volume} already exists", hint="pass --name to choose another name")
 
 
 def host_ports_on_engine(host_ports: tuple[int, ...], options: LaunchOptions, network_mode: str,

@@ -51,6 +51,7 @@ class LaunchFacts:
     invalid_branch: str | None  # a branch name git refuses (the one typed, or the agent's), if any
     name: str
     name_owner: str | None  # None: no container of that name; else its session label ("" if none)
+    volume_owners: tuple[tuple[str, str], ...]  # (volume, its session label) of the name's volumes that exist
     endpoints: endpoints.Endpoints
     mcp: render.McpPlan
     mcp_refusal: Exception | None  # why the repository's MCP servers stop the launch
@@ -65,23 +66,35 @@ class LaunchFacts:
 
 
 def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path], list[model.SessionInfo]]) -> LaunchFacts:
-    """Everything decide.session_request needs, from git, the engine, the secret store and the host."""
+    """Everything decide.session_request needs, from git, the engine, the secret store and the host.
+    Questions that do not depend on each other are asked side by side (each git or engine call is a
+    process of its own: one after another they were most of a launch's checks); their answers are
+    read in the order that decides which error a broken repository or engine reports first."""
     agent = catalog.get_agent(options.agent, config.agents)
     network_mode = options.network or config.sessions.network
-    # Asked while git and the engine answer the rest: where the engine is.
     engine_remote = runner.in_background(engine.remote_reason)
-    repo = read_repo(options.path, options.include_uncommitted)
-    existing = tuple(find_existing(repo.root))
+    root = git.repo_root(options.path)
+    repo_answer = repo_facts(root, options.include_uncommitted)
+    existing_answer = runner.in_background(find_existing, root)
+    # The bridge's and MCP's facts are about the agent and the repository only: asked meanwhile.
+    bridge = runner.in_background(read_bridge, agent, root, options, config)
+    mcp = runner.in_background(read_mcp, agent, root, config)
+    # A name that --name or --branch gives is asked about at once (after its branch's check).
+    early_name = decide.name_known_early(options, agent, root)
+    early = runner.in_background(ask_if_valid, early_name, (options.branch, decide.early_branch(options, agent)),
+                                 agent, network_mode) if early_name else (lambda: None)
+    repo = repo_answer()
+    existing = tuple(existing_answer())
     branch = decide.choose_branch(options, agent, repo, existing)
     invalid = next((name for name in dict.fromkeys((options.branch, branch)) if name and not branch_name_ok(name)),
                    None)
     name = decide.choose_name(options, agent, repo.root, branch)
-    # The images' ids (the manifest records them) while the name's owner and the rest are asked.
-    image_ids = (lambda: {}) if invalid else runner.in_background(docker.image_ids, session_images(agent, network_mode))
-    owner = None if invalid else docker.run(  # nothing is asked about a name the decision refuses anyway
-        "inspect", "--type", "container", "--format", "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name,
-        check=False)
-    mcp_plan, mcp_refusal, secret_names = read_mcp(agent, repo.root, config)
+    # Nothing is asked about a name the decision refuses anyway.
+    asked = None if invalid else (early() if name == early_name else None) or ask_about(name, agent, network_mode)
+    image_ids, owner, volumes = asked or ((lambda: {}), (lambda: None), (lambda: ()))
+    mcp_plan, mcp_refusal, secret_names = mcp()
+    owned = owner()
+    volumes_found = volumes()
     return LaunchFacts(
         agent=agent,
         repo=repo,
@@ -89,19 +102,49 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         branch=branch,
         invalid_branch=invalid,
         name=name,
-        name_owner=owner.stdout.strip() if owner is not None and owner.ok else None,
+        name_owner=owned.stdout.strip() if owned is not None and owned.ok else None,
+        volume_owners=volumes_found,
         endpoints=session_endpoints(agent, config),
         mcp=mcp_plan,
         mcp_refusal=mcp_refusal,
         secret_names=secret_names,
         host_addresses=engine_host_addresses() if netmodes.is_proxied(network_mode) else (),
-        bridge=read_bridge(agent, repo.root, options, config),
+        bridge=bridge(),
         gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
         engine_remote=engine_remote(),
         host_on_network=engine.host_on_internal_networks() if netmodes.is_proxied(network_mode) else None,
         image_ids=tuple(image_ids().items()),
         resume_archive=kept_history(repo.root, branch) if options.resume else None,
     )
+
+
+def ask_about(name: str, agent: catalog.Agent, network_mode: str) -> tuple[Callable, Callable, Callable]:
+    """Side by side, what a launch asks the engine once its name is known: the images' ids (the
+    manifest records them), the name's owner (a container's session label) and its volumes."""
+    return (
+        runner.in_background(docker.image_ids, session_images(agent, network_mode)),
+        runner.in_background(docker.run, "inspect", "--type", "container", "--format",
+                             "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name, check=False),
+        runner.in_background(volume_owners, name),
+    )
+
+
+def ask_if_valid(name: str, branches: tuple[str | None, ...], agent: catalog.Agent,
+                 network_mode: str) -> tuple[Callable, Callable, Callable] | None:
+    """ask_about(name), unless a branch it comes with is one git refuses (None: nothing asked)."""
+    if not all(branch_name_ok(branch) for branch in dict.fromkeys(branches) if branch):
+        return None
+    return ask_about(name, agent, network_mode)
+
+
+def volume_owners(name: str) -> tuple[tuple[str, str], ...]:
+    """(volume, its session label or "") of the volumes a session of this name would make that
+    exist already, in one query."""
+    from agents.session import query
+
+    wanted = (naming.workspace_volume(name), naming.home_volume(name), naming.mcp_volume(name))
+    return tuple((str(volume.get("Name")), (volume.get("Labels") or {}).get(naming.SESSION) or "")
+                 for volume in query.inspect_volumes(list(wanted)))
 
 
 def kept_history(repo: Path, branch: str) -> str | None:
@@ -120,17 +163,24 @@ def session_images(agent: catalog.Agent, network_mode: str) -> tuple[str, ...]:
 
 
 def read_repo(path: str, include_uncommitted: bool) -> RepoFacts:
-    root = git.repo_root(path)
-    listed = git.git(root, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/").stdout
-    branches = dict(line.rsplit(" ", 1) for line in listed.splitlines() if " " in line)
-    return RepoFacts(
-        root=root,
-        head=git.head_commit(root),
-        current_branch=git.current_branch(root),
-        branches=branches,
-        identity=git.identity(root),
-        uncommitted=include_uncommitted and git.has_uncommitted(root),
-    )
+    return repo_facts(git.repo_root(path), include_uncommitted)()
+
+
+def repo_facts(root: Path, include_uncommitted: bool) -> Callable[[], RepoFacts]:
+    """The repository's facts, its git calls side by side; the returned callable waits for them."""
+    listed = runner.in_background(git.git, root, "for-each-ref", "--format=%(refname:short) %(objectname)",
+                                  "refs/heads/")
+    head = runner.in_background(git.head_commit, root)
+    current = runner.in_background(git.current_branch, root)
+    identity = runner.in_background(git.identity, root)
+    uncommitted = runner.in_background(git.has_uncommitted, root) if include_uncommitted else (lambda: False)
+
+    def answer() -> RepoFacts:
+        branches = dict(line.rsplit(" ", 1) for line in listed().stdout.splitlines() if " " in line)
+        return RepoFacts(root=root, head=head(), current_branch=current(), branches=branches,
+                         identity=identity(), uncommitted=uncommitted())
+
+    return answer
 
 
 def branch_name_ok(name: str) -> bool:

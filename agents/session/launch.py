@@ -24,7 +24,7 @@ from agents import manifest as manifest_module
 from agents.config import Config
 from agents.errors import AgentsError
 from agents.output import say
-from agents.session import checks, daemons, finish, model, naming, planner, proxies, query, services
+from agents.session import checks, daemons, finish, model, planner, proxies, query, services
 from agents.session.options import LaunchOptions
 
 
@@ -107,8 +107,6 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
                                   bridge=dataclasses.replace(request.bridge, manifest=manifest))
     plan = planner.plan_launch(request)
     engine.refuse_host_mounts(plan.create_argv)
-    refuse_existing_volumes(plan.name, [plan.workspace_volume, plan.home_volume,
-                                        *([naming.mcp_volume(plan.name)] if request.mcp_sidecar else [])])
     undo = Undo(plan.name, sidecar=request.mcp_sidecar)
     stop_proxy = threading.Event()
     networks_ready = threading.Event()
@@ -125,25 +123,28 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
             # The proxy (networks, container, squid's start) comes up while the workspace is filled.
             proxy_started = runner.in_background(proxies.start_proxy, plan.proxy, config.network.subnet_pool,
                                           stop=stop_proxy, networks_ready=networks_ready)
-        undo.volumes += [argv[-1] for argv in plan.volume_argvs]
+        made_first = [argv[-1] for argv in plan.volume_argvs]
+        undo.volumes += made_first
         made = [runner.in_background(runner.run, list(argv)) for argv in plan.volume_argvs]  # side by side
         for volume_made in made:
             volume_made()
         if proxy_started is not None:  # the container starts while squid does
             wait_for_networks(networks_ready, proxy_started)
         runner.check_interrupt()
+        commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
+        objects = runner.in_background(git.objects_for_checkout, request.repo, commits)  # while the container starts
         undo.container = True
+        undo.volumes += [volume for volume in plan.volumes if volume not in made_first]  # the run makes these
         runner.run(list(plan.create_argv))  # its stub holds the CLI until the workspace is filled
         if proxy_started is not None and not released_early:
             gateway, proxy_started = proxy_started(), None
             if request.bridge and request.bridge.host_ports:
                 request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
                 bridges.prepare(request.bridge)
-        commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
 
         def fill() -> None:  # the stub's release: the CLI starts on the filled workspace
             say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
-            workspace.populate(plan, request.repo, commits)
+            workspace.populate(plan, request.repo, commits, objects=objects())
 
         # A --prompt task may be done within a second of its release, before its bridges' relay
         # could link to the running container: it is filled (released) once its services are up.
@@ -205,13 +206,3 @@ def wait_for_networks(networks_ready: threading.Event, proxy_started) -> None:
             proxy_started()  # raises what stopped it
             return
         runner.check_interrupt()
-
-
-def refuse_existing_volumes(name: str, volumes: list[str]) -> None:
-    """Never reuse (or, on rollback, delete) a volume we did not create: it may hold work. One query
-    for all of them; an orphaned session of that name (only its volumes are left) is named as such."""
-    for volume in query.inspect_volumes(volumes):
-        owner = (volume.get("Labels") or {}).get(naming.SESSION)
-        if volume.get("Name") == f"{name}-workspace" and owner == name:
-            raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
-        raise AgentsError(f"a volume named {volume.get('Name')} already exists", hint="pass --name to choose another name")

@@ -71,11 +71,11 @@ class SessionInfo:
 
     @property
     def workspace_volume(self) -> str:
-        return f"{self.name}-workspace"
+        return naming.workspace_volume(self.name)
 
     @property
     def home_volume(self) -> str:
-        return f"{self.name}-home"
+        return naming.home_volume(self.name)
 
 
 def parse_health(inspect: dict[str, Any]) -> dict[str, Any]:

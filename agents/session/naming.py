@@ -104,6 +104,16 @@ def proxy_name(name: str) -> str:
     return f"{name}-proxy"
 
 
+def workspace_volume(name: str) -> str:
+    """The session's checkout and its .git: the work itself."""
+    return f"{name}-workspace"
+
+
+def home_volume(name: str) -> str:
+    """The agent's home: its CLI's settings and state."""
+    return f"{name}-home"
+
+
 def mcp_volume(name: str) -> str:
     """Only the MCP sockets: shared by the agent (clients) and its sidecar (servers)."""
     return f"{name}-mcp"

@@ -69,6 +69,7 @@ class LaunchPlan:
     populate_argv: tuple[str, ...]  # in the started agent container; reads a git pack on stdin
     create_argv: tuple[str, ...]
     proxy: ProxyPlan | None = None
+    volumes: tuple[str, ...] = ()  # every volume the launch makes (volume_argvs' and create_argv's)
 
 
 def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
@@ -252,12 +253,15 @@ def wants_logins(agent: Agent, endpoints: Endpoints | None = None) -> bool:
 def plan_launch(request: SessionRequest) -> LaunchPlan:
     """Everything `launch-agent`/`run-agent` will create, as argv lists."""
     name = naming.validate_name(request.name)
-    workspace_volume = f"{name}-workspace"
-    home_volume = f"{name}-home"
+    workspace_volume = naming.workspace_volume(name)
+    home_volume = naming.home_volume(name)
     labels = labels_for(request)
     volumes = (workspace_volume, home_volume, *((naming.mcp_volume(name),) if request.mcp_sidecar else ()))
+    # The MCP sockets' tmpfs volume (its driver options) is always made first.
+    made_by_run = (workspace_volume, home_volume) if run_makes_volumes() else ()
     volume_argvs = tuple((runner.engine(), "volume", "create", *label_args(labels),
-                          *(mcp_volume_options() if volume == naming.mcp_volume(name) else ()), volume) for volume in volumes)
+                          *(mcp_volume_options() if volume == naming.mcp_volume(name) else ()), volume)
+                         for volume in volumes if volume not in made_by_run)
     # Into the started agent container, whose stub holds the CLI until the fill's last step.
     populate_argv = naming.agent_exec(
         name, "sh", "-c", POPULATE_SCRIPT, "populate",
@@ -277,8 +281,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         *network_args(request.network, name),
         *limits,
         *(["--gpus", "all"] if request.gpu else []),
-        "--volume", f"{workspace_volume}:{naming.WORKSPACE}",
-        "--volume", f"{home_volume}:{naming.HOME}",
+        *volume_mount_args(workspace_volume, naming.WORKSPACE, labels if workspace_volume in made_by_run else None),
+        *volume_mount_args(home_volume, naming.HOME, labels if home_volume in made_by_run else None),
         *(["--volume", f"{naming.mcp_volume(name)}:{naming.MCP_DIR}"] if request.mcp_sidecar else []),
         "--workdir", naming.WORKSPACE,
         "--env", "TERM=xterm-256color",
@@ -307,8 +311,30 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
                               hint="this is a bug: please report it (with --debug output)")
         proxy = plan_proxy(name, labels, request.policy, request.proxy_image)
     return LaunchPlan(
-        name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv, proxy
+        name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv, proxy, volumes
     )
+
+
+def run_makes_volumes() -> bool:
+    """Whether the agent's `run` makes its workspace and home volumes, labelled (two engine calls
+    fewer before it): Docker's --mount takes volume-label; Podman's has none, so they are made first."""
+    return runner.engine_kind() != "podman"
+
+
+def volume_mount_args(volume: str, target: str, labels: tuple[tuple[str, str], ...] | None) -> list[str]:
+    """A named volume at target; with labels, the engine makes it (labelled so) when it is missing."""
+    if labels is None:
+        return ["--volume", f"{volume}:{target}"]
+    fields = ["type=volume", f"src={volume}", f"dst={target}", *(f"volume-label={key}={value}" for key, value in labels)]
+    return ["--mount", ",".join(csv_field(field) for field in fields)]
+
+
+def csv_field(text: str) -> str:
+    """One field of --mount's comma-separated value: quoted when it holds a comma or a quote (a
+    repository path may)."""
+    if "," in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 # The MCP socket folder is a tmpfs of the engine's local driver: a real mount, so nosuid, nodev

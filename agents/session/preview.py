@@ -39,7 +39,9 @@ def launch_steps(request: planner.SessionRequest, plan: planner.LaunchPlan) -> l
     steps += [{"step": "volume", "argv": list(argv)} for argv in plan.volume_argvs]
     steps.append({"step": "populate the workspace", "argv": list(plan.populate_argv),
                   "note": f"reads a git pack of {request.start_commit[:12]} (no history) on stdin"})
-    steps.append({"step": "agent container", "argv": list(plan.create_argv)})
+    made_by_run = [volume for volume in plan.volumes if volume not in {argv[-1] for argv in plan.volume_argvs}]
+    steps.append({"step": "agent container", "argv": list(plan.create_argv),
+                  **({"note": f"its run makes the volumes {', '.join(made_by_run)} (labelled)"} if made_by_run else {})})
     if bridges.needs_helper(request.bridge):
         steps.append({"step": "host bridge", "argv": ["coding-agents", "_bridge", plan.name],
                       "serves": bridge_summary(request),
@@ -75,7 +77,7 @@ def launch_preview(options: LaunchOptions, config: Config) -> dict[str, Any]:
         "autonomy": request.autonomy,
         "images": {ref: "present" if docker.run("image", "inspect", ref, check=False).ok else "built at launch"
                    for ref in wanted},
-        "volumes": [argv[-1] for argv in plan.volume_argvs],
+        "volumes": list(plan.volumes),
         "networks": [plan.proxy.internal_network, plan.proxy.egress_network] if plan.proxy else [],
         "containers": [plan.name] + ([plan.proxy.container] if plan.proxy else [])
         + ([naming.sidecar_name(plan.name)] if request.mcp_sidecar else []),

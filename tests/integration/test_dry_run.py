@@ -71,8 +71,13 @@ def test_dry_run_changes_nothing_and_masks_secrets(cli, repo, user, command):
     assert plan["delivered"]["variables"]["ANTHROPIC_API_KEY"] == "***"
     assert plan["name"] == f"claude-{repo.name}-session-1" and plan["branch"] == "claude/session-1"
     steps = [step["step"] for step in plan["steps"]]
-    assert steps.index("proxy container") < steps.index("volume") < steps.index("agent container"), steps
-    agent_argv = next(step["argv"] for step in plan["steps"] if step["step"] == "agent container")
+    agent_step = next(step for step in plan["steps"] if step["step"] == "agent container")
+    if "volume" in steps:  # Podman: the volumes are made first
+        assert steps.index("proxy container") < steps.index("volume") < steps.index("agent container"), steps
+    else:  # Docker: the agent's run makes them
+        assert steps.index("proxy container") < steps.index("agent container"), steps
+        assert agent_step["note"] == f"its run makes the volumes {', '.join(plan['volumes'])} (labelled)"
+    agent_argv = agent_step["argv"]
     assert agent_argv[:2] == [ENGINE, "run"] and "--read-only" in agent_argv
 
     # Other tests may share the engine: only this repo's and this name's objects are ours.
@@ -92,6 +97,9 @@ def test_the_launch_does_what_the_dry_run_planned(cli, repo, user):
     inspect = json.loads(docker("inspect", name).stdout)[0]
     mounted = {mount.get("Name") for mount in inspect["Mounts"] if mount["Type"] == "volume"}
     assert mounted == set(planned["volumes"])
+    for volume in planned["volumes"]:  # labelled as the session's, whichever way they were made
+        labels = json.loads(docker("volume", "inspect", "--format", "{{json .Labels}}", volume).stdout)
+        assert labels["coding-agents.session"] == name and labels["coding-agents.repo"] == str(repo), labels
     assert set(inspect["NetworkSettings"]["Networks"]) == {planned["networks"][0]}
     for container in planned["containers"]:
         assert container_state(container) == "running", container

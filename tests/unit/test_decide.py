@@ -34,7 +34,7 @@ def launch_facts(options: LaunchOptions, repo: facts.RepoFacts | None = None, ex
     branch = decide.choose_branch(options, agent, repo, tuple(existing))
     values = dict(
         agent=agent, repo=repo, existing=tuple(existing), branch=branch, invalid_branch=None,
-        name=decide.choose_name(options, agent, repo.root, branch), name_owner=None,
+        name=decide.choose_name(options, agent, repo.root, branch), name_owner=None, volume_owners=(),
         endpoints=endpoints.Endpoints(), mcp=render.McpPlan(), mcp_refusal=None, secret_names=frozenset(),
         host_addresses=("192.0.2.10",), bridge=facts.BridgeFacts(), gpu_runtime=None,
     )
@@ -240,3 +240,56 @@ def test_the_gateway_is_no_matter_offline_or_once_the_config_accepts_it():
 def test_a_remote_engine_changes_nothing_without_host_ports():
     assert decided(facts_changes={"engine_remote": REMOTE}) == decided()
     assert decided(facts_changes={"engine_remote": REMOTE}, network="restricted").warnings == ()
+
+
+# --- the name, when the options decide it before the sessions are listed ----------------------------
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"name": "mine"}, "mine"),
+    ({"branch": "api"}, None),  # the default name for claude/api in REPO: compared below
+    ({}, None),  # claude/session-N: the repository's sessions decide N
+    ({"use_current_branch": True}, None),  # the host's branch: the repository's facts decide it
+    ({"name": "no spaces"}, None),  # refused later, in order, by choose_name
+])
+def test_name_known_early(options, expected):
+    launch_options = LaunchOptions(**{"agent": "claude", "path": str(REPO), **options})
+    agent = catalog.get_agent("claude")
+
+    known = decide.name_known_early(launch_options, agent, REPO)
+
+    if options == {"branch": "api"}:
+        assert known == decide.choose_name(launch_options, agent, REPO, "claude/api")
+        assert decide.early_branch(launch_options, agent) == "claude/api"
+    else:
+        assert known == expected
+
+
+# --- volumes a session of that name would make, found already ---------------------------------------
+
+
+def test_an_orphaned_sessions_volumes_refuse_the_name():
+    with pytest.raises(AgentsError, match="a session named s1 already exists") as caught:
+        decide.refuse_volumes_in_use("s1", (("s1-workspace", "s1"), ("s1-home", "s1")), mcp_sidecar=False)
+    assert "remove-agent s1" in caught.value.hint
+
+
+def test_a_foreign_volume_refuses_the_name_and_is_never_reused():
+    with pytest.raises(AgentsError, match="a volume named s1-home already exists") as caught:
+        decide.refuse_volumes_in_use("s1", (("s1-home", ""),), mcp_sidecar=False)
+    assert "--name" in caught.value.hint
+
+
+def test_the_mcp_volume_counts_only_for_a_session_with_a_sidecar():
+    decide.refuse_volumes_in_use("s1", (("s1-mcp", ""),), mcp_sidecar=False)  # not refused: it makes none
+
+    with pytest.raises(AgentsError, match="a volume named s1-mcp already exists"):
+        decide.refuse_volumes_in_use("s1", (("s1-mcp", ""),), mcp_sidecar=True)
+
+
+def test_the_facts_volumes_refuse_the_request():
+    options = LaunchOptions(agent="claude", path=str(REPO), name="mine")
+    found = launch_facts(options, volume_owners=(("mine-workspace", "mine"),))
+
+    with pytest.raises(AgentsError, match="a session named mine already exists"):
+        decide.session_request(options, Config(), found)

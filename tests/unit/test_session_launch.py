@@ -11,6 +11,8 @@ import functools
 import json
 import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,8 +103,15 @@ def image_ids_argv(*names: str) -> list[str]:
     return [*IMAGE_IDS_ARGV, *(images.image_ref(name) for name in names)]
 
 
+def volumes_argv(name: str) -> list[str]:
+    """build_request's look at the volumes a session of this name would make (one query for all)."""
+    return ["docker", "volume", "inspect", f"{name}-workspace", f"{name}-home", f"{name}-mcp"]
+
+
 def no_container(fp, name: str) -> None:
+    """The name is free: no container has it, and none of its volumes exists."""
     fp.register(owner_argv(name), returncode=1, stderr=f"Error: No such container: {name}\n")
+    fp.register(volumes_argv(name), returncode=1, stdout="[]\n", stderr=f"Error: No such volume: {name}-workspace\n")
 
 
 def existing_session(repo: Path, branch: str, name: str = "claude-api-other") -> model.SessionInfo:
@@ -137,7 +146,7 @@ def test_build_request_defaults(engine, repo):
     # (claude.ai is dropped: .claude.ai covers it.)
     assert request.policy == network.Policy(allow=(".anthropic.com", ".claude.ai", ".claude.com"))
     assert request.proxy_image == images.image_ref("proxy")
-    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-session-1"), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-session-1"), volumes_argv("claude-api-session-1"), image_ids_argv("claude", "proxy")])
 
 
 def test_build_request_default_branch_skips_host_branches_and_sessions(engine, repo, tmp_path):
@@ -208,6 +217,35 @@ def test_build_request_invalid_branch_rejected(engine, repo):
     with pytest.raises(AgentsError, match="'a..b' is not a valid branch name"):
         build(repo, branch="a..b")
 
+    # Nothing is asked about its name, not even early (--branch decides it before the sessions are listed).
+    assert docker_calls(engine) == []
+
+
+def test_build_request_a_name_given_is_asked_about_once_while_the_sessions_are_listed(engine, repo):
+    no_container(engine, "mine")
+    listed = threading.Event()
+
+    def sessions(root):
+        # The name's questions go out before this listing answers (--name decides the name).
+        assert wait_for_call(engine, owner_argv("mine"))
+        listed.set()
+        return []
+
+    request = checks.build_request(LaunchOptions(agent="claude", path=str(repo), name="mine"), Config(), sessions)
+
+    assert listed.is_set() and request.name == "mine"
+    for argv in (owner_argv("mine"), volumes_argv("mine"), image_ids_argv("claude", "proxy")):
+        assert engine.call_count(argv) == 1, argv
+
+
+def wait_for_call(fp, argv, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if fp.call_count(argv):
+            return True
+        time.sleep(0.01)
+    return False
+
 
 def test_build_request_branch_in_existing_session_rejected(engine, repo):
     existing = [existing_session(repo, "claude/api", "claude-api-busy")]
@@ -218,7 +256,7 @@ def test_build_request_branch_in_existing_session_rejected(engine, repo):
 
     assert "connect-agent claude-api-busy" in caught.value.hint
     # the facts were asked; nothing was made
-    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-api"), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-api"), volumes_argv("claude-api-api"), image_ids_argv("claude", "proxy")])
 
 
 def test_build_request_same_branch_other_repo_is_fine(engine, repo, tmp_path):
@@ -229,6 +267,7 @@ def test_build_request_same_branch_other_repo_is_fine(engine, repo, tmp_path):
 
 def test_build_request_existing_container_name_rejected(engine, repo):
     engine.register(owner_argv("mine"), stdout="\n")  # a container, but no session's
+    engine.register(volumes_argv("mine"), returncode=1, stdout="[]\n")
 
     with pytest.raises(AgentsError, match="a container named mine already exists") as caught:
         build(repo, name="mine")
@@ -610,7 +649,7 @@ def test_build_request_refuses_branch_that_clashes_with_host_branch(engine, repo
     )
     assert caught.value.hint == "pick another --branch"
     # the facts were asked; nothing was made
-    assert sorted(docker_calls(engine)) == sorted([owner_argv(name), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([owner_argv(name), volumes_argv(name), image_ids_argv("claude", "proxy")])
 
 
 @pytest.mark.parametrize(
@@ -801,9 +840,6 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     if squid:
         register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
                        proxy_owner=proxy_owner)
-    # launch refuses to reuse an existing volume (one query for all)
-    fp.register(["docker", "volume", "inspect", f"{name}-workspace", f"{name}-home"], returncode=1, stdout="[]\n",
-                stderr=f"Error: No such volume: {name}-workspace\n")
     fp.register(["docker", "volume", "create", fp.any()], occurrences=2)
     fp.register(["docker", "run", "--detach", fp.any()], returncode=detach_rc, stdout="" if detach_rc else "c" * 64,
                 stderr="docker: Error response from daemon: failed to create task: OCI runtime create failed\n"
@@ -896,11 +932,10 @@ def test_launch_proxy_that_never_listens_is_rolled_back_with_the_volumes(engine,
         f"the network proxy {name}-proxy did not start: FATAL: Bungled /tmp/squid.conf line 3: http_port"
     )
     assert caught.value.hint == f"see `coding-agents logs {name}-proxy`"
-    # The volumes are made and the agent's container started (its stub waits for the fill) while the
-    # proxy starts: what was made of it goes again, and no login was delivered to it.
-    made = engine.call_count(["docker", "volume", "create", engine.any()])
-    assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == (made > 0)
+    # The agent's container (whose run makes its volumes) is started (its stub waits for the fill)
+    # while the proxy starts: what was made of it goes again, and no login was delivered to it.
     started = engine.call_count(["docker", "run", "--detach", engine.any()])
+    assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == started
     assert engine.call_count(["docker", "rm", "--force", name]) == started
     assert engine.call_count(["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"]) == 0
     assert len(proxy_removal_calls(engine, name)) == 3
@@ -949,7 +984,7 @@ def test_launch_success_returns_session_and_removes_nothing(engine, repo):
     info = launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
 
     assert (info.name, info.state, info.branch) == (name, "running", "claude/session-1")
-    assert engine.call_count(["docker", "volume", "create", engine.any()]) == 2
+    assert engine.call_count(["docker", "volume", "create", engine.any()]) == 0  # the run makes them
     assert engine.call_count(["docker", "rm", engine.any()]) == 0
     assert engine.call_count(["docker", "volume", "rm", engine.any()]) == 0
     assert engine.call_count(["docker", "network", "rm", engine.any()]) == 0
@@ -975,14 +1010,14 @@ def test_launch_squid_call_sequence(engine, repo):
     ]
     assert [step for step in steps if step in proxy_steps] == proxy_steps
     main_steps = [step for step in steps if step not in proxy_steps]
-    # The images' ids, the engine's version and this repo's sessions, side by side.
-    assert sorted(main_steps[:4]) == sorted([IMAGE_IDS_ARGV[:4], VERSION_ARGV[:4], PS_ALL[:4], VOLUME_LS[:4]])
-    assert main_steps[4:] == [
-        ["docker", "inspect", "--type", "container"],  # the name is free
-        ["docker", "volume", "inspect", f"{name}-workspace"],  # both volumes in one query
+    # The engine's version and this repo's sessions, side by side; then, for the name chosen, the
+    # images' ids, whether the name is free and whether its volumes exist (in one query), side by side.
+    assert sorted(main_steps[:3]) == sorted([VERSION_ARGV[:4], PS_ALL[:4], VOLUME_LS[:4]])
+    assert sorted(main_steps[3:6]) == sorted([IMAGE_IDS_ARGV[:4], ["docker", "inspect", "--type", "container"],
+                                              ["docker", "volume", "inspect", f"{name}-workspace"]])
+    assert main_steps[6:] == [
         proxy_state_argv(name)[:4],  # no container has the proxy's name yet
-        ["docker", "volume", "create", "--label"], ["docker", "volume", "create", "--label"],
-        ["docker", "run", "--detach", "--name"],  # the agent (its stub waits for the fill)
+        ["docker", "run", "--detach", "--name"],  # the agent, its volumes made by the run (its stub waits for the fill)
         ["docker", "exec", "-i", "--user"],  # the fill: the repository, through the started container
         [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
         ["docker", "exec", "-i", "--user"],  # the login bundle the stub waits for
@@ -1701,7 +1736,8 @@ def test_launch_ctrl_c_while_the_agent_starts_removes_everything_and_says_so(eng
     assert not bridges.session_dir(name).exists()
 
 
-def test_launch_ctrl_c_while_a_volume_is_created_removes_that_volume_too(engine, repo):
+def test_launch_ctrl_c_while_a_volume_is_created_removes_that_volume_too(engine, repo, monkeypatch):
+    monkeypatch.setattr(planner, "run_makes_volumes", lambda: False)  # as under Podman: the volumes are made first
     name = "claude-api-session-1"
     engine.register(["docker", "volume", "create", engine.any()], callback=interrupt_me)
     register_launch(engine, name)
@@ -1806,7 +1842,7 @@ def test_build_request_gpu_refused_when_the_engine_has_no_gpu_runtime(engine, re
     assert "NVIDIA Container Toolkit" in caught.value.hint and "leave out --gpu" in caught.value.hint
     # Refused on the facts, before anything is created.
     assert sorted(docker_calls(engine)) == sorted([DOCKER_INFO, owner_argv("claude-api-session-1"),
-                                                   image_ids_argv("claude", "proxy")])
+                                                   volumes_argv("claude-api-session-1"), image_ids_argv("claude", "proxy")])
 
 
 @pytest.mark.parametrize("info", [
@@ -1981,7 +2017,7 @@ def test_launch_engine_calls_do_not_grow_with_other_sessions(engine, repo, other
     listings = [call for call in calls if call[:2] == ["docker", "ps"] or call[:3] == ["docker", "volume", "ls"]]
     assert len(listings) == 2
     assert all(f"label=coding-agents.repo={repo}" in call for call in listings)
-    assert len(calls) == 12  # the same whatever the number of sessions elsewhere
+    assert len(calls) == 10  # the same whatever the number of sessions elsewhere
 
 
 def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):

@@ -160,6 +160,8 @@ def engine(fp):
     fp.register(["docker", "inspect", "--type", "container", "--format",
                  '{{index .Config.Labels "coding-agents.session"}}', NAME], returncode=1,
                 stderr=f"Error: No such container: {NAME}\n")
+    fp.register(["docker", "volume", "inspect", f"{NAME}-workspace", f"{NAME}-home", f"{NAME}-mcp"], returncode=1,
+                stdout="[]\n")  # none of the session's volumes exists yet
     return fp
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, hardening, network
+from agents import bridges, catalog, engine, hardening, network, runner
 from agents.errors import AgentsError
 from agents.session import model, naming, planner
 
@@ -38,6 +39,30 @@ def make_request(**overrides) -> planner.SessionRequest:
 def values_of(argv, flag: str) -> list[str]:
     """Every value given to flag in argv ('--env A --env B' -> ['A', 'B'])."""
     return [argv[n + 1] for n, arg in enumerate(argv[:-1]) if arg == flag]
+
+
+def volume_mounts(argv) -> list[str]:
+    """Every named volume the argv mounts, as 'volume:target', in order (--volume and --mount type=volume)."""
+    mounts = []
+    for n, arg in enumerate(argv[:-1]):
+        if arg == "--volume":
+            mounts.append(argv[n + 1])
+        elif arg == "--mount":
+            fields = dict(field.partition("=")[::2] for field in next(csv.reader([argv[n + 1]])))
+            assert fields["type"] == "volume", argv[n + 1]  # never a host path
+            mounts.append(f"{fields['src']}:{fields['dst']}")
+    return mounts
+
+
+def volumes_made_by_run(argv) -> dict[str, list[str]]:
+    """volume -> the labels the engine gives it when the run makes it (--mount's volume-label fields)."""
+    made = {}
+    for n, arg in enumerate(argv[:-1]):
+        if arg == "--mount":
+            fields = next(csv.reader([argv[n + 1]]))
+            source = next(field for field in fields if field.startswith("src="))[4:]
+            made[source] = [field[len("volume-label="):] for field in fields if field.startswith("volume-label=")]
+    return made
 
 
 def contains_run(argv, run: list[str]) -> bool:
@@ -149,10 +174,23 @@ def test_network_args_unknown_mode():
 # --- the launch plan --------------------------------------------------------------------
 
 
-def test_plan_launch_names_two_labelled_volumes():
+def test_plan_launch_names_two_labelled_volumes_that_dockers_run_makes():
     plan = planner.plan_launch(make_request())
 
     assert (plan.name, plan.workspace_volume, plan.home_volume) == (NAME, f"{NAME}-workspace", f"{NAME}-home")
+    assert plan.volumes == (f"{NAME}-workspace", f"{NAME}-home")
+    assert plan.volume_argvs == ()  # no engine call before the run: it makes them
+    made = volumes_made_by_run(plan.create_argv)
+    assert list(made) == [f"{NAME}-workspace", f"{NAME}-home"]
+    for labels in made.values():
+        assert labels == [f"{key}={value}" for key, value in plan.labels]
+        assert f"coding-agents.session={NAME}" in labels and "coding-agents.managed=true" in labels
+
+
+def test_plan_launch_under_podman_makes_the_volumes_first(monkeypatch):
+    monkeypatch.setattr(runner, "_engine_kinds", {"docker": "podman"})  # podman-docker: its --mount has no volume-label
+    plan = planner.plan_launch(make_request())
+
     assert [argv[:3] + argv[-1:] for argv in plan.volume_argvs] == [
         ("docker", "volume", "create", f"{NAME}-workspace"),
         ("docker", "volume", "create", f"{NAME}-home"),
@@ -160,6 +198,16 @@ def test_plan_launch_names_two_labelled_volumes():
     for argv in plan.volume_argvs:
         assert f"coding-agents.session={NAME}" in values_of(argv, "--label")
         assert "coding-agents.managed=true" in values_of(argv, "--label")
+    assert "--mount" not in plan.create_argv
+    assert values_of(plan.create_argv, "--volume") == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
+
+
+def test_plan_launch_quotes_a_repository_path_with_a_comma_in_the_volume_labels():
+    plan = planner.plan_launch(make_request(repo=Path('/home/me/a,b "c"')))
+
+    for labels in volumes_made_by_run(plan.create_argv).values():
+        assert 'coding-agents.repo=/home/me/a,b "c"' in labels
+    assert engine.host_mounts(plan.create_argv) == []
 
 
 def test_plan_launch_fills_the_workspace_through_the_started_agent_container_as_the_agent_user():
@@ -192,7 +240,7 @@ def test_plan_launch_create_argv_is_hardened():
     assert contains_run(argv, ["--user", "1000:1000"])
     assert "--read-only" in argv and "--init" in argv
     assert values_of(argv, "--network") == ["none"]
-    assert values_of(argv, "--volume") == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
+    assert volume_mounts(argv) == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
 
 
 def test_plan_launch_create_argv_env_and_health_check():
@@ -306,9 +354,9 @@ def test_plan_launch_never_privileged_nor_host_mounts(network_mode, prompt):
 
     for argv in (plan.populate_argv, plan.create_argv, *plan.volume_argvs, *proxy_argvs):
         assert "--privileged" not in argv
-        assert "--mount" not in argv
+        assert engine.host_mounts(argv) == []
         assert not any("docker.sock" in arg for arg in argv)
-        for volume in values_of(argv, "--volume") + values_of(argv, "-v"):
+        for volume in volume_mounts(argv) + values_of(argv, "-v"):
             assert not volume.startswith(("/", ".", "~")), volume
         assert "--cap-add" not in argv
         assert "host" not in values_of(argv, "--network")
@@ -741,7 +789,8 @@ def test_plan_launch_codex_gets_a_private_tmpfs_and_waits_for_logins():
 def test_plan_launch_codex_without_a_bridge_mounts_nothing():
     argv = planner.plan_launch(codex_request()).create_argv
 
-    assert "--mount" not in argv
+    name = values_of(argv, "--name")[0]
+    assert volume_mounts(argv) == [f"{name}-workspace:/workspace", f"{name}-home:/home/agent"]
     assert not any(env.startswith(("CODING_AGENTS_BRIDGE_DIR=", "GIT_CONFIG_")) for env in values_of(argv, "--env"))
 
 
@@ -751,7 +800,8 @@ def test_plan_launch_with_a_bridge_gives_the_relay_a_tmpfs_and_sets_git_config(t
 
     argv = planner.plan_launch(codex_request(bridge=bridge)).create_argv
 
-    assert "--mount" not in argv
+    name = values_of(argv, "--name")[0]
+    assert volume_mounts(argv) == [f"{name}-workspace:/workspace", f"{name}-home:/home/agent"]
     relay_tmpfs = "/run/coding-agents:rw,nosuid,nodev,noexec,size=1m,uid=1001,gid=1001,mode=0755"
     assert relay_tmpfs in values_of(argv, "--tmpfs")
     envs = values_of(argv, "--env")
@@ -775,7 +825,8 @@ def test_plan_launch_with_an_ssh_agent_bridge_points_ssh_auth_sock_at_it():
 def test_plan_launch_with_a_bridge_that_serves_nothing_mounts_nothing():
     argv = planner.plan_launch(codex_request(bridge=codex_bridge(login_files=()))).create_argv
 
-    assert "--mount" not in argv
+    name = values_of(argv, "--name")[0]
+    assert volume_mounts(argv) == [f"{name}-workspace:/workspace", f"{name}-home:/home/agent"]
 
 
 def test_plan_launch_shell_has_no_login_tmpfs_wait_or_bridge():
@@ -784,7 +835,7 @@ def test_plan_launch_shell_has_no_login_tmpfs_wait_or_bridge():
     argv = planner.plan_launch(request).create_argv
 
     assert not any(value.startswith("/home/agent") for value in values_of(argv, "--tmpfs"))
-    assert "--mount" not in argv
+    assert volume_mounts(argv) == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
     assert not any(env.startswith(("CODING_AGENTS_WAIT_LOGINS=", "CODING_AGENTS_BRIDGE_DIR=", "GIT_CONFIG_"))
                    for env in values_of(argv, "--env"))
 
@@ -820,11 +871,11 @@ def sidecar_labels(request: planner.SessionRequest) -> list[str]:
 def test_plan_launch_mcp_socket_volume_is_a_nosuid_nodev_noexec_tmpfs():
     plan = planner.plan_launch(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST))
 
-    workspace, home, sockets = plan.volume_argvs
+    (sockets,) = plan.volume_argvs  # the workspace and home volumes: made by the run, with no options
     assert sockets[-1] == f"{NAME}-mcp"
     assert values_of(sockets, "--opt") == [
         "type=tmpfs", "device=tmpfs", "o=nosuid,nodev,noexec,size=1m,uid=1000,gid=1000,mode=0700"]
-    assert values_of(workspace, "--opt") == values_of(home, "--opt") == []  # Docker cannot: see the doc
+    assert not any("volume-opt" in arg for arg in plan.create_argv)  # Docker cannot: see the doc
 
 
 def test_sidecar_argv_restricted():
@@ -893,20 +944,22 @@ def test_sidecar_argv_mounts_no_workspace_home_or_bridge():
 def test_plan_launch_with_an_mcp_sidecar_makes_three_volumes_and_mounts_the_socket_one():
     plan = planner.plan_launch(make_request(mcp_sidecar=True, manifest=MANIFEST_DIGEST))
 
-    assert [argv[-1] for argv in plan.volume_argvs] == [f"{NAME}-workspace", f"{NAME}-home", f"{NAME}-mcp"]
-    for argv in plan.volume_argvs:
-        assert f"coding-agents.manifest={MANIFEST_DIGEST}" in values_of(argv, "--label")
-    assert values_of(plan.create_argv, "--volume") == [
+    assert plan.volumes == (f"{NAME}-workspace", f"{NAME}-home", f"{NAME}-mcp")
+    assert [argv[-1] for argv in plan.volume_argvs] == [f"{NAME}-mcp"]
+    for labels in [values_of(argv, "--label") for argv in plan.volume_argvs] + list(
+            volumes_made_by_run(plan.create_argv).values()):
+        assert f"coding-agents.manifest={MANIFEST_DIGEST}" in labels
+    assert volume_mounts(plan.create_argv) == [
         f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent", f"{NAME}-mcp:/run/coding-agents-mcp"]
     assert f"coding-agents.manifest={MANIFEST_DIGEST}" in values_of(plan.create_argv, "--label")
-    assert "--mount" not in plan.create_argv  # the broker's sockets never reach the agent
+    assert engine.host_mounts(plan.create_argv) == []  # the broker's sockets never reach the agent
 
 
 def test_plan_launch_without_an_mcp_sidecar_has_no_mcp_volume():
     plan = planner.plan_launch(make_request(manifest=MANIFEST_DIGEST))
 
-    assert [argv[-1] for argv in plan.volume_argvs] == [f"{NAME}-workspace", f"{NAME}-home"]
-    assert not any(value.endswith("/run/coding-agents-mcp") for value in values_of(plan.create_argv, "--volume"))
+    assert plan.volumes == (f"{NAME}-workspace", f"{NAME}-home") and plan.volume_argvs == ()
+    assert not any(value.endswith("/run/coding-agents-mcp") for value in volume_mounts(plan.create_argv))
 
 
 def test_labels_for_carries_the_manifest_only_when_there_is_one():
