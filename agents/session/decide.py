@@ -97,6 +97,14 @@ def early_branch(options: LaunchOptions, agent: catalog.Agent) -> str | None:
     return naming.agent_branch(agent.name, options.branch) if options.branch and not options.use_current_branch else None
 
 
+def branches_to_check(options: LaunchOptions, branch: str | None) -> tuple[str, ...]:
+    """The branch names git must accept (facts.branch_name_ok): the one typed and the agent's. None
+    for a branch choose_branch numbered, <agent>/session-N: valid by construction, as agent names
+    are [a-z0-9][a-z0-9_-]* (catalog)."""
+    numbered = not options.branch and not options.use_current_branch
+    return () if numbered else tuple(dict.fromkeys(name for name in (options.branch, branch) if name))
+
+
 def name_known_early(options: LaunchOptions, agent: catalog.Agent, repo: Path) -> str | None:
     """The session's name when --name or --branch decides it, before the repository's sessions are
     listed (the engine can be asked about it meanwhile); None when choose_name needs them, or
@@ -156,6 +164,9 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
     if facts.name_owner is not None:
         raise AgentsError(f"a container named {name} already exists", hint="pass --name, or remove it first")
+    if facts.proxy_name_taken and netmodes.is_proxied(network_mode):  # e.g. a session named NAME-proxy
+        raise AgentsError(f"a container named {naming.proxy_name(name)} already exists",
+                          hint="pass --name to choose another session name")
     if repo.uncommitted and start != repo.head:
         raise AgentsError(
             f"--include-uncommitted needs the session to start from HEAD, but {branch} already exists",

@@ -51,6 +51,7 @@ class LaunchFacts:
     invalid_branch: str | None  # a branch name git refuses (the one typed, or the agent's), if any
     name: str
     name_owner: str | None  # None: no container of that name; else its session label ("" if none)
+    proxy_name_taken: bool  # something of the engine's has the name a squid session's proxy would get
     volume_owners: tuple[tuple[str, str], ...]  # (volume, its session label) of the name's volumes that exist
     endpoints: endpoints.Endpoints
     mcp: render.McpPlan
@@ -81,20 +82,24 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
     mcp = runner.in_background(read_mcp, agent, root, config)
     # A name that --name or --branch gives is asked about at once (after its branch's check).
     early_name = decide.name_known_early(options, agent, root)
-    early = runner.in_background(ask_if_valid, early_name, (options.branch, decide.early_branch(options, agent)),
+    early = runner.in_background(ask_if_valid, early_name, decide.branches_to_check(options, decide.early_branch(options, agent)),
                                  agent, network_mode) if early_name else (lambda: None)
     repo = repo_answer()
     existing = tuple(existing_answer())
     branch = decide.choose_branch(options, agent, repo, existing)
-    invalid = next((name for name in dict.fromkeys((options.branch, branch)) if name and not branch_name_ok(name)),
-                   None)
+    early_asked = early()
+    if early_asked is not None and branch == decide.early_branch(options, agent):
+        invalid = None  # git accepted both branches before the early questions went out
+    else:
+        invalid = next((name for name in decide.branches_to_check(options, branch) if not branch_name_ok(name)), None)
     name = decide.choose_name(options, agent, repo.root, branch)
     # Nothing is asked about a name the decision refuses anyway.
-    asked = None if invalid else (early() if name == early_name else None) or ask_about(name, agent, network_mode)
-    image_ids, owner, volumes = asked or ((lambda: {}), (lambda: None), (lambda: ()))
+    asked = None if invalid else (early_asked if name == early_name else None) or ask_about(name, agent, network_mode)
+    image_ids, owner, volumes, proxy_state = asked or ((lambda: {}), (lambda: None), (lambda: ()), (lambda: None))
     mcp_plan, mcp_refusal, secret_names = mcp()
     owned = owner()
     volumes_found = volumes()
+    proxy_found = proxy_state()
     return LaunchFacts(
         agent=agent,
         repo=repo,
@@ -104,6 +109,7 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         name=name,
         name_owner=owned.stdout.strip() if owned is not None and owned.ok else None,
         volume_owners=volumes_found,
+        proxy_name_taken=proxy_found is not None and proxy_found.ok,
         endpoints=session_endpoints(agent, config),
         mcp=mcp_plan,
         mcp_refusal=mcp_refusal,
@@ -118,21 +124,24 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
     )
 
 
-def ask_about(name: str, agent: catalog.Agent, network_mode: str) -> tuple[Callable, Callable, Callable]:
+def ask_about(name: str, agent: catalog.Agent, network_mode: str) -> tuple[Callable, Callable, Callable, Callable]:
     """Side by side, what a launch asks the engine once its name is known: the images' ids (the
-    manifest records them), the name's owner (a container's session label) and its volumes."""
+    manifest records them), the name's owner (a container's session label), its volumes and, in
+    squid mode, whether its proxy's name is taken."""
     return (
         runner.in_background(docker.image_ids, session_images(agent, network_mode)),
         runner.in_background(docker.run, "inspect", "--type", "container", "--format",
                              "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name, check=False),
         runner.in_background(volume_owners, name),
+        runner.in_background(docker.run, "inspect", "--format", "{{.State.Status}}", naming.proxy_name(name),
+                             check=False) if netmodes.is_proxied(network_mode) else (lambda: None),
     )
 
 
-def ask_if_valid(name: str, branches: tuple[str | None, ...], agent: catalog.Agent,
-                 network_mode: str) -> tuple[Callable, Callable, Callable] | None:
+def ask_if_valid(name: str, branches: tuple[str, ...], agent: catalog.Agent,
+                 network_mode: str) -> tuple[Callable, Callable, Callable, Callable] | None:
     """ask_about(name), unless a branch it comes with is one git refuses (None: nothing asked)."""
-    if not all(branch_name_ok(branch) for branch in dict.fromkeys(branches) if branch):
+    if not all(branch_name_ok(branch) for branch in branches):
         return None
     return ask_about(name, agent, network_mode)
 

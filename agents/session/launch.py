@@ -22,7 +22,6 @@ from agents import (
 )
 from agents import manifest as manifest_module
 from agents.config import Config
-from agents.errors import AgentsError
 from agents.output import say
 from agents.session import checks, daemons, finish, model, planner, proxies, query, services
 from agents.session.options import LaunchOptions
@@ -116,9 +115,6 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         if request.bridge:
             bridges.prepare(request.bridge)
         if plan.proxy:
-            if workspace.session_state(plan.proxy.container) is not None:
-                raise AgentsError(f"a container named {plan.proxy.container} already exists",
-                                  hint="pass --name to choose another session name")
             undo.proxy = True
             # The proxy (networks, container, squid's start) comes up while the workspace is filled.
             proxy_started = runner.in_background(proxies.start_proxy, plan.proxy, config.network.subnet_pool,

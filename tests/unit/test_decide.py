@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def launch_facts(options: LaunchOptions, repo: facts.RepoFacts | None = None, ex
     branch = decide.choose_branch(options, agent, repo, tuple(existing))
     values = dict(
         agent=agent, repo=repo, existing=tuple(existing), branch=branch, invalid_branch=None,
-        name=decide.choose_name(options, agent, repo.root, branch), name_owner=None, volume_owners=(),
+        name=decide.choose_name(options, agent, repo.root, branch), name_owner=None, proxy_name_taken=False,
+        volume_owners=(),
         endpoints=endpoints.Endpoints(), mcp=render.McpPlan(), mcp_refusal=None, secret_names=frozenset(),
         host_addresses=("192.0.2.10",), bridge=facts.BridgeFacts(), gpu_runtime=None,
     )
@@ -293,3 +295,32 @@ def test_the_facts_volumes_refuse_the_request():
 
     with pytest.raises(AgentsError, match="a session named mine already exists"):
         decide.session_request(options, Config(), found)
+
+
+def test_a_taken_proxy_name_refuses_a_squid_session_only():
+    options = LaunchOptions(agent="claude", path=str(REPO), name="mine", network="squid")
+    with pytest.raises(AgentsError, match="a container named mine-proxy already exists") as caught:
+        decide.session_request(options, Config(), launch_facts(options, proxy_name_taken=True))
+    assert "--name" in caught.value.hint
+
+    restricted = LaunchOptions(agent="claude", path=str(REPO), name="mine", network="restricted")
+    assert decide.session_request(restricted, Config(), launch_facts(restricted, proxy_name_taken=True)).name == "mine"
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({}, ()),  # claude/session-N: numbered by choose_branch, valid by construction
+    ({"branch": "api"}, ("api", "claude/api")),
+    ({"use_current_branch": True}, ("claude/main",)),
+])
+def test_branches_git_must_accept(options, expected):
+    launch_options = LaunchOptions(**{"agent": "claude", "path": str(REPO), **options})
+    branch = decide.choose_branch(launch_options, catalog.get_agent("claude"), repo_facts(), ())
+
+    assert decide.branches_to_check(launch_options, branch) == expected
+
+
+def test_every_agent_name_makes_a_numbered_branch_git_accepts():
+    for name in catalog.agent_names():
+        branch = decide.choose_branch(LaunchOptions(agent=name, path=str(REPO)), catalog.get_agent(name), repo_facts(), ())
+        done = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, text=True)
+        assert done.returncode == 0 and branch.startswith(f"{name}/session-"), (branch, done.stderr)

@@ -108,10 +108,18 @@ def volumes_argv(name: str) -> list[str]:
     return ["docker", "volume", "inspect", f"{name}-workspace", f"{name}-home", f"{name}-mcp"]
 
 
-def no_container(fp, name: str) -> None:
-    """The name is free: no container has it, and none of its volumes exists."""
+def name_questions(name: str) -> list[list[str]]:
+    """What build_request asks about a squid session's name: its owner, its volumes, its proxy's name."""
+    return [owner_argv(name), volumes_argv(name), proxy_state_argv(name)]
+
+
+def no_container(fp, name: str, proxy: bool = True) -> None:
+    """The name is free: no container has it, none of its volumes exists (and, with proxy, nothing
+    has its proxy's name)."""
     fp.register(owner_argv(name), returncode=1, stderr=f"Error: No such container: {name}\n")
     fp.register(volumes_argv(name), returncode=1, stdout="[]\n", stderr=f"Error: No such volume: {name}-workspace\n")
+    if proxy:
+        fp.register(proxy_state_argv(name), returncode=1, stderr=f"Error: No such object: {name}-proxy\n")
 
 
 def existing_session(repo: Path, branch: str, name: str = "claude-api-other") -> model.SessionInfo:
@@ -146,7 +154,8 @@ def test_build_request_defaults(engine, repo):
     # (claude.ai is dropped: .claude.ai covers it.)
     assert request.policy == network.Policy(allow=(".anthropic.com", ".claude.ai", ".claude.com"))
     assert request.proxy_image == images.image_ref("proxy")
-    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-session-1"), volumes_argv("claude-api-session-1"), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([*name_questions("claude-api-session-1"),
+                                                   image_ids_argv("claude", "proxy")])
 
 
 def test_build_request_default_branch_skips_host_branches_and_sessions(engine, repo, tmp_path):
@@ -256,7 +265,7 @@ def test_build_request_branch_in_existing_session_rejected(engine, repo):
 
     assert "connect-agent claude-api-busy" in caught.value.hint
     # the facts were asked; nothing was made
-    assert sorted(docker_calls(engine)) == sorted([owner_argv("claude-api-api"), volumes_argv("claude-api-api"), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([*name_questions("claude-api-api"), image_ids_argv("claude", "proxy")])
 
 
 def test_build_request_same_branch_other_repo_is_fine(engine, repo, tmp_path):
@@ -268,6 +277,7 @@ def test_build_request_same_branch_other_repo_is_fine(engine, repo, tmp_path):
 def test_build_request_existing_container_name_rejected(engine, repo):
     engine.register(owner_argv("mine"), stdout="\n")  # a container, but no session's
     engine.register(volumes_argv("mine"), returncode=1, stdout="[]\n")
+    engine.register(proxy_state_argv("mine"), returncode=1, stdout="")
 
     with pytest.raises(AgentsError, match="a container named mine already exists") as caught:
         build(repo, name="mine")
@@ -649,7 +659,7 @@ def test_build_request_refuses_branch_that_clashes_with_host_branch(engine, repo
     )
     assert caught.value.hint == "pick another --branch"
     # the facts were asked; nothing was made
-    assert sorted(docker_calls(engine)) == sorted([owner_argv(name), volumes_argv(name), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([*name_questions(name), image_ids_argv("claude", "proxy")])
 
 
 @pytest.mark.parametrize(
@@ -836,7 +846,7 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     # Only this repository's (a label filter): the launch's cost does not grow with other sessions.
     fp.register(ps_argv("--filter", fp.any(min=1, max=1)), stdout="")
     fp.register(volume_ls_argv("--filter", fp.any(min=1, max=1)), stdout=volume_lines(volumes or []))
-    no_container(fp, name)
+    no_container(fp, name, proxy=False)
     if squid:
         register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
                        proxy_owner=proxy_owner)
@@ -1011,12 +1021,13 @@ def test_launch_squid_call_sequence(engine, repo):
     assert [step for step in steps if step in proxy_steps] == proxy_steps
     main_steps = [step for step in steps if step not in proxy_steps]
     # The engine's version and this repo's sessions, side by side; then, for the name chosen, the
-    # images' ids, whether the name is free and whether its volumes exist (in one query), side by side.
+    # images' ids, whether the name is free, whether its volumes exist (in one query) and whether
+    # its proxy's name is free, side by side.
     assert sorted(main_steps[:3]) == sorted([VERSION_ARGV[:4], PS_ALL[:4], VOLUME_LS[:4]])
-    assert sorted(main_steps[3:6]) == sorted([IMAGE_IDS_ARGV[:4], ["docker", "inspect", "--type", "container"],
-                                              ["docker", "volume", "inspect", f"{name}-workspace"]])
-    assert main_steps[6:] == [
-        proxy_state_argv(name)[:4],  # no container has the proxy's name yet
+    assert sorted(main_steps[3:7]) == sorted([IMAGE_IDS_ARGV[:4], ["docker", "inspect", "--type", "container"],
+                                              ["docker", "volume", "inspect", f"{name}-workspace"],
+                                              proxy_state_argv(name)[:4]])
+    assert main_steps[7:] == [
         ["docker", "run", "--detach", "--name"],  # the agent, its volumes made by the run (its stub waits for the fill)
         ["docker", "exec", "-i", "--user"],  # the fill: the repository, through the started container
         [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
@@ -1841,8 +1852,8 @@ def test_build_request_gpu_refused_when_the_engine_has_no_gpu_runtime(engine, re
     assert caught.value.message.startswith("--gpu: the Docker engine has no GPU runtime")
     assert "NVIDIA Container Toolkit" in caught.value.hint and "leave out --gpu" in caught.value.hint
     # Refused on the facts, before anything is created.
-    assert sorted(docker_calls(engine)) == sorted([DOCKER_INFO, owner_argv("claude-api-session-1"),
-                                                   volumes_argv("claude-api-session-1"), image_ids_argv("claude", "proxy")])
+    assert sorted(docker_calls(engine)) == sorted([DOCKER_INFO, *name_questions("claude-api-session-1"),
+                                                   image_ids_argv("claude", "proxy")])
 
 
 @pytest.mark.parametrize("info", [

@@ -162,6 +162,7 @@ def engine(fp):
                 stderr=f"Error: No such container: {NAME}\n")
     fp.register(["docker", "volume", "inspect", f"{NAME}-workspace", f"{NAME}-home", f"{NAME}-mcp"], returncode=1,
                 stdout="[]\n")  # none of the session's volumes exists yet
+    fp.register(["docker", "inspect", "--format", "{{.State.Status}}", f"{NAME}-proxy"], returncode=1)
     return fp
 
 
