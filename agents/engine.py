@@ -214,7 +214,9 @@ def host_mounts(argv: Sequence[runner.Arg]) -> list[str]:
         else:
             continue
         if flag == "--mount":
-            fields = dict(part.partition("=")[::2] for part in value.split(","))
+            import csv  # --mount's value is one CSV record, as the engine reads it (a quoted field may hold commas)
+
+            fields = dict(part.partition("=")[::2] for part in next(csv.reader([value]), []))
             if fields.get("type") == "bind":
                 found.append(fields.get("source") or fields.get("src") or "")
         elif value.startswith(("/", "~", ".")):

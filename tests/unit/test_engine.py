@@ -128,6 +128,9 @@ def test_current_when_the_context_is_missing(fp, monkeypatch):
     (["docker", "run", "--volume=~/x:/x", "img"], ["~/x"]),
     (["docker", "run", "--volume", "NAME-workspace:/workspace", "--mount",
       "type=volume,source=NAME-home,target=/home/agent", "--mount", "type=tmpfs,target=/tmp", "img"], []),
+    # A quoted field is one field, as the engine reads it: a label holding ",type=bind,src=/etc" mounts nothing.
+    (["docker", "run", "--mount", 'type=volume,src=v,dst=/w,"volume-label=repo=/tmp/x,type=bind,src=/etc"', "img"], []),
+    (["docker", "run", "--mount", '"type=bind",src=/a,dst=/b', "img"], ["/a"]),
 ])
 def test_host_mounts_finds_every_host_path(argv, paths):
     assert engine.host_mounts(argv) == paths

@@ -203,11 +203,13 @@ def test_plan_launch_under_podman_makes_the_volumes_first(monkeypatch):
 
 
 def test_plan_launch_quotes_a_repository_path_with_a_comma_in_the_volume_labels():
-    plan = planner.plan_launch(make_request(repo=Path('/home/me/a,b "c"')))
+    # (Docker reads this --mount value back as the same labels: seen by hand with `docker run --mount`.)
+    plan = planner.plan_launch(make_request(repo=Path('/home/me/a,type=bind,src=/etc "c"')))
 
     for labels in volumes_made_by_run(plan.create_argv).values():
-        assert 'coding-agents.repo=/home/me/a,b "c"' in labels
+        assert 'coding-agents.repo=/home/me/a,type=bind,src=/etc "c"' in labels
     assert engine.host_mounts(plan.create_argv) == []
+    assert volume_mounts(plan.create_argv) == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
 
 
 def test_plan_launch_fills_the_workspace_through_the_started_agent_container_as_the_agent_user():
