@@ -128,3 +128,22 @@ def test_dry_run_refuses_what_the_launch_refuses(cli, repo, user):
     assert "hint: " in done.stderr
     json_alone = cli("launch-agent", "claude", str(repo), "--json", env=env)
     assert json_alone.returncode == 2 and "--json only goes with --dry-run" in json_alone.stderr
+
+
+def test_a_repository_path_with_commas_and_quotes_labels_the_volumes_it_gets(cli, new_repo):
+    """Docker's run makes the volumes from --mount's CSV value: a path that reads as more fields
+    unquoted is still one label, and the session is found and removed by it."""
+    repo = new_repo('odd,type=bind,src=etc "q"')
+    name = f"odd-{secrets.token_hex(3)}"
+    assert launched_name(cli("launch-agent", "shell", str(repo), "--network-proxy", "restricted", "--name", name)) == name
+    try:
+        inspect = json.loads(docker("inspect", name).stdout)[0]
+        assert {mount["Type"] for mount in inspect["Mounts"]} == {"volume"}  # no host path went in
+        for volume in (f"{name}-workspace", f"{name}-home"):
+            labels = json.loads(docker("volume", "inspect", "--format", "{{json .Labels}}", volume).stdout)
+            assert labels["coding-agents.repo"] == str(repo) and labels["coding-agents.session"] == name, labels
+        listed = json.loads(cli("list-agents", "--json").stdout)
+        assert [row["repo"] for row in listed if row["name"] == name] == [str(repo)]
+    finally:
+        assert cli("remove-agent", name, "--no-push", "-y").returncode == 0
+    assert docker("volume", "ls", "-q", "--filter", f"label=coding-agents.session={name}").stdout.split() == []
