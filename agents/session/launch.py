@@ -22,6 +22,7 @@ from agents import (
 )
 from agents import manifest as manifest_module
 from agents.config import Config
+from agents.errors import AgentsError
 from agents.output import say
 from agents.session import checks, daemons, finish, model, planner, proxies, query, services
 from agents.session.options import LaunchOptions
@@ -82,16 +83,13 @@ def stop_helpers(pids: list[int]) -> None:
 
 def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, Undo]:
     def find_existing(repo) -> list[model.SessionInfo]:
-        # The engine's version beside this repo's sessions (only they: the cost does not grow with
-        # other sessions); when the engine is down, its version's clear error is the one raised.
-        version = runner.in_background(docker.engine_version)
+        # This repo's sessions (only they: the cost does not grow with other sessions). When that
+        # fails, the engine's version is asked: if the engine is down, its clear error is raised.
         try:
-            found = query.find_sessions(repo=repo)
-        except BaseException:
-            version()
+            return query.find_sessions(repo=repo)
+        except AgentsError:
+            docker.engine_version()
             raise
-        version()
-        return found
 
     request = checks.build_request(options, config, find_existing)
     for warning in request.warnings:

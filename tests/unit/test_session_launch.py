@@ -1020,14 +1020,14 @@ def test_launch_squid_call_sequence(engine, repo):
     ]
     assert [step for step in steps if step in proxy_steps] == proxy_steps
     main_steps = [step for step in steps if step not in proxy_steps]
-    # The engine's version and this repo's sessions, side by side; then, for the name chosen, the
+    # This repo's sessions (containers and volumes), side by side; then, for the name chosen, the
     # images' ids, whether the name is free, whether its volumes exist (in one query) and whether
     # its proxy's name is free, side by side.
-    assert sorted(main_steps[:3]) == sorted([VERSION_ARGV[:4], PS_ALL[:4], VOLUME_LS[:4]])
-    assert sorted(main_steps[3:7]) == sorted([IMAGE_IDS_ARGV[:4], ["docker", "inspect", "--type", "container"],
+    assert sorted(main_steps[:2]) == sorted([PS_ALL[:4], VOLUME_LS[:4]])  # (the version only if they fail)
+    assert sorted(main_steps[2:6]) == sorted([IMAGE_IDS_ARGV[:4], ["docker", "inspect", "--type", "container"],
                                               ["docker", "volume", "inspect", f"{name}-workspace"],
                                               proxy_state_argv(name)[:4]])
-    assert main_steps[7:] == [
+    assert main_steps[6:] == [
         ["docker", "run", "--detach", "--name"],  # the agent, its volumes made by the run (its stub waits for the fill)
         ["docker", "exec", "-i", "--user"],  # the fill: the repository, through the started container
         [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
@@ -1999,6 +1999,31 @@ def test_get_session_by_name_finds_an_orphaned_session_from_its_volume(fp):
     assert not any(call[:2] == ["docker", "ps"] for call in fp.calls)
 
 
+def test_launch_with_the_engine_down_says_so_and_creates_nothing(engine, repo):
+    down = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
+    engine.register(ps_argv("--filter", engine.any(min=1, max=1)), returncode=1, stderr=down)
+    engine.register(volume_ls_argv("--filter", engine.any(min=1, max=1)), returncode=1, stderr=down)
+    engine.register(VERSION_ARGV, returncode=1, stderr=down)
+
+    with pytest.raises(AgentsError, match="cannot reach the Docker engine") as caught:
+        launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
+
+    assert "start the engine" in caught.value.hint
+    assert [call[:2] for call in docker_calls(engine) if call[1] in ("run", "create", "volume")
+            and call[:3] != ["docker", "volume", "ls"]] == []
+
+
+def test_launch_asks_the_engine_version_only_when_the_sessions_cannot_be_listed(engine, repo):
+    name = "claude-api-session-1"
+    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
+    register_launch(engine, name, squid=False,
+                    found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
+
+    launch.launch(LaunchOptions(agent="claude", path=str(repo), network="restricted"), Config())
+
+    assert engine.call_count(VERSION_ARGV) == 0
+
+
 def test_get_session_engine_down_says_so(fp):
     fp.register(by_name_argv("x"), returncode=1, stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n")
 
@@ -2028,7 +2053,7 @@ def test_launch_engine_calls_do_not_grow_with_other_sessions(engine, repo, other
     listings = [call for call in calls if call[:2] == ["docker", "ps"] or call[:3] == ["docker", "volume", "ls"]]
     assert len(listings) == 2
     assert all(f"label=coding-agents.repo={repo}" in call for call in listings)
-    assert len(calls) == 10  # the same whatever the number of sessions elsewhere
+    assert len(calls) == 9  # the same whatever the number of sessions elsewhere
 
 
 def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):
