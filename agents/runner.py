@@ -101,6 +101,14 @@ def podman_in_disguise(program: str) -> bool:
     return done.ok and done.stdout.strip().lower().startswith("podman")
 
 
+def csv_field(text: str) -> str:
+    """One field of an engine flag whose value the engine reads as a CSV record (--mount; Podman's
+    --filter too): quoted when it holds a comma or a quote, as a repository path may."""
+    if "," in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def engine_argv(*args: Arg) -> list[Arg]:
     return [engine(), *args]
 

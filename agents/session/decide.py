@@ -164,6 +164,8 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         raise AgentsError(f"a session named {name} already exists", hint=f"pass --name, or remove-agent {name} first")
     if facts.name_owner is not None:
         raise AgentsError(f"a container named {name} already exists", hint="pass --name, or remove it first")
+    if facts.engine_kind == "podman":
+        refuse_podman_label_values(repo.root, branch)
     if facts.proxy_name_taken and netmodes.is_proxied(network_mode):  # e.g. a session named NAME-proxy
         raise AgentsError(f"a container named {naming.proxy_name(name)} already exists",
                           hint="pass --name to choose another session name")
@@ -230,6 +232,18 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
         state_size=config.sessions.state_size,
         resume=facts.resume_archive if options.resume else None,
     )
+
+
+def refuse_podman_label_values(repo: Path, branch: str) -> None:
+    """Podman reads some --label values (its volumes') and every --filter value as a CSV record:
+    a comma or a double quote in the repository's path or the branch would split or break the
+    session's labels, and its sessions could not be found by them."""
+    for what, value in (("the repository's path", str(repo)), ("the branch", branch)):
+        if "," in value or '"' in value:
+            raise AgentsError(f"under Podman, {what} cannot hold a comma or a double quote ({value}): "
+                              "Podman reads the session's labels as comma-separated values",
+                              hint="use a path and a branch without them (a symlink to the repository "
+                                   "works), or a Docker engine")
 
 
 def refuse_volumes_in_use(name: str, volume_owners: tuple[tuple[str, str], ...], mcp_sidecar: bool) -> None:

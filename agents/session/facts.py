@@ -61,6 +61,7 @@ class LaunchFacts:
     bridge: BridgeFacts
     gpu_runtime: str | None = None  # with --gpu: how the engine passes GPUs through (None: it cannot)
     engine_remote: str | None = None  # why the engine is not on this machine (None: it is)
+    engine_kind: str = "docker"  # "docker" or "podman": which CLI's ways the engine's program has
     host_on_network: str | None = None  # why this machine is on a squid session's network (rootful Podman)
     image_ids: tuple[tuple[str, str | None], ...] = ()  # (ref, id) of the images it would use; None: missing
     resume_archive: str | None = None  # with --resume: the branch's kept history, if the host has one
@@ -118,6 +119,7 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
         bridge=bridge(),
         gpu_runtime=docker.gpu_runtime(docker.engine_info()) if options.gpu else None,
         engine_remote=engine_remote(),
+        engine_kind=runner.engine_kind(),
         host_on_network=engine.host_on_internal_networks() if netmodes.is_proxied(network_mode) else None,
         image_ids=tuple(image_ids().items()),
         resume_archive=kept_history(repo.root, branch) if options.resume else None,

@@ -38,8 +38,13 @@ def volume_format() -> str:
 
 
 def filters(repo: Path | None = None) -> list[str]:
-    """Our containers or volumes; with repo, only that repository's (the engine does the choosing)."""
-    return ["--filter", f"label={naming.SESSION}", *(["--filter", f"label={naming.REPO}={repo}"] if repo else [])]
+    """Our containers or volumes; with repo, only that repository's (the engine does the choosing).
+    Podman reads each --filter value as a CSV record (a path's comma would split it in two)."""
+    if repo is None:
+        return ["--filter", f"label={naming.SESSION}"]
+    by_repo = f"label={naming.REPO}={repo}"
+    return ["--filter", f"label={naming.SESSION}",
+            "--filter", runner.csv_field(by_repo) if runner.engine_kind() == "podman" else by_repo]
 
 
 def ps_args(repo: Path | None = None) -> list[str]:

@@ -326,15 +326,7 @@ def volume_mount_args(volume: str, target: str, labels: tuple[tuple[str, str], .
     if labels is None:
         return ["--volume", f"{volume}:{target}"]
     fields = ["type=volume", f"src={volume}", f"dst={target}", *(f"volume-label={key}={value}" for key, value in labels)]
-    return ["--mount", ",".join(csv_field(field) for field in fields)]
-
-
-def csv_field(text: str) -> str:
-    """One field of --mount's comma-separated value: quoted when it holds a comma or a quote (a
-    repository path may)."""
-    if "," in text or '"' in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    return ["--mount", ",".join(runner.csv_field(field) for field in fields)]
 
 
 # The MCP socket folder is a tmpfs of the engine's local driver: a real mount, so nosuid, nodev

@@ -324,3 +324,17 @@ def test_every_agent_name_makes_a_numbered_branch_git_accepts():
         branch = decide.choose_branch(LaunchOptions(agent=name, path=str(REPO)), catalog.get_agent(name), repo_facts(), ())
         done = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, text=True)
         assert done.returncode == 0 and branch.startswith(f"{name}/session-"), (branch, done.stderr)
+
+
+@pytest.mark.parametrize("repo, branch, refused", [
+    (Path('/home/me/a,b'), "api", "the repository's path"),
+    (Path('/home/me/say "hi"'), "api", "the repository's path"),
+    (REPO, "a,b", "the branch"),
+])
+def test_podman_refuses_a_comma_or_quote_in_the_labels_values(repo, branch, refused):
+    options = LaunchOptions(agent="claude", path=str(repo), branch=branch)
+    found = launch_facts(options, repo=repo_facts(root=repo), engine_kind="podman")
+
+    with pytest.raises(AgentsError, match=f"under Podman, {refused} cannot hold a comma or a double quote"):
+        decide.session_request(options, Config(), found)
+    assert decide.session_request(options, Config(), launch_facts(options, repo=repo_facts(root=repo))).repo == repo
