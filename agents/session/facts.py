@@ -82,14 +82,14 @@ def gather(options: LaunchOptions, config: Config, find_existing: Callable[[Path
     bridge = runner.in_background(read_bridge, agent, root, options, config)
     mcp = runner.in_background(read_mcp, agent, root, config)
     # A name that --name or --branch gives is asked about at once (after its branch's check).
-    early_name = decide.name_known_early(options, agent, root)
-    early = runner.in_background(ask_if_valid, early_name, decide.branches_to_check(options, decide.early_branch(options, agent)),
+    early_name, early_branch = decide.name_known_early(options, agent, root), decide.early_branch(options, agent)
+    early = runner.in_background(ask_if_valid, early_name, decide.branches_to_check(options, early_branch),
                                  agent, network_mode) if early_name else (lambda: None)
     repo = repo_answer()
     existing = tuple(existing_answer())
     branch = decide.choose_branch(options, agent, repo, existing)
     early_asked = early()
-    if early_asked is not None and branch == decide.early_branch(options, agent):
+    if early_asked is not None and branch == early_branch:
         invalid = None  # git accepted both branches before the early questions went out
     else:
         invalid = next((name for name in decide.branches_to_check(options, branch) if not branch_name_ok(name)), None)
