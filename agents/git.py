@@ -125,8 +125,10 @@ def update_ref(repo: Path, ref: str, new: str, old: str | None, message: str = "
 
 
 def identity(repo: Path) -> tuple[str, str]:
-    name = git(repo, "config", "--get", "user.name", check=False).stdout.strip()
-    email = git(repo, "config", "--get", "user.email", check=False).stdout.strip()
+    """user.name and user.email as git would commit with them (the last value of each), in one call."""
+    listed = git(repo, "config", "--null", "--get-regexp", r"^user\.(name|email)$", check=False).stdout
+    values = dict(entry.partition("\n")[::2] for entry in listed.split("\0") if entry)  # later values win
+    name, email = values.get("user.name", "").strip(), values.get("user.email", "").strip()
     return (name or FALLBACK_IDENTITY[0], email or FALLBACK_IDENTITY[1])
 
 

@@ -502,3 +502,18 @@ def test_land_commits_no_commits_when_tip_is_base(repo, first_commit):
 
     assert outcome.status == "no-commits"
     assert git.branch_sha(repo, "claude/x") is None
+
+
+def test_identity_is_the_last_value_of_each_as_git_commits_with(tmp_path):
+    repo = tmp_path / "r"
+    repo.mkdir()
+    run_git(repo, "init", "-q")
+    run_git(repo, "config", "user.name", "First Name")
+    run_git(repo, "config", "--add", "user.name", "Ann O'Neil, Jr")
+    run_git(repo, "config", "user.email", "ann@example.com")
+
+    assert git.identity(repo) == ("Ann O'Neil, Jr", "ann@example.com")
+    (repo / "f").write_text("x\n")
+    run_git(repo, "add", "f")
+    run_git(repo, "commit", "-qm", "x")
+    assert run_git(repo, "log", "-1", "--format=%an <%ae>").strip() == "Ann O'Neil, Jr <ann@example.com>"
