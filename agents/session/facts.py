@@ -225,11 +225,12 @@ def read_bridge(agent: catalog.Agent, repo: Path, options: LaunchOptions, config
 
     wanted = config.credentials
     home = Path(os.environ.get("HOME") or Path.home())
+    signed = runner.in_background(signing.host_signing, repo) if wanted.signing else (lambda: None)  # meanwhile
     hosts: tuple[str, ...] = ()
     if wanted.git_credentials:
         extra = tuple(credentials.normalize_host(rule) for rule in wanted.git_hosts)
         hosts = tuple(dict.fromkeys(credentials.remote_hosts(repo) + extra))
-    signer = signing.host_signing(repo) if wanted.signing else None
+    signer = signed()
     program = ""
     if signer is not None:
         default = "gpg" if signer.format == "openpgp" else "ssh-keygen"
