@@ -104,7 +104,11 @@ def test_hardening_only_named_volumes_and_tmpfs(hardened):
         ("volume", f"{hardened}-home", "/home/agent"),
     }
     assert all(not bind.startswith("/") for bind in facts["HostConfig"]["Binds"] or [])
-    assert not facts["HostConfig"].get("Mounts")
+    # Docker's run makes the two volumes from its --mount flags (Podman's gets them made first).
+    assert {(m["Type"], m["Source"], m["Target"]) for m in facts["HostConfig"].get("Mounts") or []} <= {
+        ("volume", f"{hardened}-workspace", "/workspace"),
+        ("volume", f"{hardened}-home", "/home/agent"),
+    }
     # /run/coding-agents: the relay's folder (every session's link carries its health reports).
     assert set(facts["HostConfig"]["Tmpfs"]) == {"/tmp", "/run/coding-agents"}
     assert "noexec" in facts["HostConfig"]["Tmpfs"]["/run/coding-agents"]
