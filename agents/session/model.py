@@ -200,7 +200,7 @@ def session_from_volume(volume: dict[str, Any]) -> SessionInfo | None:
     """A session known only from its workspace volume (its container is gone)."""
     labels = volume.get("Labels") or {}
     name = labels.get(naming.SESSION)
-    if not name or volume.get("Name") != f"{name}-workspace":
+    if not name or volume.get("Name") != naming.workspace_volume(name):
         return None
     fake = {"Config": {"Labels": labels}, "State": {"Status": "orphaned"}, "Id": ""}
     return session_from_inspect(fake)

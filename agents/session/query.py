@@ -159,7 +159,7 @@ def find_session(name: str) -> model.SessionInfo | None:
     for info in _sessions_of(mine):
         if info.name == name:
             return info
-    for volume in _inspect_all("volume", [f"{name}-workspace"]):
+    for volume in _inspect_all("volume", [naming.workspace_volume(name)]):
         orphan = model.session_from_volume(volume)
         if orphan is not None and orphan.name == name:
             return orphan
