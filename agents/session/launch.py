@@ -117,8 +117,7 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
             # The proxy (networks, container, squid's start) comes up while the workspace is filled.
             proxy_started = runner.in_background(proxies.start_proxy, plan.proxy, config.network.subnet_pool,
                                           stop=stop_proxy, networks_ready=networks_ready)
-        made_first = [argv[-1] for argv in plan.volume_argvs]
-        undo.volumes += made_first
+        undo.volumes += plan.volumes_made_first
         made = [runner.in_background(runner.run, list(argv)) for argv in plan.volume_argvs]  # side by side
         for volume_made in made:
             volume_made()
@@ -128,7 +127,7 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         commits = [request.start_commit] + ([request.uncommitted_commit] if request.uncommitted_commit else [])
         objects = runner.in_background(git.objects_for_checkout, request.repo, commits)  # while the container starts
         undo.container = True
-        undo.volumes += [volume for volume in plan.volumes if volume not in made_first]  # the run makes these
+        undo.volumes += plan.volumes_made_by_run
         runner.run(list(plan.create_argv))  # its stub holds the CLI until the workspace is filled
         if proxy_started is not None and not released_early:
             gateway, proxy_started = proxy_started(), None

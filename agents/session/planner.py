@@ -71,6 +71,16 @@ class LaunchPlan:
     proxy: ProxyPlan | None = None
     volumes: tuple[str, ...] = ()  # every volume the launch makes (volume_argvs' and create_argv's)
 
+    @property
+    def volumes_made_first(self) -> tuple[str, ...]:
+        """The volumes volume_argvs make before the container."""
+        return tuple(argv[-1] for argv in self.volume_argvs)
+
+    @property
+    def volumes_made_by_run(self) -> tuple[str, ...]:
+        """The volumes the agent's run makes (its --mount ... volume-label=...)."""
+        return tuple(volume for volume in self.volumes if volume not in self.volumes_made_first)
+
 
 def labels_for(request: SessionRequest) -> tuple[tuple[str, str], ...]:
     return (

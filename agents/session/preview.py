@@ -39,7 +39,7 @@ def launch_steps(request: planner.SessionRequest, plan: planner.LaunchPlan) -> l
     steps += [{"step": "volume", "argv": list(argv)} for argv in plan.volume_argvs]
     steps.append({"step": "populate the workspace", "argv": list(plan.populate_argv),
                   "note": f"reads a git pack of {request.start_commit[:12]} (no history) on stdin"})
-    made_by_run = [volume for volume in plan.volumes if volume not in {argv[-1] for argv in plan.volume_argvs}]
+    made_by_run = plan.volumes_made_by_run
     steps.append({"step": "agent container", "argv": list(plan.create_argv),
                   **({"note": f"its run makes the volumes {', '.join(made_by_run)} (labelled)"} if made_by_run else {})})
     if bridges.needs_helper(request.bridge):

@@ -180,6 +180,7 @@ def test_plan_launch_names_two_labelled_volumes_that_dockers_run_makes():
     assert (plan.name, plan.workspace_volume, plan.home_volume) == (NAME, f"{NAME}-workspace", f"{NAME}-home")
     assert plan.volumes == (f"{NAME}-workspace", f"{NAME}-home")
     assert plan.volume_argvs == ()  # no engine call before the run: it makes them
+    assert plan.volumes_made_by_run == plan.volumes and plan.volumes_made_first == ()
     made = volumes_made_by_run(plan.create_argv)
     assert list(made) == [f"{NAME}-workspace", f"{NAME}-home"]
     for labels in made.values():
@@ -200,6 +201,7 @@ def test_plan_launch_under_podman_makes_the_volumes_first(monkeypatch):
         assert "coding-agents.managed=true" in values_of(argv, "--label")
     assert "--mount" not in plan.create_argv
     assert values_of(plan.create_argv, "--volume") == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
+    assert plan.volumes_made_first == plan.volumes and plan.volumes_made_by_run == ()
 
 
 def test_plan_launch_quotes_a_repository_path_with_a_comma_in_the_volume_labels():
