@@ -2013,17 +2013,6 @@ def test_launch_with_the_engine_down_says_so_and_creates_nothing(engine, repo):
             and call[:3] != ["docker", "volume", "ls"]] == []
 
 
-def test_launch_asks_the_engine_version_only_when_the_sessions_cannot_be_listed(engine, repo):
-    name = "claude-api-session-1"
-    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
-    register_launch(engine, name, squid=False,
-                    found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
-
-    launch.launch(LaunchOptions(agent="claude", path=str(repo), network="restricted"), Config())
-
-    assert engine.call_count(VERSION_ARGV) == 0
-
-
 def test_get_session_engine_down_says_so(fp):
     fp.register(by_name_argv("x"), returncode=1, stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n")
 
@@ -2054,6 +2043,7 @@ def test_launch_engine_calls_do_not_grow_with_other_sessions(engine, repo, other
     assert len(listings) == 2
     assert all(f"label=coding-agents.repo={repo}" in call for call in listings)
     assert len(calls) == 9  # the same whatever the number of sessions elsewhere
+    assert engine.call_count(VERSION_ARGV) == 0  # asked only when the sessions cannot be listed
 
 
 def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):
