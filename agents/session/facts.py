@@ -173,10 +173,6 @@ def session_images(agent: catalog.Agent, network_mode: str) -> tuple[str, ...]:
                                                   else ()))
 
 
-def read_repo(path: str, include_uncommitted: bool) -> RepoFacts:
-    return repo_facts(git.repo_root(path), include_uncommitted)()
-
-
 def repo_facts(root: Path, include_uncommitted: bool) -> Callable[[], RepoFacts]:
     """The repository's facts, its git calls side by side; the returned callable waits for them."""
     listed = runner.in_background(git.git, root, "for-each-ref", "--format=%(refname:short) %(objectname)",
