@@ -1,6 +1,7 @@
 """Small helpers both sides use: private files, one request on a Unix socket, a byte pump."""
 import os
 import socket
+import time
 
 
 def write_private(path, data, mtime_ns=None):
@@ -16,7 +17,9 @@ def write_private(path, data, mtime_ns=None):
 
 
 def socket_call(path, request, timeout):
-    """Send one request, half-close, return everything the other end answers."""
+    """Send one request, half-close, return everything the other end answers; timeout (seconds)
+    bounds the whole exchange, not each step (socket.timeout, an OSError, when it runs out)."""
+    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
         connection.settimeout(timeout)
         connection.connect(path)
@@ -24,6 +27,7 @@ def socket_call(path, request, timeout):
         connection.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
+            connection.settimeout(max(0.01, deadline - time.monotonic()))
             chunk = connection.recv(65536)
             if not chunk:
                 break

@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 
-from ca_stub import paths
+from ca_stub import common, paths
 
 AUTO_COMMIT_MESSAGE = "coding-agents: auto-commit of uncommitted work"
 
@@ -74,23 +74,12 @@ def report_health(report):
 
 
 def push(data, path, timeout=PUSH_SECONDS):
-    """Send data to the socket at path and wait (at most timeout, in all) until the host has it."""
-    import socket
-
-    deadline = time.monotonic() + timeout
+    """Send data to the socket at path; whether the host took it (closed its end) within timeout."""
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-            connection.settimeout(timeout)
-            connection.connect(path)
-            connection.sendall(data)
-            connection.shutdown(socket.SHUT_WR)
-            while time.monotonic() < deadline:
-                connection.settimeout(max(0.01, deadline - time.monotonic()))
-                if not connection.recv(64):
-                    return True
+        common.socket_call(path, data, timeout)
     except OSError:
-        pass
-    return False
+        return False
+    return True
 
 
 def screen():
