@@ -22,7 +22,8 @@ Beside the copy, a running session's stub pushes each report it makes through it
 report) with the host's time of arrival and the id of the container the link runs in. A pushed
 report is shown while it came from the container `docker ps` shows now, that container has not
 started again since it arrived, and it arrived at most one health interval (and PUSH_SLACK) ago by
-this machine's clock (pushed_report): then the `docker ps` is list-agents' only engine call. It
+this machine's clock, or the longer gap seen between that container's last two pushes, as on an
+engine too busy to start each check on time (pushed_report, expected_gap): then the `docker ps` is list-agents' only engine call. It
 comes from inside the sandbox like the engine's health report: checked, shown, never acted on.
 
 A stopped session's workspace changes only when something runs on it: the container (then it has
@@ -55,6 +56,10 @@ PUSHED_KEYS = frozenset({"tip", "ahead", "dirty", "elsewhere", "screen", "fillin
 # Beyond one health interval: the health check's own run (git status on a big workspace) and the
 # relay's hops, before the next report replaces this one.
 PUSH_SLACK = 2.0
+# The engine starts a check one interval after the last one ended, so on a busy engine (many
+# sessions on few cores) reports come further apart than the interval: a push is expected again
+# after the gap seen between the container's last two, up to this many intervals.
+MAX_CADENCE_INTERVALS = 3
 
 
 def container_key(container_id: str) -> str:
@@ -218,7 +223,12 @@ def receive(session: str, container_id: str, data: bytes, now: float | None = No
         report = None
     if report is None:
         return "not a health report"
-    entry = {"container": container_id, "arrived": time.time() if now is None else now, "report": report}
+    arrived = time.time() if now is None else now
+    entry = {"container": container_id, "arrived": arrived, "report": report}
+    previous = load_pushed(session)
+    before = _number(previous.get("arrived")) if previous and previous.get("container") == container_id else None
+    if before is not None and 0 < arrived - before:
+        entry["gap"] = arrived - before  # the cadence pushed_report expects the next one at
     try:
         files.write_private(pushed_path(session), json.dumps(entry, sort_keys=True).encode())
     except OSError as error:
@@ -238,13 +248,13 @@ def pushed_report(entry: dict[str, Any] | None, container_id: str, uptime: float
                   now: float | None = None, interval: float = naming.HEALTH_INTERVAL) -> dict[str, Any] | None:
     """A pushed report (load_pushed) that still says what the engine's newest report would: pushed
     by the container ps shows (container_id), since its current start (uptime: seconds up by
-    ps, when it says so exactly; None means a minute or more), at most an interval and
-    PUSH_SLACK ago by this clock, and not before a tool of ours touched the workspace."""
+    ps, when it says so exactly; None means a minute or more), at most one cadence (expected_gap)
+    and PUSH_SLACK ago by this clock, and not before a tool of ours touched the workspace."""
     if entry is None or entry.get("container") != container_id or not container_id:
         return None
     arrived = _number(entry.get("arrived"))
     now = time.time() if now is None else now
-    if arrived is None or not 0 <= now - arrived <= interval + PUSH_SLACK:
+    if arrived is None or not 0 <= now - arrived <= expected_gap(entry, interval) + PUSH_SLACK:
         return None
     # ps said "Up N seconds" (truncated) when asked, before now: the start was at now - N or earlier.
     if uptime is not None and arrived < now - uptime:
@@ -253,3 +263,10 @@ def pushed_report(entry: dict[str, Any] | None, container_id: str, uptime: float
         return None
     report = _pushed_shape(entry.get("report"))
     return report
+
+
+def expected_gap(entry: dict[str, Any], interval: float = naming.HEALTH_INTERVAL) -> float:
+    """Seconds until the container's next report: the gap seen between its last two pushes (receive),
+    at least one interval and at most MAX_CADENCE_INTERVALS of them; one interval before a second."""
+    gap = _number(entry.get("gap"))
+    return interval if gap is None else min(max(gap, interval), MAX_CADENCE_INTERVALS * interval)

@@ -184,6 +184,32 @@ def test_list_agents_does_not_use_a_push_from_before_a_restart_or_of_another_con
     assert [list(call)[:2] for call in fp.calls] == [["docker", "ps"], ["docker", "inspect"]]
 
 
+def test_a_push_is_expected_at_the_cadence_its_container_keeps(state_home):
+    """On a busy engine the checks run late (the next starts one interval after the last ended):
+    a push is current for the gap seen between its container's last two, at least one interval,
+    at most MAX_CADENCE_INTERVALS; a gap to another container's push does not count."""
+    from agents.session import naming, reports
+
+    now = time.time()
+    interval = naming.HEALTH_INTERVAL
+    late = interval + 3.5  # as 50 sessions on two cores push
+    assert reports.receive("busy", "c1", json.dumps(REPORT).encode(), now=now - 2 * late) is None
+    assert reports.receive("busy", "c1", json.dumps(REPORT).encode(), now=now - late) is None
+    entry = reports.load_pushed("busy")
+    assert reports.expected_gap(entry) == late
+    assert reports.pushed_report(entry, "c1", None, now=now) is not None
+    assert reports.pushed_report(entry, "c1", None, now=now + reports.PUSH_SLACK + 0.5) is None
+
+    assert reports.expected_gap({"gap": 1.0}) == interval  # never under one interval
+    capped = reports.MAX_CADENCE_INTERVALS * interval
+    assert reports.expected_gap({"gap": 10 * capped}) == capped
+    assert reports.pushed_report({"container": "c1", "arrived": now - capped - reports.PUSH_SLACK - 1,
+                                  "gap": 10 * capped, "report": REPORT}, "c1", None, now=now) is None
+
+    assert reports.receive("busy", "c2", json.dumps(REPORT).encode(), now=now) is None  # made again
+    assert "gap" not in reports.load_pushed("busy")
+
+
 def test_list_agents_asks_again_for_reports_older_than_one_interval(fp, capsys):
     """The copy never hides a report the engine has had for longer than one interval: only the
     stale sessions are inspected, in one call."""
