@@ -117,3 +117,36 @@ def test_list_agents_shows_a_pushed_report_from_one_engine_call_and_not_the_old_
     assert calls == [] and row["unsynced"] == 1, (row, calls)
     assert cli("remove-agent", name, "--no-push", "-y", env=env).returncode == 0
     assert not pushed.exists()  # removed with the session
+
+
+def test_a_session_whose_checks_run_late_is_still_listed_from_its_pushes(cli, repo, tmp_path, user_home):
+    """A session held to a sliver of a core (as on an engine with many sessions) runs each health
+    check late: its pushes come further apart than the interval and the slack. The link records
+    the gap, and a push older than interval + slack, but not than that gap, spares the inspect."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    name = launched_name(cli("launch-agent", "shell", str(repo), "--branch", "late", "--network", "restricted"))
+    pushed = user_home / ".local" / "state" / "coding-agents" / "pushed-reports" / f"{name}.json"
+    container = docker("inspect", "--format", "{{.Id}}", name).stdout.decode().strip()
+    try:
+        docker("update", "--cpus", "0.02", name)  # ca-stub health (Python, git) now takes seconds
+        deadline = time.monotonic() + 12 * INTERVAL
+        spared = None
+        while time.monotonic() < deadline and spared is None:
+            kept = json.loads(pushed.read_text()) if pushed.exists() else {}
+            age = time.time() - kept.get("arrived", 0)
+            if kept.get("gap", 0) < INTERVAL + PUSH_SLACK + 1.0 or not INTERVAL + PUSH_SLACK + 0.2 < age < kept["gap"]:
+                time.sleep(0.2)  # until a late push is that old, and the next one has not come yet
+                continue
+            result = cli("--debug", "list-agents", "--json", env=env)
+            assert result.returncode == 0, result.output
+            (tmp_path / "cache" / "coding-agents" / "reports.json").unlink(missing_ok=True)
+            if json.loads(pushed.read_text())["arrived"] != kept["arrived"]:
+                continue  # the next push came during the listing: try with that one
+            spared = [line[:200] for line in result.stderr.splitlines()
+                      if line.startswith(("debug: run: docker ", "debug: run: podman ")) and " inspect " in line
+                      and (container in line or f" {name} " in line)]
+        assert spared == [], f"no late push was used (last kept: {kept})"
+        assert INTERVAL + PUSH_SLACK < kept["gap"] <= 60
+    finally:
+        docker("update", "--cpus", "0", name)  # no limit again: remove-agent's auto-commit runs inside
+        assert cli("remove-agent", name, "--no-push", "-y", env=env).returncode == 0
