@@ -23,8 +23,9 @@ report) with the host's time of arrival and the id of the container the link run
 report is shown while it came from the container `docker ps` shows now, that container has not
 started again since it arrived, and it arrived at most one health interval (and PUSH_SLACK) ago by
 this machine's clock, or the longer gap seen between that container's last two pushes, as on an
-engine too busy to start each check on time (pushed_report, expected_gap): then the `docker ps` is list-agents' only engine call. It
-comes from inside the sandbox like the engine's health report: checked, shown, never acted on.
+engine too busy to start each check on time (pushed_report, expected_gap): then the `docker ps` is
+list-agents' only engine call. It comes from inside the sandbox like the engine's health report:
+checked, shown, never acted on.
 
 A stopped session's workspace changes only when something runs on it: the container (then it has
 another FinishedAt), or our own tools while it is stopped (workspace.autocommit): those call
