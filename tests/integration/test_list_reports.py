@@ -66,6 +66,16 @@ def test_list_agents_shows_a_commit_cold_and_from_its_copy(cli, repo, tmp_path):
 PUSH_SLACK = 2.0  # reports.PUSH_SLACK
 
 
+def engine_calls(debug_log: str) -> list[str]:
+    """The engine commands a `--debug` run logged, in order."""
+    return [line for line in debug_log.splitlines() if line.startswith(("debug: run: docker ", "debug: run: podman "))]
+
+
+def naming_the_session(calls: list[str], container: str, name: str) -> list[str]:
+    """Those of calls that name this session's container (other sessions on the engine are not ours)."""
+    return [call[:200] for call in calls if container in call or f" {name} " in call]
+
+
 def test_list_agents_shows_a_pushed_report_from_one_engine_call_and_not_the_old_one_after_a_restart(
         cli, repo, tmp_path, user_home):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
@@ -77,10 +87,9 @@ def test_list_agents_shows_a_pushed_report_from_one_engine_call_and_not_the_old_
         result = cli("--debug", "list-agents", "--json", env=env)
         assert result.returncode == 0, result.output
         copy.unlink(missing_ok=True)  # so only a push can spare the inspect
-        calls = [line for line in result.stderr.splitlines()
-                 if line.startswith(("debug: run: docker ", "debug: run: podman "))]
+        calls = engine_calls(result.stderr)
         assert " ps " in calls[0], calls
-        ours = [line[:200] for line in calls[1:] if container in line or f" {name} " in line]
+        ours = naming_the_session(calls[1:], container, name)
         return next(found for found in json.loads(result.stdout) if found["name"] == name), ours
 
     def until(wanted, seconds: float) -> tuple[dict, list[str]]:
@@ -142,9 +151,8 @@ def test_a_session_whose_checks_run_late_is_still_listed_from_its_pushes(cli, re
             (tmp_path / "cache" / "coding-agents" / "reports.json").unlink(missing_ok=True)
             if json.loads(pushed.read_text())["arrived"] != kept["arrived"]:
                 continue  # the next push came during the listing: try with that one
-            spared = [line[:200] for line in result.stderr.splitlines()
-                      if line.startswith(("debug: run: docker ", "debug: run: podman ")) and " inspect " in line
-                      and (container in line or f" {name} " in line)]
+            spared = [call for call in naming_the_session(engine_calls(result.stderr), container, name)
+                      if " inspect " in call]
         assert spared == [], f"no late push was used (last kept: {kept})"
         assert INTERVAL + PUSH_SLACK < kept["gap"] <= 60
     finally:
