@@ -320,6 +320,7 @@ def serve(name: str, on_new_run=None) -> int:
     exists (stopped or not: a restart by any means gets its links again). on_new_run(name) runs
     after each restart of the agent container that this process saw happen."""
     import threading
+    import time
 
     from agents import runner
 
@@ -340,8 +341,11 @@ def serve(name: str, on_new_run=None) -> int:
                              kwargs={"marker": link_marker(name, plan.container), "on_new_run": restarted},
                              daemon=True).start()
         # Returns once the session's container is gone (removed); a stop leaves it waiting.
-        while (state := relay.container_run(name)[0]) != "missing":
-            relay.wait_for_change(name, 60.0 if state != "unknown" else 2.0)
+        while True:
+            asked = time.time()
+            if (state := relay.container_run(name)[0]) == "missing":
+                break
+            relay.wait_for_change(name, 60.0 if state != "unknown" else 2.0, since=asked)
     finally:
         stop.set()
         for child in children:

@@ -199,12 +199,14 @@ def container_run(container: str) -> tuple[str, str, str]:
     return ("running" if running == "true" else "stopped"), started, ident
 
 
-def wait_for_change(container: str, timeout: float) -> None:
-    """Until the container starts or is removed (an engine event), or timeout passes."""
+def wait_for_change(container: str, timeout: float, since: float | None = None) -> None:
+    """Until the container starts or is removed (an engine event), or timeout passes. since: when
+    its state was asked (the events from then on count: a start between that answer and this
+    watch is not missed however long the watch takes to begin)."""
     import select
 
     podman = runner.engine_kind() == "podman"  # its events are "remove" (not "destroy"), its field .Status
-    watch = runner.start_stream([runner.engine(), "events", "--since", f"{int(time.time()) - 2}",
+    watch = runner.start_stream([runner.engine(), "events", "--since", f"{int(since or time.time()) - 2}",
                                  "--filter", f"container={container}", "--filter", "event=start",
                                  "--filter", f"event={'remove' if podman else 'destroy'}",
                                  "--format", "{{.Status}}" if podman else "{{.Action}}"], stdin=False)
@@ -219,31 +221,61 @@ def wait_for_change(container: str, timeout: float) -> None:
         watch.wait()
 
 
+class _Runs:
+    """The runs of one container a link has seen, by start time: one not seen before, after the
+    first, is a restart (on_new_run(start time) in a thread of its own). Two askers may answer out
+    of order; a start time already seen is never new again."""
+
+    def __init__(self, on_new_run) -> None:
+        self.seen: set[str] = set()
+        self.on_new_run = on_new_run
+        self.lock = threading.Lock()
+
+    def saw(self, started: str) -> None:
+        if not started:
+            return
+        with self.lock:
+            new, first = started not in self.seen, not self.seen
+            self.seen.add(started)
+        if new and not first and self.on_new_run is not None:
+            threading.Thread(target=self.on_new_run, args=(started,), daemon=True).start()
+
+
+def _running_since(container: str) -> str:
+    state, started, *_ = container_run(container)
+    return started if state == "running" else ""
+
+
 def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None, on_new_run=None,
                 wait_timeout: float = 60.0) -> None:
     """Run the link whenever its container runs, until stop is set or the container is gone; the
     marker file exists while the container's end listens. on_new_run(start time) is called for
     each run of the container after the first one seen (a restart this process did not make)."""
-    first_seen = None
+    runs = _Runs(on_new_run)
     pause = 0.0
+
+    def ready() -> None:
+        if marker:
+            _touch(marker)
+        if on_new_run is not None:
+            # The state was asked before the exec: a `docker restart` in between (asked while the
+            # old run stopped, the exec reached the new one) is seen here, not missed.
+            threading.Thread(target=lambda: runs.saw(_running_since(plan.container)), daemon=True).start()
+
     while not stop.is_set():
+        asked = time.time()
         state, started, *known = container_run(plan.container)
-        if state == "missing" and first_seen is not None:
+        if state == "missing" and runs.seen:
             return  # the container was removed
         if state != "running":
-            wait_for_change(plan.container, wait_timeout if state != "unknown" else 2.0)
+            wait_for_change(plan.container, wait_timeout if state != "unknown" else 2.0, since=asked)
             continue
-        if first_seen is None:
-            first_seen = started
-        elif started != first_seen:
-            first_seen = started
-            if on_new_run is not None:
-                threading.Thread(target=on_new_run, args=(started,), daemon=True).start()
+        runs.saw(started)
         began = time.monotonic()
         try:
             # The id asked before the exec: a container made again under this name has another.
             this_run = dataclasses.replace(plan, container_id=known[0]) if known else plan
-            reason = run_link(this_run, (lambda: _touch(marker)) if marker else None)
+            reason = run_link(this_run, ready if marker or on_new_run is not None else None)
         finally:
             if marker:
                 with contextlib.suppress(OSError):

@@ -613,7 +613,11 @@ def test_a_refreshed_login_gets_back_after_docker_restart(make_home, tmp_path):
     docker("restart", "--time", "5", name)
 
     assert docker("inspect", "--format", "{{.State.StartedAt}}", name).stdout != first_run
-    assert probe_record(name) == ("600 agent", data.decode())  # the new run's: /tmp was emptied
+    try:
+        again = probe_record(name)  # the new run's: /tmp was emptied
+    except AssertionError as error:  # what the session's helper saw and did meanwhile
+        raise AssertionError(f"{error}\n{(home.state / f'bridge-{name}.log').read_text()}") from None
+    assert again == ("600 agent", data.decode())
     refreshed = json.dumps({"tokens": {"access_token": "after-docker-restart-" + secrets.token_hex(8)}}).encode()
     refresh_inside(name, refreshed, base + 60)
     wait_for(lambda: home.audit(name, "login"), 30, "the refresh's decision in the audit log")

@@ -457,7 +457,7 @@ def container_runs(monkeypatch):
     states: list[str] = []
     waits: list[str] = []
     monkeypatch.setattr(relay, "container_run", lambda name: (states.pop(0) if states else "missing", "t0"))
-    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout: waits.append(name))
+    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout, since=None: waits.append(name))
     return states, waits
 
 

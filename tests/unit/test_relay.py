@@ -447,12 +447,19 @@ def test_the_host_runs_the_stubs_own_engine():
 
 @pytest.fixture
 def engine_runs(monkeypatch):
-    """relay.container_run answers from a list; each exec (run_link) and each wait is recorded."""
+    """relay.container_run answers keep_linked's loop from a list; each exec (run_link) and each
+    wait is recorded. Asked once the link listens (another thread), the engine gives the answer
+    the loop had last, or the next one of after_exec (the fixture gives states, seen, after_exec)."""
     states: list[tuple[str, str]] = []
     seen: list[str] = []
+    after_exec: list[tuple[str, str]] = []
+    last = [("missing", "")]
 
     def container_run(name):
-        return states.pop(0) if states else ("missing", "")
+        if threading.current_thread() is not threading.main_thread():
+            return after_exec.pop(0) if after_exec else last[0]
+        last[0] = states.pop(0) if states else ("missing", "")
+        return last[0]
 
     def run_link(plan, on_ready=None):
         seen.append("exec")
@@ -462,16 +469,16 @@ def engine_runs(monkeypatch):
 
     monkeypatch.setattr(relay, "container_run", container_run)
     monkeypatch.setattr(relay, "run_link", run_link)
-    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout: seen.append("wait"))
+    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout, since=None: seen.append("wait"))
     monkeypatch.setattr(relay, "_FAST_FAILURE", 0.0)  # no backoff between the faked execs
-    return states, seen
+    return states, seen, after_exec
 
 
 PLAN = relay.LinkPlan("s1", "/run/coding-agents", (("logins.sock", "/h/logins.sock"),))
 
 
 def test_keep_linked_runs_the_exec_again_each_time_the_container_runs_again(engine_runs, tmp_path):
-    states, seen = engine_runs
+    states, seen, _ = engine_runs
     states += [("running", "t1"), ("running", "t1"), ("stopped", "t1"), ("running", "t2"), ("missing", "")]
     restarts = []
     marker = str(tmp_path / "link.ready")
@@ -484,9 +491,37 @@ def test_keep_linked_runs_the_exec_again_each_time_the_container_runs_again(engi
     assert not os.path.exists(marker)  # it marks only a listening container end
 
 
+def test_a_restart_between_the_question_and_the_exec_is_a_new_run(engine_runs):
+    """`docker restart`: asked while the old run was stopping (still running, its start time),
+    the exec reaches the new run; once the link listens, the engine's answer shows the new run."""
+    states, seen, after_exec = engine_runs
+    states += [("running", "t1"), ("running", "t1"), ("missing", "")]
+    after_exec += [("running", "t1"), ("running", "t2")]
+    restarts = []
+
+    relay.keep_linked(PLAN, threading.Event(), on_new_run=restarts.append)
+
+    assert seen == ["exec", "exec"]
+    assert wait_until(lambda: restarts == ["t2"])
+
+
+def test_a_run_seen_again_is_not_a_restart(engine_runs):
+    """The two askers' answers may come out of order: a start time seen once is never new again."""
+    states, _, after_exec = engine_runs
+    states += [("running", "t1"), ("running", "t2"), ("missing", "")]
+    after_exec += [("running", "t1"), ("running", "t1")]
+    restarts = []
+
+    relay.keep_linked(PLAN, threading.Event(), on_new_run=restarts.append)
+
+    assert wait_until(lambda: restarts == ["t2"])
+    time.sleep(0.2)  # both links' late answers (t1) have come by now
+    assert restarts == ["t2"]
+
+
 def test_keep_linked_waits_for_a_container_that_is_not_there_yet(engine_runs):
     """The MCP sidecar is created after the _bridge process starts."""
-    states, seen = engine_runs
+    states, seen, _ = engine_runs
     states += [("missing", ""), ("unknown", ""), ("running", "t1"), ("missing", "")]
 
     relay.keep_linked(PLAN, threading.Event())
@@ -495,7 +530,7 @@ def test_keep_linked_waits_for_a_container_that_is_not_there_yet(engine_runs):
 
 
 def test_keep_linked_stops_when_asked(engine_runs):
-    states, seen = engine_runs
+    states, seen, _ = engine_runs
     stop = threading.Event()
     stop.set()
     states += [("running", "t1")]

@@ -1716,11 +1716,12 @@ def test_collect_while_alive_stops_when_the_session_is_gone(fp, tmp_path, monkey
 
 
 def interrupt_me(process=None) -> None:
-    """The terminal's Ctrl-C, as it lands while a faked child runs."""
-    import os
+    """The terminal's Ctrl-C, as it lands while a faked child runs (to the main thread: a kill()
+    of the process may reach a thread an earlier test left)."""
     import signal
+    import threading
 
-    os.kill(os.getpid(), signal.SIGINT)
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
 
 def test_launch_ctrl_c_while_the_agent_starts_removes_everything_and_says_so(engine, repo):

@@ -25,6 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMAGE_NAME = "coding-agents-test-engine"
 PORT = 2375
+# How far after its request line a create's body may be logged (other requests log in between).
+BODY_WINDOW = 40
 # This kind of host refuses --privileged ("unable to apply caps"); these are what dockerd needs of
 # it (start-engine remounts /sys, /proc/sys and the cgroup hierarchies read-write).
 RUN_FLAGS = (
@@ -110,15 +112,24 @@ class TestEngine:
         logs = _docker("logs", self.name, check=False)
         lines = (logs.stdout + logs.stderr).decode(errors="replace").splitlines()
         created = []
+        claimed = set()  # a body belongs to one create
         for index, line in enumerate(lines):
             call = re.search(r'msg="Calling POST /v[\d.]+/containers/create(?:\?name=([^"&]*))?"', line)
             if call is None:
                 continue
+            # The body is logged after its request line, but a busy engine logs its other requests
+            # in between: the first create body not yet taken (it has a HostConfig; an exec's,
+            # a network's or a volume's has none).
             body = None
-            following = next((later for later in lines[index + 1:index + 3] if 'msg="form data: ' in later), None)
-            if following is not None:
-                raw = following.split('msg="form data: ', 1)[1].rsplit('"', 1)[0]
-                body = json.loads(json.loads(f'"{raw}"'))
+            for later in range(index + 1, min(index + BODY_WINDOW, len(lines))):
+                if later in claimed or 'msg="form data: ' not in lines[later]:
+                    continue
+                raw = lines[later].split('msg="form data: ', 1)[1].rsplit('"', 1)[0]
+                form = json.loads(json.loads(f'"{raw}"'))
+                if isinstance(form, dict) and "HostConfig" in form:
+                    claimed.add(later)
+                    body = form
+                    break
             created.append((urllib.parse.unquote(call.group(1) or ""), body))
         return created
 
