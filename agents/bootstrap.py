@@ -6,11 +6,11 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from agents import catalog, docker, runner
 from agents.errors import AgentsError
+from agents.records import record
 
 # Same idea as Debian's slim images: no docs, man pages or translations get installed later on.
 DPKG_SLIM_CONFIG = """\
@@ -32,7 +32,7 @@ Dir::Cache::srcpkgcache "";
 """
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BootstrapPlan:
     rootfs_dir: str
     ref: str

@@ -21,15 +21,14 @@ agent container's, and the MCP sidecar's to the broker) while the session exists
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents import files, paths, relay
+from agents import files, paths, records, relay
 from agents.errors import AgentsError
+from agents.records import asdict, record
 from agents.session import naming
 
 CONTAINER_DIR = "/run/coding-agents"
@@ -44,14 +43,14 @@ ANSWER_TIMEOUT = 90
 _SOCAT_UNSAFE = set(" ,:!\"'\\\t\n")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Signing:
     format: str  # openpgp | ssh
     key: str  # the host's user.signingkey (an id, a public key path, or "key::<public key>")
     public_key: str = ""  # ssh only: the public key text, for the container's user.signingkey
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BridgeSettings:
     session: str
     agent: str
@@ -88,7 +87,7 @@ class BridgeSettings:
         data["host_ports"] = tuple(int(port) for port in data.get("host_ports") or ())
         if data.get("host_setup") is not None:
             data["host_setup"] = tuple(data["host_setup"])
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = set(records.field_names(cls))
         data = {key: value for key, value in data.items() if key in known}
         return cls(signing=signing, **data)
 
@@ -97,7 +96,7 @@ class BridgeSettings:
         return bool(self.login_files or self.credential_hosts or self.signing or self.ssh_agent or self.host_ports)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Listener:
     socket: str
     handler: str | None = None  # a kind for `_bridge-handle`

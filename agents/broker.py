@@ -24,11 +24,11 @@ import socket
 import socketserver
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents import bridges, engine, files, paths, runner, secrets
 from agents.errors import AgentsError
+from agents.records import field, record
 
 AAD = b"coding-agents capability v1"
 DEFAULT_TTL_SECONDS = 24 * 3600
@@ -63,7 +63,7 @@ def audit(**event: object) -> None:
 # --- capabilities ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Claims:
     session: str
     server: str
@@ -106,7 +106,7 @@ def unseal(key: bytes, capability: str) -> Claims:
 # --- the daemon -----------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class SessionGrant:
     manifest: str
     # The session's engine (engine.reaching): one broker serves sessions of every engine, and

@@ -6,9 +6,9 @@ Every version this project pins lives in this file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from agents.errors import AgentsError, UsageError
+from agents.records import record
 
 # Node.js and npm come as tarballs from the npm registry (packages node-linux-<arch>, npm).
 NODE_VERSION = "22.23.3"
@@ -22,7 +22,7 @@ OS_IMAGE = f"{IMAGE_PREFIX}os:{DEBIAN_SUITE}"  # made by `images bootstrap-base`
 COPILOT_PACKAGE_DIR = "/opt/copilot-package"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Account:
     """Which fields of a login file say whose login it is: a copy that comes back from a session
     must be a refresh of the host's login, never another account's (see logins.account_refusal).
@@ -40,7 +40,7 @@ class Account:
     continuity: tuple[tuple[str, ...], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoginFile:
     """One file of a CLI's login state, copied from the host home into the container's home.
 
@@ -59,7 +59,7 @@ class LoginFile:
     account: Account | None = None  # None: any refresh is taken (no way to tell whose it is)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostSettings:
     """Keys of a host config file that come along into the session (e.g. Codex's model provider)."""
 
@@ -72,7 +72,7 @@ class HostSettings:
     url_keys: tuple[tuple[str, ...], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FirstRun:
     """Answers to a CLI's first-run questions, merged into one of its config files."""
 
@@ -85,7 +85,7 @@ class FirstRun:
     only_when_logged_in: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KeyApproval:
     """A CLI that asks once per API key whether to use it, and keeps the answer in a JSON file:
     a key you gave the session (your login variable or [agents.NAME] env) is answered yes."""
@@ -97,7 +97,7 @@ class KeyApproval:
     rejected: str = ""  # the list next to it of keys once answered no (the key is taken out of it)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StateLayout:
     """How one CLI folder (a tmpfs, since the login lives there) is split: its login stays on the
     tmpfs; what else the CLI writes there is kept in the session's home volume (docs/agent-state.md).
@@ -117,7 +117,7 @@ class StateLayout:
     env: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostSetup:
     """The user's own setup of a CLI that comes along, read only: instructions, custom commands,
     agents and skills (files and folders under the CLI's folder), and the non-secret keys of its
@@ -135,7 +135,7 @@ AUTONOMY_MODES = ("full", "ask")
 DEFAULT_AUTONOMY = "full"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Told:
     """What a CLI is told for one purpose: flags right after its program, variables, settings.
 
@@ -149,7 +149,7 @@ class Told:
     refused: str = ""  # why this CLI cannot work in this mode in our container (then it is refused)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Agent:
     name: str
     title: str
@@ -455,8 +455,9 @@ def custom_agent(name: str, base: str, command: tuple[str, ...] | None = None,
 
     It shares the base agent's image, logins and allowlist, e.g. Codex with extra flags.
     """
-    import dataclasses
     import re
+
+    from agents import records
 
     if find_agent(name) is not None:
         raise AgentsError(f"[agents.{name}] would replace the built-in agent {name}", hint="pick another name")
@@ -466,7 +467,7 @@ def custom_agent(name: str, base: str, command: tuple[str, ...] | None = None,
     parent = find_agent(base)
     if parent is None:
         raise AgentsError(f"[agents.{name}] base = {base!r} is not an agent", hint="choose one of: " + ", ".join(agent_names()))
-    return dataclasses.replace(
+    return records.replace(
         parent,
         name=name,
         title=title or f"{parent.title} ({name})",

@@ -167,9 +167,9 @@ def entry() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if code == EXIT_INTERRUPTED:
-        # CPython 3.11 takes a KeyboardInterrupt that passed through exec() (dataclasses make their
-        # methods with it while a module is imported) for unhandled even after main handled it, and
-        # at exit kills the process with SIGINT instead of returning our code: leave directly.
+        # CPython 3.11 takes a KeyboardInterrupt that passed through exec() (code made while a module
+        # is imported, as dataclasses does) for unhandled even after main handled it, and at exit
+        # kills the process with SIGINT instead of returning our code: leave directly.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

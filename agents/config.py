@@ -7,13 +7,13 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents import netmodes, paths
 from agents.catalog import AUTONOMY_MODES, DEFAULT_AUTONOMY, Agent, custom_agent, find_agent
 from agents.errors import AgentsError
 from agents.mcp import servers as mcp_servers
+from agents.records import field, record
 
 # Known keys per section, with their types; anything else is a typo we report.
 _SCHEMA: dict[str, dict[str, type]] = {
@@ -110,7 +110,7 @@ _SIZE = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]+)?) ?(?P<unit>[bkmgtp]?)(?:i?b)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImagesConfig:
     registry: str | None = None
     base_image: str | None = None
@@ -119,7 +119,7 @@ class ImagesConfig:
     debian_mirror: str = "http://deb.debian.org/debian"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SessionsConfig:
     network: str = "squid"
     auto_commit: bool = True
@@ -134,7 +134,7 @@ class SessionsConfig:
     history_size: int = 20 * 1024**3  # bytes, all host copies together (history_copies.DEFAULT_HISTORY_SIZE)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkConfig:
     allow: tuple[str, ...] = ()
     block_private: bool = True
@@ -145,7 +145,7 @@ class NetworkConfig:
     allow_host_gateway: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CredentialsConfig:
     logins: bool = True
     save_new_logins: bool = True
@@ -155,13 +155,13 @@ class CredentialsConfig:
     ssh_agent: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class McpConfig:
     enable: tuple[str, ...] = ()
     capability_hours: int = 24
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     path: Path | None = None
     images: ImagesConfig = field(default_factory=ImagesConfig)

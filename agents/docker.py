@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from agents import runner
 from agents.errors import AgentsError
+from agents.records import record
 
 TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def engine_version() -> str:
     return result.stdout.strip()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageInfo:
     repository: str
     tag: str

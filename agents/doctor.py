@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agents import docker, engine, images, runner
 from agents.errors import AgentsError
+from agents.records import asdict, record
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_FREE_BYTES = 2 * 1024**3
 LOW_FREE_BYTES = 10 * 1024**3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     name: str
     status: str

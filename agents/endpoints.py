@@ -13,16 +13,16 @@ Users point the CLIs at corporate gateways and local model servers. A session ge
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from agents.catalog import Agent, HostSettings
 from agents.errors import AgentsError
 from agents.network import HOST_ALIAS
+from agents.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoints:
     env: tuple[tuple[str, str], ...] = ()  # delivered with the logins (values may be keys)
     settings: tuple[tuple[str, str, dict], ...] = ()  # (container file, format, chosen keys)

@@ -19,16 +19,16 @@ import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from agents import runner
 from agents.errors import AgentsError
+from agents.records import record
 
 LOCAL_SCHEMES = ("unix", "npipe")
 DEFAULT_CONTEXT = "default"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     host: str  # "unix:///var/run/docker.sock", "tcp://10.0.0.5:2376", "ssh://build-box"; "" when unknown
     context: str = DEFAULT_CONTEXT  # the docker context in use ("default" with DOCKER_HOST)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import runner
 from agents.errors import AgentsError, UsageError
+from agents.records import record
 
 # Set by hooks and some IDEs; they would point our git calls at the wrong repository.
 _MISDIRECTING_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
@@ -177,7 +177,7 @@ def object_list_for_checkout(repo: Path, commits: list[str], list_path: str) -> 
     Path(list_path).write_text(objects_for_checkout(repo, commits))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyncOutcome:
     status: str  # created | fast-forward | up-to-date | saved-aside | no-commits
     branch: str  # the host branch that now holds the agent's tip

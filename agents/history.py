@@ -16,13 +16,13 @@ import json
 import re
 import tarfile
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import files, git, paths, runner
 from agents.catalog import Agent, StateLayout
 from agents.errors import AgentsError
+from agents.records import record
 from agents.session import naming
 
 FORMAT = "coding-agents-history"
@@ -118,7 +118,7 @@ def refusal(agent: Agent, path: str) -> str | None:
 # --- archives ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Archive:
     manifest: dict
     path: Path

@@ -9,20 +9,20 @@ from __future__ import annotations
 import json
 import re
 import tarfile
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import git, paths
 from agents.history import FORMAT, MANIFEST, repo_key
 from agents.output import say
+from agents.records import record, replace
 from agents.session import model
 from agents.state_size import short
 
 DEFAULT_HISTORY_SIZE = 20 * 1024**3  # [sessions] history_size: all copies together, before remove-agent says so
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KeptCopy:
     """One branch's history on the host (kept_path), with what decides whether it may go."""
     path: Path

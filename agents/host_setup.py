@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from agents.catalog import Agent
 from agents.errors import AgentsError
+from agents.records import record
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_TOTAL_BYTES = 16 * 1024 * 1024
 MAX_FILES = 2000
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Carried:
     files: tuple[tuple[str, bytes, int], ...] = ()  # (container path relative to the home, data, mtime_ns)
     settings: tuple[tuple[str, dict], ...] = ()  # (container settings file, the host's chosen keys)

@@ -11,12 +11,12 @@ import os
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents import __version__, catalog, docker, runner, scan
 from agents.config import ImagesConfig
 from agents.errors import AgentsError, UsageError
+from agents.records import field, record
 from agents.resources import walk_files
 
 IMAGE_PREFIX = catalog.IMAGE_PREFIX
@@ -24,7 +24,7 @@ OS_IMAGE = catalog.OS_IMAGE
 CA_FILE_IN_CONTEXT = "extra-ca.crt"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImageSpec:
     name: str  # short name: base, claude, all, proxy ...
     context_dir: str  # bundled directory holding the Dockerfile
@@ -94,7 +94,7 @@ def resolve_targets(targets: list[str]) -> list[ImageSpec]:
     return [spec for spec in image_specs() if spec.name in wanted]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildOptions:
     base_image: str  # FROM for images without a dependency
     ca_cert: bytes = b""
@@ -187,7 +187,7 @@ def read_ca_cert(path: str | None) -> bytes:
     return data
 
 
-@dataclass
+@record
 class BuildReport:
     built: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)

@@ -7,7 +7,8 @@ The executors are in land_run.py (git and docker); nothing here runs a program.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+
+from agents.records import field, record
 
 MODES = ("rebase", "merge", "squash")
 DEFAULT_MODE = "rebase"
@@ -26,7 +27,7 @@ CONFLICT_EXIT = 10
 SAVED_ASIDE = re.compile(r"(?P<branch>.+)-\d{8}-\d{6}(-\d+)?")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Item:
     """One piece of agent work: a session's branch, or an agent branch on the host with no session."""
 
@@ -124,7 +125,7 @@ exit $status
 """
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Move:
     """What to do with the target branch after a green test."""
 
@@ -142,7 +143,7 @@ def decide_move(target: str, old: str | None, current: str | None, result: str, 
     return Move("update", f"{target} fast-forwarded to {result[:10]}")
 
 
-@dataclass
+@record
 class Outcome:
     item: Item
     status: str
@@ -180,7 +181,7 @@ def parse_conflicts(stdout: str) -> list[str]:
 # --- prune ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Prunable:
     branch: str
     sha: str

@@ -10,14 +10,13 @@ the commit the land started from, and only when no worktree has it checked out.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import docker, git, land, paths, runner
+from agents import docker, git, land, paths, records, runner
 from agents.errors import AgentsError
 from agents.output import say
 
@@ -150,7 +149,7 @@ def fetch_session_tip(info, scratch: Path, ref: str) -> str | None:
     """The session's branch into ref of the scratch repository (not into the host's)."""
     from agents import workspace
 
-    tip = workspace.fetch_tip(dataclasses.replace(info, repo=scratch), tracking=ref, update_shallow=True)
+    tip = workspace.fetch_tip(records.replace(info, repo=scratch), tracking=ref, update_shallow=True)
     # The workspace's shallow root is a commit of the host's, whose history the host has.
     (scratch / "shallow").unlink(missing_ok=True)
     return tip
@@ -179,7 +178,7 @@ def run_test(repo: Path, result: str, image: str, command: str, network: str, lo
     return done.ok
 
 
-@dataclasses.dataclass
+@records.record
 class Target:
     """The branch being landed on, as the queue has moved it (host: what the host's ref holds)."""
 

@@ -18,7 +18,6 @@ import os
 import re
 import time
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 from agents import bridges, files, host_setup, paths, runner, toml_text
@@ -26,6 +25,7 @@ from agents.catalog import DEFAULT_AUTONOMY, Account, Agent, FirstRun, LoginFile
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
 from agents.mcp import render
+from agents.records import record
 from agents.session import naming
 
 MAX_LOGIN_BYTES = 1024 * 1024
@@ -171,7 +171,7 @@ def _contains(have: dict, wanted: dict) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostLogin:
     login: LoginFile
     path: Path

@@ -6,12 +6,11 @@ to it, and `coding-agents inspect NAME` compares the running session with it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents import bridges, docker, runner, workspace
+from agents import bridges, docker, records, runner, workspace
 from agents.mcp import render, servers
 from agents.session import model, naming, planner
 
@@ -84,7 +83,7 @@ def told(request: planner.SessionRequest) -> dict:
     return {
         "name": agent.name,
         "autonomy": request.autonomy,
-        "command": planner.agent_command(dataclasses.replace(request, prompt="PROMPT" if request.prompt else None)),
+        "command": planner.agent_command(records.replace(request, prompt="PROMPT" if request.prompt else None)),
         "env": dict((*agent.env, *said.env)),
         "settings": {item.container: json.loads(item.content) if item.format == "json" else PROMPT_RULES_SHOWN
                      for item in said.settings},

@@ -5,10 +5,10 @@ Kept import-free (stdlib only) so the argument parser can list the modes cheaply
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from agents.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NetworkMode:
     name: str
     summary: str

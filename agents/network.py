@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from agents.errors import AgentsError
+from agents.records import record
 
 PROXY_PORT = 3128
 PROXY_ALIAS = "proxy"  # the sidecar's name on the session's internal network
@@ -77,7 +77,7 @@ def rule_matches(rule: str, host: str) -> bool:
     return host == rule
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Policy:
     allow: tuple[str, ...]  # minimal, normalized rules
     block_private: bool = True
@@ -268,7 +268,7 @@ def proxy_env() -> list[tuple[str, str]]:
     return pairs
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Decision:
     time: float
     method: str

@@ -25,16 +25,15 @@ refreshed logins again at its next look.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import socket
 import sys
 import threading
 import time
 import types
-from dataclasses import dataclass
 
-from agents import runner
+from agents import records, runner
+from agents.records import record
 from agents.session import naming
 
 BROKER_SOCKET = "broker.sock"
@@ -49,7 +48,7 @@ _PODMAN_TMPFS_OPTIONS = "rw,nosuid,nodev,noexec,size=1m,mode=0755"
 _FAST_FAILURE = 2.0  # an exec that ends sooner than this was not working: wait before the next
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LinkPlan:
     """One container's link: where its end listens, and the host socket behind each name."""
 
@@ -274,7 +273,7 @@ def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None
         began = time.monotonic()
         try:
             # The id asked before the exec: a container made again under this name has another.
-            this_run = dataclasses.replace(plan, container_id=known[0]) if known else plan
+            this_run = records.replace(plan, container_id=known[0]) if known else plan
             reason = run_link(this_run, ready if marker or on_new_run is not None else None)
         finally:
             if marker:

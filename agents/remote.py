@@ -13,18 +13,18 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
 from agents import git, paths, runner
 from agents.errors import AgentsError
+from agents.records import record
 
 SCHEMES = ("https", "http", "ssh", "git")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[\w.+-]+)@)?(?P<host>[\w.-]+\.[\w.-]+|localhost):(?!//)(?P<path>[^\\]+)$")
 _PART_OK = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RemoteRepo:
     url: str  # as given: what git is told (it may hold user:password)
     shown: str  # for messages: no password

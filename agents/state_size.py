@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
 from agents import files, paths, runner
 from agents.errors import AgentsError
 from agents.output import say
+from agents.records import record
 from agents.session import model, naming
 
 # Built-in agents with no CLI folder (the agents table's rows without `state`): a listing of only
@@ -30,7 +30,7 @@ FORGOTTEN = 7 * 86400.0  # entries of containers no listing has seen for this lo
 SCRIPT = 'if [ -d "$1" ]; then du -s -B1 "$1" | cut -f1; else echo 0; fi; df -P -B1 "$2" | tail -n 1'
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StateSize:
     used: int  # bytes the kept state takes on the home volume
     limit: int  # [sessions] state_size

@@ -149,9 +149,9 @@ def full_path(name: str | None) -> int:
         from agents.session import services
 
         services.ensure_running(info, load_config().network.subnet_pool)
-    import dataclasses
+    from agents import records
 
-    warn_if_over(dataclasses.replace(info, state="running"))  # (it is, by now)
+    warn_if_over(records.replace(info, state="running"))  # (it is, by now)
     # Not exec'd: when the agent ends, tmux's client exits 1 ("[server exited]") whatever the agent
     # did, so the agent's own status is asked for instead (a detach keeps the client's 0).
     code = attach.attach(info)

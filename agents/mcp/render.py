@@ -7,11 +7,11 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from agents.errors import AgentsError
 from agents.mcp.servers import Selection, Server
+from agents.records import record
 
 RELAY = ("ca-stub", "mcp-relay")
 
@@ -100,7 +100,7 @@ def render_codex(servers: tuple[Server, ...]) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Format:
     container: str  # the file, relative to the agent's home
     format: str  # json | toml
@@ -120,7 +120,7 @@ FORMATS: dict[str, Format] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rendered:
     container: str  # relative to the agent's home
     format: str  # json | toml
@@ -149,7 +149,7 @@ def rendered_digest(rendered: Rendered, file_text: str) -> str:
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class McpPlan:
     servers: tuple[Server, ...] = ()
     rendered: Rendered | None = None

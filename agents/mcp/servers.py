@@ -10,16 +10,16 @@ agent's config it becomes `ca-stub mcp-relay NAME`. Other servers run in the age
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from agents import records
 from agents.errors import AgentsError
+from agents.records import record
 
 if TYPE_CHECKING:
     from agents.config import Config
@@ -30,7 +30,7 @@ REPO_CONFIG = Path(".coding-agents") / "config.toml"
 SOURCES = ("catalog", "user", "repo")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Server:
     name: str
     command: tuple[str, ...] = ()  # a local stdio server: command[0] is the program
@@ -186,7 +186,7 @@ def parse_enable(value: object, where: str) -> tuple[str, ...]:
 # --- the repository's own config (untrusted) --------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RepoConfig:
     path: Path
     digest: str
@@ -237,7 +237,7 @@ REFUSED = "REFUSED"
 UNKNOWN = "UNKNOWN"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Choice:
     """One server a session of the repository could get, and whether it does."""
     name: str
@@ -253,7 +253,7 @@ class Choice:
         return self.status in SELECTED
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Selection:
     choices: tuple[Choice, ...] = ()
 
@@ -337,7 +337,7 @@ def select(config: Config, repo_config: RepoConfig | None, approvals: dict[str, 
         if found is None:
             choices.append(unknown(name, "repo"))
         elif name not in taken:
-            take(_repo_choice(dataclasses.replace(found, source="repo"), approvals))
+            take(_repo_choice(records.replace(found, source="repo"), approvals))
     for server in repo_servers:
         if catalog_server(server.name) is not None:
             choices.append(Choice(server.name, "repo", REFUSED, server,

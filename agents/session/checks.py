@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 from agents import (
     bridges,
     catalog,
+    records,
 )
 from agents.config import Config
 from agents.mcp import render
@@ -56,7 +56,7 @@ def clone_if_url(options: LaunchOptions, config: Config) -> LaunchOptions:
     catalog.get_agent(options.agent, config.agents)  # a typo is refused before any download
     clone = remote.ensure_clone(found)
     say(f"==> the agent works on {clone} (our clone of {found.shown}); its branch comes back there")
-    return dataclasses.replace(options, path=str(clone))
+    return records.replace(options, path=str(clone))
 
 
 def clone_note(info: model.SessionInfo) -> str | None:

@@ -7,12 +7,11 @@ asked), then what the repository and the engine say (session_request).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agents import bridges, catalog, endpoints, images, netmodes, network
+from agents import bridges, catalog, endpoints, images, netmodes, network, records
 from agents.config import Config
 from agents.errors import AgentsError, UsageError
 from agents.mcp import render, servers
@@ -190,13 +189,13 @@ def session_request(options: LaunchOptions, config: Config, facts: LaunchFacts) 
                               f"({endpoints.HOST_ALIAS}), but that port is not open to the session",
                               hint=f"add --allow-host-port {closed[0]} (or [network] host_ports)")
         extra = (*mcp_plan.domains, *(host for host in endpoint_plan.hosts if host != endpoints.HOST_ALIAS))
-        policy = dataclasses.replace(session_policy(agent, options, config, extra, host_ports, facts.host_addresses),
+        policy = records.replace(session_policy(agent, options, config, extra, host_ports, facts.host_addresses),
                                      endpoint_ports=endpoint_plan.host_ports)
     bridge, warnings = bridge_request(name, agent, repo.root, facts.bridge, config,
                                       host_ports if netmodes.is_proxied(network_mode) else ())
-    bridge = dataclasses.replace(
+    bridge = records.replace(
         bridge,
-        mcp_rendered=dataclasses.asdict(mcp_plan.rendered) if mcp_plan.rendered else None,
+        mcp_rendered=records.asdict(mcp_plan.rendered) if mcp_plan.rendered else None,
         mcp_sidecar=servers.sidecar_spec(mcp_plan.servers) or None,
         mcp_hours=config.mcp.capability_hours,
         host_setup=config.carry_for(agent) if options.host_setup else None,
@@ -340,4 +339,4 @@ def bridge_request(name: str, agent: catalog.Agent, repo: Path, found, config: C
                           hint="install socat, or set [credentials] signing = false"
                           if found.signing else "install socat, or leave out --ssh-agent")
     warning = f"warning: {problem}: refreshed logins and git credentials will not reach {name}"
-    return dataclasses.replace(settings, login_files=(), credential_hosts=()), (warning,)
+    return records.replace(settings, login_files=(), credential_hosts=()), (warning,)

@@ -7,17 +7,17 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from agents import bridges, catalog, docker, endpoints, engine, git, netmodes, runner
 from agents.config import Config
 from agents.mcp import render, servers
+from agents.records import record
 from agents.session import decide, model, naming
 from agents.session.options import LaunchOptions
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RepoFacts:
     root: Path
     head: str
@@ -27,7 +27,7 @@ class RepoFacts:
     uncommitted: bool = False  # changes to carry in; only looked at with --include-uncommitted
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BridgeFacts:
     """What the session's host bridge could serve, as the host has it now."""
 
@@ -42,7 +42,7 @@ class BridgeFacts:
     host_logins: bool = False  # the host's logins come along (config and --no-host-logins)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LaunchFacts:
     agent: catalog.Agent
     repo: RepoFacts

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from agents import (
     bridges,
     docker,
     git,
     netmodes,
+    records,
     runner,
     workspace,
 )
@@ -29,7 +28,7 @@ def remove_if_untouched(info: model.SessionInfo) -> bool:
 
 def unsynced_now(info: model.SessionInfo, report: dict) -> int:
     """Commits the host lacks by a fresh health report, decided on the host (workspace.count_unsynced)."""
-    current = dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"))
+    current = records.replace(info, tip=report.get("tip"), ahead=report.get("ahead"))
     return workspace.unsynced_commits(current) or 0
 
 

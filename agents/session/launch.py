@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from agents import (
     bridges,
@@ -17,6 +15,7 @@ from agents import (
     git,
     images,
     netmodes,
+    records,
     runner,
     workspace,
 )
@@ -24,6 +23,7 @@ from agents import manifest as manifest_module
 from agents.config import Config
 from agents.errors import AgentsError
 from agents.output import say
+from agents.records import record
 from agents.session import checks, daemons, finish, model, planner, proxies, query, services
 from agents.session.options import LaunchOptions
 
@@ -50,17 +50,17 @@ def launching(options: LaunchOptions, config: Config) -> Iterator[model.SessionI
             raise KeyboardInterrupt(f"the launch of {info.name} is undone; nothing of it is left") from None
 
 
-@dataclass
+@record
 class Undo:
     """What a launch has created, or is creating (noted before each step): removed again if it does
     not finish. No branch or commit exists yet, so nothing is lost."""
 
     name: str
-    volumes: list[str] = dataclasses.field(default_factory=list)
+    volumes: list[str] = records.field(default_factory=list)
     container: bool = False
     proxy: bool = False
     sidecar: bool = False
-    helpers: list[int] = dataclasses.field(default_factory=list)  # detached _bridge/_collect (group leaders)
+    helpers: list[int] = records.field(default_factory=list)  # detached _bridge/_collect (group leaders)
 
     def run(self) -> None:
         with runner.shielded():  # a second Ctrl-C must not leave half a rollback
@@ -95,13 +95,13 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
     for warning in request.warnings:
         say(f"==> {warning}")
     if request.include_uncommitted:
-        request = dataclasses.replace(request, uncommitted_commit=git.snapshot_uncommitted(request.repo, request.start_commit))
+        request = records.replace(request, uncommitted_commit=git.snapshot_uncommitted(request.repo, request.start_commit))
     if netmodes.is_offline(request.network) and request.agent.npm_package:
         say(f"==> note: no network (restricted): {request.agent.title} cannot reach its model API in this session")
     image_ids = ensure_images(request, config)
     manifest = manifest_module.build(request, config, image_ids)
-    request = dataclasses.replace(request, manifest=manifest_module.digest_of(manifest),
-                                  bridge=dataclasses.replace(request.bridge, manifest=manifest))
+    request = records.replace(request, manifest=manifest_module.digest_of(manifest),
+                                  bridge=records.replace(request.bridge, manifest=manifest))
     plan = planner.plan_launch(request)
     engine.refuse_host_mounts(plan.create_argv)
     undo = Undo(plan.name, sidecar=request.mcp_sidecar)
@@ -132,7 +132,7 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         if proxy_started is not None and not released_early:
             gateway, proxy_started = proxy_started(), None
             if request.bridge and request.bridge.host_ports:
-                request = dataclasses.replace(request, bridge=dataclasses.replace(request.bridge, host_gateway=gateway))
+                request = records.replace(request, bridge=records.replace(request.bridge, host_gateway=gateway))
                 bridges.prepare(request.bridge)
 
         def fill() -> None:  # the stub's release: the CLI starts on the filled workspace

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import netmodes
+from agents.records import field, record
 from agents.session import naming
 
 TYPE_CHECKING = False  # (not typing's: list-agents' path imports as little as it can)
@@ -37,7 +37,7 @@ def policy_from_labels(labels: dict[str, str]) -> network.Policy:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SessionInfo:
     name: str
     agent: str

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from agents.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LaunchOptions:
     agent: str
     path: str = "."

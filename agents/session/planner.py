@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,16 +13,18 @@ from agents import (
     logins,
     netmodes,
     network,
+    records,
     relay,
     runner,
 )
 from agents.catalog import Agent
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
+from agents.records import field, record
 from agents.session import naming
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SessionRequest:
     agent: Agent
     repo: Path
@@ -59,7 +59,7 @@ class SessionRequest:
     created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LaunchPlan:
     name: str
     workspace_volume: str
@@ -135,7 +135,7 @@ def network_args(mode: str, name: str = "") -> list[str]:
     return ["--network", naming.internal_network(name), "--dns-option", "timeout:1", "--dns-option", "attempts:1"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProxyPlan:
     container: str
     internal_network: str
@@ -158,7 +158,7 @@ class ProxyPlan:
         if self.policy is not None:
             learned = network.collapse((*self.policy.host_addresses, *host_addresses))
             denied = network.collapse((*learned, *((egress_gateway,) if egress_gateway else ())))
-            policy = dataclasses.replace(self.policy, host_addresses=denied)
+            policy = records.replace(self.policy, host_addresses=denied)
             argv[argv.index(f"SQUID_CONF={network.squid_config(self.policy)}")] = \
                 f"SQUID_CONF={network.squid_config(policy)}"
             # The plan's label gives way to what this proxy is made to deny.

@@ -7,12 +7,11 @@ no snapshot commit is written, no URL is cloned. Secret values are shown as ***.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
 
-from agents import bridges, docker, netmodes, remote
+from agents import bridges, docker, netmodes, records, remote
 from agents import manifest as manifest_module
 from agents.config import Config
 from agents.errors import AgentsError
@@ -60,10 +59,10 @@ def launch_preview(options: LaunchOptions, config: Config) -> dict[str, Any]:
     docker.engine_version()  # a clear "engine down" error first, as a launch gives
     request = checks.build_request(options, config, lambda repo: query.find_sessions(repo=repo))
     if request.include_uncommitted:
-        request = dataclasses.replace(request, uncommitted_commit=UNCOMMITTED_SNAPSHOT)
+        request = records.replace(request, uncommitted_commit=UNCOMMITTED_SNAPSHOT)
     manifest = manifest_module.build(request, config)
-    request = dataclasses.replace(request, manifest=manifest_module.digest_of(manifest),
-                                  bridge=dataclasses.replace(request.bridge, manifest=manifest))
+    request = records.replace(request, manifest=manifest_module.digest_of(manifest),
+                                  bridge=records.replace(request.bridge, manifest=manifest))
     plan = planner.plan_launch(request)
     steps = launch_steps(request, plan)
     wanted = [request.image] + ([request.proxy_image] if plan.proxy else [])
@@ -116,7 +115,7 @@ def _local_path(options: LaunchOptions) -> LaunchOptions:
     if not clone.is_dir():
         raise AgentsError(f"--dry-run changes nothing, and {found.shown} is not cloned here yet",
                           hint="launch it once without --dry-run (that clones it), or clone it yourself and pass the folder")
-    return dataclasses.replace(options, path=str(clone))
+    return records.replace(options, path=str(clone))
 
 
 def bridge_summary(request: planner.SessionRequest) -> list[str]:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 from agents import (
@@ -11,6 +10,7 @@ from agents import (
     images,
     netmodes,
     network,
+    records,
     runner,
     workspace,
 )
@@ -163,7 +163,7 @@ def ensure_proxy(info: model.SessionInfo, subnet_pool: str = network.DEFAULT_SUB
             raise AgentsError(f"network {argv[-1]} exists but belongs to another session",
                               hint=f"remove that session first (`coding-agents remove-agent {net_owner}`)" if net_owner
                               else "it was not made by coding-agents: remove or rename it (docker network rm), then try again")
-    subnets = create_networks(dataclasses.replace(proxy, network_argvs=tuple(missing)), subnet_pool) if missing else {}
+    subnets = create_networks(records.replace(proxy, network_argvs=tuple(missing)), subnet_pool) if missing else {}
     # The gateway is the host too: denied like its other addresses (and the host ports' relay).
     runner.run(proxy.create_argv_for(egress_gateway(proxy.egress_network, subnets), fresh))
     runner.run(list(proxy.connect_argv))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ from agents import (
     docker,
     git,
     netmodes,
+    records,
     runner,
     workspace,
 )
@@ -103,7 +103,7 @@ def _sessions_of(inspected: list[dict]) -> list[model.SessionInfo]:
                     for labels in [(item.get("Config") or {}).get("Labels") or {}]
                     if labels.get(naming.ROLE) == "proxy"}
     found = [model.session_from_inspect(item) for item in inspected]
-    return [dataclasses.replace(info, proxy_state=proxy_states.get(info.name, "missing")) if netmodes.is_proxied(info.network)
+    return [records.replace(info, proxy_state=proxy_states.get(info.name, "missing")) if netmodes.is_proxied(info.network)
             else info for info in found if info]
 
 
@@ -271,7 +271,7 @@ def listed_with_reports(include_stopped: bool) -> list[model.SessionInfo]:
         keep = ({reports.container_key(info.container_id) if info.container_id else reports.volume_key(info.workspace_volume)
                  for info in infos} if include_stopped else None)
         reports.save(updates, keep=keep)
-    return [dataclasses.replace(info, tip=report.get("tip"), ahead=report.get("ahead"), dirty=report.get("dirty"),
+    return [records.replace(info, tip=report.get("tip"), ahead=report.get("ahead"), dirty=report.get("dirty"),
                                 screen=model.screen_of(report))
             if (report := found.get(info.name)) is not None else info for info in infos]
 

@@ -5,7 +5,6 @@ outside the table names an agent of its own."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import pytest
 
 import build_zipapp
 import setup as setup_script
-from agents import catalog, cli, completion, images
+from agents import catalog, cli, completion, images, records
 from agents.mcp import render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -194,5 +193,5 @@ def test_the_scan_sees_a_special_case(zed, tmp_path):
 
 
 def test_zed_row_is_a_plain_row():
-    assert dataclasses.replace(ZED) == ZED
+    assert records.replace(ZED) == ZED
     assert catalog.find_agent("zed") is None  # only the fixture adds it

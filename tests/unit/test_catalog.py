@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 
 import pytest
 
-from agents import catalog
+from agents import catalog, records
 from agents.errors import AgentsError
 
 EXACT_VERSION = re.compile(r"\d+(\.\d+)+")
@@ -122,7 +121,7 @@ def test_custom_agent_is_its_base_with_other_commands():
 
     agent = catalog.custom_agent("codex-o3", "codex", command=("codex", "-m", "o3"))
 
-    assert agent == dataclasses.replace(codex, name="codex-o3", title="OpenAI Codex CLI (codex-o3)",
+    assert agent == records.replace(codex, name="codex-o3", title="OpenAI Codex CLI (codex-o3)",
                                         command=("codex", "-m", "o3"), image="codex", program="codex",
                                         base="codex")
     assert agent.image_name == "codex"
@@ -138,7 +137,7 @@ def test_custom_agent_of_the_shell_runs_in_the_base_image():
 
 
 def test_agent_image_overrides_the_image_name():
-    assert dataclasses.replace(catalog.get_agent("gemini"), image="claude").image_name == "claude"
+    assert records.replace(catalog.get_agent("gemini"), image="claude").image_name == "claude"
 
 
 def test_custom_agent_cannot_replace_a_built_in_one():
@@ -199,10 +198,10 @@ def test_packaged_agent_has_a_row_for_every_autonomy_mode(agent):
 
 
 def test_missing_modes_catches_a_new_row_without_them():
-    row = dataclasses.replace(catalog.get_agent("claude"), name="newcli", autonomy=(("full", catalog.Told()),))
+    row = records.replace(catalog.get_agent("claude"), name="newcli", autonomy=(("full", catalog.Told()),))
 
     assert missing_modes(row) == ["ask"]
-    assert missing_modes(dataclasses.replace(row, autonomy=())) == list(catalog.AUTONOMY_MODES)
+    assert missing_modes(records.replace(row, autonomy=())) == list(catalog.AUTONOMY_MODES)
 
 
 @pytest.mark.parametrize("agent", catalog.AGENTS, ids=lambda agent: agent.name)

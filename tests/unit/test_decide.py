@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, endpoints
+from agents import bridges, catalog, endpoints, records
 from agents.config import Config
 from agents.errors import AgentsError, UsageError
 from agents.mcp import render, servers
@@ -170,7 +169,7 @@ def test_a_bridge_that_cannot_work_is_refused(found, message):
 
 
 def test_an_endpoint_on_this_machine_needs_its_port_open():
-    plan = dataclasses.replace(endpoints.Endpoints(), host_alias_ports=(11434,))
+    plan = records.replace(endpoints.Endpoints(), host_alias_ports=(11434,))
     with pytest.raises(AgentsError, match="port 11434 of this machine"):
         decided(facts_changes={"endpoints": plan})
     assert decided(facts_changes={"endpoints": plan}, host_ports=("11434",)).policy.host_ports == (11434,)
@@ -210,7 +209,7 @@ def test_allow_host_port_is_refused_on_a_remote_engine():
 
 
 def test_configured_host_ports_are_dropped_with_a_warning_on_a_remote_engine():
-    config = dataclasses.replace(Config(), network=dataclasses.replace(Config().network, host_ports=(11434,)))
+    config = records.replace(Config(), network=records.replace(Config().network, host_ports=(11434,)))
 
     remote = decided(config, facts_changes={"engine_remote": REMOTE})
     local = decided(config)
@@ -233,7 +232,7 @@ def test_squid_is_refused_where_this_machine_is_on_the_sessions_network():
 
 
 def test_the_gateway_is_no_matter_offline_or_once_the_config_accepts_it():
-    config = dataclasses.replace(Config(), network=dataclasses.replace(Config().network, allow_host_gateway=True))
+    config = records.replace(Config(), network=records.replace(Config().network, allow_host_gateway=True))
 
     assert decided(facts_changes={"host_on_network": GATEWAY}, network="restricted").network == "restricted"
     assert decided(config, facts_changes={"host_on_network": GATEWAY}) == decided(config)

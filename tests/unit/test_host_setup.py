@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from agents import catalog, config, host_setup, logins
+from agents import catalog, config, host_setup, logins, records
 from agents.catalog import FirstRun, Told
 from agents.errors import AgentsError
 
@@ -63,7 +62,7 @@ def test_read_follows_the_variable_that_moves_the_cli_folder(tmp_path):
 def test_bundle_layers_your_settings_under_ours(claude_home):
     # An agent told a boundary key in settings.json: ours wins, your other keys stay.
     told = FirstRun(".claude/settings.json", "json", '{"permissions": {"defaultMode": "bypassPermissions"}}')
-    agent = dataclasses.replace(CLAUDE, autonomy=(("full", Told(settings=(told,))),))
+    agent = records.replace(CLAUDE, autonomy=(("full", Told(settings=(told,))),))
     carried = host_setup.read(agent, agent.host_setup.carry, claude_home, {})
 
     bundle = logins.plan_bundle(agent, [], {}, carried=carried)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from datetime import UTC, datetime
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import cli, images, paths
+from agents import cli, images, paths, records
 from agents.commands import list_agents
 from agents.session import model, naming
 from tests.unit.probes import fresh_python
@@ -25,7 +24,7 @@ def session(tmp_path: Path, **changes) -> model.SessionInfo:
         network="restricted", mode="launch", image=images.image_ref("claude"), no_push=False,
         created="2026-01-02T03:04:05Z", state="running", container_id="c" * 64,
     )
-    return dataclasses.replace(info, **changes)
+    return records.replace(info, **changes)
 
 
 def test_json_rows_plain_state_dirty_apart_and_age_in_seconds(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import multiprocessing
 import os
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, logins
+from agents import bridges, catalog, logins, records
 from agents.catalog import FirstRun, LoginFile
 from agents.endpoints import Endpoints
 from agents.errors import AgentsError
@@ -80,7 +79,7 @@ def test_tmpfs_args_one_private_tmpfs_per_login_dir():
 
 
 def test_returned_files_are_the_secret_ones(tmp_path):
-    agent = dataclasses.replace(CODEX, login_files=(
+    agent = records.replace(CODEX, login_files=(
         *CODEX.login_files, LoginFile(".codex/config.toml", ".codex/config.toml", secret=False),
     ))
 
@@ -257,7 +256,7 @@ def test_read_host_logins_refuses_a_huge_file(tmp_path):
 
 
 def test_read_host_logins_skips_a_huge_preferences_file(tmp_path):
-    agent = dataclasses.replace(CODEX, login_files=(
+    agent = records.replace(CODEX, login_files=(
         *CODEX.login_files, LoginFile(".codex/prefs.json", ".codex/prefs.json", secret=False),
     ))
     write_file(tmp_path / ".codex" / "auth.json", b"{}", T0)
@@ -297,7 +296,7 @@ def test_plan_bundle_without_host_logins_still_has_the_first_run_answers():
 
 
 def test_plan_bundle_merges_first_run_answers_into_a_host_file(tmp_path):
-    agent = dataclasses.replace(
+    agent = records.replace(
         catalog.get_agent("claude"),
         login_files=(LoginFile(".claude/.credentials.json", ".claude/.credentials.json"),
                      LoginFile(".claude.json", ".claude.json", secret=False)),
@@ -320,7 +319,7 @@ def test_plan_bundle_merges_first_run_answers_into_a_host_file(tmp_path):
 
 SKIP_ONBOARDING = FirstRun(".x/config.json", "json", '{"onboarded": true}', only_when_logged_in=True)
 TRUST_FOLDER = FirstRun(".x/config.json", "json", '{"trusted": ["/workspace"]}')
-LOGGED_IN_ONLY = dataclasses.replace(
+LOGGED_IN_ONLY = records.replace(
     catalog.get_agent("shell"), login_dirs=(".x",), login_files=(LoginFile(".x/token.json", ".x/token.json"),),
     login_env=("X_TOKEN",), first_run=(TRUST_FOLDER, SKIP_ONBOARDING),
 )
@@ -1069,7 +1068,7 @@ def test_accept_returned_copilot_login_made_inside_saves_only_the_login(state_ho
 
 def test_accept_returned_copilot_login_made_inside_kept_there_when_save_new_logins_is_off(state_home, tmp_path):
     path, settings = copilot_host(tmp_path, {"theme": "dim"})
-    settings = dataclasses.replace(settings, save_new_logins=False)
+    settings = records.replace(settings, save_new_logins=False)
     before = path.read_bytes()
     inside = {"lastLoggedInUser": OCTO, "copilotTokens": {"https://github.com:octo": "gho_new"}}
 

@@ -5,14 +5,13 @@ The recorded manifest and rendered MCP config are real bridge settings in a tmp 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from agents import bridges, cli, manifest, state_size
+from agents import bridges, cli, manifest, records, state_size
 from agents.mcp import render, servers
 from agents.session import model, naming
 from agents.session.query import CONTAINER_FORMAT
@@ -37,7 +36,7 @@ def recorded(rendered: render.Rendered | None = RENDERED, **extra) -> dict:
 
 def record(document: dict | None, rendered: render.Rendered | None = RENDERED) -> None:
     bridges.prepare(bridges.BridgeSettings(session=NAME, agent="claude", repo="/home/me/api", manifest=document,
-                                           mcp_rendered=dataclasses.asdict(rendered) if rendered else None))
+                                           mcp_rendered=records.asdict(rendered) if rendered else None))
 
 
 def info(label: str | None, state: str = "running") -> model.SessionInfo:

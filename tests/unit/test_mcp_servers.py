@@ -3,13 +3,12 @@ rule that picks a session's servers, which launch and `mcp list` both apply."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
 import pytest
 
-from agents import paths
+from agents import paths, records
 from agents.config import Config, McpConfig
 from agents.errors import AgentsError
 from agents.mcp import approvals, servers
@@ -78,7 +77,7 @@ def test_digest_same_definition_same_digest_source_and_domains_do_not_count():
     {"headers": (("X", "1"),)},
 ])
 def test_digest_any_change_to_the_definition_changes_it(change):
-    assert dataclasses.replace(KEYED, **change).digest != KEYED.digest
+    assert records.replace(KEYED, **change).digest != KEYED.digest
 
 
 def test_catalog_server_lookup():

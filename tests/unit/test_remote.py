@@ -6,11 +6,9 @@ config reaches for https://git.example.com/ (`url.<folder>.insteadOf`), so no ne
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from agents import paths, remote, runner
+from agents import paths, records, remote, runner
 from agents.config import Config
 from agents.errors import AgentsError
 from agents.session import checks, model
@@ -182,4 +180,4 @@ def test_clone_note_says_where_the_work_is(server, tmp_path):
         mode="run", image="", no_push=False, created="", state="exited", container_id="")
 
     assert checks.clone_note(info) == f"claude/session-1 is in {clone}, our clone of {URL}: push or merge it from there"
-    assert checks.clone_note(dataclasses.replace(info, repo=tmp_path)) is None
+    assert checks.clone_note(records.replace(info, repo=tmp_path)) is None

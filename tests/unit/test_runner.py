@@ -278,13 +278,11 @@ def test_which_finds_real_program():
 
 
 def interrupt_me() -> None:
-    """What the terminal's Ctrl-C does to this process. Sent to the main thread (a kill() of the
-    process may reach a thread an earlier test left): its wait is cut short, and the handler runs
-    at the next bytecode."""
+    """What the terminal's Ctrl-C does to this process (the handler runs at the next bytecode)."""
+    import os
     import signal
-    import threading
 
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_deferred_interrupt_is_raised_at_the_next_child_not_in_between(fp):

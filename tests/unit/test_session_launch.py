@@ -6,7 +6,6 @@ Docker is faked at the runner (pytest-subprocess); git runs for real on reposito
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, endpoints, images, network, runner, workspace
+from agents import bridges, catalog, endpoints, images, network, records, runner, workspace
 from agents.config import Config, NetworkConfig, SessionsConfig
 from agents.errors import AgentsError
 from agents.session import (
@@ -1283,7 +1282,7 @@ def test_remove_no_push_with_unsynced_commits_refuses_without_yes(engine, repo):
 
 def test_remove_no_push_label_also_guards(engine, repo):
     register_in_workspace(engine, health=report("d" * 40, ahead=1))
-    info = dataclasses.replace(existing_session(repo, "claude/session-1", NAME), no_push=True)
+    info = records.replace(existing_session(repo, "claude/session-1", NAME), no_push=True)
 
     with pytest.raises(AgentsError, match="not on the host") as caught:
         finish.remove(info)
@@ -1394,7 +1393,7 @@ def test_remove_squid_session_keeps_network_log_and_removes_proxy(engine, repo, 
     engine.register(["docker", "inspect", "--format", "{{.Id}}", f"{NAME}-proxy"], stdout="p" * 64 + "\n")
     engine.register(["docker", "logs", f"{NAME}-proxy"],
                     stdout="1767225600.000 CONNECT evil.example:443 403 3900 TCP_DENIED 172.18.0.3\n")
-    info = dataclasses.replace(existing_session(repo, "claude/session-1", NAME), network="squid")
+    info = records.replace(existing_session(repo, "claude/session-1", NAME), network="squid")
 
     finish.remove(info)
 
@@ -1458,7 +1457,7 @@ def test_remove_proxy_without_sidecar_or_networks_removes_nothing(fp):
 
 def test_session_rows_keys_and_dirty_state(tmp_path):
     info = existing_session(tmp_path / "api", "claude/session-1", NAME)
-    dirty = dataclasses.replace(info, dirty=True, state="exited")
+    dirty = records.replace(info, dirty=True, state="exited")
 
     rows = query.session_rows([info, dirty])
 
@@ -1476,7 +1475,7 @@ def test_session_rows_denied_counts_squid_sessions_only(tmp_path, monkeypatch):
     log_path.write_text("".join(json.dumps({"decision": decision}) + "\n" for decision in ("denied", "allowed", "denied")))
     info = existing_session(tmp_path / "api", "claude/session-1", NAME)
 
-    squid_row, restricted_row = query.session_rows([dataclasses.replace(info, network="squid"), info])
+    squid_row, restricted_row = query.session_rows([records.replace(info, network="squid"), info])
 
     assert (squid_row["denied"], restricted_row["denied"]) == (2, None)
 
@@ -1492,7 +1491,7 @@ SQUID_LABELS = {
 
 def squid_session(tmp_path) -> model.SessionInfo:
     info = existing_session(tmp_path / "api", "claude/session-1", NAME)
-    return dataclasses.replace(info, network="squid", labels=SQUID_LABELS)
+    return records.replace(info, network="squid", labels=SQUID_LABELS)
 
 
 def proxy_state(fp, state: str | None) -> None:
@@ -1649,7 +1648,7 @@ def test_ensure_proxy_recreated_keeps_the_size_limits_of_the_labels(fp, tmp_path
     fp.register(["docker", "network", "connect", f"{NAME}-egress", f"{NAME}-proxy"])
     fp.register(["docker", "start", f"{NAME}-proxy"])
     info = squid_session(tmp_path)
-    info = dataclasses.replace(info, labels={**info.labels, "coding-agents.proxy-limits": "5 50"})
+    info = records.replace(info, labels={**info.labels, "coding-agents.proxy-limits": "5 50"})
 
     proxies.ensure_proxy(info)
 
@@ -1716,12 +1715,11 @@ def test_collect_while_alive_stops_when_the_session_is_gone(fp, tmp_path, monkey
 
 
 def interrupt_me(process=None) -> None:
-    """The terminal's Ctrl-C, as it lands while a faked child runs (to the main thread: a kill()
-    of the process may reach a thread an earlier test left)."""
+    """The terminal's Ctrl-C, as it lands while a faked child runs."""
+    import os
     import signal
-    import threading
 
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_launch_ctrl_c_while_the_agent_starts_removes_everything_and_says_so(engine, repo):
@@ -1901,7 +1899,7 @@ def test_find_sessions_sees_the_proxy_of_each_squid_session_in_the_same_query(fp
 
 def test_session_rows_say_when_a_running_sessions_proxy_is_down(fp, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    info = dataclasses.replace(squid_session(tmp_path), proxy_state="exited", ahead=0, tip="t")
+    info = records.replace(squid_session(tmp_path), proxy_state="exited", ahead=0, tip="t")
     monkeypatch.setattr(workspace, "unsynced_commits", lambda session, refs=None: 0)
 
     (row,) = query.session_rows([info])
@@ -1917,7 +1915,7 @@ def logs_of(fp, name: str, text: str) -> None:
 
 
 def test_exited_error_in_restricted_mode_names_the_network_and_the_way_out(fp, tmp_path, capsys):
-    info = dataclasses.replace(existing_session(tmp_path / "api", "claude/session-1", NAME), network="restricted")
+    info = records.replace(existing_session(tmp_path / "api", "claude/session-1", NAME), network="restricted")
     logs_of(fp, NAME, "Unable to connect to Anthropic services\n[ca-stub: the agent exited with status 1]\n")
 
     error = attach.exited_error(info, 1)
@@ -1951,7 +1949,7 @@ def test_remove_if_untouched_keeps_a_session_with_work(tmp_path, monkeypatch):
 
 def test_choose_autonomy_refuses_a_mode_the_cli_cannot_do_here():
     # No built-in CLI has such a mode today (Codex's ask asks through a rules file): a row that says so.
-    codex = dataclasses.replace(catalog.get_agent("codex"), autonomy=(
+    codex = records.replace(catalog.get_agent("codex"), autonomy=(
         *catalog.get_agent("codex").autonomy[:1], ("ask", catalog.Told(refused="it cannot ask in here"))))
 
     with pytest.raises(AgentsError) as caught:
@@ -2050,7 +2048,7 @@ def test_launch_engine_calls_do_not_grow_with_other_sessions(engine, repo, other
 def test_session_rows_read_the_synced_refs_once_per_repo(fp, tmp_path):
     repo = tmp_path / "api"
     repo.mkdir()
-    infos = [dataclasses.replace(existing_session(repo, f"claude/s{i}", name=f"s{i}"), tip="t" * 40, ahead=2)
+    infos = [records.replace(existing_session(repo, f"claude/s{i}", name=f"s{i}"), tip="t" * 40, ahead=2)
              for i in range(5)]
     fp.register(["git", "-C", str(repo), "for-each-ref", "--format=%(refname) %(objectname)",
                  "refs/coding-agents/sessions/"], stdout=f"refs/coding-agents/sessions/s0 {'t' * 40}\n")
@@ -2067,12 +2065,12 @@ def test_session_rows_ask_git_nothing_for_sessions_whose_tip_is_still_their_base
     repo = tmp_path / "api"
     repo.mkdir()
     fresh = [existing_session(repo, f"claude/s{i}", name=f"s{i}") for i in range(3)]
-    fresh = [dataclasses.replace(info, tip=info.base, ahead=0) for info in fresh]
+    fresh = [records.replace(info, tip=info.base, ahead=0) for info in fresh]
 
     assert [row["unsynced"] for row in query.session_rows(fresh)] == [0, 0, 0]
     assert list(fp.calls) == []  # (pytest-subprocess refuses any call not registered, too)
 
-    worked = dataclasses.replace(fresh[0], tip="t" * 40, ahead=1)
+    worked = records.replace(fresh[0], tip="t" * 40, ahead=1)
     fp.register(["git", "-C", str(repo), "for-each-ref", "--format=%(refname) %(objectname)",
                  "refs/coding-agents/sessions/"], stdout="")
     assert [row["unsynced"] for row in query.session_rows([worked, *fresh[1:]])] == [1, 0, 0]

@@ -6,7 +6,6 @@ Git and the secret broker run for real (the broker in a thread); docker is faked
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import bridges, broker, catalog, images, manifest, network, secrets
+from agents import bridges, broker, catalog, images, manifest, network, records, secrets
 from agents.config import Config, McpConfig
 from agents.errors import AgentsError
 from agents.mcp import approvals, render
@@ -179,7 +178,7 @@ def test_build_request_with_mcp_servers(engine, tmp_path, data_home, fake_which)
     github = mcp_servers.catalog_server("github")
     assert request.mcp_sidecar is True
     assert request.bridge.mcp_sidecar == {"github": github.definition()}
-    assert request.bridge.mcp_rendered == dataclasses.asdict(render.render("claude-json", (github,)))
+    assert request.bridge.mcp_rendered == records.asdict(render.render("claude-json", (github,)))
     assert request.bridge.mcp_hours == 6
     assert "api.githubcopilot.com" in request.policy.allow
     assert request.manifest == ""  # launch() adds it once the images are known
@@ -227,7 +226,7 @@ def test_build_manifest_records_sources_rendered_servers_images_and_network(fp, 
     servers = (mcp_servers.catalog_server("github"), mcp_servers.catalog_server("context7"))
     rendered = render.render("claude-json", servers)
     bridge = bridges.BridgeSettings(session=NAME, agent="claude", repo=str(folder),
-                                    mcp_rendered=dataclasses.asdict(rendered), mcp_sidecar=mcp_servers.sidecar_spec(servers))
+                                    mcp_rendered=records.asdict(rendered), mcp_sidecar=mcp_servers.sidecar_spec(servers))
     policy = network.Policy(allow=(".anthropic.com", "api.githubcopilot.com"))
     image_ids(fp, (images.image_ref("claude"), IMAGE_ID), (images.image_ref("proxy"), PROXY_ID))
 
@@ -288,7 +287,7 @@ def test_build_manifest_digest_changes_with_what_the_session_gets(fp, folder):
     plain = manifest.build(request_for(folder, None), Config())
     servers = (mcp_servers.catalog_server("context7"),)
     bridge = bridges.BridgeSettings(session=NAME, agent="claude", repo=str(folder),
-                                    mcp_rendered=dataclasses.asdict(render.render("claude-json", servers)))
+                                    mcp_rendered=records.asdict(render.render("claude-json", servers)))
 
     with_mcp = manifest.build(request_for(folder, bridge), Config())
 
@@ -314,7 +313,7 @@ def running_broker(monkeypatch, data_home, state_home, fp):
 
 
 def sidecar_bridge(**overrides) -> bridges.BridgeSettings:
-    spec = mcp_servers.sidecar_spec((mcp_servers.catalog_server("github"), dataclasses.replace(KEYED, source="user")))
+    spec = mcp_servers.sidecar_spec((mcp_servers.catalog_server("github"), records.replace(KEYED, source="user")))
     return bridges.BridgeSettings(**{"session": NAME, "agent": "claude", "repo": "/r", "mcp_sidecar": spec,
                                      "manifest": MANIFEST, "mcp_hours": 2, **overrides})
 
@@ -445,7 +444,7 @@ def test_remove_sidecar_never_removes_a_container_that_is_not_this_sessions_side
 def test_start_session_services_delivers_the_mcp_config_then_starts_the_sidecar(running_broker, fp, capsys):
     servers = (mcp_servers.catalog_server("github"),)
     rendered = render.render("claude-json", servers)
-    bridge = sidecar_bridge(mcp_sidecar=mcp_servers.sidecar_spec(servers), mcp_rendered=dataclasses.asdict(rendered),
+    bridge = sidecar_bridge(mcp_sidecar=mcp_servers.sidecar_spec(servers), mcp_rendered=records.asdict(rendered),
                             host_logins=False)
     logins_receive = ["docker", "exec", "-i", "--user", "1000", NAME, "ca-stub", "logins-receive"]
     bundles = []

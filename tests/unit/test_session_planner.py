@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from agents import bridges, catalog, engine, hardening, network, runner
+from agents import bridges, catalog, engine, hardening, network, records, runner
 from agents.errors import AgentsError
 from agents.session import model, naming, planner
 
@@ -777,8 +776,8 @@ def test_wants_logins_for_agents_with_login_state_only():
 
     assert planner.wants_logins(catalog.get_agent("codex")) is True
     assert planner.wants_logins(shell) is False
-    assert planner.wants_logins(dataclasses.replace(shell, login_env=("TOKEN",))) is True
-    assert planner.wants_logins(dataclasses.replace(shell, first_run=(catalog.FirstRun(".x/y.json", "json", "{}"),))) is True
+    assert planner.wants_logins(records.replace(shell, login_env=("TOKEN",))) is True
+    assert planner.wants_logins(records.replace(shell, first_run=(catalog.FirstRun(".x/y.json", "json", "{}"),))) is True
 
 
 def test_plan_launch_codex_gets_a_private_tmpfs_and_waits_for_logins():

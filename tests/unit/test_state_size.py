@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from agents import cli, images, paths, state_size
+from agents import cli, images, paths, records, state_size
 from agents.session import model, naming
 from tests.unit.test_list_agents import REPORT, inspect_argv, inspected, register_listing
 
@@ -24,7 +23,7 @@ def session(**changes) -> model.SessionInfo:
         network="restricted", mode="launch", image=images.image_ref("gemini"), no_push=False,
         created="2026-01-02T03:04:05Z", state="running", container_id="c" * 64,
     )
-    return dataclasses.replace(info, **changes)
+    return records.replace(info, **changes)
 
 
 def exec_argv(name: str = NAME) -> list[str]:
