@@ -6,7 +6,6 @@ import ipaddress
 import math
 import os
 import re
-import tomllib
 from pathlib import Path
 
 from agents import netmodes, paths
@@ -222,6 +221,8 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
+    import tomllib  # only with a config file: its import (with typing) is ~8 to 12 ms of a start
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -12,7 +12,6 @@ Users point the CLIs at corporate gateways and local model servers. A session ge
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,9 +52,15 @@ def read_host_settings(item: HostSettings, home: Path, environ: dict[str, str]) 
         return {}
     except (OSError, UnicodeDecodeError) as error:
         raise AgentsError(f"cannot read {path}: {error}", hint="fix the file, or move it aside") from error
+    if item.format == "toml":
+        import tomllib  # (only for a TOML file: its import is ~8 ms of a start)
+
+        parse = tomllib.loads
+    else:
+        parse = json.loads
     try:
-        data = tomllib.loads(text) if item.format == "toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError) as error:
+        data = parse(text)
+    except ValueError as error:  # (tomllib's TOMLDecodeError is one too)
         raise AgentsError(f"{path} is not valid {item.format.upper()}: {error}",
                           hint="fix the file, or move it aside") from error
     if not isinstance(data, dict):

@@ -8,8 +8,8 @@ eleventh round). A record is what the tool used of a dataclass, built without ei
 
 - the fields are the class's annotations, in order; a class attribute is the field's default, and
   `field(default_factory=list)` a fresh one for each instance;
-- `__init__` (positional or by keyword), `__repr__` (unless the class has its own), `__eq__`
-  (same class, same fields); frozen: assigning raises `FrozenInstanceError` and the record is
+- `__init__` (positional or by keyword), `__repr__`, `__eq__` (same class, same fields), each
+  unless the class has its own; frozen: assigning raises `FrozenInstanceError` and the record is
   hashable by its fields;
 - `replace(record, **changes)`, `asdict(record)` (records, lists, tuples and dicts inside are
   turned into plain data too) and `field_names(cls)`.
@@ -53,10 +53,13 @@ def record(cls=None, /, *, frozen: bool = False):
             elif seen_default:
                 raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
         setattr(cls, _FIELDS, names)
-        cls.__init__ = _init(cls.__name__, names, defaults, frozen)
-        if "__repr__" not in cls.__dict__:
+        own = vars(cls)  # what the class defines itself stays (as with dataclasses)
+        if "__init__" not in own:
+            cls.__init__ = _init(cls.__name__, names, defaults)
+        if "__repr__" not in own:
             cls.__repr__ = _repr
-        cls.__eq__ = _eq
+        if "__eq__" not in own:
+            cls.__eq__ = _eq
         cls.__match_args__ = names
         if frozen:
             cls.__setattr__ = _refuse_assignment
@@ -69,7 +72,7 @@ def record(cls=None, /, *, frozen: bool = False):
     return make if cls is None else make(cls)
 
 
-def _init(class_name: str, names: tuple[str, ...], defaults: dict, frozen: bool):
+def _init(class_name: str, names: tuple[str, ...], defaults: dict):
     known = frozenset(names)
 
     def __init__(self, *args, **kwargs) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from agents import bridges, docker, netmodes, records, remote
 from agents import manifest as manifest_module
@@ -17,6 +16,10 @@ from agents.config import Config
 from agents.errors import AgentsError
 from agents.session import checks, model, naming, planner, query
 from agents.session.options import LaunchOptions
+
+TYPE_CHECKING = False  # (not typing's: importing typing is ~4 ms of every start; checkers know the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 MASK = "***"
 UNCOMMITTED_SNAPSHOT = "<snapshot of the host's uncommitted changes, made at launch>"

@@ -136,9 +136,15 @@ def test_no_module_of_the_tool_uses_dataclasses():
     assert users == []
 
 
-def test_listing_sessions_imports_neither_dataclasses_nor_inspect():
-    """list-agents' path (its code, the session model and the engine calls) imports neither."""
-    probe = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import agents.commands.list_agents, agents.session.listing, agents.session.model; "
-             "print([name for name in ('dataclasses', 'inspect') if name in sys.modules])")
+@pytest.mark.parametrize("command", [
+    "agents.commands.list_agents, agents.session.listing, agents.session.model",
+    "agents.commands.launch, agents.commands.run_agent, agents.session.launch, agents.session.facts, "
+    "agents.session.decide, agents.session.preview",
+])
+def test_the_session_commands_start_without_dataclasses_inspect_or_typing(command):
+    """list-agents' and launch's paths import none of the three (each costs every start; `if
+    TYPE_CHECKING:` blocks use a module-level TYPE_CHECKING = False, not typing's)."""
+    probe = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import agents.cli, {command}; "
+             "print([name for name in ('dataclasses', 'inspect', 'typing') if name in sys.modules])")
     done = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
