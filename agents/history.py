@@ -14,8 +14,6 @@ import hashlib
 import io
 import json
 import re
-import tarfile
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +22,10 @@ from agents.catalog import Agent, StateLayout
 from agents.errors import AgentsError
 from agents.records import record
 from agents.session import naming
+
+TYPE_CHECKING = False  # (not typing's: importing typing is ~4 ms of every start; checkers know the name)
+if TYPE_CHECKING:
+    import tarfile
 
 FORMAT = "coding-agents-history"
 VERSION = 1
@@ -152,6 +154,8 @@ def write_archive(agent: Agent, members: list[tuple[str, bytes, int]], target: P
                   for path, data, _ in kept],
         "left_out": dropped,
     }
+    import tarfile  # archives only: it and tempfile are ~4 ms of a launch's start (planner imports this module)
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         _add(archive, MANIFEST, json.dumps(manifest, indent=2).encode(), int(datetime.now(UTC).timestamp()))
@@ -162,6 +166,8 @@ def write_archive(agent: Agent, members: list[tuple[str, bytes, int]], target: P
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), mtime, 0o600
     archive.addfile(info, io.BytesIO(data))
@@ -169,6 +175,8 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
 
 def read_archive(path: Path, agent: Agent | None = None) -> Archive:
     """The archive's manifest, once every file in it matches its checksum and none may not be there."""
+    import tarfile
+
     from agents import catalog
 
     def bad(why: str) -> AgentsError:
@@ -227,6 +235,9 @@ def session_members(name: str, running: bool) -> list[tuple[str, bytes, int]]:
     after a running one has copied what is still only on its tmpfs."""
     if running:
         runner.run(naming.agent_exec(name, "ca-stub", "state-save"), check=False, timeout=120)
+    import tarfile
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="coding-agents-history-") as folder:
         dumped = Path(folder) / "store.tar"
         try:  # to a file: run() captures text, which would mangle the tar
