@@ -340,11 +340,13 @@ def serve(name: str, on_new_run=None) -> int:
                              kwargs={"marker": link_marker(name, plan.container), "on_new_run": restarted},
                              daemon=True).start()
         # Returns once the session's container is gone (removed); a stop leaves it waiting.
+        last_event = None
         while True:
             asked = time.time()
             if (state := relay.container_run(name)[0]) == "missing":
                 break
-            relay.wait_for_change(name, 60.0 if state != "unknown" else 2.0, since=asked)
+            last_event = relay.wait_for_change(name, 60.0 if state != "unknown" else 2.0, since=asked,
+                                               after=last_event) or last_event
     finally:
         stop.set()
         for child in children:

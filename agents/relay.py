@@ -198,26 +198,42 @@ def container_run(container: str) -> tuple[str, str, str]:
     return ("running" if running == "true" else "stopped"), started, ident
 
 
-def wait_for_change(container: str, timeout: float, since: float | None = None) -> None:
+def wait_for_change(container: str, timeout: float, since: float | None = None, after: int | None = None) -> int | None:
     """Until the container starts or is removed (an engine event), or timeout passes. since: when
     its state was asked (the events from then on count: a start between that answer and this
-    watch is not missed however long the watch takes to begin)."""
+    watch is not missed however long the watch takes to begin). after: the engine's time (ns) of
+    the event that ended the previous wait: the watch begins just after it, as the 2 s before since
+    would show that event again (a start seconds ago would wake every wait at once: a busy loop).
+    Returns the engine's time of the event that ended this wait; None when none did."""
     import select
 
     podman = runner.engine_kind() == "podman"  # its events are "remove" (not "destroy"), its field .Status
-    watch = runner.start_stream([runner.engine(), "events", "--since", f"{int(since or time.time()) - 2}",
+    begin = f"{(after + 1) // 10**9}.{(after + 1) % 10**9:09d}" if after is not None \
+        else f"{int(since or time.time()) - 2}"
+    watch = runner.start_stream([runner.engine(), "events", "--since", begin,
                                  "--filter", f"container={container}", "--filter", "event=start",
                                  "--filter", f"event={'remove' if podman else 'destroy'}",
-                                 "--format", "{{.Status}}" if podman else "{{.Action}}"], stdin=False)
+                                 "--format", "{{.Status}} {{.Time.UnixNano}}" if podman else "{{.Action}} {{.TimeNano}}"],
+                                stdin=False)
     assert watch.stdout is not None
     began = time.monotonic()
     try:
-        select.select([watch.stdout], [], [], timeout)
+        if select.select([watch.stdout], [], [], timeout)[0]:
+            seen = event_time(watch.stdout.readline())
+            if seen is not None:
+                return seen
         if watch.poll() is not None:  # no engine to watch (it is restarting): not a busy loop
             time.sleep(max(0.0, min(timeout, 2.0) - (time.monotonic() - began)))
+        return None
     finally:
         watch.kill()
         watch.wait()
+
+
+def event_time(line: bytes) -> int | None:
+    """The engine's time (ns) in a line of wait_for_change's watch ("start 1796412409879799228")."""
+    words = line.split()
+    return int(words[-1]) if len(words) == 2 and words[-1].isdigit() else None
 
 
 class _Runs:
@@ -252,6 +268,7 @@ def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None
     each run of the container after the first one seen (a restart this process did not make)."""
     runs = _Runs(on_new_run)
     pause = 0.0
+    last_event = None
 
     def ready() -> None:
         if marker:
@@ -267,7 +284,8 @@ def keep_linked(plan: LinkPlan, stop: threading.Event, marker: str | None = None
         if state == "missing" and runs.seen:
             return  # the container was removed
         if state != "running":
-            wait_for_change(plan.container, wait_timeout if state != "unknown" else 2.0, since=asked)
+            last_event = wait_for_change(plan.container, wait_timeout if state != "unknown" else 2.0,
+                                         since=asked, after=last_event) or last_event
             continue
         runs.saw(started)
         began = time.monotonic()

@@ -457,7 +457,7 @@ def container_runs(monkeypatch):
     states: list[str] = []
     waits: list[str] = []
     monkeypatch.setattr(relay, "container_run", lambda name: (states.pop(0) if states else "missing", "t0"))
-    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout, since=None: waits.append(name))
+    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout, since=None, after=None: waits.append(name))
     return states, waits
 
 
@@ -605,3 +605,23 @@ def test_load_settings_ignores_fields_a_newer_version_wrote(state_home):
     (session / "settings.json").write_text('{"session": "x", "agent": "a", "repo": "/", "from_the_future": 1}')
 
     assert bridges.load_settings(NAME) == bridges.BridgeSettings(session="x", agent="a", repo="/")
+
+
+def test_serve_hands_each_wait_the_event_that_ended_the_last(state_home, monkeypatch, links):
+    """A start a second ago is not a change for the next wait (else it would wake every one)."""
+    from agents import relay
+
+    bridges.prepare(settings(credential_hosts=("github.com",)))
+    answers = ["running", "running", "running"]
+    afters: list[int | None] = []
+    monkeypatch.setattr(relay, "container_run", lambda name: (answers.pop(0) if answers else "missing", "t0"))
+
+    def wait_for_change(name, timeout, since=None, after=None):
+        afters.append(after)
+        return 7 if len(afters) == 1 else None  # the second wait timed out: no event of its own
+
+    monkeypatch.setattr(relay, "wait_for_change", wait_for_change)
+    monkeypatch.setattr(bridges, "listeners", lambda wanted: [])
+
+    assert bridges.serve(NAME) == 0
+    assert afters == [None, 7, 7]

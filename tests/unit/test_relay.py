@@ -469,7 +469,7 @@ def engine_runs(monkeypatch):
 
     monkeypatch.setattr(relay, "container_run", container_run)
     monkeypatch.setattr(relay, "run_link", run_link)
-    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout, since=None: seen.append("wait"))
+    monkeypatch.setattr(relay, "wait_for_change", lambda name, timeout, since=None, after=None: seen.append("wait"))
     monkeypatch.setattr(relay, "_FAST_FAILURE", 0.0)  # no backoff between the faked execs
     return states, seen, after_exec
 
@@ -625,3 +625,66 @@ def test_container_run_asks_for_the_id_too(fp):
                 stdout="true 2026-01-02T03:04:05.1Z " + "c" * 64 + "\n")
 
     assert relay.container_run("s1") == ("running", "2026-01-02T03:04:05.1Z", "c" * 64)
+
+
+# --- the engine's events between the runs of a link -------------------------------------------------
+
+
+@pytest.fixture
+def watches(monkeypatch):
+    """runner.start_stream faked with a child that prints one event line (and lives on): the
+    argv of each watch is recorded."""
+    from agents import runner
+
+    started: list[list[str]] = []
+
+    def start_stream(argv, stdin=True):
+        started.append(list(argv))
+        return subprocess.Popen(["sh", "-c", "printf 'start 1796412409879799228\\n'; exec sleep 30"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, bufsize=0)
+
+    monkeypatch.setattr(runner, "start_stream", start_stream)
+    monkeypatch.setattr(runner, "engine_kind", lambda: "docker")
+    monkeypatch.setattr(runner, "engine", lambda: "docker")
+    return started
+
+
+def test_the_first_watch_begins_before_the_question_and_says_when_its_event_was(watches):
+    assert relay.wait_for_change("s1", 5.0, since=1796412410.5) == 1796412409879799228
+
+    argv = watches[0]
+    assert argv[argv.index("--since") + 1] == "1796412408"  # 2 s before the question (whole seconds)
+    assert argv[argv.index("--format") + 1] == "{{.Action}} {{.TimeNano}}"
+
+
+def test_a_watch_after_an_event_begins_just_after_it(watches):
+    """The event that ended the last wait is not shown again (a start seconds ago would end every
+    wait at once)."""
+    relay.wait_for_change("s1", 5.0, since=1796412420.0, after=1796412409999999999)
+
+    argv = watches[0]
+    assert argv[argv.index("--since") + 1] == "1796412410.000000000"
+
+
+def test_keep_linked_hands_each_wait_the_event_that_ended_the_last(monkeypatch):
+    answers = [("running", "t1"), ("stopped", "t1"), ("stopped", "t1"), ("missing", "")]
+    waits: list[int | None] = []
+    monkeypatch.setattr(relay, "container_run", lambda name: answers.pop(0))
+    monkeypatch.setattr(relay, "run_link", lambda plan, on_ready=None: "the stream ended (exec exit 0)")
+    monkeypatch.setattr(relay, "_FAST_FAILURE", 0.0)
+
+    def wait_for_change(name, timeout, since=None, after=None):
+        waits.append(after)
+        return 1000 + len(waits)
+
+    monkeypatch.setattr(relay, "wait_for_change", wait_for_change)
+
+    relay.keep_linked(PLAN, threading.Event())
+
+    assert waits == [None, 1001]
+
+
+def test_an_event_line_gives_its_time_and_anything_else_none():
+    assert relay.event_time(b"destroy 1796412409948446378\n") == 1796412409948446378
+    assert relay.event_time(b"") is None
+    assert relay.event_time(b"start soon\n") is None
