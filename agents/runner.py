@@ -507,6 +507,81 @@ def run_pipeline(
     return result
 
 
+def feed_attached(
+    producer: Sequence[Arg],
+    consumer: Sequence[Arg],
+    *,
+    header: bytes,
+    is_answer: Callable[[str], bool],
+    producer_stdin: str,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """`producer | consumer` where the consumer never ends by itself (an attach to a container's
+    main process): header, then the producer's output in counted chunks ("<size>\\n" and the bytes;
+    "0\\n" ends it) go to the consumer's stdin, and its output is read until a line is_answer takes
+    (returned); the consumer is then ended. CommandFailed: it ended first (the container stopped),
+    or the producer failed."""
+    import tempfile
+    import threading
+
+    log.debug("feed: %s | %s", display(producer), display(consumer))
+    check_interrupt()
+    group = _child_options(True, False)  # both ends have their stdin given
+    child_env = dict(env) if env is not None else None
+    with tempfile.TemporaryFile() as producer_stderr, tempfile.TemporaryFile() as consumer_stderr:
+        with open(producer_stdin, "rb") as stdin:
+            try:
+                first = subprocess.Popen(reveal(producer), stdin=stdin, stdout=subprocess.PIPE,
+                                         stderr=producer_stderr, env=child_env, **group)
+            except FileNotFoundError as error:
+                raise _missing_program(producer) from error
+        try:
+            second = subprocess.Popen(reveal(consumer), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=consumer_stderr, env=child_env, **group)
+        except FileNotFoundError as error:
+            first.kill()
+            first.wait()
+            raise _missing_program(consumer) from error
+        assert first.stdout is not None and second.stdin is not None and second.stdout is not None
+
+        def pump() -> None:
+            try:
+                second.stdin.write(header)
+                while chunk := first.stdout.read1(1 << 16):
+                    second.stdin.write(b"%d\n" % len(chunk) + chunk)
+                second.stdin.write(b"0\n")
+                second.stdin.flush()
+            except OSError:
+                pass  # the consumer ended: what it said (or not) tells why
+
+        pumping = threading.Thread(target=pump, daemon=True)
+        pumping.start()
+        answer = None
+        for raw in second.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if is_answer(line):
+                answer = line
+                break
+        second.kill()  # (it would wait for the container's end)
+        second.wait()
+        pumping.join()  # its next write to the ended consumer fails, if it has not finished
+        first.stdout.close()  # a producer still writing ends on the broken pipe (a signal: not its failure)
+        first.wait()
+        for stream in (second.stdin, second.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        producer_stderr.seek(0)
+        consumer_stderr.seek(0)
+        first_stderr = producer_stderr.read().decode("utf-8", "replace")
+        second_stderr = consumer_stderr.read().decode("utf-8", "replace")
+    check_interrupt()
+    if answer is None:
+        raise CommandFailed(Result(display(consumer), second.returncode or 1, "", second_stderr))
+    if first.returncode > 0:  # what it failed on is why the consumer could not take it
+        raise CommandFailed(Result(display(producer), first.returncode, "", first_stderr))
+    return answer
+
+
 def exec_replace(argv: Sequence[Arg]) -> None:
     """Replace this process with argv, so TTY, signals and exit status belong to it."""
     log.debug("exec: %s", display(argv))

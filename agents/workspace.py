@@ -23,9 +23,10 @@ if TYPE_CHECKING:  # the planner (and what it imports) only where a container is
 
 
 def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str], objects: str | None = None) -> None:
-    """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes).
-    objects: git.objects_for_checkout of these commits, when already listed (a launch lists them
-    while its container starts)."""
+    """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes): the
+    fill's header and a git pack of the commits' trees go to the started container's stub, which
+    checks them out and answers. objects: git.objects_for_checkout of these commits, when already
+    listed (a launch lists them while its container starts)."""
     import tempfile  # (not on list-agents' path)
 
     with tempfile.TemporaryDirectory(prefix="coding-agents-pack-") as tmp:
@@ -33,9 +34,11 @@ def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str], objects: 
         with open(object_list, "w", encoding="utf-8") as listed:
             listed.write(git.objects_for_checkout(repo, commits) if objects is None else objects)
         try:
-            runner.run_pipeline(
+            answer = runner.feed_attached(
                 ["git", "-C", str(repo), "pack-objects", "--stdout", "-q"],
-                list(plan.populate_argv),
+                list(plan.fill_argv),
+                header=plan.fill_header.encode() + b"\n",
+                is_answer=lambda line: line == naming.FILL_DONE or line.startswith(naming.FILL_FAILED),
                 producer_stdin=object_list,
                 env=git.git_env(),
             )
@@ -44,6 +47,11 @@ def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str], objects: 
                 f"could not copy the repository into the workspace of {plan.name}: {error.message}",
                 hint="run with --debug for details; `coding-agents doctor` checks the engine",
             ) from error
+    if answer != naming.FILL_DONE:
+        raise AgentsError(
+            f"could not copy the repository into the workspace of {plan.name}: {answer[len(naming.FILL_FAILED):]}",
+            hint="run with --debug for details; `coding-agents doctor` checks the engine",
+        )
 
 
 def session_state(name: str) -> str | None:

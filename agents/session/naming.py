@@ -39,9 +39,12 @@ LABELS = (MANAGED, SESSION, AGENT, REPO, BRANCH, BASE, NETWORK, MODE, IMAGE, NO_
 MCP_DIR = "/run/coding-agents-mcp"
 BROKER_DIR = "/run/coding-agents-broker"
 WORKSPACE = "/workspace"
-# The launch fills the workspace through the running agent container (one `docker exec` instead
-# of a throwaway container); the stub holds the CLI until this file exists, the fill's last step.
+# The launch fills the workspace through the running agent container: its stub (the main process)
+# reads the repository on its stdin (`docker attach`, no exec) and holds the CLI until this file
+# exists, the fill's last step; one line on the container's output says how the fill went.
 WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
+FILL_DONE = "ca-stub: fill: done"
+FILL_FAILED = "ca-stub: fill: failed: "
 WAIT_WORKSPACE_VAR = "CODING_AGENTS_WAIT_WORKSPACE"
 HOME = "/home/agent"
 TMUX_SESSION = "agent"

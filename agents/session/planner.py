@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,10 +67,11 @@ class LaunchPlan:
     home_volume: str
     labels: tuple[tuple[str, str], ...]
     volume_argvs: tuple[tuple[str, ...], ...]
-    populate_argv: tuple[str, ...]  # in the started agent container; reads a git pack on stdin
+    fill_argv: tuple[str, ...]  # to the started agent container's stub: the fill's header and a git pack
     create_argv: tuple[str, ...]
     proxy: ProxyPlan | None = None
     volumes: tuple[str, ...] = ()  # every volume the launch makes (volume_argvs' and create_argv's)
+    fill_header: str = ""  # JSON: identity, start commit, branch, the uncommitted changes' commit
 
     @property
     def volumes_made_first(self) -> tuple[str, ...]:
@@ -213,26 +215,6 @@ def plan_proxy(name: str, labels: tuple[tuple[str, str], ...], policy: network.P
     )
 
 
-# Runs inside a throwaway container as the agent user, with the pack on stdin.
-# $1 name, $2 email, $3 start commit, $4 branch, $5 commit with host's uncommitted changes (or "").
-# The pack holds no history, so the start commit is always a shallow boundary.
-POPULATE_SCRIPT = """\
-set -eu
-cd /workspace
-if [ -e .git ]; then echo "workspace volume is not empty" >&2; exit 1; fi
-git init -q
-git config user.name "$1"
-git config user.email "$2"
-git index-pack --stdin >/dev/null
-printf '%s\\n' "$3" > .git/shallow
-git update-ref "refs/heads/$4" "$3"
-git symbolic-ref HEAD "refs/heads/$4"
-git reset -q --hard
-if [ -n "$5" ]; then git read-tree -m -u HEAD "$5"; git reset -q; fi
-: > "$6"
-"""
-
-
 def helper_run_args(workspace_volume: str, image: str, pids_limit: int) -> list[str]:
     """A throwaway, network-less container on the session's workspace volume."""
     return [
@@ -272,12 +254,10 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     volume_argvs = tuple((runner.engine(), "volume", "create", *label_args(labels),
                           *(mcp_volume_options() if volume == naming.mcp_volume(name) else ()), volume)
                          for volume in volumes if volume not in made_by_run)
-    # Into the started agent container, whose stub holds the CLI until the fill's last step.
-    populate_argv = naming.agent_exec(
-        name, "sh", "-c", POPULATE_SCRIPT, "populate",
-        request.identity[0], request.identity[1], request.start_commit, request.branch,
-        request.uncommitted_commit or "", naming.WORKSPACE_FILLED, stdin=True,
-    )
+    # To the started agent container's stub, which holds the CLI until the fill's last step.
+    fill_argv = fill_attach_argv(name)
+    fill_header = json.dumps({"identity": list(request.identity), "commit": request.start_commit,
+                              "branch": request.branch, "uncommitted": request.uncommitted_commit or ""})
     limits: list[str] = []
     if request.cpus:
         limits += ["--cpus", f"{request.cpus:g}"]
@@ -285,7 +265,8 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         limits += ["--memory", request.memory]
     mode = "prompt" if request.prompt is not None else "interactive"
     create_argv = (
-        runner.engine(), "run", "--detach", "--name", name, "--hostname", name[:63],
+        # --interactive: the stub's stdin stays open, for the fill (fill_attach_argv)
+        runner.engine(), "run", "--detach", "--interactive", "--name", name, "--hostname", name[:63],
         *label_args(labels),
         *hardening.hardening_args(request.pids_limit),
         *network_args(request.network, name),
@@ -321,8 +302,16 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
                               hint="this is a bug: please report it (with --debug output)")
         proxy = plan_proxy(name, labels, request.policy, request.proxy_image)
     return LaunchPlan(
-        name, workspace_volume, home_volume, labels, volume_argvs, tuple(populate_argv), create_argv, proxy, volumes
+        name, workspace_volume, home_volume, labels, volume_argvs, tuple(fill_argv), create_argv, proxy, volumes,
+        fill_header,
     )
+
+
+def fill_attach_argv(name: str) -> list[str]:
+    """How the fill reaches the stub: an attach to the container's main process (an exec costs a
+    process made in the container: most of a launch's time after its start). Without --sig-proxy
+    the attach's end (it is killed once the stub answers) is not passed on to the container."""
+    return [runner.engine(), "attach", "--sig-proxy=false", name]
 
 
 def run_makes_volumes() -> bool:

@@ -39,8 +39,9 @@ def launch_steps(request: planner.SessionRequest, plan: planner.LaunchPlan) -> l
             {"step": "proxy start", "argv": list(plan.proxy.start_argv)},
         ]
     steps += [{"step": "volume", "argv": list(argv)} for argv in plan.volume_argvs]
-    steps.append({"step": "populate the workspace", "argv": list(plan.populate_argv),
-                  "note": f"reads a git pack of {request.start_commit[:12]} (no history) on stdin"})
+    steps.append({"step": "populate the workspace", "argv": list(plan.fill_argv),
+                  "note": f"once it runs: its stub reads a git pack of {request.start_commit[:12]} (no history) "
+                          "on its stdin", "sends": json.loads(plan.fill_header)})
     made_by_run = plan.volumes_made_by_run
     steps.append({"step": "agent container", "argv": list(plan.create_argv),
                   **({"note": f"its run makes the volumes {', '.join(made_by_run)} (labelled)"} if made_by_run else {})})

@@ -13,8 +13,11 @@ TMUX_CONF = os.path.join(STUB_DIR, "tmux.conf")
 PROGRAMS_FILE = os.path.join(STUB_DIR, "programs.json")
 
 WORKSPACE = "/workspace"
-# Written by the host's fill of the workspace, last (agents/session/planner.py: POPULATE_SCRIPT).
+# Written last by the fill of a new session's workspace (workspace.fill, from what the host sends).
 WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
+# The fill's outcome, one line on the container's output: what the host's attach waits for.
+FILL_DONE = "ca-stub: fill: done"
+FILL_FAILED = "ca-stub: fill: failed: "
 HOME = os.path.expanduser("~")
 TMUX_SESSION = "agent"
 AGENT_PANE = TMUX_SESSION + ":0.0"

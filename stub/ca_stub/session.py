@@ -65,7 +65,8 @@ def run_session(mode, command):
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    workspace.wait_until_filled(stopping)
+    if not workspace.wait_until_filled(stopping):
+        return 1
     if os.environ.get(paths.WAIT_LOGINS_VAR) == "1":
         logins.wait_for_logins(stopping)
     layout = state.load_spec()

@@ -18,15 +18,128 @@ def filling():
     return os.environ.get(paths.WAIT_WORKSPACE_VAR) == "1" and not os.path.exists(paths.WORKSPACE_FILLED)
 
 
-def wait_until_filled(stopping, timeout=300.0):
-    """The host streams the repository in through `docker exec` right after the start; the CLI
-    starts on the filled workspace. (A launch whose fill fails removes the container.)"""
-    deadline = time.monotonic() + timeout
-    while filling() and not stopping["flag"]:
-        if time.monotonic() > deadline:
-            print("ca-stub: the workspace was not filled; starting without it", flush=True)
-            return
-        time.sleep(0.02)
+def wait_until_filled(stopping, timeout=300.0, stream=0):
+    """A new session's workspace arrives on this process's stdin (stream), from the host's `docker
+    attach` right after the start: fill() reads it and the CLI starts on the filled workspace.
+    False: the fill failed (the session ends; the launch removes the container)."""
+    if os.environ.get(paths.WAIT_WORKSPACE_VAR) != "1":
+        return True
+    try:
+        if filling():
+            fill(_Stream(stream, time.monotonic() + timeout, stopping))
+            print(paths.FILL_DONE, flush=True)
+    except _Stopped:
+        pass
+    except TimeoutError:
+        print("ca-stub: the workspace was not filled; starting without it", flush=True)
+    except (FillError, OSError, ValueError, KeyError, TypeError) as error:
+        print(paths.FILL_FAILED + str(error), flush=True)
+        return False
+    finally:
+        # The container's stdin (kept open for the fill, never ended) is not the CLI's: it reads
+        # no input from there, as before the fill came that way (and after a restart).
+        if stream == 0:
+            quiet = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(quiet, 0)
+            os.close(quiet)
+    return True
+
+
+class FillError(Exception):
+    """Why the workspace could not be filled (git's own words where it refused)."""
+
+
+class _Stopped(Exception):
+    """SIGTERM while the fill was awaited."""
+
+
+class _Stream:
+    """The host's fill as it arrives: lines and counted bytes, each read given up at the deadline."""
+
+    def __init__(self, fd, deadline, stopping):
+        self.fd, self.deadline, self.stopping, self.buffer = fd, deadline, stopping, b""
+
+    def _more(self):
+        import select
+
+        while True:
+            if self.stopping["flag"]:
+                raise _Stopped()
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError()
+            if select.select([self.fd], [], [], min(left, 0.2))[0]:
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    raise FillError("the host's stream ended before the fill did")
+                self.buffer += chunk
+                return
+
+    def line(self, limit=1 << 16):
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > limit:
+                raise FillError("the fill's header is too long")
+            self._more()
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+    def chunks(self):
+        """The pack's pieces: each "<size>\\n<size bytes>", until a size of 0."""
+        while True:
+            size = int(self.line(32))
+            if size == 0:
+                return
+            while size:
+                if not self.buffer:
+                    self._more()
+                piece, self.buffer = self.buffer[:size], self.buffer[size:]
+                size -= len(piece)
+                yield piece
+
+
+def fill(stream):
+    """Make the (empty) workspace the host's checkout: a JSON header line (identity, start commit,
+    branch, the commit of the host's uncommitted changes or ""), then a git pack of those commits'
+    trees (no history: the start commit is a shallow boundary). The marker is written last."""
+    header = json.loads(stream.line())
+    name, email = header["identity"]
+    start, branch, uncommitted = header["commit"], header["branch"], header["uncommitted"]
+    if os.path.exists(os.path.join(paths.WORKSPACE, ".git")):
+        raise FillError("workspace volume is not empty")
+
+    def step(*args, **options):
+        done = subprocess.run(["git", "-C", paths.WORKSPACE, *args], capture_output=True, **options)
+        if done.returncode != 0:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise FillError(f"git {args[0]}: " + (said[-1] if said else f"exit {done.returncode}"))
+
+    step("init", "-q")
+    step("config", "user.name", name)
+    step("config", "user.email", email)
+    indexing = subprocess.Popen(["git", "-C", paths.WORKSPACE, "index-pack", "--stdin"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for piece in stream.chunks():
+            indexing.stdin.write(piece)
+    except BrokenPipeError:
+        pass  # git stopped reading: its own error is the one to tell
+    finally:
+        try:
+            indexing.stdin.close()
+        except BrokenPipeError:
+            pass
+    said = indexing.stderr.read().decode("utf-8", "replace").strip().splitlines()
+    if indexing.wait() != 0:
+        raise FillError("git index-pack: " + (said[-1] if said else f"exit {indexing.returncode}"))
+    with open(os.path.join(paths.WORKSPACE, ".git", "shallow"), "w") as shallow:
+        shallow.write(start + "\n")
+    step("update-ref", "refs/heads/" + branch, start)
+    step("symbolic-ref", "HEAD", "refs/heads/" + branch)
+    step("reset", "-q", "--hard")
+    if uncommitted:
+        step("read-tree", "-m", "-u", "HEAD", uncommitted)
+        step("reset", "-q")
+    open(paths.WORKSPACE_FILLED, "w").close()
 
 
 def autocommit():

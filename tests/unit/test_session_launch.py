@@ -853,9 +853,11 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
     fp.register(["docker", "run", "--detach", fp.any()], returncode=detach_rc, stdout="" if detach_rc else "c" * 64,
                 stderr="docker: Error response from daemon: failed to create task: OCI runtime create failed\n"
                 if detach_rc else "")
-    # The fill goes through the started container (its stub holds the CLI until it is done).
-    fp.register(["docker", "exec", "-i", "--user", "1000", name, "sh", "-c", fp.any()], returncode=populate_rc,
-                stderr="workspace volume is not empty\n" if populate_rc else "")
+    # The fill goes to the started container's stub (it holds the CLI until it is done), whose
+    # answer line ends the attach.
+    fp.register(["docker", "attach", "--sig-proxy=false", name],
+                stdout=(naming.FILL_FAILED + "workspace volume is not empty\n") if populate_rc
+                else naming.FILL_DONE + "\n")
     # After the start: the detached host bridge (claude's refreshed logins come back through it),
     # then the login bundle the stub waits for.
     fp.register([sys.executable, "-m", "agents", "_bridge", name])
@@ -1027,15 +1029,15 @@ def test_launch_squid_call_sequence(engine, repo):
                                               ["docker", "volume", "inspect", f"{name}-workspace"],
                                               proxy_state_argv(name)[:4]])
     assert main_steps[6:] == [
-        ["docker", "run", "--detach", "--name"],  # the agent, its volumes made by the run (its stub waits for the fill)
-        ["docker", "exec", "-i", "--user"],  # the fill: the repository, through the started container
+        ["docker", "run", "--detach", "--interactive"],  # the agent, its volumes made by the run (its stub waits for the fill)
+        ["docker", "attach", "--sig-proxy=false", name],  # the fill: the repository, to the started container's stub
         [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
         ["docker", "exec", "-i", "--user"],  # the login bundle the stub waits for
         collector_argv(name)[:4],  # then the host-side log collector
         by_name_argv(name)[:4],  # the session as launched: by name, no listing
     ]
     # The agent is on the internal network alone: it starts once that one exists.
-    assert steps.index(proxy_steps[0]) < steps.index(["docker", "run", "--detach", "--name"])
+    assert steps.index(proxy_steps[0]) < steps.index(["docker", "run", "--detach", "--interactive"])
     assert steps.index(proxy_steps[-1]) < steps.index(["docker", "exec", "-i", "--user"])
     agent_run = next(call for call in engine.calls if call[:3] == ["docker", "run", "--detach"])
     assert f"{name}-internal" == agent_run[agent_run.index("--network") + 1]
@@ -1139,7 +1141,7 @@ def test_launch_restricted_has_no_proxy_nor_collector(engine, repo):
     assert engine.call_count(["docker", "network", engine.any()]) == 0
     assert engine.call_count(["docker", "create", engine.any()]) == 0
     assert not any("proxy" in " ".join(call) for call in docker_calls(engine)
-                   if call != by_name_argv(name) and call[:2] != ["docker", "ps"]
+                   if call not in (by_name_argv(name), planner.fill_attach_argv(name)) and call[:2] != ["docker", "ps"]
                    and call[:3] != ["docker", "volume", "ls"])  # the listings' formats name our labels
     assert engine.call_count(collector_argv(name)) == 0
 

@@ -213,30 +213,28 @@ def test_plan_launch_quotes_a_repository_path_with_a_comma_in_the_volume_labels(
     assert volume_mounts(plan.create_argv) == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
 
 
-def test_plan_launch_fills_the_workspace_through_the_started_agent_container_as_the_agent_user():
+def test_plan_launch_fills_the_workspace_through_the_started_agent_containers_stub():
     snapshot = "b" * 40
     plan = planner.plan_launch(make_request(uncommitted_commit=snapshot))
 
-    assert plan.populate_argv == (
-        "docker", "exec", "-i", "--user", "1000", NAME, "sh", "-c", planner.POPULATE_SCRIPT, "populate",
-        "Ada Lovelace", "ada@example.com", START, "claude/session-1", snapshot, naming.WORKSPACE_FILLED,
-    )
-    # Its stub holds the CLI until the fill's last step has written the marker.
+    # An attach to the stub (the main process): no process made in the container, and the
+    # attach's end is not passed on to it.
+    assert plan.fill_argv == ("docker", "attach", "--sig-proxy=false", NAME)
+    assert json.loads(plan.fill_header) == {"identity": ["Ada Lovelace", "ada@example.com"], "commit": START,
+                                            "branch": "claude/session-1", "uncommitted": snapshot}
+    # Its stdin stays open for the fill; the stub holds the CLI until the fill's marker is written.
+    assert plan.create_argv[:4] == ("docker", "run", "--detach", "--interactive")
     assert f"{naming.WAIT_WORKSPACE_VAR}=1" in values_of(plan.create_argv, "--env")
-    assert planner.POPULATE_SCRIPT.rstrip().endswith(': > "$6"')
 
 
-def test_plan_launch_populate_without_snapshot_passes_empty_argument():
-    argv = planner.plan_launch(make_request()).populate_argv
-
-    assert argv[-2] == ""
-    assert argv[-3] == "claude/session-1"
+def test_plan_launch_fill_without_snapshot_sends_an_empty_one():
+    assert json.loads(planner.plan_launch(make_request()).fill_header)["uncommitted"] == ""
 
 
 def test_plan_launch_create_argv_is_hardened():
     argv = planner.plan_launch(make_request(pids_limit=512)).create_argv
 
-    assert argv[:5] == ("docker", "run", "--detach", "--name", NAME)
+    assert argv[:6] == ("docker", "run", "--detach", "--interactive", "--name", NAME)
     assert contains_run(argv, ["--cap-drop", "ALL"])
     assert contains_run(argv, ["--security-opt", "no-new-privileges"])
     assert contains_run(argv, ["--pids-limit", "512"])
@@ -355,7 +353,7 @@ def test_plan_launch_never_privileged_nor_host_mounts(network_mode, prompt):
     plan = planner.plan_launch(make_request(network=network_mode, prompt=prompt, policy=policy))
     proxy_argvs = (plan.proxy.create_argv, *plan.proxy.network_argvs) if plan.proxy else ()
 
-    for argv in (plan.populate_argv, plan.create_argv, *plan.volume_argvs, *proxy_argvs):
+    for argv in (plan.fill_argv, plan.create_argv, *plan.volume_argvs, *proxy_argvs):
         assert "--privileged" not in argv
         assert engine.host_mounts(argv) == []
         assert not any("docker.sock" in arg for arg in argv)

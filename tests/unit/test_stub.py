@@ -390,15 +390,76 @@ def test_while_the_workspace_is_filled_health_touches_no_git_and_autocommit_comm
     assert health_report(stub, capsys)["dirty"] is True
 
 
-def test_the_cli_waits_for_the_fill_and_starts_as_soon_as_it_is_done(stub, filling):
+def fill_stream(source: Path, commit: str, header: dict | None = None, chunk: int = 1000) -> bytes:
+    """What the host's fill sends (agents/runner.py: feed_attached): the header line, then a git
+    pack of the commit's tree in counted chunks."""
+    from agents import git
+
+    objects = git.objects_for_checkout(source, [commit])
+    pack = subprocess.run(["git", "-C", str(source), "pack-objects", "--stdout", "-q"], input=objects.encode(),
+                          capture_output=True, check=True).stdout
+    wanted = header or {"identity": ["Ada", "ada@example.invalid"], "commit": commit, "branch": BRANCH,
+                        "uncommitted": ""}
+    framed = b"".join(b"%d\n" % len(pack[at:at + chunk]) + pack[at:at + chunk] for at in range(0, len(pack), chunk))
+    return json.dumps(wanted).encode() + b"\n" + framed + b"0\n"
+
+
+@pytest.fixture
+def empty_workspace(stub, tmp_path, monkeypatch):
+    """A new session's (empty) workspace volume, its fill awaited."""
+    folder = tmp_path / "new-workspace"
+    folder.mkdir()
+    monkeypatch.setattr(stub.paths, "WORKSPACE", str(folder))
+    monkeypatch.setattr(stub.paths, "WORKSPACE_FILLED", str(folder / ".git" / "coding-agents-filled"))
+    monkeypatch.setenv("CODING_AGENTS_WAIT_WORKSPACE", "1")
+    return folder
+
+
+def sent(data: bytes, later: float = 0.0) -> int:
+    """The read end of a pipe that gets data (after `later` seconds) and stays open, as the
+    container's stdin does."""
     import threading
 
-    threading.Timer(0.2, filling.write_text, args=("",)).start()
-    started = time.monotonic()
-    stub.workspace.wait_until_filled({"flag": False})
+    read_end, write_end = os.pipe()
+    threading.Timer(later, os.write, args=(write_end, data)).start()
+    return read_end
 
-    assert filling.exists()
-    assert 0.15 <= time.monotonic() - started < 5
+
+def test_the_fill_checks_out_what_the_host_sends_and_the_cli_starts_at_once(
+        stub, empty_workspace, template_workspace, start_commit, capsys):
+    started = time.monotonic()
+
+    assert stub.workspace.wait_until_filled({"flag": False}, stream=sent(fill_stream(template_workspace, start_commit),
+                                                                         later=0.2))
+
+    assert 0.15 <= time.monotonic() - started < 10
+    assert capsys.readouterr().out.strip() == stub.paths.FILL_DONE  # the line the host's attach waits for
+    assert (empty_workspace / ".git" / "coding-agents-filled").exists()
+    assert run_git(empty_workspace, "rev-parse", "HEAD") == start_commit
+    assert run_git(empty_workspace, "symbolic-ref", "HEAD") == f"refs/heads/{BRANCH}"
+    assert run_git(empty_workspace, "config", "user.email") == "ada@example.invalid"
+    assert run_git(empty_workspace, "status", "--porcelain") == ""
+    assert (empty_workspace / ".git" / "shallow").read_text() == start_commit + "\n"
+
+
+def test_a_fill_into_a_workspace_that_has_a_repository_fails_and_ends_the_session(
+        stub, empty_workspace, template_workspace, start_commit, capsys):
+    (empty_workspace / ".git").mkdir()
+
+    assert not stub.workspace.wait_until_filled({"flag": False},
+                                                stream=sent(fill_stream(template_workspace, start_commit)))
+
+    assert capsys.readouterr().out.strip() == stub.paths.FILL_FAILED + "workspace volume is not empty"
+
+
+def test_a_pack_git_refuses_is_a_failed_fill_in_gits_words(stub, empty_workspace, start_commit, capsys):
+    header = {"identity": ["Ada", "a@b.invalid"], "commit": start_commit, "branch": BRANCH, "uncommitted": ""}
+
+    assert not stub.workspace.wait_until_filled(
+        {"flag": False}, stream=sent(json.dumps(header).encode() + b"\n8\nnot-pack0\n"))
+
+    said = capsys.readouterr().out.strip()
+    assert said.startswith(stub.paths.FILL_FAILED + "git index-pack: ")
 
 
 def test_without_the_wait_variable_a_missing_marker_changes_nothing(stub, workspace, filling, monkeypatch, capsys):
@@ -411,8 +472,8 @@ def test_without_the_wait_variable_a_missing_marker_changes_nothing(stub, worksp
     assert health_report(stub, capsys)["dirty"] is True
 
 
-def test_a_fill_that_never_ends_stops_the_wait_at_its_timeout(stub, filling, capsys):
-    stub.workspace.wait_until_filled({"flag": False}, timeout=0.05)
+def test_a_fill_that_never_comes_stops_the_wait_at_its_timeout(stub, empty_workspace, capsys):
+    assert stub.workspace.wait_until_filled({"flag": False}, timeout=0.05, stream=sent(b""))
 
     assert "not filled" in capsys.readouterr().out
 

@@ -10,7 +10,7 @@ import pytest
 
 from agents import catalog, git, runner, workspace
 from agents.errors import AgentsError
-from agents.session import model, planner
+from agents.session import model, naming, planner
 from tests.unit.gitrepos import make_template, run_git
 
 NAME = "claude-api-session-1"
@@ -304,8 +304,8 @@ def test_unsynced_commits_a_tip_that_is_no_commit_id_is_never_asked_of_git(repo,
 
 def test_populate_failure_names_session(fp, repo, real_git):
     fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
-    fp.register(["docker", "exec", "-i", "--user", "1000", NAME, fp.any()], returncode=1,
-                stderr="workspace volume is not empty\n")
+    fp.register(["docker", "attach", "--sig-proxy=false", NAME],
+                stdout=naming.FILL_FAILED + "workspace volume is not empty\n")
     real_git()
     head = run_git(repo, "rev-parse", "HEAD")
     request = planner.SessionRequest(
@@ -318,6 +318,72 @@ def test_populate_failure_names_session(fp, repo, real_git):
         workspace.populate(plan, repo, [head])
 
     assert caught.value.message.startswith(f"could not copy the repository into the workspace of {NAME}: ")
-    assert caught.value.message.endswith("workspace volume is not empty")
+    assert caught.value.message.endswith(": workspace volume is not empty")
+    assert fp.call_count(list(plan.fill_argv)) == 1
+
+
+# A consumer like the stub: reads the header line and the counted chunks (until "0"), keeps what
+# came in a file, then answers on one line (after a line of other output) and waits to be ended.
+FRAMED_READER = """
+import sys
+stream = sys.stdin.buffer
+got = [stream.readline()]
+while True:
+    size = stream.readline()
+    got.append(size)
+    if int(size) == 0:
+        break
+    got.append(stream.read(int(size)))
+open(sys.argv[1], "wb").write(b"".join(got))
+print("something else", flush=True)
+print("answer: ok", flush=True)
+import time
+time.sleep(60)
+"""
+
+
+def test_feed_attached_sends_the_header_then_counted_chunks_and_returns_the_answer(tmp_path):
+    import sys
+    import time
+
+    received = tmp_path / "received"
+    objects = tmp_path / "objects"
+    objects.write_text("")
+    started = time.monotonic()
+
+    answer = runner.feed_attached(["printf", "PACK"], [sys.executable, "-c", FRAMED_READER, str(received)],
+                                  header=b'{"a": 1}\n', is_answer=lambda line: line.startswith("answer:"),
+                                  producer_stdin=str(objects))
+
+    assert answer == "answer: ok"
+    assert received.read_bytes() == b'{"a": 1}\n4\nPACK0\n'
+    assert time.monotonic() - started < 30  # the consumer is ended once it answered
+
+
+def test_feed_attached_reports_the_producers_failure_first(tmp_path):
+    import sys
+
+    objects = tmp_path / "objects"
+    objects.write_text("")
+
+    with pytest.raises(runner.CommandFailed, match="bad object"):
+        runner.feed_attached(["sh", "-c", "echo 'fatal: bad object' >&2; exit 128"],
+                             [sys.executable, "-c", FRAMED_READER, str(tmp_path / "received")],
+                             header=b"{}\n", is_answer=lambda line: line.startswith("answer:"),
+                             producer_stdin=str(objects))
+
+
+def test_populate_when_the_container_stops_before_answering(fp, repo, real_git):
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(["docker", "attach", "--sig-proxy=false", NAME], returncode=1,
+                stderr="You cannot attach to a stopped container, start it first\n")
+    real_git()
+    head = run_git(repo, "rev-parse", "HEAD")
+    plan = planner.plan_launch(planner.SessionRequest(
+        agent=catalog.get_agent("claude"), repo=repo, branch=BRANCH, start_commit=head, name=NAME, image=IMAGE,
+        mode="launch"))
+
+    with pytest.raises(AgentsError, match="cannot attach to a stopped container") as caught:
+        workspace.populate(plan, repo, [head])
+
     assert isinstance(caught.value.__cause__, runner.CommandFailed)
-    assert fp.call_count(list(plan.populate_argv)) == 1
