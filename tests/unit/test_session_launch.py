@@ -2098,3 +2098,48 @@ def test_a_squid_session_released_before_its_proxy_only_when_nothing_in_it_uses_
     assert not launch.released_before_its_proxy(request(shell, prompt="curl https://pypi.org"))  # runs at once
     assert not launch.released_before_its_proxy(request(claude, host_ports=(8080,)))
     assert not launch.released_before_its_proxy(request(shell, policy=None))  # restricted / allow-all: no proxy
+
+
+# --- the engine's questions asked before the launch's code is imported (session/early.py) -----------
+
+
+@pytest.mark.parametrize("network_mode", ["squid", "restricted"])
+def test_each_question_asked_early_is_one_the_launch_asks_and_it_is_asked_once(engine, repo, network_mode):
+    from agents.session import early
+
+    name = "early-one"
+    labels = {"coding-agents.session": name, "coding-agents.repo": str(repo), "coding-agents.branch": "claude/session-1"}
+    register_launch(engine, name, squid=network_mode == "squid",
+                    found=[{"Id": "c" * 64, "State": {"Status": "running"}, "Config": {"Labels": labels}}])
+    options = LaunchOptions(agent="claude", path=str(repo), name=name, network=network_mode)
+    asked = early.questions(options, Config())
+
+    with early.started(options, Config()):
+        launch.launch(options, Config())
+
+    # This repository's sessions and volumes, the images, the name's container, volumes (and proxy):
+    # each started once, its answer taken by the launch's own run (a second start would find no
+    # registered answer left).
+    assert len(asked) == (6 if network_mode == "squid" else 5)
+    for argv in asked:
+        assert engine.call_count(list(argv)) == 1, argv
+
+
+def test_without_a_name_the_early_questions_are_the_repositorys_and_the_images(engine, repo):
+    from agents.session import early
+
+    asked = early.questions(LaunchOptions(agent="claude", path=str(repo), network="restricted"), Config())
+
+    assert [argv[:3] for argv in asked] == [["docker", "ps", "--all"], ["docker", "volume", "ls"],
+                                            ["docker", "image", "inspect"]]
+    assert f"label=coding-agents.repo={repo}" in asked[0]
+
+
+def test_no_early_question_outside_a_repository_or_for_an_unknown_agent(engine, tmp_path, repo):
+    from agents.session import early
+
+    assert early.questions(LaunchOptions(agent="claude", path=str(tmp_path / "nowhere")), Config()) == []
+    assert early.questions(LaunchOptions(agent="claude", path=str(tmp_path)), Config()) == []
+    with early.started(LaunchOptions(agent="clippy", path=str(repo)), Config()):  # the launch says what is wrong
+        pass
+    assert docker_calls(engine) == []
