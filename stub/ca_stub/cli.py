@@ -26,50 +26,56 @@ requests go to the host's signer; the private key never enters the container.
 import os
 import sys
 
-from ca_stub import bridges, logins, relay, session, sidecar, state, versions, workspace
+
+def _module(name):
+    """One of the stub's modules, imported when its command runs: a health check (every session,
+    every few seconds) and a session's start pay for no other."""
+    import importlib
+
+    return importlib.import_module("ca_stub." + name)
 
 
 def main(argv):
     invoked = os.path.basename(sys.argv[0])
     if invoked == "ca-gpg":
-        return bridges.gpg_program(argv)
+        return _module("bridges").gpg_program(argv)
     if invoked == "ca-ssh-keygen":
-        return bridges.ssh_keygen_program(argv)
+        return _module("bridges").ssh_keygen_program(argv)
     if argv[:1] == ["logins-receive"]:
-        return logins.logins_receive()
+        return _module("logins").logins_receive()
     if argv[:1] == ["logins-push"]:
-        return logins.logins_push()
+        return _module("logins").logins_push()
     if argv[:1] == ["logins-refresh"]:
-        return logins.logins_refresh()
+        return _module("logins").logins_refresh()
     if argv[:1] == ["state-save"]:
-        return state.state_save()
+        return _module("state").state_save()
     if argv[:1] == ["state-receive"]:
-        return state.state_receive()
+        return _module("state").state_receive()
     if argv[:1] == ["git-credential"] and len(argv) == 2:
-        return bridges.git_credential(argv[1])
+        return _module("bridges").git_credential(argv[1])
     if argv[:1] == ["relay"] and len(argv) >= 3:
-        return relay.serve(argv[1], argv[2:])
+        return _module("relay").serve(argv[1], argv[2:])
     if argv[:1] == ["mcp-relay"] and len(argv) == 2:
-        return bridges.mcp_relay(argv[1])
+        return _module("bridges").mcp_relay(argv[1])
     if argv[:1] == ["mcp-receive"]:
-        return sidecar.mcp_receive()
+        return _module("sidecar").mcp_receive()
     if argv[:1] == ["mcp-sidecar"]:
-        return sidecar.mcp_sidecar()
+        return _module("sidecar").mcp_sidecar()
     if argv[:1] == ["versions"]:
-        return versions.versions()
+        return _module("versions").versions()
     if argv[:1] == ["health"]:
-        return workspace.health()
+        return _module("workspace").health()
     if argv[:1] == ["autocommit"]:
-        print("committed" if workspace.autocommit() else "clean")
+        print("committed" if _module("workspace").autocommit() else "clean")
         return 0
     if argv[:1] == ["wait-ready"]:
-        return session.wait_ready()
+        return _module("session").wait_ready()
     if argv[:1] == ["session"] and "--" in argv:
         options = argv[1 : argv.index("--")]
         command = argv[argv.index("--") + 1 :]
         at = options.index("--mode") if "--mode" in options else -1
         mode = options[at + 1] if 0 <= at < len(options) - 1 else ("interactive" if at < 0 else "")
         if command and mode in ("interactive", "prompt"):
-            return session.run_session(mode, command)
+            return _module("session").run_session(mode, command)
     print(__doc__.strip(), file=sys.stderr)
     return 2

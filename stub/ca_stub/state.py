@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import time
 
 from ca_stub import paths
@@ -201,6 +200,8 @@ def state_receive():
         return 1
     folders = {folder["name"]: folder for folder in spec["folders"]}
     written = 0
+    import tarfile  # (here: every session's start imports this module, and only this reads archives)
+
     with tarfile.open(fileobj=sys.stdin.buffer, mode="r|gz") as archive:
         for member in archive:
             parts = member.name.split("/")

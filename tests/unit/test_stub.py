@@ -442,6 +442,31 @@ def test_the_fill_checks_out_what_the_host_sends_and_the_cli_starts_at_once(
     assert (empty_workspace / ".git" / "shallow").read_text() == start_commit + "\n"
 
 
+def test_the_fill_writes_an_identity_with_quotes_and_backslashes_as_git_reads_it(
+        stub, empty_workspace, template_workspace, start_commit, capsys):
+    name = 'Ada "the" Love\\lace; #1\tII'
+    header = {"identity": [name, "ada@example.invalid"], "commit": start_commit, "branch": "claude/a/b",
+              "uncommitted": ""}
+
+    assert stub.workspace.wait_until_filled({"flag": False},
+                                            stream=sent(fill_stream(template_workspace, start_commit, header)))
+
+    assert run_git(empty_workspace, "config", "user.name") == name
+    assert run_git(empty_workspace, "symbolic-ref", "HEAD") == "refs/heads/claude/a/b"
+    assert run_git(empty_workspace, "rev-parse", "claude/a/b") == start_commit
+
+
+def test_a_fill_refuses_a_branch_that_would_leave_the_refs_folder(stub, empty_workspace, template_workspace,
+                                                                    start_commit, capsys):
+    header = {"identity": ["Ada", "a@b.invalid"], "commit": start_commit, "branch": "../../hooks/x", "uncommitted": ""}
+
+    assert not stub.workspace.wait_until_filled({"flag": False},
+                                                stream=sent(fill_stream(template_workspace, start_commit, header)))
+
+    assert capsys.readouterr().out.startswith(stub.paths.FILL_FAILED + "not a commit and branch")
+    assert not (empty_workspace / ".git" / "hooks" / "x").exists()
+
+
 def test_a_fill_into_a_workspace_that_has_a_repository_fails_and_ends_the_session(
         stub, empty_workspace, template_workspace, start_commit, capsys):
     (empty_workspace / ".git").mkdir()
