@@ -69,12 +69,13 @@ def warn(name: str, size: StateSize) -> None:
 
 def current_limit() -> int:
     """[sessions] state_size as the config file says now (a changed limit applies to every session)."""
-    from agents import history
     from agents.config import load_config
 
     try:
         return load_config().sessions.state_size
     except AgentsError:  # a broken config file is reported by the commands that need it
+        from agents import history  # (not before: list-agents' path does without it and its hashlib)
+
         return history.DEFAULT_STATE_SIZE
 
 
