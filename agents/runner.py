@@ -556,12 +556,7 @@ def feed_attached(
 
         pumping = threading.Thread(target=pump, daemon=True)
         pumping.start()
-        answer = None
-        for raw in second.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if is_answer(line):
-                answer = line
-                break
+        answer = _first_answer(second.stdout, is_answer)
         second.kill()  # (it would wait for the container's end)
         second.wait()
         pumping.join()  # its next write to the ended consumer fails, if it has not finished
@@ -580,6 +575,33 @@ def feed_attached(
     if first.returncode > 0:  # what it failed on is why the consumer could not take it
         raise CommandFailed(Result(display(producer), first.returncode, "", first_stderr))
     return answer
+
+
+def _first_answer(stream: Any, is_answer: Callable[[str], bool]) -> str | None:
+    """The first line read from stream that is_answer takes; None at its end, or at a Ctrl-C noted
+    meanwhile (the caller's next checkpoint raises it: a long fill can be stopped and undone)."""
+    import io
+    import select
+
+    try:
+        fd = stream.fileno()
+    except (OSError, io.UnsupportedOperation):  # not a pipe (a test's fake process): read it through
+        return next((line for raw in stream for line in [raw.decode("utf-8", "replace").rstrip("\r\n")]
+                     if is_answer(line)), None)
+    pending = b""
+    while True:
+        if not select.select([fd], [], [], 0.2)[0]:
+            if _interrupts.pending and _interrupts.depth and not _interrupts.shield:
+                return None
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return None
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            if is_answer(line):
+                return line
 
 
 def exec_replace(argv: Sequence[Arg]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -387,3 +388,21 @@ def test_populate_when_the_container_stops_before_answering(fp, repo, real_git):
         workspace.populate(plan, repo, [head])
 
     assert isinstance(caught.value.__cause__, runner.CommandFailed)
+
+
+def test_feed_attached_stops_at_a_ctrl_c_while_the_consumer_has_not_answered(tmp_path):
+    """A fill that takes long (or a stub that never answers) can be stopped: the launch undoes it."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    objects = tmp_path / "objects"
+    objects.write_text("")
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGINT)).start()
+        runner.feed_attached(["printf", "PACK"], [sys.executable, "-c", "import time; time.sleep(60)"],
+                             header=b"{}\n", is_answer=lambda line: line == "never", producer_stdin=str(objects))
+
+    assert time.monotonic() - started < 10
