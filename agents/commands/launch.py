@@ -28,17 +28,13 @@ def run(args: argparse.Namespace) -> int:
     if previewed is not None:
         return previewed
     from agents.config import load_config
-    from agents.session import early
+    from agents.session import attach, finish, launch, query
 
-    config, options = load_config(), _session_args.launch_options(args, "launch")
-    with early.started(options, config):  # the engine answers while the launch's code is imported
-        from agents.session import attach, finish, launch, query
-
-        with launch.launching(options, config) as info:
-            # Until the agent is seen to start, Ctrl-C still undoes the launch.
-            # Without network a CLI gives up on its API within seconds (Claude Code: ~2.5 s); wait for it.
-            grace = 4.0 if attach.cannot_reach_its_model(info) else 1.0
-            status = attach.exited_at_start(info.name, grace=grace) if args.prompt is None else None
+    with launch.launching(_session_args.launch_options(args, "launch"), load_config()) as info:
+        # Until the agent is seen to start, Ctrl-C still undoes the launch.
+        # Without network a CLI gives up on its API within seconds (Claude Code: ~2.5 s); wait for it.
+        grace = 4.0 if attach.cannot_reach_its_model(info) else 1.0
+        status = attach.exited_at_start(info.name, grace=grace) if args.prompt is None else None
     if args.prompt is not None:
         code = attach.stream_until_exit(info.name)
         if not info.no_push:

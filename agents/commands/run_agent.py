@@ -30,22 +30,19 @@ def run(args: argparse.Namespace) -> int:
         return previewed
     from agents.config import load_config
     from agents.errors import AgentsError
-    from agents.session import early
+    from agents.session import attach, checks, daemons, finish, launch, query
 
-    config, options = load_config(), _session_args.launch_options(args, "run")
-    with early.started(options, config):  # the engine answers while the launch's code is imported
-        from agents.session import attach, checks, daemons, finish, launch, query
-
-        with launch.launching(options, config) as info:
-            if args.prompt is None:
-                # Until the agent's terminal is up, Ctrl-C still undoes the launch.
-                try:
-                    attach.wait_ready(info)
-                except AgentsError:
-                    # The agent is gone before it could be attached: an ephemeral session ends here too.
-                    finish.remove(query.get_session(info.name), no_push=args.no_push, yes=args.yes,
-                                  auto_commit=config.sessions.auto_commit)
-                    raise
+    config = load_config()
+    with launch.launching(_session_args.launch_options(args, "run"), config) as info:
+        if args.prompt is None:
+            # Until the agent's terminal is up, Ctrl-C still undoes the launch.
+            try:
+                attach.wait_ready(info)
+            except AgentsError:
+                # The agent is gone before it could be attached: an ephemeral session ends here too.
+                finish.remove(query.get_session(info.name), no_push=args.no_push, yes=args.yes,
+                                auto_commit=config.sessions.auto_commit)
+                raise
     if args.prompt is not None:
         try:
             code = attach.stream_until_exit(info.name)
