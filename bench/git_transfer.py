@@ -11,10 +11,10 @@ first commit, then COMMITS-1 commits each rewriting TOUCH files), then times:
   git clone --local                  hardlinks instead of copies, plus checkout
   git clone --depth 1 file://        git's own one-commit copy, plus checkout
   coding-agents populate             agents.workspace.populate: the objects of one commit
-                                     (agents.git.object_list_for_checkout), `git pack-objects
-                                     --stdout` piped into `docker run --rm -i` of the base
-                                     image running agents.session.planner.POPULATE_SCRIPT on a fresh
-                                     volume (index-pack + checkout)
+                                     (agents.git.objects_for_checkout), `git pack-objects
+                                     --stdout` sent through `docker attach` to a started agent
+                                     container's stub (as a launch makes it, on fresh volumes),
+                                     which builds the repository (index-pack + checkout)
 
 and, to split the last one up, `git pack-objects` alone and a `docker run --rm -i true` with
 the same hardening flags. Prints medians of RUNS runs. Measures only; asserts nothing.
@@ -173,7 +173,8 @@ def session_request(repo: Path, head: str, name: str) -> planner.SessionRequest:
 
 
 class Populate:
-    """agents.workspace.populate into a fresh labelled volume per run; the volume is removed after."""
+    """agents.workspace.populate into a fresh agent container per run (its stub waits for the fill);
+    the container and its volumes are removed after."""
 
     def __init__(self, repo: Path, head: str):
         self.repo = repo
@@ -186,7 +187,8 @@ class Populate:
         self.count += 1
         name = f"bench-git-transfer-{os.getpid()}-{self.count}"
         self.plan = planner.plan_launch(session_request(self.repo, self.head, name))
-        run(["docker", "volume", "create", "--label", BENCH_LABEL, self.plan.workspace_volume])
+        created = list(self.plan.create_argv)
+        run([*created[:2], "--label", BENCH_LABEL, *created[2:]])
 
     def action(self) -> None:
         assert self.plan is not None
@@ -207,7 +209,9 @@ class Populate:
                 capture_output=True, text=True,
             )
             self.check = shown.stdout.strip() or shown.stderr.strip()
-        subprocess.run(["docker", "volume", "rm", "--force", self.plan.workspace_volume], capture_output=True)
+        subprocess.run(["docker", "rm", "--force", self.plan.name], capture_output=True)
+        subprocess.run(["docker", "volume", "rm", "--force", self.plan.workspace_volume, self.plan.home_volume],
+                       capture_output=True)
         self.plan = None
 
 
