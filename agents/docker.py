@@ -190,16 +190,11 @@ def image_ids(refs: tuple[str, ...]) -> dict[str, str | None]:
     """image_id of each ref: one call when all are present (the usual case), else one each."""
     if not refs:
         return {}
-    result = run(*image_ids_args(refs), check=False)
+    result = run("image", "inspect", "--format", "{{.Id}}", *refs, check=False)
     found = result.stdout.split()
     if result.ok and len(found) == len(refs):
         return dict(zip(refs, found, strict=True))
     return {ref: image_id(ref) for ref in refs}
-
-
-def image_ids_args(refs: Sequence[str]) -> list[str]:
-    """The one question image_ids asks first (session/early.py asks it ahead of a launch)."""
-    return ["image", "inspect", "--format", "{{.Id}}", *refs]
 
 
 def image_id(ref: str) -> str | None:

@@ -13,7 +13,7 @@ from agents import bridges, catalog, docker, endpoints, engine, git, netmodes, r
 from agents.config import Config
 from agents.mcp import render, servers
 from agents.records import record
-from agents.session import decide, listing, model, naming
+from agents.session import decide, model, naming
 from agents.session.options import LaunchOptions
 
 
@@ -132,10 +132,11 @@ def ask_about(name: str, agent: catalog.Agent, network_mode: str) -> tuple[Calla
     squid mode, whether its proxy's name is taken."""
     return (
         runner.in_background(docker.image_ids, session_images(agent, network_mode)),
-        runner.in_background(docker.run, *listing.owner_args(name), check=False),
+        runner.in_background(docker.run, "inspect", "--type", "container", "--format",
+                             "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name, check=False),
         runner.in_background(volume_owners, name),
-        runner.in_background(docker.run, *listing.proxy_state_args(name), check=False)
-        if netmodes.is_proxied(network_mode) else (lambda: None),
+        runner.in_background(docker.run, "inspect", "--format", "{{.State.Status}}", naming.proxy_name(name),
+                             check=False) if netmodes.is_proxied(network_mode) else (lambda: None),
     )
 
 
@@ -152,8 +153,9 @@ def volume_owners(name: str) -> tuple[tuple[str, str], ...]:
     exist already, in one query."""
     from agents.session import query
 
+    wanted = (naming.workspace_volume(name), naming.home_volume(name), naming.mcp_volume(name))
     return tuple((str(volume.get("Name")), (volume.get("Labels") or {}).get(naming.SESSION) or "")
-                 for volume in query.inspect_volumes(listing.session_volume_names(name)))
+                 for volume in query.inspect_volumes(list(wanted)))
 
 
 def kept_history(repo: Path, branch: str) -> str | None:

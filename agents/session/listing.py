@@ -61,18 +61,3 @@ def started(include_stopped: bool):
     runs of them take the answers."""
     return runner.started_early(runner.engine_argv(*ps_args()),
                                 *([runner.engine_argv(*volume_args())] if include_stopped else []))
-
-
-def owner_args(name: str) -> list[str]:
-    """Whether a container has this name, and its session label ("" for none): a launch's question."""
-    return ["inspect", "--type", "container", "--format", "{{index .Config.Labels \"" + naming.SESSION + "\"}}", name]
-
-
-def proxy_state_args(name: str) -> list[str]:
-    """Whether the name a squid session's proxy would get is taken: a launch's question."""
-    return ["inspect", "--format", "{{.State.Status}}", naming.proxy_name(name)]
-
-
-def session_volume_names(name: str) -> list[str]:
-    """The volumes a session of this name would make, as a launch asks whether they exist."""
-    return [naming.workspace_volume(name), naming.home_volume(name), naming.mcp_volume(name)]
