@@ -110,21 +110,24 @@ def fill(stream):
     header = json.loads(stream.line())
     name, email = header["identity"]
     start, branch, uncommitted = header["commit"], header["branch"], header["uncommitted"]
-    if os.path.exists(os.path.join(paths.WORKSPACE, ".git")):
+    git_dir = os.path.join(paths.WORKSPACE, ".git")
+    if os.path.exists(git_dir):
         raise FillError("workspace volume is not empty")
     parts = branch.split("/")
     if not all(c in "0123456789abcdef" for c in start) or len(start) not in (40, 64) \
             or "" in parts or any(part.startswith(".") for part in parts):
         raise FillError(f"not a commit and branch git took on the host: {start!r} {branch!r}")
 
-    def step(*args, **options):
-        done = subprocess.run(["git", "-C", paths.WORKSPACE, *args], capture_output=True, **options)
+    def refused(command, stderr, code):
+        said = stderr.strip().splitlines()
+        return FillError(f"git {command}: " + (said[-1] if said else f"exit {code}"))
+
+    def step(*args):
+        done = git(*args)
         if done.returncode != 0:
-            said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise FillError(f"git {args[0]}: " + (said[-1] if said else f"exit {done.returncode}"))
+            raise refused(args[0], done.stderr, done.returncode)
 
     step("init", "-q")
-    git_dir = os.path.join(paths.WORKSPACE, ".git")
     # What `git config user.*`, `git update-ref` and `git symbolic-ref` would write, written here
     # (three processes fewer before the CLI starts); the branch is one git accepted on the host.
     with open(os.path.join(git_dir, "config"), "a") as config:
@@ -141,12 +144,12 @@ def fill(stream):
             indexing.stdin.close()
         except BrokenPipeError:
             pass
-    said = indexing.stderr.read().decode("utf-8", "replace").strip().splitlines()
+    said = indexing.stderr.read().decode("utf-8", "replace")
     if indexing.wait() != 0:
-        raise FillError("git index-pack: " + (said[-1] if said else f"exit {indexing.returncode}"))
-    with open(os.path.join(paths.WORKSPACE, ".git", "shallow"), "w") as shallow:
+        raise refused("index-pack", said, indexing.returncode)
+    with open(os.path.join(git_dir, "shallow"), "w") as shallow:
         shallow.write(start + "\n")
-    ref = os.path.join(git_dir, "refs", "heads", *branch.split("/"))
+    ref = os.path.join(git_dir, "refs", "heads", *parts)
     os.makedirs(os.path.dirname(ref), exist_ok=True)
     with open(ref, "w") as tip:
         tip.write(start + "\n")
