@@ -43,15 +43,14 @@ def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str], objects: 
                 env=git.git_env(),
             )
         except runner.CommandFailed as error:
-            raise AgentsError(
-                f"could not copy the repository into the workspace of {plan.name}: {error.message}",
-                hint="run with --debug for details; `coding-agents doctor` checks the engine",
-            ) from error
+            raise _not_copied(plan.name, error.message) from error
     if answer != naming.FILL_DONE:
-        raise AgentsError(
-            f"could not copy the repository into the workspace of {plan.name}: {answer[len(naming.FILL_FAILED):]}",
-            hint="run with --debug for details; `coding-agents doctor` checks the engine",
-        )
+        raise _not_copied(plan.name, answer[len(naming.FILL_FAILED):])
+
+
+def _not_copied(name: str, why: str) -> AgentsError:
+    return AgentsError(f"could not copy the repository into the workspace of {name}: {why}",
+                       hint="run with --debug for details; `coding-agents doctor` checks the engine")
 
 
 def session_state(name: str) -> str | None:
