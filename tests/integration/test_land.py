@@ -87,6 +87,7 @@ def test_land_all_lands_one_and_leaves_the_conflict_and_the_red_test_untouched(c
     assert result.returncode == 1, result.output
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     good, clash, breaks = (agents[role][0] for role in ("good", "clash", "breaks"))
+    assert set(rows) == {good, clash, breaks}, result.output
     assert " landed " in rows[good], result.stdout
     assert " conflict " in rows[clash] and "notes.txt" in rows[clash], result.stdout
     assert " test failed " in rows[breaks], result.stdout
