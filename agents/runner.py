@@ -507,101 +507,151 @@ def run_pipeline(
     return result
 
 
-def feed_attached(
-    producer: Sequence[Arg],
-    consumer: Sequence[Arg],
-    *,
-    header: bytes,
-    is_answer: Callable[[str], bool],
-    producer_stdin: str,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """`producer | consumer` where the consumer never ends by itself (an attach to a container's
-    main process): header, then the producer's output in counted chunks ("<size>\\n" and the bytes;
-    "0\\n" ends it) go to the consumer's stdin, and its output is read until a line is_answer takes
-    (returned); the consumer is then ended. CommandFailed: it ended first (the container stopped),
-    or the producer failed."""
-    import tempfile
-    import threading
+class Feed:
+    """A consumer that never ends by itself (an attached `docker run --interactive`: the container's
+    main process) fed on its stdin, its output read line by line: send() gives it a header, then a
+    producer's output in counted chunks ("<size>\\n" and the bytes; "0\\n" ends it); until() reads to
+    a line the caller wants. end() ends the consumer (and the producer, if still writing); use it as
+    a context manager. CommandFailed from until(): the consumer ended first (its container stopped,
+    or it was never made), or the producer failed."""
 
-    log.debug("feed: %s | %s", display(producer), display(consumer))
-    check_interrupt()
-    group = _child_options(True, False)  # both ends have their stdin given
-    child_env = dict(env) if env is not None else None
-    with tempfile.TemporaryFile() as producer_stderr, tempfile.TemporaryFile() as consumer_stderr:
+    def __init__(self, consumer: Sequence[Arg], *, env: Mapping[str, str] | None = None) -> None:
+        import tempfile
+
+        log.debug("feed: %s", display(consumer))
+        check_interrupt()
+        self.consumer_argv = consumer
+        self.env = dict(env) if env is not None else None
+        self.group = _child_options(True, False)  # its stdin is ours
+        self.consumer_stderr = tempfile.TemporaryFile()
+        self.producer: subprocess.Popen | None = None
+        self.producer_argv: Sequence[Arg] = ()
+        self.producer_stderr: Any = None
+        self.pumping: Any = None
+        self.pending = b""
+        try:
+            self.consumer = subprocess.Popen(reveal(consumer), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=self.consumer_stderr, env=self.env, **self.group)
+        except FileNotFoundError as error:
+            self.consumer_stderr.close()
+            raise _missing_program(consumer) from error
+
+    def __enter__(self) -> Feed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+        for stderr in (self.consumer_stderr, self.producer_stderr):
+            if stderr is not None:
+                stderr.close()
+
+    def send(self, header: bytes, producer: Sequence[Arg], producer_stdin: str,
+             env: Mapping[str, str] | None = None) -> None:
+        """Start the producer (its stdin from the file producer_stdin; env: its environment, else
+        the feed's) and pass header and its output on."""
+        import tempfile
+        import threading
+
+        log.debug("feed: %s | %s", display(producer), display(self.consumer_argv))
+        self.producer_argv = producer
+        self.producer_stderr = tempfile.TemporaryFile()
         with open(producer_stdin, "rb") as stdin:
             try:
-                first = subprocess.Popen(reveal(producer), stdin=stdin, stdout=subprocess.PIPE,
-                                         stderr=producer_stderr, env=child_env, **group)
+                self.producer = subprocess.Popen(reveal(producer), stdin=stdin, stdout=subprocess.PIPE,
+                                                 stderr=self.producer_stderr,
+                                                 env=dict(env) if env is not None else self.env, **self.group)
             except FileNotFoundError as error:
                 raise _missing_program(producer) from error
-        try:
-            second = subprocess.Popen(reveal(consumer), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=consumer_stderr, env=child_env, **group)
-        except FileNotFoundError as error:
-            first.kill()
-            first.wait()
-            raise _missing_program(consumer) from error
-        assert first.stdout is not None and second.stdin is not None and second.stdout is not None
+        source, sink = self.producer.stdout, self.consumer.stdin
+        assert source is not None and sink is not None
 
         def pump() -> None:
             try:
-                second.stdin.write(header)
-                while chunk := first.stdout.read1(1 << 16):
-                    second.stdin.write(b"%d\n" % len(chunk) + chunk)
-                second.stdin.write(b"0\n")
-                second.stdin.flush()
-            except OSError:
+                sink.write(header)
+                while chunk := source.read1(1 << 16):
+                    sink.write(b"%d\n" % len(chunk) + chunk)
+                sink.write(b"0\n")
+                sink.flush()
+            except (OSError, ValueError):
                 pass  # the consumer ended: what it said (or not) tells why
 
-        pumping = threading.Thread(target=pump, daemon=True)
-        pumping.start()
-        answer = _first_answer(second.stdout, is_answer)
-        second.kill()  # (it would wait for the container's end)
-        second.wait()
-        pumping.join()  # its next write to the ended consumer fails, if it has not finished
-        first.stdout.close()  # a producer still writing ends on the broken pipe (a signal: not its failure)
-        first.wait()
-        for stream in (second.stdin, second.stdout):
+        self.pumping = threading.Thread(target=pump, daemon=True)
+        self.pumping.start()
+
+    def until(self, wanted: Callable[[str], bool], *, interruptible: bool = True, last: bool = False) -> str:
+        """The next line of the consumer's output that wanted takes; with last, the feed is then
+        ended (and the producer's failure, if it failed, raised instead). A Ctrl-C meanwhile ends
+        the wait when interruptible (KeyboardInterrupt: a long fill can be stopped and undone);
+        otherwise it stays pending for the caller's next checkpoint."""
+        line = self._next(wanted, interruptible)
+        if line is None or last:
+            self.end()
+        if line is None:
+            check_interrupt()
+            raise CommandFailed(Result(display(self.consumer_argv), self.consumer.returncode or 1, "",
+                                       self._said(self.consumer_stderr)))
+        if last and self.producer is not None and self.producer.returncode > 0:
+            # what it failed on is why the consumer could not take it
+            raise CommandFailed(Result(display(self.producer_argv), self.producer.returncode, "",
+                                       self._said(self.producer_stderr)))
+        return line
+
+    def put_back(self, line: str) -> None:
+        """line (read by until) is read again first."""
+        self.pending = line.encode() + b"\n" + self.pending
+
+    def _next(self, wanted: Callable[[str], bool], interruptible: bool) -> str | None:
+        """The line, or None at the output's end or a Ctrl-C noted meanwhile (when interruptible)."""
+        import io
+        import select
+
+        stream = self.consumer.stdout
+        try:
+            fd = stream.fileno()
+        except (OSError, io.UnsupportedOperation):  # not a pipe (a test's fake process): read it through
+            fd = None
+        while True:
+            *lines, rest = self.pending.split(b"\n")
+            for index, raw in enumerate(lines):
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                if wanted(line):
+                    self.pending = b"\n".join([*lines[index + 1:], rest])
+                    return line
+            self.pending = rest
+            if fd is None:
+                chunk = stream.readline()
+            elif not select.select([fd], [], [], 0.2)[0]:
+                if interruptible and _interrupts.pending and _interrupts.depth and not _interrupts.shield:
+                    return None
+                continue
+            else:
+                chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self.pending += chunk
+
+    def end(self) -> None:
+        """The consumer killed (it would wait for the container's end), the producer's end awaited."""
+        if self.consumer.returncode is not None and (self.pumping is None or not self.pumping.is_alive()):
+            return
+        self.consumer.kill()
+        self.consumer.wait()
+        if self.pumping is not None:
+            self.pumping.join()  # its next write to the ended consumer fails, if it has not finished
+        if self.producer is not None:
+            if self.producer.stdout is not None:
+                self.producer.stdout.close()  # a producer still writing ends on the broken pipe (not its failure)
+            self.producer.wait()
+        for stream in (self.consumer.stdin, self.consumer.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
-        producer_stderr.seek(0)
-        consumer_stderr.seek(0)
-        first_stderr = producer_stderr.read().decode("utf-8", "replace")
-        second_stderr = consumer_stderr.read().decode("utf-8", "replace")
-    check_interrupt()
-    if answer is None:
-        raise CommandFailed(Result(display(consumer), second.returncode or 1, "", second_stderr))
-    if first.returncode > 0:  # what it failed on is why the consumer could not take it
-        raise CommandFailed(Result(display(producer), first.returncode, "", first_stderr))
-    return answer
 
-
-def _first_answer(stream: Any, is_answer: Callable[[str], bool]) -> str | None:
-    """The first line read from stream that is_answer takes; None at its end, or at a Ctrl-C noted
-    meanwhile (the caller's next checkpoint raises it: a long fill can be stopped and undone)."""
-    import io
-    import select
-
-    try:
-        fd = stream.fileno()
-    except (OSError, io.UnsupportedOperation):  # not a pipe (a test's fake process): read it through
-        return next((line for raw in stream for line in [raw.decode("utf-8", "replace").rstrip("\r\n")]
-                     if is_answer(line)), None)
-    pending = b""
-    while True:
-        if not select.select([fd], [], [], 0.2)[0]:
-            if _interrupts.pending and _interrupts.depth and not _interrupts.shield:
-                return None
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return None
-        *lines, pending = (pending + chunk).split(b"\n")
-        for raw in lines:
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            if is_answer(line):
-                return line
+    @staticmethod
+    def _said(stderr: Any) -> str:
+        if stderr is None:
+            return ""
+        stderr.seek(0)
+        return stderr.read().decode("utf-8", "replace")
 
 
 def exec_replace(argv: Sequence[Arg]) -> None:

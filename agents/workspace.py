@@ -1,7 +1,7 @@
 """Moving git objects between the host repo and a session's workspace volume.
 
 In: the objects of one commit's tree (no history) stream to the new agent container's stub (its
-main process, through `docker attach`), which builds a shallow repository on the volume before
+main process, through the container's own attached `docker run --interactive`), which builds a shallow repository on the volume before
 the CLI starts. Out: the host fetches the agent's branch through a git `ext::` transport whose
 stream is `docker exec` (or a throwaway container when the session is stopped). No host path is
 mounted, so both work with a remote engine, and the host repository is never writable from inside.
@@ -22,30 +22,48 @@ if TYPE_CHECKING:  # the planner (and what it imports) only where a container is
     from agents.session import planner
 
 
-def populate(plan: planner.LaunchPlan, repo: Path, commits: list[str], objects: str | None = None) -> None:
-    """Fill the (new, empty) workspace volume with a checkout of commits[0] (+ host changes): the
-    fill's header and a git pack of the commits' trees go to the started container's stub, which
-    checks them out and answers. objects: git.objects_for_checkout of these commits, when already
-    listed (a launch lists them while its container starts)."""
+def start_agent(plan: planner.LaunchPlan) -> runner.Feed:
+    """The agent container's run, attached: what the fill (send_fill) writes reaches its stub, and
+    its output says when it runs (started) and how the fill went (filled). End it (a context
+    manager): the container goes on."""
+    return runner.Feed(plan.create_argv)
+
+
+def started(run: runner.Feed) -> None:
+    """Until the container runs (its stub waits for the fill), as `docker run --detach` returning
+    would say; a Ctrl-C meanwhile stays pending, so a rollback finds the container made.
+    CommandFailed: the run failed (its error)."""
+    line = run.until(lambda line: line == naming.FILL_WAITING or _answered(line), interruptible=False)
+    if _answered(line):  # (a stub that says nothing before its answer): it is filled()'s to read
+        run.put_back(line)
+
+
+def send_fill(run: runner.Feed, plan: planner.LaunchPlan, repo: Path, objects: str) -> None:
+    """The fill's header and a git pack of the commits' trees (objects: git.objects_for_checkout of
+    them) on their way to the stub, in the background: the stub takes them once it runs."""
     import tempfile  # (not on list-agents' path)
 
-    with tempfile.TemporaryDirectory(prefix="coding-agents-pack-") as tmp:
-        object_list = os.path.join(tmp, "objects")
+    with tempfile.TemporaryDirectory(prefix="coding-agents-pack-") as folder:
+        object_list = os.path.join(folder, "objects")  # (pack-objects holds it open: it may go at once)
         with open(object_list, "w", encoding="utf-8") as listed:
-            listed.write(git.objects_for_checkout(repo, commits) if objects is None else objects)
-        try:
-            answer = runner.feed_attached(
-                ["git", "-C", str(repo), "pack-objects", "--stdout", "-q"],
-                list(plan.fill_argv),
-                header=plan.fill_header.encode() + b"\n",
-                is_answer=lambda line: line == naming.FILL_DONE or line.startswith(naming.FILL_FAILED),
-                producer_stdin=object_list,
-                env=git.git_env(),
-            )
-        except runner.CommandFailed as error:
-            raise _not_copied(plan.name, error.message) from error
+            listed.write(objects)
+        run.send(plan.fill_header.encode() + b"\n", ["git", "-C", str(repo), "pack-objects", "--stdout", "-q"],
+                 producer_stdin=object_list, env=git.git_env())
+
+
+def filled(run: runner.Feed, plan: planner.LaunchPlan) -> None:
+    """Until the stub has checked out what send_fill sent; the run's client is then ended (a Ctrl-C
+    meanwhile stops the wait: the launch undoes it)."""
+    try:
+        answer = run.until(_answered, last=True)
+    except runner.CommandFailed as error:
+        raise _not_copied(plan.name, error.message) from error
     if answer != naming.FILL_DONE:
         raise _not_copied(plan.name, answer[len(naming.FILL_FAILED):])
+
+
+def _answered(line: str) -> bool:
+    return line == naming.FILL_DONE or line.startswith(naming.FILL_FAILED)
 
 
 def _not_copied(name: str, why: str) -> AgentsError:

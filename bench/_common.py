@@ -203,9 +203,15 @@ def interleave(cases: dict[str, Callable[[], float | None]], runs: int) -> dict[
 
 
 def print_table(samples: dict[str, list[float]], baseline: str, title: str) -> None:
+    """Each row's median and best, and its ratio to the baseline's median; where the rows were
+    sampled in rounds (one value of each per round), also the median of the round-by-round ratios
+    (paired: a machine whose speed drifts during the run moves both sides of each ratio alike)."""
     print(title)
     base = statistics.median(samples[baseline])
-    print(f"{'what':52} {'median s':>9} {'best s':>8} {'x baseline':>10}")
+    print(f"{'what':52} {'median s':>9} {'best s':>8} {'x baseline':>10} {'x paired':>9}")
     for label, values in samples.items():
         median = statistics.median(values)
-        print(f"{label:52} {median:9.3f} {min(values):8.3f} {median / base:9.1f}x")
+        paired = ""
+        if len(values) == len(samples[baseline]) and all(samples[baseline]):
+            paired = f"{statistics.median(v / b for v, b in zip(values, samples[baseline], strict=True)):8.2f}x"
+        print(f"{label:52} {median:9.3f} {min(values):8.3f} {median / base:9.1f}x {paired:>9}")

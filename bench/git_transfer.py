@@ -10,11 +10,12 @@ first commit, then COMMITS-1 commits each rewriting TOUCH files), then times:
                                      (and once more with --no-checkout: the history alone)
   git clone --local                  hardlinks instead of copies, plus checkout
   git clone --depth 1 file://        git's own one-commit copy, plus checkout
-  coding-agents populate             agents.workspace.populate: the objects of one commit
-                                     (agents.git.objects_for_checkout), `git pack-objects
-                                     --stdout` sent through `docker attach` to a started agent
-                                     container's stub (as a launch makes it, on fresh volumes),
-                                     which builds the repository (index-pack + checkout)
+  coding-agents fill                 agents.workspace.send_fill and filled: the objects of one
+                                     commit (agents.git.objects_for_checkout), `git pack-objects
+                                     --stdout` sent through the attached run of an agent
+                                     container (as a launch makes it, on fresh volumes) to its
+                                     started stub, which builds the repository (index-pack +
+                                     checkout)
 
 and, to split the last one up, `git pack-objects` alone and a `docker run --rm -i true` with
 the same hardening flags. Prints medians of RUNS runs. Measures only; asserts nothing.
@@ -38,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents import catalog, git, hardening, images, workspace  # noqa: E402
+from agents import catalog, git, hardening, images, runner, workspace  # noqa: E402
 from agents.session import planner  # noqa: E402
 
 BENCH_LABEL = "coding-agents.bench=git_transfer"
@@ -173,14 +174,15 @@ def session_request(repo: Path, head: str, name: str) -> planner.SessionRequest:
 
 
 class Populate:
-    """agents.workspace.populate into a fresh agent container per run (its stub waits for the fill);
-    the container and its volumes are removed after."""
+    """The fill (agents.workspace.send_fill, filled) into a fresh agent container per run, timed
+    from its stub's start (it waits for the fill); the container and its volumes are removed after."""
 
     def __init__(self, repo: Path, head: str):
         self.repo = repo
         self.head = head
         self.count = 0
         self.plan: planner.LaunchPlan | None = None
+        self.run: runner.Feed | None = None
         self.check = ""
 
     def prepare(self) -> None:
@@ -188,13 +190,18 @@ class Populate:
         name = f"bench-git-transfer-{os.getpid()}-{self.count}"
         self.plan = planner.plan_launch(session_request(self.repo, self.head, name))
         created = list(self.plan.create_argv)
-        run([*created[:2], "--label", BENCH_LABEL, *created[2:]])
+        self.run = runner.Feed([*created[:2], "--label", BENCH_LABEL, *created[2:]])  # attached, as a launch runs it
+        workspace.started(self.run)
 
     def action(self) -> None:
-        assert self.plan is not None
-        workspace.populate(self.plan, self.repo, [self.head])
+        assert self.plan is not None and self.run is not None
+        workspace.send_fill(self.run, self.plan, self.repo, git.objects_for_checkout(self.repo, [self.head]))
+        workspace.filled(self.run, self.plan)
 
     def cleanup(self) -> None:
+        if self.run is not None:
+            self.run.end()
+            self.run = None
         if self.plan is None:
             return
         if not self.check:  # what the workspace looks like afterwards: reported, not asserted
@@ -274,7 +281,7 @@ def main() -> int:
                        "--no-checkout"),
             clone_case("git clone --local (hardlinks)", repo, target, "--local"),
             clone_case("git clone --depth 1 file://", repo, target, "--depth", "1"),
-            Case("coding-agents populate (into a volume)", populate.action, populate.cleanup, populate.prepare),
+            Case("coding-agents fill (into a volume)", populate.action, populate.cleanup, populate.prepare),
             pack_case(repo, head, pack_path),
             docker_floor_case(image),
         ]

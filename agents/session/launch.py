@@ -128,31 +128,42 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         objects = runner.in_background(git.objects_for_checkout, request.repo, commits)  # while the container starts
         undo.container = True
         undo.volumes += plan.volumes_made_by_run
-        runner.run(list(plan.create_argv))  # its stub holds the CLI until the workspace is filled
-        if proxy_started is not None and not released_early:
-            gateway, proxy_started = proxy_started(), None
-            if request.bridge and request.bridge.host_ports:
-                request = records.replace(request, bridge=records.replace(request.bridge, host_gateway=gateway))
-                bridges.prepare(request.bridge)
-
-        def fill() -> None:  # the stub's release: the CLI starts on the filled workspace
-            say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
-            workspace.populate(plan, request.repo, commits, objects=objects())
-
         # A --prompt task may be done within a second of its release, before its bridges' relay
         # could link to the running container: it is filled (released) once its services are up.
         fill_first = request.prompt is None
-        if fill_first:
-            fill()
-        if proxy_started is not None:  # squid must accept connections before the logins go in
-            proxy_started()
-            proxy_started = None
-        sidecar = planner.sidecar_argv(request) if request.mcp_sidecar \
-            else None
-        services.start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy, request.endpoints,
-                               helpers=undo.helpers, history_archive=request.resume)
-        if not fill_first:
-            fill()
+        with workspace.start_agent(plan) as run:  # its stub holds the CLI until the workspace is filled
+            sent = False
+
+            def send() -> None:
+                say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
+                workspace.send_fill(run, plan, request.repo, objects())
+
+            if fill_first and (proxy_started is None or released_early):
+                send()  # the stub takes it as soon as it runs
+                sent = True
+            workspace.started(run)
+            if proxy_started is not None and not released_early:
+                gateway, proxy_started = proxy_started(), None
+                if request.bridge and request.bridge.host_ports:
+                    request = records.replace(request, bridge=records.replace(request.bridge, host_gateway=gateway))
+                    bridges.prepare(request.bridge)
+
+            def fill() -> None:  # the stub's release: the CLI starts on the filled workspace
+                if not sent:
+                    send()
+                workspace.filled(run, plan)
+
+            if fill_first:
+                fill()
+            if proxy_started is not None:  # squid must accept connections before the logins go in
+                proxy_started()
+                proxy_started = None
+            sidecar = planner.sidecar_argv(request) if request.mcp_sidecar \
+                else None
+            services.start_session_services(plan.name, request.agent, request.bridge, sidecar, request.autonomy,
+                                            request.endpoints, helpers=undo.helpers, history_archive=request.resume)
+            if not fill_first:
+                fill()
         if plan.proxy:
             undo.helpers.append(daemons.spawn_collector(plan.name))
         if config.sessions.notify or config.sessions.bell:  # tells you when it waits or ends (docs/landing.md)

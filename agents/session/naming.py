@@ -39,10 +39,12 @@ LABELS = (MANAGED, SESSION, AGENT, REPO, BRANCH, BASE, NETWORK, MODE, IMAGE, NO_
 MCP_DIR = "/run/coding-agents-mcp"
 BROKER_DIR = "/run/coding-agents-broker"
 WORKSPACE = "/workspace"
-# The launch fills the workspace through the running agent container: its stub (the main process)
-# reads the repository on its stdin (`docker attach`, no exec) and holds the CLI until this file
-# exists, the fill's last step; one line on the container's output says how the fill went.
+# The launch fills the workspace through the agent container's run: its stub (the main process)
+# reads the repository on its stdin (the attached `docker run --interactive`, no exec) and holds the
+# CLI until this file exists, the fill's last step. On the container's output, one line when it
+# starts waiting (the container runs) and one that says how the fill went.
 WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
+FILL_WAITING = "ca-stub: fill: waiting"
 FILL_DONE = "ca-stub: fill: done"
 FILL_FAILED = "ca-stub: fill: failed: "
 WAIT_WORKSPACE_VAR = "CODING_AGENTS_WAIT_WORKSPACE"

@@ -67,8 +67,7 @@ class LaunchPlan:
     home_volume: str
     labels: tuple[tuple[str, str], ...]
     volume_argvs: tuple[tuple[str, ...], ...]
-    fill_argv: tuple[str, ...]  # to the started agent container's stub: the fill's header and a git pack
-    create_argv: tuple[str, ...]
+    create_argv: tuple[str, ...]  # attached: its stdin takes the fill's header and a git pack to the stub
     proxy: ProxyPlan | None = None
     volumes: tuple[str, ...] = ()  # every volume the launch makes (volume_argvs' and create_argv's)
     fill_header: str = ""  # JSON: identity, start commit, branch, the uncommitted changes' commit
@@ -254,8 +253,7 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
     volume_argvs = tuple((runner.engine(), "volume", "create", *label_args(labels),
                           *(mcp_volume_options() if volume == naming.mcp_volume(name) else ()), volume)
                          for volume in volumes if volume not in made_by_run)
-    # To the started agent container's stub, which holds the CLI until the fill's last step.
-    fill_argv = fill_attach_argv(name)
+    # To the agent container's stub, through its run, which holds the CLI until the fill's last step.
     fill_header = json.dumps({"identity": list(request.identity), "commit": request.start_commit,
                               "branch": request.branch, "uncommitted": request.uncommitted_commit or ""})
     limits: list[str] = []
@@ -265,8 +263,10 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
         limits += ["--memory", request.memory]
     mode = "prompt" if request.prompt is not None else "interactive"
     create_argv = (
-        # --interactive: the stub's stdin stays open, for the fill (fill_attach_argv)
-        runner.engine(), "run", "--detach", "--interactive", "--name", name, "--hostname", name[:63],
+        # Attached (no --detach), its stdin open: the fill goes to the stub through the run itself
+        # (no exec or attach after it). The client is ended once the stub has answered; without
+        # --sig-proxy nothing of that reaches the container.
+        runner.engine(), "run", "--interactive", "--sig-proxy=false", "--name", name, "--hostname", name[:63],
         *label_args(labels),
         *hardening.hardening_args(request.pids_limit),
         *network_args(request.network, name),
@@ -302,16 +302,9 @@ def plan_launch(request: SessionRequest) -> LaunchPlan:
                               hint="this is a bug: please report it (with --debug output)")
         proxy = plan_proxy(name, labels, request.policy, request.proxy_image)
     return LaunchPlan(
-        name, workspace_volume, home_volume, labels, volume_argvs, tuple(fill_argv), create_argv, proxy, volumes,
+        name, workspace_volume, home_volume, labels, volume_argvs, create_argv, proxy, volumes,
         fill_header,
     )
-
-
-def fill_attach_argv(name: str) -> list[str]:
-    """How the fill reaches the stub: an attach to the container's main process (an exec costs a
-    process made in the container: most of a launch's time after its start). Without --sig-proxy
-    the attach's end (it is killed once the stub answers) is not passed on to the container."""
-    return [runner.engine(), "attach", "--sig-proxy=false", name]
 
 
 def run_makes_volumes() -> bool:

@@ -39,12 +39,12 @@ def launch_steps(request: planner.SessionRequest, plan: planner.LaunchPlan) -> l
             {"step": "proxy start", "argv": list(plan.proxy.start_argv)},
         ]
     steps += [{"step": "volume", "argv": list(argv)} for argv in plan.volume_argvs]
-    steps.append({"step": "populate the workspace", "argv": list(plan.fill_argv),
-                  "note": f"once it runs: its stub reads a git pack of {request.start_commit[:12]} (no history) "
-                          "on its stdin", "sends": json.loads(plan.fill_header)})
     made_by_run = plan.volumes_made_by_run
     steps.append({"step": "agent container", "argv": list(plan.create_argv),
-                  **({"note": f"its run makes the volumes {', '.join(made_by_run)} (labelled)"} if made_by_run else {})})
+                  "note": (f"its run makes the volumes {', '.join(made_by_run)} (labelled); " if made_by_run else "")
+                  + f"through the run's stdin its stub reads a git pack of {request.start_commit[:12]} (no history) "
+                    "and checks it out before the CLI starts; the run's client is then ended",
+                  "sends": json.loads(plan.fill_header)})
     if bridges.needs_helper(request.bridge):
         steps.append({"step": "host bridge", "argv": ["coding-agents", "_bridge", plan.name],
                       "serves": bridge_summary(request),

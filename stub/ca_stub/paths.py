@@ -15,7 +15,9 @@ PROGRAMS_FILE = os.path.join(STUB_DIR, "programs.json")
 WORKSPACE = "/workspace"
 # Written last by the fill of a new session's workspace (workspace.fill, from what the host sends).
 WORKSPACE_FILLED = WORKSPACE + "/.git/coding-agents-filled"
-# The fill's outcome, one line on the container's output: what the host's attach waits for.
+# On the container's output (what the host's attached run reads): one line when the stub starts
+# waiting for the fill (the container runs), one with the fill's outcome.
+FILL_WAITING = "ca-stub: fill: waiting"
 FILL_DONE = "ca-stub: fill: done"
 FILL_FAILED = "ca-stub: fill: failed: "
 HOME = os.path.expanduser("~")

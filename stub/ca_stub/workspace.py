@@ -19,13 +19,14 @@ def filling():
 
 
 def wait_until_filled(stopping, timeout=300.0, stream=0):
-    """A new session's workspace arrives on this process's stdin (stream), from the host's `docker
-    attach` right after the start: fill() reads it and the CLI starts on the filled workspace.
-    False: the fill failed (the session ends; the launch removes the container)."""
+    """A new session's workspace arrives on this process's stdin (stream), from the host's attached
+    `docker run --interactive` that started the container: fill() reads it and the CLI starts on
+    the filled workspace. False: the fill failed (the session ends; the launch removes the container)."""
     if os.environ.get(paths.WAIT_WORKSPACE_VAR) != "1":
         return True
     try:
         if filling():
+            print(paths.FILL_WAITING, flush=True)  # the container runs: what `run --detach` returning said
             fill(_Stream(stream, time.monotonic() + timeout, stopping))
             print(paths.FILL_DONE, flush=True)
     except _Stopped:

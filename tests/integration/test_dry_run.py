@@ -76,9 +76,13 @@ def test_dry_run_changes_nothing_and_masks_secrets(cli, repo, user, command):
         assert steps.index("proxy container") < steps.index("volume") < steps.index("agent container"), steps
     else:  # Docker: the agent's run makes them
         assert steps.index("proxy container") < steps.index("agent container"), steps
-        assert agent_step["note"] == f"its run makes the volumes {', '.join(plan['volumes'])} (labelled)"
+        assert agent_step["note"].startswith(f"its run makes the volumes {', '.join(plan['volumes'])} (labelled); ")
     agent_argv = agent_step["argv"]
     assert agent_argv[:2] == [ENGINE, "run"] and "--read-only" in agent_argv
+    # The fill goes to the stub through the run (attached): the header it sends is shown.
+    assert "--detach" not in agent_argv and "--interactive" in agent_argv
+    assert f"its stub reads a git pack of {plan['start'][:12]}" in agent_step["note"]
+    assert agent_step["sends"]["commit"] == plan["start"] and agent_step["sends"]["branch"] == plan["branch"]
 
     # Other tests may share the engine: only this repo's and this name's objects are ours.
     assert (engine_objects_of(repo, plan["name"]), repo_state(repo), state_files(home)) == before

@@ -38,6 +38,13 @@ def test_container_paths_and_the_tmux_session_agree(stub):
     assert Path(stub.BROKER_SOCKET).parent == Path(naming.BROKER_DIR)
 
 
+def test_the_fill_lines_agree(stub):
+    """What the stub prints on the container's output while the launch's run reads it."""
+    assert (stub.FILL_WAITING, stub.FILL_DONE, stub.FILL_FAILED) == (naming.FILL_WAITING, naming.FILL_DONE, naming.FILL_FAILED)
+    assert stub.WORKSPACE_FILLED == naming.WORKSPACE_FILLED
+    assert stub.WAIT_WORKSPACE_VAR == naming.WAIT_WORKSPACE_VAR
+
+
 def test_the_bridge_sockets_the_stub_calls_are_the_ones_the_host_serves(stub):
     from tests.unit.test_bridges import LOGIN_FILES, SSH, settings
 

@@ -70,7 +70,7 @@ def test_no_step_of_a_launch_mounts_a_host_path(request_):
     if plan.proxy:
         argvs.append(plan.proxy.create_argv_for("172.30.0.1"))  # as the launch runs it, with the gateway
 
-    assert {step["step"] for step in steps} >= {"agent container", "populate the workspace"}
+    assert "agent container" in {step["step"] for step in steps}
     assert [(argv[:3], host_paths(argv)) for argv in argvs if host_paths(argv)] == []
     if bridges.link_plans(request_.bridge) if request_.bridge else False:
         (helper,) = [step for step in steps if step["step"] == "host bridge"]

@@ -39,6 +39,7 @@ from tests.unit.gitrepos import make_template, run_git
 from tests.unit.ps_lines import ps_argv, ps_output, volume_lines, volume_ls_argv
 
 PS_ALL = ps_argv()
+AGENT_RUN = ["docker", "run", "--interactive", "--sig-proxy=false"]  # attached: the fill goes through it
 VERSION_ARGV = ["docker", "version", "--format", "{{.Server.Version}}"]
 IMAGE_ID = "sha256:" + "1" * 64
 IMAGE_IDS_ARGV = ["docker", "image", "inspect", "--format", "{{.Id}}"]
@@ -850,14 +851,15 @@ def register_launch(fp, name: str, populate_rc: int = 0, detach_rc: int = 0, fou
         register_proxy(fp, name, create_rc=proxy_create_rc, ready_rc=proxy_ready_rc, existing=proxy_exists,
                        proxy_owner=proxy_owner)
     fp.register(["docker", "volume", "create", fp.any()], occurrences=2)
-    fp.register(["docker", "run", "--detach", fp.any()], returncode=detach_rc, stdout="" if detach_rc else "c" * 64,
+    # The agent's run, attached: the fill goes to its stub (which holds the CLI until it is done)
+    # through the run's stdin; its lines say it waits (the container runs), then how the fill went,
+    # and the run's client is ended.
+    fp.register([*AGENT_RUN, fp.any()], returncode=detach_rc,
+                stdout="" if detach_rc else naming.FILL_WAITING + "\n" + (
+                    (naming.FILL_FAILED + "workspace volume is not empty\n") if populate_rc else naming.FILL_DONE + "\n"),
                 stderr="docker: Error response from daemon: failed to create task: OCI runtime create failed\n"
                 if detach_rc else "")
-    # The fill goes to the started container's stub (it holds the CLI until it is done), whose
-    # answer line ends the attach.
-    fp.register(["docker", "attach", "--sig-proxy=false", name],
-                stdout=(naming.FILL_FAILED + "workspace volume is not empty\n") if populate_rc
-                else naming.FILL_DONE + "\n")
+    fp.register(["git", "-C", fp.any(min=1, max=1), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
     # After the start: the detached host bridge (claude's refreshed logins come back through it),
     # then the login bundle the stub waits for.
     fp.register([sys.executable, "-m", "agents", "_bridge", name])
@@ -895,7 +897,7 @@ def test_launch_failed_docker_run_removes_container_and_volumes(engine, repo):
     with pytest.raises(runner.CommandFailed, match="OCI runtime create failed"):
         launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
 
-    assert engine.call_count(["docker", "run", "--detach", engine.any()]) == 1
+    assert engine.call_count([*AGENT_RUN, engine.any()]) == 1
     assert engine.call_count(["docker", "rm", "--force", name]) == 1
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == 1
     # The one teardown order of rollback and remove-agent: containers, then networks, then volumes.
@@ -922,7 +924,7 @@ def test_launch_failed_populate_removes_the_container_and_volumes(engine, repo):
     with pytest.raises(AgentsError, match="could not copy the repository into the workspace"):
         launch.launch(LaunchOptions(agent="claude", path=str(repo)), Config())
 
-    assert engine.call_count(["docker", "run", "--detach", engine.any()]) == 1
+    assert engine.call_count([*AGENT_RUN, engine.any()]) == 1
     assert engine.call_count(["docker", "rm", "--force", name]) == 1
     assert engine.call_count(["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"]) == 0
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == 1
@@ -945,7 +947,7 @@ def test_launch_proxy_that_never_listens_is_rolled_back_with_the_volumes(engine,
     assert caught.value.hint == f"see `coding-agents logs {name}-proxy`"
     # The agent's container (whose run makes its volumes) is started (its stub waits for the fill)
     # while the proxy starts: what was made of it goes again, and no login was delivered to it.
-    started = engine.call_count(["docker", "run", "--detach", engine.any()])
+    started = engine.call_count([*AGENT_RUN, engine.any()])
     assert engine.call_count(["docker", "volume", "rm", "--force", f"{name}-workspace", f"{name}-home"]) == started
     assert engine.call_count(["docker", "rm", "--force", name]) == started
     assert engine.call_count(["docker", "exec", "-i", "--user", "1000", name, "ca-stub", "logins-receive"]) == 0
@@ -1029,17 +1031,16 @@ def test_launch_squid_call_sequence(engine, repo):
                                               ["docker", "volume", "inspect", f"{name}-workspace"],
                                               proxy_state_argv(name)[:4]])
     assert main_steps[6:] == [
-        ["docker", "run", "--detach", "--interactive"],  # the agent, its volumes made by the run (its stub waits for the fill)
-        ["docker", "attach", "--sig-proxy=false", name],  # the fill: the repository, to the started container's stub
+        AGENT_RUN,  # the agent, its volumes made by the run; the fill goes to its stub through it
         [sys.executable, "-m", "agents", "_bridge"],  # its host bridge (logins come back through it)
         ["docker", "exec", "-i", "--user"],  # the login bundle the stub waits for
         collector_argv(name)[:4],  # then the host-side log collector
         by_name_argv(name)[:4],  # the session as launched: by name, no listing
     ]
     # The agent is on the internal network alone: it starts once that one exists.
-    assert steps.index(proxy_steps[0]) < steps.index(["docker", "run", "--detach", "--interactive"])
+    assert steps.index(proxy_steps[0]) < steps.index(AGENT_RUN)
     assert steps.index(proxy_steps[-1]) < steps.index(["docker", "exec", "-i", "--user"])
-    agent_run = next(call for call in engine.calls if call[:3] == ["docker", "run", "--detach"])
+    agent_run = next(call for call in engine.calls if call[:4] == AGENT_RUN)
     assert f"{name}-internal" == agent_run[agent_run.index("--network") + 1]
 
 
@@ -1140,8 +1141,9 @@ def test_launch_restricted_has_no_proxy_nor_collector(engine, repo):
 
     assert engine.call_count(["docker", "network", engine.any()]) == 0
     assert engine.call_count(["docker", "create", engine.any()]) == 0
-    assert not any("proxy" in " ".join(call) for call in docker_calls(engine)
-                   if call not in (by_name_argv(name), planner.fill_attach_argv(name)) and call[:2] != ["docker", "ps"]
+    assert not any("proxy" in " ".join(part for part in call if part != "--sig-proxy=false")  # (the agent's run)
+                   for call in docker_calls(engine)
+                   if call != by_name_argv(name) and call[:2] != ["docker", "ps"]
                    and call[:3] != ["docker", "volume", "ls"])  # the listings' formats name our labels
     assert engine.call_count(collector_argv(name)) == 0
 
@@ -1726,7 +1728,7 @@ def interrupt_me(process=None) -> None:
 
 def test_launch_ctrl_c_while_the_agent_starts_removes_everything_and_says_so(engine, repo):
     name = "claude-api-session-1"
-    engine.register(["docker", "run", "--detach", engine.any()], callback=interrupt_me)  # wins: registered first
+    engine.register([*AGENT_RUN, engine.any()], callback=interrupt_me)  # wins: registered first
     register_launch(engine, name)
 
     with pytest.raises(KeyboardInterrupt) as caught:
@@ -2043,7 +2045,7 @@ def test_launch_engine_calls_do_not_grow_with_other_sessions(engine, repo, other
     listings = [call for call in calls if call[:2] == ["docker", "ps"] or call[:3] == ["docker", "volume", "ls"]]
     assert len(listings) == 2
     assert all(f"label=coding-agents.repo={repo}" in call for call in listings)
-    assert len(calls) == 9  # the same whatever the number of sessions elsewhere
+    assert len(calls) == 8  # the same whatever the number of sessions elsewhere (the fill: through the run)
     assert engine.call_count(VERSION_ARGV) == 0  # asked only when the sessions cannot be listed
 
 

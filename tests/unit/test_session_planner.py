@@ -213,17 +213,18 @@ def test_plan_launch_quotes_a_repository_path_with_a_comma_in_the_volume_labels(
     assert volume_mounts(plan.create_argv) == [f"{NAME}-workspace:/workspace", f"{NAME}-home:/home/agent"]
 
 
-def test_plan_launch_fills_the_workspace_through_the_started_agent_containers_stub():
+def test_plan_launch_fills_the_workspace_through_the_agent_containers_run():
     snapshot = "b" * 40
     plan = planner.plan_launch(make_request(uncommitted_commit=snapshot))
 
-    # An attach to the stub (the main process): no process made in the container, and the
-    # attach's end is not passed on to it.
-    assert plan.fill_argv == ("docker", "attach", "--sig-proxy=false", NAME)
     assert json.loads(plan.fill_header) == {"identity": ["Ada Lovelace", "ada@example.com"], "commit": START,
                                             "branch": "claude/session-1", "uncommitted": snapshot}
-    # Its stdin stays open for the fill; the stub holds the CLI until the fill's marker is written.
-    assert plan.create_argv[:4] == ("docker", "run", "--detach", "--interactive")
+    # The run stays attached with its stdin open, so the fill reaches the stub (the main process)
+    # through it: no process made in the container, no attach; the client's end (it is killed once
+    # the stub answers) is not passed on to the container. The stub holds the CLI until the fill's
+    # marker is written.
+    assert plan.create_argv[:4] == ("docker", "run", "--interactive", "--sig-proxy=false")
+    assert "--detach" not in plan.create_argv
     assert f"{naming.WAIT_WORKSPACE_VAR}=1" in values_of(plan.create_argv, "--env")
 
 
@@ -234,7 +235,7 @@ def test_plan_launch_fill_without_snapshot_sends_an_empty_one():
 def test_plan_launch_create_argv_is_hardened():
     argv = planner.plan_launch(make_request(pids_limit=512)).create_argv
 
-    assert argv[:6] == ("docker", "run", "--detach", "--interactive", "--name", NAME)
+    assert argv[:6] == ("docker", "run", "--interactive", "--sig-proxy=false", "--name", NAME)
     assert contains_run(argv, ["--cap-drop", "ALL"])
     assert contains_run(argv, ["--security-opt", "no-new-privileges"])
     assert contains_run(argv, ["--pids-limit", "512"])
@@ -353,7 +354,7 @@ def test_plan_launch_never_privileged_nor_host_mounts(network_mode, prompt):
     plan = planner.plan_launch(make_request(network=network_mode, prompt=prompt, policy=policy))
     proxy_argvs = (plan.proxy.create_argv, *plan.proxy.network_argvs) if plan.proxy else ()
 
-    for argv in (plan.fill_argv, plan.create_argv, *plan.volume_argvs, *proxy_argvs):
+    for argv in (plan.create_argv, *plan.volume_argvs, *proxy_argvs):
         assert "--privileged" not in argv
         assert engine.host_mounts(argv) == []
         assert not any("docker.sock" in arg for arg in argv)

@@ -433,7 +433,8 @@ def test_the_fill_checks_out_what_the_host_sends_and_the_cli_starts_at_once(
                                                                          later=0.2))
 
     assert 0.15 <= time.monotonic() - started < 10
-    assert capsys.readouterr().out.strip() == stub.paths.FILL_DONE  # the line the host's attach waits for
+    # the lines the host's run reads: the stub waits (the container runs), then the fill's outcome
+    assert capsys.readouterr().out.splitlines() == [stub.paths.FILL_WAITING, stub.paths.FILL_DONE]
     assert (empty_workspace / ".git" / "coding-agents-filled").exists()
     assert run_git(empty_workspace, "rev-parse", "HEAD") == start_commit
     assert run_git(empty_workspace, "symbolic-ref", "HEAD") == f"refs/heads/{BRANCH}"
@@ -463,7 +464,7 @@ def test_a_fill_refuses_a_branch_that_would_leave_the_refs_folder(stub, empty_wo
     assert not stub.workspace.wait_until_filled({"flag": False},
                                                 stream=sent(fill_stream(template_workspace, start_commit, header)))
 
-    assert capsys.readouterr().out.startswith(stub.paths.FILL_FAILED + "not a commit and branch")
+    assert capsys.readouterr().out.splitlines()[-1].startswith(stub.paths.FILL_FAILED + "not a commit and branch")
     assert not (empty_workspace / ".git" / "hooks" / "x").exists()
 
 
@@ -474,7 +475,7 @@ def test_a_fill_into_a_workspace_that_has_a_repository_fails_and_ends_the_sessio
     assert not stub.workspace.wait_until_filled({"flag": False},
                                                 stream=sent(fill_stream(template_workspace, start_commit)))
 
-    assert capsys.readouterr().out.strip() == stub.paths.FILL_FAILED + "workspace volume is not empty"
+    assert capsys.readouterr().out.splitlines()[-1] == stub.paths.FILL_FAILED + "workspace volume is not empty"
 
 
 def test_a_pack_git_refuses_is_a_failed_fill_in_gits_words(stub, empty_workspace, start_commit, capsys):
@@ -483,7 +484,7 @@ def test_a_pack_git_refuses_is_a_failed_fill_in_gits_words(stub, empty_workspace
     assert not stub.workspace.wait_until_filled(
         {"flag": False}, stream=sent(json.dumps(header).encode() + b"\n8\nnot-pack0\n"))
 
-    said = capsys.readouterr().out.strip()
+    said = capsys.readouterr().out.splitlines()[-1]
     assert said.startswith(stub.paths.FILL_FAILED + "git index-pack: ")
 
 

@@ -300,33 +300,68 @@ def test_unsynced_commits_a_tip_that_is_no_commit_id_is_never_asked_of_git(repo,
     assert workspace.unsynced_commits(session(repo, base=first_commit, tip=tip, ahead=1)) == 1
 
 
-# --- populate (the pipeline into the agent container) ----------------------------------------------
+# --- the fill (through the agent container's attached run) ---------------------------------------
 
 
-def test_populate_failure_names_session(fp, repo, real_git):
-    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
-    fp.register(["docker", "attach", "--sig-proxy=false", NAME],
-                stdout=naming.FILL_FAILED + "workspace volume is not empty\n")
+def launch_plan(repo: Path, head: str) -> planner.LaunchPlan:
+    return planner.plan_launch(planner.SessionRequest(
+        agent=catalog.get_agent("claude"), repo=repo, branch=BRANCH, start_commit=head, name=NAME, image=IMAGE,
+        mode="launch"))
+
+
+def fill(plan: planner.LaunchPlan, repo: Path, head: str) -> None:
+    """As a launch fills the workspace: the run started, the fill sent, its start and answer read."""
+    with workspace.start_agent(plan) as run:
+        workspace.send_fill(run, plan, repo, git.objects_for_checkout(repo, [head]))
+        workspace.started(run)
+        workspace.filled(run, plan)
+
+
+def test_a_failed_fill_names_the_session(fp, repo, real_git):
     real_git()
     head = run_git(repo, "rev-parse", "HEAD")
-    request = planner.SessionRequest(
-        agent=catalog.get_agent("claude"), repo=repo, branch=BRANCH, start_commit=head, name=NAME, image=IMAGE,
-        mode="launch",
-    )
-    plan = planner.plan_launch(request)
+    plan = launch_plan(repo, head)
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(list(plan.create_argv),
+                stdout=naming.FILL_WAITING + "\n" + naming.FILL_FAILED + "workspace volume is not empty\n")
 
     with pytest.raises(AgentsError) as caught:
-        workspace.populate(plan, repo, [head])
+        fill(plan, repo, head)
 
     assert caught.value.message.startswith(f"could not copy the repository into the workspace of {NAME}: ")
     assert caught.value.message.endswith(": workspace volume is not empty")
-    assert fp.call_count(list(plan.fill_argv)) == 1
+    assert fp.call_count(list(plan.create_argv)) == 1
 
 
-# A consumer like the stub: reads the header line and the counted chunks (until "0"), keeps what
-# came in a file, then answers on one line (after a line of other output) and waits to be ended.
+def test_the_fill_goes_through_the_run_and_its_answer_is_read_after_the_start(fp, repo, real_git):
+    real_git()
+    head = run_git(repo, "rev-parse", "HEAD")
+    plan = launch_plan(repo, head)
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(list(plan.create_argv), stdout=f"{naming.FILL_WAITING}\nsomething else\n{naming.FILL_DONE}\n")
+
+    fill(plan, repo, head)
+
+    assert plan.create_argv[:4] == ("docker", "run", "--interactive", "--sig-proxy=false")  # attached: no --detach
+
+
+def test_a_stub_that_answers_without_saying_it_waits_still_has_its_answer_read(fp, repo, real_git):
+    real_git()
+    head = run_git(repo, "rev-parse", "HEAD")
+    plan = launch_plan(repo, head)
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(list(plan.create_argv), stdout=naming.FILL_FAILED + "git index-pack: bad pack\n")
+
+    with pytest.raises(AgentsError, match="bad pack"):
+        fill(plan, repo, head)
+
+
+# A consumer like the stub: says it waits, reads the header line and the counted chunks (until
+# "0"), keeps what came in a file, then answers on one line (after a line of other output) and waits
+# to be ended.
 FRAMED_READER = """
 import sys
+print("waiting", flush=True)
 stream = sys.stdin.buffer
 got = [stream.readline()]
 while True:
@@ -343,7 +378,7 @@ time.sleep(60)
 """
 
 
-def test_feed_attached_sends_the_header_then_counted_chunks_and_returns_the_answer(tmp_path):
+def test_a_feed_sends_the_header_then_counted_chunks_and_returns_the_answer(tmp_path):
     import sys
     import time
 
@@ -352,45 +387,58 @@ def test_feed_attached_sends_the_header_then_counted_chunks_and_returns_the_answ
     objects.write_text("")
     started = time.monotonic()
 
-    answer = runner.feed_attached(["printf", "PACK"], [sys.executable, "-c", FRAMED_READER, str(received)],
-                                  header=b'{"a": 1}\n', is_answer=lambda line: line.startswith("answer:"),
-                                  producer_stdin=str(objects))
+    with runner.Feed([sys.executable, "-c", FRAMED_READER, str(received)]) as feed:
+        feed.send(b'{"a": 1}\n', ["printf", "PACK"], producer_stdin=str(objects))
+        assert feed.until(lambda line: line == "waiting", interruptible=False) == "waiting"
+        answer = feed.until(lambda line: line.startswith("answer:"), last=True)
 
     assert answer == "answer: ok"
     assert received.read_bytes() == b'{"a": 1}\n4\nPACK0\n'
     assert time.monotonic() - started < 30  # the consumer is ended once it answered
 
 
-def test_feed_attached_reports_the_producers_failure_first(tmp_path):
+def test_a_line_put_back_is_read_again_first(tmp_path):
+    import sys
+
+    with runner.Feed([sys.executable, "-c", "print('one'); print('two'); import time; time.sleep(60)"]) as feed:
+        assert feed.until(lambda line: line == "one") == "one"
+        feed.put_back("one")
+        assert feed.until(lambda line: True) == "one"
+        assert feed.until(lambda line: True, last=True) == "two"
+
+
+def test_a_feed_reports_the_producers_failure_first(tmp_path):
     import sys
 
     objects = tmp_path / "objects"
     objects.write_text("")
 
-    with pytest.raises(runner.CommandFailed, match="bad object"):
-        runner.feed_attached(["sh", "-c", "echo 'fatal: bad object' >&2; exit 128"],
-                             [sys.executable, "-c", FRAMED_READER, str(tmp_path / "received")],
-                             header=b"{}\n", is_answer=lambda line: line.startswith("answer:"),
-                             producer_stdin=str(objects))
+    with pytest.raises(runner.CommandFailed, match="bad object"), \
+            runner.Feed([sys.executable, "-c", FRAMED_READER, str(tmp_path / "received")]) as feed:
+        feed.send(b"{}\n", ["sh", "-c", "echo 'fatal: bad object' >&2; exit 128"], producer_stdin=str(objects))
+        feed.until(lambda line: line.startswith("answer:"), last=True)
 
 
-def test_populate_when_the_container_stops_before_answering(fp, repo, real_git):
-    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
-    fp.register(["docker", "attach", "--sig-proxy=false", NAME], returncode=1,
-                stderr="You cannot attach to a stopped container, start it first\n")
+def test_the_fill_when_the_run_fails_or_the_container_stops_before_answering(fp, repo, real_git):
     real_git()
     head = run_git(repo, "rev-parse", "HEAD")
-    plan = planner.plan_launch(planner.SessionRequest(
-        agent=catalog.get_agent("claude"), repo=repo, branch=BRANCH, start_commit=head, name=NAME, image=IMAGE,
-        mode="launch"))
+    plan = launch_plan(repo, head)
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(list(plan.create_argv), returncode=125,
+                stderr="docker: Error response from daemon: Conflict. The container name is already in use\n")
 
-    with pytest.raises(AgentsError, match="cannot attach to a stopped container") as caught:
-        workspace.populate(plan, repo, [head])
+    with pytest.raises(runner.CommandFailed, match="already in use") as caught:  # the run's own error, as before
+        fill(plan, repo, head)
+    assert caught.value.result.returncode == 125
 
+    fp.register(["git", "-C", str(repo), "pack-objects", "--stdout", "-q"], stdout=b"PACK")
+    fp.register(list(plan.create_argv), stdout=naming.FILL_WAITING + "\n", returncode=1)  # it stopped
+    with pytest.raises(AgentsError, match=f"could not copy the repository into the workspace of {NAME}") as caught:
+        fill(plan, repo, head)
     assert isinstance(caught.value.__cause__, runner.CommandFailed)
 
 
-def test_feed_attached_stops_at_a_ctrl_c_while_the_consumer_has_not_answered(tmp_path):
+def test_a_feed_stops_at_a_ctrl_c_while_the_consumer_has_not_answered(tmp_path):
     """A fill that takes long (or a stub that never answers) can be stopped: the launch undoes it."""
     import signal
     import sys
@@ -402,7 +450,24 @@ def test_feed_attached_stops_at_a_ctrl_c_while_the_consumer_has_not_answered(tmp
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
         threading.Timer(0.3, os.kill, args=(os.getpid(), signal.SIGINT)).start()
-        runner.feed_attached(["printf", "PACK"], [sys.executable, "-c", "import time; time.sleep(60)"],
-                             header=b"{}\n", is_answer=lambda line: line == "never", producer_stdin=str(objects))
+        with runner.Feed([sys.executable, "-c", "import time; time.sleep(60)"]) as feed:
+            feed.send(b"{}\n", ["printf", "PACK"], producer_stdin=str(objects))
+            feed.until(lambda line: line == "never", last=True)
 
     assert time.monotonic() - started < 10
+
+
+def test_a_ctrl_c_while_the_container_starts_waits_for_its_start(tmp_path):
+    """started() is not cut short (a rollback must find the container made): the Ctrl-C stays
+    pending until the next checkpoint."""
+    import signal
+    import sys
+    import threading
+
+    with runner.deferred_interrupts():
+        threading.Timer(0.1, os.kill, args=(os.getpid(), signal.SIGINT)).start()
+        with runner.Feed([sys.executable, "-c", "import time; time.sleep(0.6); print('waiting', flush=True); "
+                                                "time.sleep(60)"]) as feed:
+            assert feed.until(lambda line: line == "waiting", interruptible=False) == "waiting"
+        with pytest.raises(KeyboardInterrupt):
+            runner.check_interrupt()
