@@ -120,8 +120,10 @@ def fill(stream):
         raise FillError(f"not a commit and branch git took on the host: {start!r} {branch!r}")
 
     def refused(command, stderr, code):
-        said = stderr.strip().splitlines()
-        return FillError(f"git {command}: " + (said[-1] if said else f"exit {code}"))
+        # All of what git said, on the answer's one line: its last line alone can be a summary
+        # ("Could not reset index file") of the one before that names the path.
+        said = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())
+        return FillError(f"git {command}: " + (said[-500:] if said else f"exit {code}"))
 
     def step(*args):
         done = git(*args)

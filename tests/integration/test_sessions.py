@@ -6,6 +6,8 @@ Each test makes a real git repo in tmp_path and drives dist/coding-agents.pyz li
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.integration.conftest import (
@@ -319,3 +321,31 @@ def test_launch_refuses_a_proxy_name_taken_by_another_container_and_creates_noth
         assert container_state(name) == "running"
     finally:
         docker("rm", "--force", f"{name}-proxy")
+
+
+def test_a_fill_the_containers_git_refuses_is_one_clean_error_and_undoes_the_launch(cli, repo):
+    """The stub's own refusal, through the launch: a commit whose tree git will not check out
+    (`GIT~1` is .git's short name on NTFS; git's core.protectNTFS, on by default, refuses it).
+    The host's git makes and packs such a commit; the container's checkout fails."""
+    blob = subprocess.run(["git", "-C", str(repo), "hash-object", "-w", "--stdin"], input=b"x\n",
+                          capture_output=True, check=True).stdout.decode().strip()
+    inner = subprocess.run(["git", "-C", str(repo), "mktree"], input=f"100644 blob {blob}\thooks\n".encode(),
+                           capture_output=True, check=True).stdout.decode().strip()
+    head_tree = git(repo, "rev-parse", "HEAD^{tree}")
+    listed = git(repo, "ls-tree", head_tree) + f"\n040000 tree {inner}\tGIT~1\n"
+    tree = subprocess.run(["git", "-C", str(repo), "mktree"], input=listed.encode(), capture_output=True,
+                          check=True).stdout.decode().strip()
+    bad = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", "a path git will not check out")
+    git(repo, "branch", "shell/unsafe", bad)  # an agent branch of the host: the launch starts from its tip
+    before_refs = git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+    before = host_state(repo)
+
+    name = f"unsafe-{repo.name}"
+    result = cli("launch-agent", "shell", str(repo), "--name", name, "--branch", "unsafe", "--network-proxy", "restricted")
+
+    assert_clean_error(result, f"could not copy the repository into the workspace of {name}")
+    assert "invalid path" in result.stderr and "GIT~1" in result.stderr  # git's own words, from inside
+    assert_gone(name)  # the container and both volumes: the rollback
+    assert sessions_under(repo) == (set(), set())
+    assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)") == before_refs  # no branch was made
+    assert host_state(repo) == before
