@@ -33,14 +33,20 @@ def set_chosen(program: str | None) -> None:
     _chosen = program
 
 
-def _on_path(name: str) -> bool:
-    """An executable file of that name in a folder of PATH (shutil.which's answer for a bare name,
-    without shutil's imports)."""
+def find_on_path(name: str) -> str | None:
+    """Where an executable file of that name is: in a folder of PATH for a bare name, else that
+    path itself (shutil.which's answer on POSIX, without shutil's imports: bz2, lzma, fnmatch)."""
+    if os.path.dirname(name):
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
     for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
         found = os.path.join(folder, name)
         if folder and os.path.isfile(found) and os.access(found, os.X_OK):
-            return True
-    return False
+            return found
+    return None
+
+
+def _on_path(name: str) -> bool:
+    return find_on_path(name) is not None
 
 
 def check(value: str, where: str) -> str:

@@ -666,9 +666,7 @@ def exec_replace(argv: Sequence[Arg]) -> None:
 
 def which(program: str) -> str | None:
     """Where program lives on PATH (a thin wrapper so checks can be faked in one place)."""
-    import shutil
-
-    return shutil.which(program)
+    return engine_program.find_on_path(program)
 
 
 def start(argv: Sequence[Arg], *, log_file: Any = None) -> subprocess.Popen:

@@ -6,10 +6,12 @@ answers (started).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from agents import runner
 from agents.session import naming
+
+TYPE_CHECKING = False  # (not typing's: pathlib's import would come before the early ps)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # What `docker ps` prints of a container, one JSON object a line: the id, the state, the status
 # ("Up 3 seconds (healthy)") and each of our labels by name, "" when it has none. (ps's .Labels is

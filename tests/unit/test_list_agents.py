@@ -353,13 +353,15 @@ def test_list_agents_names_an_engine_that_is_not_the_local_default(monkeypatch, 
 
 
 def test_list_agents_starts_its_engine_queries_before_the_listing_code_is_imported():
-    """The ps (and for --all the volume ls) runs while query, model and the rest are imported."""
+    """The ps (and for --all the volume ls) runs while query, model and the rest are imported
+    (pathlib among them; shutil, which a which() once pulled in, not at all)."""
     probe = ("import contextlib, sys\n"
              "from agents import runner\n"
              "runner.set_engine('docker')\n"
              "@contextlib.contextmanager\n"
              "def fake(*argvs):\n"
-             "    loaded = [m for m in ('agents.session.query', 'agents.session.model', 'agents.state_size') if m in sys.modules]\n"
+             "    loaded = [m for m in ('agents.session.query', 'agents.session.model', 'agents.state_size', 'pathlib',\n"
+             "                          'shutil') if m in sys.modules]\n"
              "    print([argv[1:3] for argv in argvs], loaded)\n"
              "    raise SystemExit(0)\n"
              "    yield\n"
