@@ -578,19 +578,20 @@ class Feed:
         self.pumping = threading.Thread(target=pump, daemon=True)
         self.pumping.start()
 
-    def until(self, wanted: Callable[[str], bool], *, interruptible: bool = True, last: bool = False) -> str:
+    def until(self, wanted: Callable[[str], bool], *, grace: float = 0.0, last: bool = False) -> str:
         """The next line of the consumer's output that wanted takes; with last, the feed is then
         ended (and the producer's failure, if it failed, raised instead). A Ctrl-C meanwhile ends
-        the wait when interruptible (KeyboardInterrupt: a long fill can be stopped and undone);
-        otherwise it stays pending for the caller's next checkpoint."""
-        line = self._next(wanted, interruptible)
+        the wait (KeyboardInterrupt: a long fill can be stopped and undone), grace seconds after it
+        came (a run the Ctrl-C came during has made its container by then, for the rollback to
+        find; one that never says what is wanted cannot hold the terminal for ever)."""
+        line = self._next(wanted, grace)
         if line is None or last:
             self.end()
         if line is None:
             check_interrupt()
             raise CommandFailed(Result(display(self.consumer_argv), self.consumer.returncode or 1, "",
                                        self._said(self.consumer_stderr)))
-        if last and self.producer is not None and self.producer.returncode > 0:
+        if last and self.producer is not None and (self.producer.returncode or 0) > 0:
             # what it failed on is why the consumer could not take it
             raise CommandFailed(Result(display(self.producer_argv), self.producer.returncode, "",
                                        self._said(self.producer_stderr)))
@@ -600,10 +601,13 @@ class Feed:
         """line (read by until) is read again first."""
         self.pending = line.encode() + b"\n" + self.pending
 
-    def _next(self, wanted: Callable[[str], bool], interruptible: bool) -> str | None:
-        """The line, or None at the output's end or a Ctrl-C noted meanwhile (when interruptible)."""
+    def _next(self, wanted: Callable[[str], bool], grace: float) -> str | None:
+        """The line, or None at the output's end or grace seconds after a Ctrl-C noted meanwhile."""
         import io
         import select
+        import time
+
+        interrupted_at = None
 
         stream = self.consumer.stdout
         try:
@@ -621,8 +625,10 @@ class Feed:
             if fd is None:
                 chunk = stream.readline()
             elif not select.select([fd], [], [], 0.2)[0]:
-                if interruptible and _interrupts.pending and _interrupts.depth and not _interrupts.shield:
-                    return None
+                if _interrupts.pending and _interrupts.depth and not _interrupts.shield:
+                    interrupted_at = interrupted_at or time.monotonic()
+                    if time.monotonic() - interrupted_at >= grace:
+                        return None
                 continue
             else:
                 chunk = os.read(fd, 1 << 16)
@@ -631,20 +637,21 @@ class Feed:
             self.pending += chunk
 
     def end(self) -> None:
-        """The consumer killed (it would wait for the container's end), the producer's end awaited."""
-        if self.consumer.returncode is not None and (self.pumping is None or not self.pumping.is_alive()):
-            return
-        self.consumer.kill()
-        self.consumer.wait()
+        """The consumer killed (it would wait for the container's end), the producer's end awaited.
+        Again: nothing more to do."""
+        if self.consumer.returncode is None:
+            self.consumer.kill()
+            self.consumer.wait()
         if self.pumping is not None:
             self.pumping.join()  # its next write to the ended consumer fails, if it has not finished
-        if self.producer is not None:
+        if self.producer is not None and self.producer.returncode is None:
             if self.producer.stdout is not None:
                 self.producer.stdout.close()  # a producer still writing ends on the broken pipe (not its failure)
             self.producer.wait()
         for stream in (self.consumer.stdin, self.consumer.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+            with contextlib.suppress(OSError, ValueError):
+                if stream is not None:
+                    stream.close()
 
     @staticmethod
     def _said(stderr: Any) -> str:

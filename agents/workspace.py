@@ -29,11 +29,16 @@ def start_agent(plan: planner.LaunchPlan) -> runner.Feed:
     return runner.Feed(plan.create_argv)
 
 
+# How long a Ctrl-C waits for the run to say its container runs: the engine has made it by then,
+# so the rollback finds what it removes (and a stub that never says so cannot hang the launch).
+START_GRACE = 10.0
+
+
 def started(run: runner.Feed) -> None:
     """Until the container runs (its stub waits for the fill), as `docker run --detach` returning
-    would say; a Ctrl-C meanwhile stays pending, so a rollback finds the container made.
+    would say; a Ctrl-C meanwhile waits START_GRACE for it before the launch is undone.
     CommandFailed: the run failed (its error)."""
-    line = run.until(lambda line: line == naming.FILL_WAITING or _answered(line), interruptible=False)
+    line = run.until(lambda line: line == naming.FILL_WAITING or _answered(line), grace=START_GRACE)
     if _answered(line):  # (a stub that says nothing before its answer): it is filled()'s to read
         run.put_back(line)
 

@@ -389,7 +389,7 @@ def test_a_feed_sends_the_header_then_counted_chunks_and_returns_the_answer(tmp_
 
     with runner.Feed([sys.executable, "-c", FRAMED_READER, str(received)]) as feed:
         feed.send(b'{"a": 1}\n', ["printf", "PACK"], producer_stdin=str(objects))
-        assert feed.until(lambda line: line == "waiting", interruptible=False) == "waiting"
+        assert feed.until(lambda line: line == "waiting") == "waiting"
         answer = feed.until(lambda line: line.startswith("answer:"), last=True)
 
     assert answer == "answer: ok"
@@ -458,8 +458,8 @@ def test_a_feed_stops_at_a_ctrl_c_while_the_consumer_has_not_answered(tmp_path):
 
 
 def test_a_ctrl_c_while_the_container_starts_waits_for_its_start(tmp_path):
-    """started() is not cut short (a rollback must find the container made): the Ctrl-C stays
-    pending until the next checkpoint."""
+    """started() is not cut short at once (a rollback must find the container made): within its
+    grace the line is still read, and the Ctrl-C stays pending until the next checkpoint."""
     import signal
     import sys
     import threading
@@ -468,6 +468,22 @@ def test_a_ctrl_c_while_the_container_starts_waits_for_its_start(tmp_path):
         threading.Timer(0.1, os.kill, args=(os.getpid(), signal.SIGINT)).start()
         with runner.Feed([sys.executable, "-c", "import time; time.sleep(0.6); print('waiting', flush=True); "
                                                 "time.sleep(60)"]) as feed:
-            assert feed.until(lambda line: line == "waiting", interruptible=False) == "waiting"
+            assert feed.until(lambda line: line == "waiting", grace=10) == "waiting"
         with pytest.raises(KeyboardInterrupt):
             runner.check_interrupt()
+
+
+def test_a_ctrl_c_ends_a_wait_for_a_line_that_never_comes_after_its_grace(tmp_path):
+    """A run whose stub never says it waits (an image with an older stub) cannot hold the terminal."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), runner.deferred_interrupts():
+        threading.Timer(0.1, os.kill, args=(os.getpid(), signal.SIGINT)).start()
+        with runner.Feed([sys.executable, "-c", "import time; time.sleep(60)"]) as feed:
+            feed.until(lambda line: line == "waiting", grace=0.8)
+
+    assert 0.8 <= time.monotonic() - started < 10
