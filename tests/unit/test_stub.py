@@ -391,7 +391,7 @@ def test_while_the_workspace_is_filled_health_touches_no_git_and_autocommit_comm
 
 
 def fill_stream(source: Path, commit: str, header: dict | None = None, chunk: int = 1000) -> bytes:
-    """What the host's fill sends (agents/runner.py: feed_attached): the header line, then a git
+    """What the host's fill sends (agents/runner.py: Feed.send): the header line, then a git
     pack of the commit's tree in counted chunks."""
     from agents import git
 
