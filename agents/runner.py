@@ -515,13 +515,12 @@ class Feed:
     a context manager. CommandFailed from until(): the consumer ended first (its container stopped,
     or it was never made), or the producer failed."""
 
-    def __init__(self, consumer: Sequence[Arg], *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, consumer: Sequence[Arg]) -> None:
         import tempfile
 
         log.debug("feed: %s", display(consumer))
         check_interrupt()
         self.consumer_argv = consumer
-        self.env = dict(env) if env is not None else None
         self.group = _child_options(True, False)  # its stdin is ours
         self.consumer_stderr = tempfile.TemporaryFile()
         self.producer: subprocess.Popen | None = None
@@ -531,7 +530,7 @@ class Feed:
         self.pending = b""
         try:
             self.consumer = subprocess.Popen(reveal(consumer), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=self.consumer_stderr, env=self.env, **self.group)
+                                             stderr=self.consumer_stderr, **self.group)
         except FileNotFoundError as error:
             self.consumer_stderr.close()
             raise _missing_program(consumer) from error
@@ -548,7 +547,7 @@ class Feed:
     def send(self, header: bytes, producer: Sequence[Arg], producer_stdin: str,
              env: Mapping[str, str] | None = None) -> None:
         """Start the producer (its stdin from the file producer_stdin; env: its environment, else
-        the feed's) and pass header and its output on."""
+        this process's) and pass header and its output on."""
         import tempfile
         import threading
 
@@ -559,7 +558,7 @@ class Feed:
             try:
                 self.producer = subprocess.Popen(reveal(producer), stdin=stdin, stdout=subprocess.PIPE,
                                                  stderr=self.producer_stderr,
-                                                 env=dict(env) if env is not None else self.env, **self.group)
+                                                 env=dict(env) if env is not None else None, **self.group)
             except FileNotFoundError as error:
                 raise _missing_program(producer) from error
         source, sink = self.producer.stdout, self.consumer.stdin
@@ -608,7 +607,6 @@ class Feed:
         import time
 
         interrupted_at = None
-
         stream = self.consumer.stdout
         try:
             fd = stream.fileno()

@@ -1,8 +1,8 @@
 """Moving git objects between the host repo and a session's workspace volume.
 
 In: the objects of one commit's tree (no history) stream to the new agent container's stub (its
-main process, through the container's own attached `docker run --interactive`), which builds a shallow repository on the volume before
-the CLI starts. Out: the host fetches the agent's branch through a git `ext::` transport whose
+main process, through the container's own attached `docker run --interactive`), which builds a
+shallow repository on the volume before the CLI starts. Out: the host fetches the agent's branch through a git `ext::` transport whose
 stream is `docker exec` (or a throwaway container when the session is stopped). No host path is
 mounted, so both work with a remote engine, and the host repository is never writable from inside.
 """

@@ -132,15 +132,13 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
         # could link to the running container: it is filled (released) once its services are up.
         fill_first = request.prompt is None
         with workspace.start_agent(plan) as run:  # its stub holds the CLI until the workspace is filled
-            sent = False
-
             def send() -> None:
                 say(f"==> copying {request.start_commit[:10]} of {request.repo} into {plan.workspace_volume}")
                 workspace.send_fill(run, plan, request.repo, objects())
 
-            if fill_first and (proxy_started is None or released_early):
+            sent_at_start = fill_first and (proxy_started is None or released_early)
+            if sent_at_start:
                 send()  # the stub takes it as soon as it runs
-                sent = True
             workspace.started(run)
             if proxy_started is not None and not released_early:
                 gateway, proxy_started = proxy_started(), None
@@ -149,7 +147,7 @@ def _launch(options: LaunchOptions, config: Config) -> tuple[model.SessionInfo, 
                     bridges.prepare(request.bridge)
 
             def fill() -> None:  # the stub's release: the CLI starts on the filled workspace
-                if not sent:
+                if not sent_at_start:
                     send()
                 workspace.filled(run, plan)
 
